@@ -1,0 +1,88 @@
+# Thin wrapper over CMake. `make run` and `make test` do all the set-up on a fresh Debian 12
+# machine: they install the Debian packages that are missing, configure, build, then run.
+
+BUILD_DIR  ?= build
+BUILD_TYPE ?= Release
+CONFIG     ?= config/config.json
+JOBS       ?= $(shell nproc)
+
+# Everything the build, the tests and the benchmarks need, all from Debian 12.
+PACKAGES := g++ cmake make pkg-config \
+            libboost1.81-dev nlohmann-json3-dev libspdlog-dev \
+            libgtest-dev libgmock-dev libbenchmark-dev
+
+.PHONY: all deps configure build run test sanitize harness bench clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+configure: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./$(BUILD_DIR)/eventserver -config $(CONFIG)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Like go-eventserver's `make harness`: the daemon on $(CONFIG), the bundled followermaze
+# harness at its defaults (10M events, 100 clients; override with HARNESS_ARGS or its
+# environment variables), then SIGTERM. Exits with the harness's status.
+HARNESS_ARGS ?=
+harness: build
+	@log=$$(mktemp); ./$(BUILD_DIR)/eventserver -config $(CONFIG) >"$$log" 2>&1 & pid=$$!; \
+	for i in $$(seq 100); do grep -q "listening for event sources" "$$log" && break; \
+	  kill -0 $$pid 2>/dev/null || { cat "$$log"; exit 1; }; sleep 0.1; done; \
+	./$(BUILD_DIR)/followermaze --daemonPid=$$pid $(HARNESS_ARGS); status=$$?; \
+	kill -TERM $$pid; wait $$pid; tail -n 2 "$$log"; rm -f "$$log"; exit $$status
+
+# Micro-benchmarks, then the end-to-end grid (bench/e2e/run.sh; EVENTS and CLIENTS narrow it).
+bench: build
+	./$(BUILD_DIR)/bench/eventserver_bench
+	bash bench/e2e/run.sh
+
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer. Not with -Werror:
+# GCC 12 reports false maybe-uninitialized warnings inside libstdc++ (std::function in
+# std::regex) once ASan instruments optimised code; `make test` in CI is the -Werror gate.
+sanitize: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVENTSERVER_SANITIZE=ON \
+	      -DEVENTSERVER_WERROR=OFF -DEVENTSERVER_BUILD_BENCH=OFF
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# libFuzzer targets (tests/fuzz/): built with clang in build-fuzz/, each run for FUZZ_SECONDS
+# on a copy of its seed corpus after replaying its regressions. FUZZ_FLAGS: more libFuzzer flags.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   := parse_event line_reader user_id config
+FUZZ_PACKAGES  := cmake nlohmann-json3-dev clang libclang-rt-14-dev
+
+.PHONY: fuzz check-fresh
+
+fuzz:
+	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"
+	cmake -S tests/fuzz -B $(FUZZ_BUILD_DIR) -DCMAKE_CXX_COMPILER=clang++
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# `make test` in a debootstrapped Debian 12 chroot from the committed tree (root; slow: not in CI).
+check-fresh:
+	.ci/check-fresh
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan
