@@ -1,0 +1,51 @@
+#pragma once
+// The daemon's configuration: one JSON object, every key optional. An unknown key, a value of
+// the wrong type or out of range stops start-up with a config_error naming the key.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace eventserver {
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct config {
+  // Ports 0 mean "any free port" (tests use that); the daemon logs the one it got.
+  std::string event_listener_address = "127.0.0.1";  // the event source is a trusted producer
+  std::uint16_t event_listener_port = 9090;
+  std::string client_listener_address = "0.0.0.0";
+  std::uint16_t client_listener_port = 9099;
+  std::string log_level = "info";
+  std::size_t max_line_bytes = 1024;
+  std::size_t max_pending_events = 100000;
+  std::chrono::milliseconds gap_timeout{0};
+  std::size_t max_client_queue_bytes = 256 * 1024;
+  std::chrono::milliseconds client_handshake_timeout{5000};
+  std::size_t max_clients = 10000;
+  std::size_t max_event_sources = 16;
+  std::chrono::milliseconds shutdown_timeout{5000};
+
+  // Admin HTTP listener (/metrics, /healthz, /readyz, /connz). In JSON, port 0 disables it.
+  bool admin_enabled = true;
+  std::string admin_listener_address = "127.0.0.1";
+  std::uint16_t admin_listener_port = 9095;
+  // /readyz fails once a gap has held events back for longer than this.
+  std::chrono::milliseconds ready_max_gap_age{10000};
+
+  std::string log_format = "text";  // or "json": one JSON object per line
+  std::string log_file;             // empty: standard output; reopened on SIGHUP
+};
+
+// Parses the JSON text of a config file; `origin` names it in error messages.
+config parse_config(std::string_view json_text, std::string_view origin = "config");
+config load_config_file(const std::filesystem::path& path);
+
+}  // namespace eventserver

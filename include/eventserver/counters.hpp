@@ -1,0 +1,45 @@
+#pragma once
+// Every number the daemon keeps about what passed through it. Plain integers: only the
+// io_context thread writes them; readers (the shutdown summary, later /metrics) run there too.
+
+#include <cstdint>
+
+namespace eventserver {
+
+struct counters {
+  // Event source side.
+  std::uint64_t sources_accepted = 0;
+  std::uint64_t sources_rejected_limit = 0;  // over maxEventSources
+  std::uint64_t bytes_in = 0;
+  std::uint64_t lines_received = 0;
+  std::uint64_t events_accepted = 0;          // taken into the reorder window
+  std::uint64_t events_processed = 0;         // applied in order (no-op slots included)
+  std::uint64_t rejected_no_sequence = 0;     // policy: dropped
+  std::uint64_t rejected_bad_body = 0;        // policy: slot consumed as a no-op
+  std::uint64_t rejected_duplicate = 0;       // policy: already pending, dropped
+  std::uint64_t rejected_stale = 0;           // policy: already processed, dropped
+  std::uint64_t rejected_overlong = 0;        // policy: dropped up to its end of line
+  std::uint64_t rejected_unterminated = 0;    // source closed mid-line: the fragment is dropped
+  std::uint64_t window_full_pauses = 0;       // policy: stop reading sources
+  std::uint64_t gaps_skipped = 0;             // policy: gap timeout
+  std::uint64_t sequence_numbers_skipped = 0;
+
+  // Delivery side. One notification = one line appended to one connection's queue.
+  std::uint64_t notifications_delivered = 0;
+  std::uint64_t notifications_dropped_offline = 0;  // recipient user has no connection
+  std::uint64_t notifications_dropped_closing = 0;  // connection already being cut off
+  std::uint64_t bytes_out = 0;
+
+  // Client connections.
+  std::uint64_t clients_accepted = 0;
+  std::uint64_t clients_rejected_limit = 0;     // over maxClients
+  std::uint64_t clients_registered = 0;
+  std::uint64_t handshake_timeouts = 0;
+  std::uint64_t handshake_bad_id = 0;
+  std::uint64_t handshake_overlong = 0;
+  std::uint64_t handshake_peer_closed = 0;
+  std::uint64_t clients_disconnected_slow = 0;  // policy: queue over maxClientQueueBytes
+  std::uint64_t clients_disconnected_peer = 0;  // peer closed or reset
+};
+
+}  // namespace eventserver

@@ -1,0 +1,65 @@
+#pragma once
+// The synchronous heart of the daemon: takes raw event lines, applies the input policies
+// (SPEC.md), puts events in order and routes them. No sockets, no timers: the I/O layer
+// hands it lines and the current time, so every policy can be driven by a unit test.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "eventserver/config.hpp"
+#include "eventserver/counters.hpp"
+#include "eventserver/gap_monitor.hpp"
+#include "eventserver/log_limiter.hpp"
+#include "eventserver/router.hpp"
+#include "eventserver/sequencer.hpp"
+
+namespace eventserver {
+
+class dispatcher {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  enum class line_outcome : std::uint8_t {
+    consumed,     // processed, or dropped by a policy
+    window_full,  // not taken: the reorder window is full; offer it again later
+  };
+
+  dispatcher(const config& settings, counters& stats);
+
+  // One event line without its terminator. Never throws; bad input only moves counters.
+  line_outcome offer_line(std::string_view line);
+
+  // Lines the reader skipped as longer than maxLineBytes, or cut off by a disconnect.
+  void note_overlong(std::uint64_t lines);
+  void note_unterminated(std::size_t bytes);
+
+  // After a batch of lines: lets the gap monitor see the sequencer's state at `now`.
+  void end_batch(clock::time_point now);
+  // Gap timeout policy: if the current gap is older than gapTimeoutMs, skip it and release
+  // what waited behind it.
+  std::optional<sequencer::gap> skip_expired_gap(clock::time_point now);
+
+  router& routes() noexcept { return router_; }
+  const router& routes() const noexcept { return router_; }
+  const sequencer& sequence() const noexcept { return sequencer_; }
+  const gap_monitor& gaps() const noexcept { return gaps_; }
+
+ private:
+  void release_ready();
+  void warn(log_limiter& limiter, std::string_view what, std::string_view line);
+
+  counters& stats_;
+  sequencer sequencer_;
+  router router_;
+  gap_monitor gaps_;
+  log_limiter no_sequence_log_;
+  log_limiter bad_body_log_;
+  log_limiter duplicate_log_;
+  log_limiter stale_log_;
+  log_limiter overlong_log_;
+  bool window_full_logged_ = false;
+};
+
+}  // namespace eventserver

@@ -1,0 +1,76 @@
+#pragma once
+// Applies in-order events: updates the follower graph and hands each notification to the
+// connections of the users it concerns. Synchronous and Asio-free.
+//
+// Fan-out cost: besides the full graph, the router keeps for every followed user its
+// audience: how many followers it has and the *connections* of those that are online, so a
+// status update is one lookup and then a walk over exactly the connections it notifies,
+// with no pointer-chasing through users. A connection joins the audience of every user its
+// user follows (and leaves on disconnect), so connect/disconnect cost the out-degree.
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include "eventserver/counters.hpp"
+#include "eventserver/event.hpp"
+#include "eventserver/follower_graph.hpp"
+
+namespace eventserver {
+
+// One client connection as the router sees it. deliver() must only queue the line: it runs
+// in the middle of a fan-out, so it may not call back into the router (a connection that
+// wants to leave schedules its disconnect for later).
+class recipient {
+ public:
+  // `payload` excludes "\r\n"; `seq` is the event's sequence number.
+  virtual void deliver(sequence_number seq, std::string_view payload) = 0;
+
+ protected:
+  ~recipient() = default;
+};
+
+class router {
+ public:
+  explicit router(counters& stats) : stats_(stats) {}
+  router(const router&) = delete;
+  router& operator=(const router&) = delete;
+
+  // A connection registered as `user`. One user may hold several.
+  void connect(user_id user, recipient& connection);
+  // Removes exactly this connection; the user's other connections stay.
+  void disconnect(user_id user, recipient& connection);
+
+  void apply(const event& ev, std::string_view payload);
+
+  const follower_graph& graph() const noexcept { return graph_; }
+  std::size_t connected_users() const noexcept { return online_.size(); }
+  std::size_t connections() const noexcept { return connections_; }
+  std::size_t connections_of(user_id user) const;
+  std::size_t follower_count(user_id user) const;
+  // Connections (not users) a status update of `user` reaches.
+  std::size_t connected_followers_of(user_id user) const;
+
+ private:
+  using connection_list = std::vector<recipient*>;
+  struct audience {
+    std::size_t followers = 0;         // connected or not
+    std::size_t online_followers = 0;  // followers with at least one connection
+    connection_list connected;        // those followers' connections, unordered
+  };
+
+  void notify(user_id user, const event& ev, std::string_view payload);
+  static void notify(const connection_list& connections, const event& ev, std::string_view payload);
+  const connection_list* find_online(user_id user) const;
+  static void remove_connection(audience& followed, const recipient* connection);
+
+  counters& stats_;
+  follower_graph graph_;
+  boost::unordered_flat_map<user_id, connection_list> online_;  // users with >= 1 connection
+  boost::unordered_flat_map<user_id, audience> audiences_;  // exactly the users with followers
+  std::size_t connections_ = 0;
+};
+
+}  // namespace eventserver

@@ -1,0 +1,123 @@
+#include "eventserver/event_source_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "eventserver/server.hpp"
+
+namespace eventserver {
+
+namespace {
+// Large reads keep syscalls and flushes per event low: one 256 KiB read carries ~15k events.
+constexpr std::size_t read_chunk_bytes = 256 * 1024;
+// Under load, read on (without waiting for the reactor) while the socket has data, up to
+// this many chunks per handler: client flushes are posted to run after the handler, so every
+// client then gets one write per 512 KiB of input instead of one per chunk. With nothing
+// more to read, the handler ends at once: no latency is added when the source is quiet.
+// Measured at the harness defaults: 2 chunks cut system time 0.68 -> ~0.35 s; 4 cut it to
+// ~0.2 s but client buffers grew peak RSS from ~7.6 to ~9 MB.
+constexpr int chunks_per_handler = 2;
+
+std::string describe_peer(const tcp::socket& socket) {
+  error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return "unknown peer";
+  return remote.address().to_string() + ":" + std::to_string(remote.port());
+}
+}  // namespace
+
+event_source_session::event_source_session(tcp::socket socket, server& owner)
+    : socket_(std::move(socket)),
+      server_(owner),
+      reader_(owner.settings().max_line_bytes, read_chunk_bytes),
+      peer_(describe_peer(socket_)) {}
+
+event_source_session::~event_source_session() { server_.source_closed(*this); }
+
+void event_source_session::start() {
+  server_.source_opened(*this);
+  error_code ignored;
+  socket_.non_blocking(true, ignored);  // for the synchronous read-ahead in process()
+  spdlog::info("event source connected from {} (resuming at sequence number {})", peer_,
+               server_.dispatch().sequence().next_expected());
+  do_read();
+}
+
+void event_source_session::do_read() {
+  const std::span<char> room = reader_.prepare();
+  socket_.async_read_some(asio::buffer(room.data(), room.size()),
+                          [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
+                            self->on_read(ec, bytes);
+                          });
+}
+
+void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
+  if (ec) {
+    on_read_error(ec);
+    return;  // the last handler lets go of the session
+  }
+  server_.mutable_stats().bytes_in += bytes;
+  reader_.commit(bytes);
+  process();
+}
+
+void event_source_session::on_read_error(const error_code& ec) {
+  if (stopped_ || ec == asio::error::operation_aborted) return;
+  server_.dispatch().note_unterminated(reader_.buffered_bytes());
+  if (ec == asio::error::eof) {
+    spdlog::info("event source {} disconnected after {} lines", peer_, lines_);
+  } else {
+    spdlog::warn("event source {} failed after {} lines: {}", peer_, lines_, ec.message());
+  }
+}
+
+void event_source_session::process() {
+  auto& dispatch = server_.dispatch();
+  for (int chunk = 1;; ++chunk) {
+    while (const auto line = reader_.next_line()) {
+      if (dispatch.offer_line(*line) == dispatcher::line_outcome::window_full) {
+        reader_.unread_last_line();
+        end_batch();
+        server_.pause_source(shared_from_this());
+        return;
+      }
+      ++lines_;
+    }
+    if (chunk == chunks_per_handler) break;
+    error_code ec;
+    const std::span<char> room = reader_.prepare();
+    const std::size_t bytes = socket_.read_some(asio::buffer(room.data(), room.size()), ec);
+    if (ec == asio::error::would_block) break;
+    if (ec) {
+      end_batch();
+      on_read_error(ec);
+      return;
+    }
+    server_.mutable_stats().bytes_in += bytes;
+    reader_.commit(bytes);
+  }
+  end_batch();
+  do_read();
+}
+
+void event_source_session::end_batch() {
+  report_overlong();
+  server_.end_batch();
+}
+
+void event_source_session::resume() {
+  if (!stopped_) process();
+}
+
+void event_source_session::stop() {
+  stopped_ = true;
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+void event_source_session::report_overlong() {
+  const auto total = reader_.overlong_lines();
+  server_.dispatch().note_overlong(total - overlong_reported_);
+  overlong_reported_ = total;
+}
+
+}  // namespace eventserver
