@@ -1,0 +1,90 @@
+#include "eventserver/line_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace eventserver {
+namespace {
+
+// Feeds `bytes` in pieces of at most `piece` bytes and collects every line.
+std::vector<std::string> feed(line_reader& reader, std::string_view bytes, std::size_t piece) {
+  std::vector<std::string> lines;
+  while (!bytes.empty()) {
+    auto room = reader.prepare();
+    const std::size_t n = std::min({piece, bytes.size(), room.size()});
+    std::copy_n(bytes.data(), n, room.data());
+    reader.commit(n);
+    bytes.remove_prefix(n);
+    while (auto line = reader.next_line()) lines.emplace_back(*line);
+  }
+  return lines;
+}
+
+TEST(LineReader, SplitsOnCrLfAndBareLf) {
+  line_reader reader(64, 16);
+  const auto lines = feed(reader, "1|B\r\n2|S|3\n\r\n3|P|1|2\r\n", 1000);
+  EXPECT_EQ(lines, (std::vector<std::string>{"1|B", "2|S|3", "", "3|P|1|2"}));
+  EXPECT_EQ(reader.buffered_bytes(), 0u);
+}
+
+TEST(LineReader, LinesSplitAcrossReadsAreReassembled) {
+  line_reader reader(64, 16);
+  std::string stream;
+  for (int i = 1; i <= 200; ++i) stream += std::to_string(i) + "|P|" + std::to_string(i * 7) + "|3\r\n";
+  const auto lines = feed(reader, stream, 3);
+  ASSERT_EQ(lines.size(), 200u);
+  EXPECT_EQ(lines.front(), "1|P|7|3");
+  EXPECT_EQ(lines.back(), "200|P|1400|3");
+}
+
+TEST(LineReader, OverlongLineIsSkippedToItsEndAndCounted) {
+  line_reader reader(8, 4);
+  const std::string stream = "1|B\r\n" + std::string(100, 'x') + "\r\n2|B\r\n";
+  const auto lines = feed(reader, stream, 4);
+  EXPECT_EQ(lines, (std::vector<std::string>{"1|B", "2|B"}));
+  EXPECT_EQ(reader.overlong_lines(), 1u);
+}
+
+TEST(LineReader, CompleteOverlongLineInOneReadIsSkipped) {
+  line_reader reader(8, 64);
+  const auto lines = feed(reader, "123456789\n12345678\r\n", 64);
+  EXPECT_EQ(lines, (std::vector<std::string>{"12345678"}));  // exactly the limit passes
+  EXPECT_EQ(reader.overlong_lines(), 1u);
+}
+
+TEST(LineReader, BufferNeverGrowsWithTheStream) {
+  line_reader reader(16, 32);
+  const auto capacity = reader.capacity();
+  std::string stream;
+  for (int i = 0; i < 5000; ++i) stream += "12345|S|678\r\n" + std::string(i % 40 == 0 ? 50 : 0, 'z') + (i % 40 == 0 ? "\n" : "");
+  feed(reader, stream, 29);
+  EXPECT_EQ(reader.capacity(), capacity);
+  EXPECT_EQ(reader.overlong_lines(), 125u);
+}
+
+TEST(LineReader, UnreadLineIsReturnedAgain) {
+  line_reader reader(64, 64);
+  feed(reader, "", 1);
+  auto room = reader.prepare();
+  const std::string bytes = "1|B\n2|B\n";
+  std::copy(bytes.begin(), bytes.end(), room.data());
+  reader.commit(bytes.size());
+  EXPECT_EQ(*reader.next_line(), "1|B");
+  EXPECT_EQ(*reader.next_line(), "2|B");
+  reader.unread_last_line();
+  EXPECT_EQ(*reader.next_line(), "2|B");
+  EXPECT_FALSE(reader.next_line());
+}
+
+TEST(LineReader, PartialLineStaysBufferedUntilItsNewline) {
+  line_reader reader(64, 64);
+  const auto lines = feed(reader, "1|B\r\n2|S|", 64);
+  EXPECT_EQ(lines.size(), 1u);
+  EXPECT_EQ(reader.buffered_bytes(), 4u);
+}
+
+}  // namespace
+}  // namespace eventserver

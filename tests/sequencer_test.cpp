@@ -1,0 +1,180 @@
+#include "eventserver/sequencer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace eventserver {
+namespace {
+
+event broadcast(sequence_number seq) { return {seq, event_type::broadcast, 0, 0}; }
+
+struct released {
+  std::vector<sequence_number> seqs;
+  std::vector<std::string> payloads;
+};
+
+released drain_all(sequencer& s) {
+  released out;
+  s.drain([&](const event& ev, std::string_view payload) {
+    out.seqs.push_back(ev.seq);
+    out.payloads.emplace_back(payload);
+  });
+  return out;
+}
+
+TEST(Sequencer, InOrderEventsAreReleasedImmediately) {
+  sequencer s(16);
+  for (sequence_number i = 1; i <= 5; ++i) {
+    ASSERT_EQ(s.offer(broadcast(i), std::to_string(i) + "|B"), sequencer::offer_result::accepted);
+    EXPECT_TRUE(s.ready());
+    const auto out = drain_all(s);
+    ASSERT_EQ(out.seqs, std::vector<sequence_number>{i});
+    EXPECT_EQ(out.payloads[0], std::to_string(i) + "|B");
+  }
+  EXPECT_EQ(s.next_expected(), 6u);
+  EXPECT_EQ(s.pending(), 0u);
+}
+
+TEST(Sequencer, OutOfOrderEventsWaitForTheGap) {
+  sequencer s(16);
+  s.offer(broadcast(3), "3|B");
+  s.offer(broadcast(2), "2|B");
+  EXPECT_FALSE(s.ready());
+  EXPECT_TRUE(s.blocked());
+  EXPECT_TRUE(drain_all(s).seqs.empty());
+  s.offer(broadcast(1), "1|B");
+  const auto out = drain_all(s);
+  EXPECT_EQ(out.seqs, (std::vector<sequence_number>{1, 2, 3}));
+  EXPECT_EQ(out.payloads, (std::vector<std::string>{"1|B", "2|B", "3|B"}));
+  EXPECT_FALSE(s.blocked());
+}
+
+TEST(Sequencer, DuplicatePendingAndStaleAreRefused) {
+  sequencer s(16);
+  EXPECT_EQ(s.offer(broadcast(2), "2|B"), sequencer::offer_result::accepted);
+  EXPECT_EQ(s.offer(broadcast(2), "2|B"), sequencer::offer_result::duplicate);
+  s.offer(broadcast(1), "1|B");
+  drain_all(s);
+  EXPECT_EQ(s.offer(broadcast(1), "1|B"), sequencer::offer_result::stale);
+  EXPECT_EQ(s.offer(broadcast(2), "2|B"), sequencer::offer_result::stale);
+  EXPECT_EQ(s.offer(broadcast(0), "0|B"), sequencer::offer_result::stale);
+  EXPECT_EQ(s.pending(), 0u);
+}
+
+TEST(Sequencer, FullWhenWindowHoldsMaxPendingEvents) {
+  sequencer s(3);
+  s.offer(broadcast(2), "");
+  s.offer(broadcast(3), "");
+  EXPECT_FALSE(s.full());
+  s.offer(broadcast(4), "");
+  EXPECT_TRUE(s.full());
+  EXPECT_EQ(s.pending(), 3u);
+  s.offer(broadcast(1), "");  // the awaited number may always enter
+  EXPECT_EQ(drain_all(s).seqs.size(), 4u);
+  EXPECT_FALSE(s.full());
+}
+
+TEST(Sequencer, ShuffledWithinOneHundredComesOutInOrder) {
+  sequencer s(1000);
+  std::vector<sequence_number> seqs(10000);
+  std::iota(seqs.begin(), seqs.end(), 1);
+  std::mt19937_64 rng(666);
+  for (std::size_t i = 0; i < seqs.size(); i += 100) std::shuffle(seqs.begin() + i, seqs.begin() + i + 100, rng);
+  std::vector<sequence_number> out;
+  for (const auto seq : seqs) {
+    ASSERT_EQ(s.offer(broadcast(seq), std::to_string(seq)), sequencer::offer_result::accepted);
+    s.drain([&](const event& ev, std::string_view payload) {
+      EXPECT_EQ(payload, std::to_string(ev.seq));
+      out.push_back(ev.seq);
+    });
+  }
+  ASSERT_EQ(out.size(), seqs.size());
+  EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
+  EXPECT_EQ(out.back(), 10000u);
+  EXPECT_EQ(s.ring_capacity(), 1024u);  // a 100-wide shuffle never grows the ring
+}
+
+TEST(Sequencer, RingGrowsForAWideWindowAndStaysCorrect) {
+  sequencer s(50000);
+  std::vector<sequence_number> seqs(40000);
+  std::iota(seqs.begin(), seqs.end(), 1);
+  std::mt19937_64 rng(1);
+  std::shuffle(seqs.begin(), seqs.end(), rng);
+  std::vector<sequence_number> out;
+  for (const auto seq : seqs) {
+    s.offer(broadcast(seq), "");
+    s.drain([&](const event& ev, std::string_view) { out.push_back(ev.seq); });
+  }
+  ASSERT_EQ(out.size(), 40000u);
+  EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
+  EXPECT_LE(s.ring_capacity(), 65536u);
+}
+
+TEST(Sequencer, EventsBeyondTheRingWaitInOverflow) {
+  sequencer s(4);  // the ring spans 4 numbers
+  EXPECT_EQ(s.offer(broadcast(1000), "far"), sequencer::offer_result::accepted);
+  EXPECT_EQ(s.offer(broadcast(1000), "far"), sequencer::offer_result::duplicate);
+  EXPECT_EQ(s.offer(broadcast(2), "2"), sequencer::offer_result::accepted);
+  EXPECT_EQ(s.pending(), 2u);
+  s.offer(broadcast(1), "1");
+  EXPECT_EQ(drain_all(s).seqs, (std::vector<sequence_number>{1, 2}));
+  const auto gap = s.skip_gap();
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->first, 3u);
+  EXPECT_EQ(gap->last, 999u);
+  const auto out = drain_all(s);
+  EXPECT_EQ(out.seqs, std::vector<sequence_number>{1000});
+  EXPECT_EQ(out.payloads, std::vector<std::string>{"far"});
+  EXPECT_EQ(s.next_expected(), 1001u);
+}
+
+TEST(Sequencer, SkipGapJumpsToTheLowestPendingOnly) {
+  sequencer s(16);
+  s.offer(broadcast(5), "");
+  s.offer(broadcast(9), "");
+  const auto gap = s.skip_gap();
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->first, 1u);
+  EXPECT_EQ(gap->last, 4u);
+  EXPECT_EQ(drain_all(s).seqs, std::vector<sequence_number>{5});
+  EXPECT_EQ(s.next_expected(), 6u);
+  EXPECT_TRUE(s.blocked());
+  EXPECT_EQ(s.offer(broadcast(3), ""), sequencer::offer_result::stale);  // skipped means gone
+}
+
+TEST(Sequencer, SkipGapWithoutAGapDoesNothing) {
+  sequencer s(16);
+  EXPECT_FALSE(s.skip_gap());
+  s.offer(broadcast(1), "");
+  EXPECT_FALSE(s.skip_gap());  // ready, not blocked
+  EXPECT_EQ(s.next_expected(), 1u);
+}
+
+TEST(Sequencer, EndlessStreamKeepsMemoryFlat) {
+  sequencer s(128);
+  for (sequence_number base = 1; base < 1'000'000; base += 64) {
+    for (sequence_number i = 63; i != static_cast<sequence_number>(-1); --i) {
+      s.offer(broadcast(base + i), "123456789|P|123456|654321");
+    }
+    drain_all(s);
+  }
+  EXPECT_EQ(s.pending(), 0u);
+  EXPECT_EQ(s.ring_capacity(), 128u);
+  EXPECT_EQ(s.head(), s.next_expected() - 1);
+}
+
+TEST(Sequencer, HeadIsTheHighestAcceptedNumber) {
+  sequencer s(16);
+  s.offer(broadcast(7), "");
+  s.offer(broadcast(3), "");
+  EXPECT_EQ(s.head(), 7u);
+  EXPECT_EQ(s.next_expected(), 1u);
+}
+
+}  // namespace
+}  // namespace eventserver
