@@ -1,0 +1,69 @@
+#pragma once
+// The harness's settings. Same environment variables and defaults as the original follower-maze
+// test program; a command-line flag of the same name overrides its variable
+// (`--totalEvents=1000` or `--totalEvents 1000`); the harness's own additions are flags, a few
+// also read from the environment. Precedence: default < environment < flag.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "followermaze/event_generator.hpp"
+
+namespace followermaze {
+
+struct options {
+  // The original follower-maze variables.
+  std::string log_level = "info";
+  std::uint16_t event_listener_port = 9090;
+  std::uint16_t client_listener_port = 9099;
+  std::uint64_t total_events = 10'000'000;
+  std::uint32_t concurrency_level = 100;
+  std::uint32_t number_of_users = 1000;  // concurrency_level * 10 unless set
+  std::uint64_t random_seed = 666;
+  std::uint32_t timeout_ms = 20'000;
+  std::uint32_t max_event_source_batch_size = 100;
+  std::uint32_t log_interval_ms = 1000;
+
+  // The harness's own.
+  std::string host = "127.0.0.1";
+  std::optional<int> daemon_pid;
+  std::string daemon_config;  // read the two ports from the daemon's JSON config
+  std::string mix_name = "default";
+  event_mix mix = named_mixes[0].mix;
+  std::uint32_t avg_follows = 10;
+  std::optional<std::uint32_t> settle_ms;  // unset: 200 ms + 50 us per connection
+  std::uint32_t quiet_ms = 300;
+  std::uint32_t connect_timeout_ms = 5000;
+  std::uint64_t max_rate = 0;  // events per second; 0: as fast as the daemon reads
+  std::uint64_t max_in_flight = 1'000'000;  // notifications published and not yet verified
+
+  // Chaos modes, all off by default.
+  std::uint32_t chaos_stuck_readers = 0;
+  std::uint64_t chaos_stuck_bytes = 8ULL << 20;  // traffic each stuck reader is sent
+  std::uint64_t chaos_queue_bound = 256 * 1024;  // the daemon's maxClientQueueBytes
+  std::uint32_t chaos_bad_clients = 0;
+  std::uint32_t chaos_duplicate_connections = 0;
+  double chaos_garbage = 0.0;
+  std::uint32_t chaos_reconnect = 0;
+
+  bool help = false;
+};
+
+struct parse_outcome {
+  options opts;
+  std::string error;  // empty on success
+};
+
+// Looks an environment variable up; nullptr when unset. Injected so tests need no real env.
+using env_lookup = std::function<const char*(const char*)>;
+
+// args excludes argv[0].
+parse_outcome parse_options(const env_lookup& env, std::span<const std::string_view> args);
+
+std::string usage_text();
+
+}  // namespace followermaze

@@ -1,0 +1,281 @@
+// followermaze: the eventserver's load generator and verifier. main wires the pieces: options,
+// the model and its connections, the client pool (one epoll thread), the event source (one
+// thread), progress lines, and the final report.
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/fmt/fmt.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "followermaze/client_pool.hpp"
+#include "followermaze/event_generator.hpp"
+#include "followermaze/event_source.hpp"
+#include "followermaze/expectation_channel.hpp"
+#include "followermaze/expectation_model.hpp"
+#include "followermaze/net.hpp"
+#include "followermaze/options.hpp"
+#include "followermaze/proc_stats.hpp"
+#include "followermaze/run_state.hpp"
+
+namespace {
+
+using namespace followermaze;
+
+constexpr int exit_failed = 1;
+constexpr int exit_setup = 2;
+// What kernel buffers (the daemon's send buffer, autotuned up to tcp_wmem's 4 MiB, plus the
+// stuck reader's small receive buffer) may hold beyond the daemon's own queue.
+constexpr std::uint64_t stuck_kernel_slack = (4ULL << 20) + (64 << 10);
+
+int decimal_digits(std::uint64_t n) {
+  int digits = 1;
+  while (n >= 10) {
+    n /= 10;
+    ++digits;
+  }
+  return digits;
+}
+
+std::string rate(double per_second) {
+  if (per_second >= 1e6) return fmt::format("{:.2f}M", per_second / 1e6);
+  if (per_second >= 1e3) return fmt::format("{:.1f}k", per_second / 1e3);
+  return fmt::format("{:.0f}", per_second);
+}
+
+struct plan {
+  generator_settings settings;
+  std::vector<user_id> connected;
+  std::uint64_t stuck_messages_per_reader = 0;
+};
+
+plan make_plan(const options& opts) {
+  plan p;
+  p.settings.seed = opts.random_seed;
+  p.settings.number_of_users = opts.number_of_users;
+  p.settings.avg_follows = opts.avg_follows;
+  p.settings.mix = opts.mix;
+  // Garbage: a third of the garbage rate's lines carry a fresh sequence number (bad body).
+  p.settings.bad_body_rate = opts.chaos_garbage;
+  p.connected = choose_connected_users(opts.number_of_users, opts.concurrency_level, opts.random_seed);
+  if (opts.chaos_stuck_readers > 0) {
+    p.settings.first_stuck_user = opts.number_of_users + 1;
+    p.settings.stuck_users = opts.chaos_stuck_readers;
+    const auto line_bytes = static_cast<double>(decimal_digits(opts.total_events) + 3 +
+                                                decimal_digits(opts.number_of_users) + 1 +
+                                                decimal_digits(opts.number_of_users + opts.chaos_stuck_readers) + 2);
+    const double messages = static_cast<double>(opts.chaos_stuck_bytes) / line_bytes * opts.chaos_stuck_readers;
+    const double wanted = opts.total_events == 0 ? 0.0 : messages / static_cast<double>(opts.total_events);
+    p.settings.stuck_rate = std::min(0.5, wanted);
+    if (wanted > 0.5) {
+      spdlog::warn("chaos-stuck-readers: the stream is too short to send each stuck reader {} bytes; it gets about {:.0f}",
+                   opts.chaos_stuck_bytes, static_cast<double>(opts.chaos_stuck_bytes) * 0.5 / wanted);
+    }
+  }
+  return p;
+}
+
+void print_chaos_report(const options& opts, const source_report& source, const client_report& clients,
+                        std::vector<std::string>& failures) {
+  if (opts.chaos_stuck_readers > 0) {
+    std::uint64_t least = ~0ULL;
+    std::uint64_t most = 0;
+    for (const auto bytes : source.stuck_bytes) {
+      least = std::min(least, bytes);
+      most = std::max(most, bytes);
+    }
+    fmt::print("chaos stuck readers: {} of {} cut off by the daemon; each was sent {}..{} bytes, {} bytes had reached "
+               "them in all; every well-behaved client got everything\n",
+               clients.stuck_cut_off, clients.stuck_readers, least, most, clients.stuck_bytes_received);
+    if (clients.stuck_cut_off < clients.stuck_readers && least > opts.chaos_queue_bound + stuck_kernel_slack) {
+      failures.push_back(fmt::format(
+          "chaos stuck readers: {} of {} still connected although each was sent at least {} bytes, more than the "
+          "queue bound {} plus {} bytes of kernel buffers",
+          clients.stuck_readers - clients.stuck_cut_off, clients.stuck_readers, least, opts.chaos_queue_bound,
+          stuck_kernel_slack));
+    } else if (clients.stuck_cut_off < clients.stuck_readers) {
+      fmt::print("chaos stuck readers: warning: the stream was too short to prove the cut-off (raise totalEvents)\n");
+    }
+  }
+  if (opts.chaos_bad_clients > 0) {
+    std::string kinds;
+    for (std::size_t k = 0; k < bad_client_kind_count; ++k) {
+      if (clients.bad_clients_by_kind[k] == 0) continue;
+      kinds += fmt::format("{}{} {}/{}", kinds.empty() ? "" : ", ", to_string(static_cast<bad_client_kind>(k)),
+                           clients.bad_clients_closed_by_kind[k], clients.bad_clients_by_kind[k]);
+    }
+    fmt::print("chaos bad clients: none received a byte; closed by the daemon: {}\n", kinds);
+  }
+  if (opts.chaos_duplicate_connections > 0) {
+    fmt::print("chaos duplicate connections: {} users on two connections, each connection verified in full\n",
+               opts.chaos_duplicate_connections);
+  }
+  if (opts.chaos_garbage > 0.0) {
+    fmt::print("chaos garbage: {} lines without a usable sequence number, {} duplicate sequence numbers, {} bad-body "
+               "slots, {} lines ending in a bare LF; none produced a notification\n",
+               source.garbage_lines, source.duplicate_lines, source.bad_body_lines, source.bare_lf_lines);
+  }
+  if (opts.chaos_reconnect > 0) {
+    fmt::print("chaos reconnect: the event source reconnected {} times mid-batch (asked for {})\n", source.reconnects,
+               opts.chaos_reconnect);
+  }
+}
+
+int run(const options& opts) {
+  const plan p = make_plan(opts);
+
+  expectation_model model(opts.number_of_users + opts.chaos_stuck_readers);
+  for (const user_id user : p.connected) model.add_connection(user);
+  for (std::uint32_t i = 0; i < opts.chaos_duplicate_connections; ++i) model.add_connection(p.connected[i]);
+
+  const std::uint64_t descriptors =
+      model.connection_count() + opts.chaos_stuck_readers + opts.chaos_bad_clients + 64;
+  if (const auto limit = raise_fd_limit(descriptors); limit < descriptors) {
+    fmt::print(stderr, "followermaze: needs {} file descriptors, RLIMIT_NOFILE allows {}\n", descriptors, limit);
+    return exit_setup;
+  }
+
+  expectation_channel channel;
+  run_state state;
+  client_pool clients(opts, model, channel, state, p.settings.first_stuck_user);
+  event_source source(opts, p.settings, model, channel, state);
+
+  spdlog::info("connecting {} clients ({} users{}) to {}:{}", model.connection_count() + opts.chaos_stuck_readers +
+                                                                   opts.chaos_bad_clients,
+               p.connected.size(),
+               opts.chaos_stuck_readers + opts.chaos_bad_clients + opts.chaos_duplicate_connections > 0
+                   ? fmt::format(", {} duplicate, {} stuck, {} bad connections", opts.chaos_duplicate_connections,
+                                 opts.chaos_stuck_readers, opts.chaos_bad_clients)
+                   : std::string(),
+               opts.host, opts.client_listener_port);
+  if (auto error = clients.connect_all(); !error.empty()) {
+    fmt::print(stderr, "followermaze: {}\n", error);
+    return exit_setup;
+  }
+  // Registration is asynchronous in the daemon and has no acknowledgement: give it a moment.
+  const std::uint32_t settle_ms =
+      opts.settle_ms.value_or(200 + static_cast<std::uint32_t>(clients.connection_count() / 20));
+  spdlog::info("{} clients connected; settling {} ms before the first event", clients.connection_count(), settle_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
+
+  const auto cpu_before = opts.daemon_pid ? read_process_stats(*opts.daemon_pid) : std::nullopt;
+
+  std::thread client_thread([&] { clients.run(); });
+  std::thread source_thread([&] { source.run(); });
+
+  // Progress, until the client thread is done (it outlives the source).
+  const std::uint64_t start = now_ns();
+  std::uint64_t last_time = start;
+  std::uint64_t last_events = 0;
+  std::uint64_t last_notes = 0;
+  std::uint64_t next_log = start + static_cast<std::uint64_t>(opts.log_interval_ms) * 1'000'000;
+  while (!state.clients_done.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const std::uint64_t now = now_ns();
+    if (now < next_log) continue;
+    const std::uint64_t events = state.events_sent.load(std::memory_order_relaxed);
+    const std::uint64_t notes = state.notifications_verified.load(std::memory_order_relaxed);
+    const double seconds = static_cast<double>(now - last_time) / 1e9;
+    spdlog::info("events sent {} ({}/s), notifications verified {} ({}/s), awaited {}", events,
+                 rate(static_cast<double>(events - last_events) / seconds), notes,
+                 rate(static_cast<double>(notes - last_notes) / seconds), channel.total_published() - notes);
+    last_time = now;
+    last_events = events;
+    last_notes = notes;
+    next_log = now + static_cast<std::uint64_t>(opts.log_interval_ms) * 1'000'000;
+  }
+  source_thread.join();
+  client_thread.join();
+
+  const auto& src = source.report();
+  const auto& cli = clients.report();
+  std::vector<std::string> failures;
+  if (auto failure = state.failure(); !failure.empty()) failures.push_back(std::move(failure));
+
+  const std::uint64_t end = cli.end_ns != 0 ? cli.end_ns : now_ns();
+  const double wall = static_cast<double>(end - (src.start_ns != 0 ? src.start_ns : start)) / 1e9;
+  // Plain values rather than an optional: g++ 12 misreads the optional as maybe-uninitialized.
+  process_stats daemon{};
+  bool have_daemon = false;
+  if (opts.daemon_pid) {
+    if (const auto stats = read_process_stats(*opts.daemon_pid)) {
+      daemon = *stats;
+      have_daemon = true;
+    }
+  }
+  const double events_per_s = wall > 0 ? static_cast<double>(src.events) / wall : 0;
+  const double notes_per_s = wall > 0 ? static_cast<double>(cli.verified) / wall : 0;
+  const auto us = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e3; };
+
+  fmt::print("\n=== followermaze report ===\n");
+  fmt::print("events        {} in {:.3f} s: {} events/s ({} bytes, mix {})\n", src.events, wall, rate(events_per_s),
+             src.bytes, opts.mix_name);
+  fmt::print("notifications {} verified: {} notifications/s, to {} connections of {} users ({} users in all)\n",
+             cli.verified, rate(notes_per_s), model.connection_count(), p.connected.size(), opts.number_of_users);
+  fmt::print("latency       batch written -> line received: p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us\n",
+             us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()));
+  if (src.verifier_waits > 0) {
+    fmt::print("harness       the source waited for the verifier before {} chunks (maxInFlight {}): there the "
+               "harness, not the daemon, set the pace\n",
+               src.verifier_waits, opts.max_in_flight);
+  }
+  if (opts.daemon_pid) {
+    if (have_daemon) {
+      fmt::print("daemon        pid {}: {:.2f} CPU s in all ({:.2f} during the run, {:.3f} per million events), peak "
+                 "RSS {} kB\n",
+                 *opts.daemon_pid, daemon.cpu_seconds,
+                 cpu_before ? daemon.cpu_seconds - cpu_before->cpu_seconds : daemon.cpu_seconds,
+                 src.events > 0 ? daemon.cpu_seconds / (static_cast<double>(src.events) / 1e6) : 0.0,
+                 daemon.peak_rss_kb);
+    } else {
+      failures.push_back(fmt::format("daemon pid {} is gone or unreadable at the end of the run", *opts.daemon_pid));
+    }
+  }
+  if (failures.empty()) print_chaos_report(opts, src, cli, failures);
+
+  if (!failures.empty()) {
+    for (const auto& failure : failures) fmt::print("FAILED: {}\n", failure);
+    std::fflush(stdout);
+    return exit_failed;
+  }
+  fmt::print("\nALL NOTIFICATIONS RECEIVED\n\n");
+  fmt::print("RESULT events={} clients={} notifications={} wall_s={:.3f} events_per_s={:.0f} notif_per_s={:.0f} "
+             "p50_us={:.0f} p99_us={:.0f} max_us={:.0f} daemon_cpu_s={} daemon_peak_rss_kb={}\n",
+             src.events, p.connected.size(), cli.verified, wall, events_per_s, notes_per_s,
+             us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
+             have_daemon ? fmt::format("{:.2f}", daemon.cpu_seconds) : std::string("na"),
+             have_daemon ? std::to_string(daemon.peak_rss_kb) : std::string("na"));
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  const auto outcome = parse_options([](const char* name) { return std::getenv(name); }, args);
+  if (!outcome.error.empty()) {
+    std::fprintf(stderr, "followermaze: %s\n", outcome.error.c_str());
+    return exit_setup;
+  }
+  const options& opts = outcome.opts;
+  if (opts.help) {
+    std::fputs(usage_text().c_str(), stdout);
+    return 0;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto logger = spdlog::stdout_logger_mt("followermaze");
+  logger->set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(opts.log_level));
+  spdlog::set_default_logger(logger);
+  spdlog::info("followermaze: {} events, {} connected users of {}, seed {}, batches up to {}, mix {}", opts.total_events,
+               opts.concurrency_level, opts.number_of_users, opts.random_seed, opts.max_event_source_batch_size,
+               opts.mix_name);
+  return run(opts);
+}

@@ -1,0 +1,304 @@
+#include "followermaze/options.hpp"
+
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "followermaze/wire.hpp"
+
+namespace followermaze {
+
+namespace {
+
+using setter = std::function<std::string(options&, std::string_view)>;
+
+struct option_spec {
+  std::string_view name;       // flag --name; also the environment variable when it is one
+  std::string_view value_hint;
+  std::string_view help;
+  setter apply;
+};
+
+template <class T>
+std::string set_integer(T& field, std::string_view value, std::uint64_t min, std::uint64_t max) {
+  const auto n = parse_u64(value);
+  if (!n || *n < min || *n > max) {
+    return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got \"" +
+           std::string(value) + "\"";
+  }
+  field = static_cast<T>(*n);
+  return {};
+}
+
+template <class T>
+setter integer(T options::*field, std::uint64_t min, std::uint64_t max = std::numeric_limits<T>::max()) {
+  return [field, min, max](options& o, std::string_view v) { return set_integer(o.*field, v, min, max); };
+}
+
+template <class T>
+setter optional_integer(std::optional<T> options::*field, std::uint64_t min, std::uint64_t max) {
+  return [field, min, max](options& o, std::string_view v) {
+    T value{};
+    auto error = set_integer(value, v, min, max);
+    if (error.empty()) o.*field = value;
+    return error;
+  };
+}
+
+std::string set_rate(double& field, std::string_view value) {
+  double rate = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), rate);
+  if (ec != std::errc{} || end != value.data() + value.size() || !(rate >= 0.0 && rate <= 0.5)) {
+    return "must be a number from 0 to 0.5, got \"" + std::string(value) + "\"";
+  }
+  field = rate;
+  return {};
+}
+
+std::string set_log_level(options& o, std::string_view value) {
+  constexpr std::array<std::string_view, 7> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  for (const auto level : levels) {
+    if (value == level) {
+      o.log_level = std::string(value);
+      return {};
+    }
+  }
+  return "must be one of trace, debug, info, warn, error, critical, off, got \"" + std::string(value) + "\"";
+}
+
+std::string set_mix(options& o, std::string_view value) {
+  const auto mix = mix_by_name(value);
+  if (!mix) {
+    std::string names;
+    for (const auto& named : named_mixes) names += (names.empty() ? "" : ", ") + std::string(named.name);
+    return "must be one of " + names + ", got \"" + std::string(value) + "\"";
+  }
+  o.mix_name = std::string(value);
+  o.mix = *mix;
+  return {};
+}
+
+const std::vector<option_spec>& specs() {
+  constexpr std::uint64_t port_max = 65535;
+  static const std::vector<option_spec> table = {
+      {"logLevel", "LEVEL", "trace|debug|info|warn|error|critical|off (default info)", set_log_level},
+      {"eventListenerPort", "PORT", "the daemon's event source port (default 9090)",
+       integer(&options::event_listener_port, 1, port_max)},
+      {"clientListenerPort", "PORT", "the daemon's client port (default 9099)",
+       integer(&options::client_listener_port, 1, port_max)},
+      {"totalEvents", "N", "events to send (default 10000000)", integer(&options::total_events, 0)},
+      {"concurrencyLevel", "N", "connected users (default 100)", integer(&options::concurrency_level, 1, 1'000'000)},
+      {"numberOfUsers", "N", "user ids 1..N (default concurrencyLevel*10)",
+       integer(&options::number_of_users, 2, 100'000'000)},
+      {"randomSeed", "N", "seed of the event stream and of who connects (default 666)", integer(&options::random_seed, 0)},
+      {"timeout", "MS", "how long a client waits for its next notification (default 20000)",
+       integer(&options::timeout_ms, 1, 86'400'000)},
+      {"maxEventSourceBatchSize", "N", "the source sends shuffled batches of 1..N events (default 100)",
+       integer(&options::max_event_source_batch_size, 1, 1'000'000)},
+      {"logInterval", "MS", "progress line interval (default 1000)", integer(&options::log_interval_ms, 10, 86'400'000)},
+      {"host", "ADDR", "the daemon's IPv4 address (default 127.0.0.1)",
+       [](options& o, std::string_view v) {
+         o.host = std::string(v);
+         return std::string{};
+       }},
+      {"daemonPid", "PID", "report this process's CPU seconds and peak RSS at the end",
+       optional_integer(&options::daemon_pid, 1, std::numeric_limits<int>::max())},
+      {"daemonConfig", "FILE", "take the two ports from the daemon's JSON config (flags still win)",
+       [](options& o, std::string_view v) {
+         o.daemon_config = std::string(v);
+         return std::string{};
+       }},
+      {"mix", "NAME", "event mix: default, broadcast-heavy, private-heavy, status-heavy", set_mix},
+      {"avgFollows", "N", "the follower graph reverts to numberOfUsers*N edges (default 10)",
+       integer(&options::avg_follows, 0, 100'000)},
+      {"settle", "MS", "pause between registering the clients and the first event (default 200 + 0.05 per connection)",
+       optional_integer(&options::settle_ms, 0, 600'000)},
+      {"quiet", "MS", "wait after the last expected notification for unexpected extras (default 300)",
+       integer(&options::quiet_ms, 0, 600'000)},
+      {"connectTimeout", "MS", "keep retrying refused connections this long (default 5000)",
+       integer(&options::connect_timeout_ms, 0, 600'000)},
+      {"maxRate", "EVENTS_PER_S",
+       "pace the source (default 0: as fast as the daemon reads); paced, the latency is the daemon's own rather "
+       "than the time spent queued in socket buffers",
+       integer(&options::max_rate, 0)},
+      {"maxInFlight", "N",
+       "the source waits while this many notifications are owed to clients (default 1000000): keeps the "
+       "verifier's queues, and the latency, from measuring how far ahead the source ran",
+       integer(&options::max_in_flight, 1)},
+      {"chaos-stuck-readers", "N", "N extra users that register and never read; the server must cut them off",
+       integer(&options::chaos_stuck_readers, 0, 100'000)},
+      {"chaos-stuck-bytes", "BYTES", "private-message traffic sent to each stuck reader (default 8388608)",
+       integer(&options::chaos_stuck_bytes, 0)},
+      {"chaos-queue-bound", "BYTES",
+       "the daemon's per-client queue bound (default 262144): a stuck reader sent more than this plus 4 MiB of "
+       "kernel buffers must have been cut off",
+       integer(&options::chaos_queue_bound, 0)},
+      {"chaos-bad-clients", "N", "N connections that send a bad id, an overlong id, or nothing",
+       integer(&options::chaos_bad_clients, 0, 100'000)},
+      {"chaos-duplicate-connections", "N", "N connected users get a second connection; both are verified",
+       integer(&options::chaos_duplicate_connections, 0, 1'000'000)},
+      {"chaos-garbage", "RATE", "per line: garbage lines, bad-body slots and bare-LF endings at this rate (0..0.5)",
+       [](options& o, std::string_view v) { return set_rate(o.chaos_garbage, v); }},
+      {"chaos-reconnect", "N", "the event source disconnects and reconnects N times mid-stream",
+       integer(&options::chaos_reconnect, 0, 10'000)},
+  };
+  return table;
+}
+
+const option_spec* find_spec(std::string_view name) {
+  for (const auto& spec : specs()) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+bool is_identifier(std::string_view name) {
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+// Reads eventListenerPort and clientListenerPort from the daemon's config file.
+std::string apply_daemon_config(options& o, bool event_port_flag, bool client_port_flag) {
+  std::ifstream in(o.daemon_config, std::ios::binary);
+  if (!in) return "daemonConfig: cannot open " + o.daemon_config;
+  std::ostringstream text;
+  text << in.rdbuf();
+  const auto document = nlohmann::json::parse(text.str(), nullptr, false);
+  if (document.is_discarded() || !document.is_object()) return "daemonConfig: " + o.daemon_config + " is not a JSON object";
+  const auto port = [&](const char* key, std::uint16_t& field, bool flag_wins) -> std::string {
+    if (flag_wins || !document.contains(key)) return {};
+    const auto& value = document[key];
+    if (!value.is_number_unsigned() || value.get<std::uint64_t>() == 0 || value.get<std::uint64_t>() > 65535) {
+      return "daemonConfig: " + std::string(key) + " is not a port the harness can connect to";
+    }
+    field = static_cast<std::uint16_t>(value.get<std::uint64_t>());
+    return {};
+  };
+  if (auto error = port("eventListenerPort", o.event_listener_port, event_port_flag); !error.empty()) return error;
+  return port("clientListenerPort", o.client_listener_port, client_port_flag);
+}
+
+}  // namespace
+
+parse_outcome parse_options(const env_lookup& env, std::span<const std::string_view> args) {
+  parse_outcome outcome;
+  options& o = outcome.opts;
+  bool users_set = false;
+  bool event_port_flag = false;
+  bool client_port_flag = false;
+
+  const auto apply = [&](const option_spec& spec, std::string_view value, std::string_view origin) {
+    auto error = spec.apply(o, value);
+    if (!error.empty()) {
+      outcome.error = std::string(origin) + " " + std::string(spec.name) + " " + error;
+      return false;
+    }
+    if (spec.name == "numberOfUsers") users_set = true;
+    return true;
+  };
+
+  for (const auto& spec : specs()) {
+    if (!is_identifier(spec.name)) continue;
+    const std::string name(spec.name);
+    if (const char* value = env(name.c_str()); value != nullptr && *value != '\0') {
+      if (!apply(spec, value, "environment variable")) return outcome;
+    }
+  }
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) {
+      outcome.error = "unexpected argument \"" + std::string(arg) + "\" (see --help)";
+      return outcome;
+    }
+    arg.remove_prefix(2);
+    std::string_view name = arg;
+    std::string_view value;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      outcome.error = "flag --" + std::string(name) + " needs a value";
+      return outcome;
+    }
+    const option_spec* spec = find_spec(name);
+    if (spec == nullptr) {
+      outcome.error = "unknown flag --" + std::string(name) + " (see --help)";
+      return outcome;
+    }
+    if (!apply(*spec, value, "flag")) return outcome;
+    if (spec->name == "eventListenerPort") event_port_flag = true;
+    if (spec->name == "clientListenerPort") client_port_flag = true;
+  }
+
+  if (!users_set) {
+    const std::uint64_t users = std::max<std::uint64_t>(2, static_cast<std::uint64_t>(o.concurrency_level) * 10);
+    if (users > 100'000'000) {
+      outcome.error = "concurrencyLevel too large for the default numberOfUsers (concurrencyLevel*10)";
+      return outcome;
+    }
+    o.number_of_users = static_cast<std::uint32_t>(users);
+  }
+  if (o.number_of_users < o.concurrency_level) {
+    outcome.error = "numberOfUsers (" + std::to_string(o.number_of_users) + ") is below concurrencyLevel (" +
+                    std::to_string(o.concurrency_level) + ")";
+    return outcome;
+  }
+  if (o.chaos_duplicate_connections > o.concurrency_level) {
+    outcome.error = "chaos-duplicate-connections (" + std::to_string(o.chaos_duplicate_connections) +
+                    ") exceeds concurrencyLevel (" + std::to_string(o.concurrency_level) + ")";
+    return outcome;
+  }
+  if (static_cast<std::uint64_t>(o.number_of_users) + o.chaos_stuck_readers > std::numeric_limits<user_id>::max() - 1) {
+    outcome.error = "numberOfUsers + chaos-stuck-readers overflows a user id";
+    return outcome;
+  }
+  if (!o.daemon_config.empty()) {
+    if (auto error = apply_daemon_config(o, event_port_flag, client_port_flag); !error.empty()) {
+      outcome.error = std::move(error);
+      return outcome;
+    }
+  }
+  return outcome;
+}
+
+std::string usage_text() {
+  std::ostringstream text;
+  text << "followermaze: load generator and verifier for the eventserver follower-maze daemon\n\n"
+          "usage: followermaze [--name=value | --name value]...\n\n"
+          "Clients connect and register first, then the event source streams totalEvents events\n"
+          "in shuffled batches; every notification each client receives is checked, exactly and\n"
+          "in order, against the harness's own model of the protocol. Exit 0 and the banner\n"
+          "ALL NOTIFICATIONS RECEIVED on success; exit 1 naming the client, the expected and\n"
+          "the received line on any mismatch, missing or extra line, or timeout; exit 2 on a\n"
+          "usage or set-up error.\n\n"
+          "Every option below without a dash in its name is also read from the environment\n"
+          "variable of the same name; a flag overrides its variable.\n\n";
+  for (const auto& spec : specs()) {
+    std::string left = "  --" + std::string(spec.name) + "=" + std::string(spec.value_hint);
+    if (left.size() < 34) left.resize(34, ' ');
+    text << left << " " << spec.help << "\n";
+  }
+  text << "  --help                           this text\n\n"
+          "Output: progress every logInterval; a final report with wall seconds, events/s,\n"
+          "notifications/s, latency p50/p99/max (batch written -> line received), the daemon's\n"
+          "CPU seconds and peak RSS (with --daemonPid), and one machine-readable line:\n"
+          "  RESULT events=.. notifications=.. wall_s=.. events_per_s=.. notif_per_s=.. p50_us=..\n"
+          "         p99_us=.. max_us=.. daemon_cpu_s=.. daemon_peak_rss_kb=..\n";
+  return text.str();
+}
+
+}  // namespace followermaze

@@ -1,0 +1,125 @@
+#include "followermaze/options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace followermaze {
+namespace {
+
+parse_outcome parse(const std::map<std::string, std::string>& env, std::vector<std::string_view> args = {}) {
+  return parse_options(
+      [&env](const char* name) -> const char* {
+        const auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+      },
+      args);
+}
+
+TEST(Options, DefaultsMatchTheOriginalTestProgram) {
+  const auto outcome = parse({});
+  ASSERT_EQ(outcome.error, "");
+  const auto& o = outcome.opts;
+  EXPECT_EQ(o.log_level, "info");
+  EXPECT_EQ(o.event_listener_port, 9090);
+  EXPECT_EQ(o.client_listener_port, 9099);
+  EXPECT_EQ(o.total_events, 10'000'000U);
+  EXPECT_EQ(o.concurrency_level, 100U);
+  EXPECT_EQ(o.number_of_users, 1000U);
+  EXPECT_EQ(o.random_seed, 666U);
+  EXPECT_EQ(o.timeout_ms, 20'000U);
+  EXPECT_EQ(o.max_event_source_batch_size, 100U);
+  EXPECT_EQ(o.log_interval_ms, 1000U);
+  EXPECT_EQ(o.host, "127.0.0.1");
+  EXPECT_FALSE(o.daemon_pid.has_value());
+  EXPECT_EQ(o.mix_name, "default");
+  EXPECT_EQ(o.chaos_stuck_readers, 0U);
+  EXPECT_EQ(o.chaos_bad_clients, 0U);
+  EXPECT_EQ(o.chaos_duplicate_connections, 0U);
+  EXPECT_EQ(o.chaos_garbage, 0.0);
+  EXPECT_EQ(o.chaos_reconnect, 0U);
+  EXPECT_FALSE(o.help);
+}
+
+TEST(Options, EnvironmentSetsAndUsersFollowConcurrency) {
+  const auto outcome = parse({{"totalEvents", "1000"}, {"concurrencyLevel", "7"}, {"eventListenerPort", "19090"},
+                              {"logLevel", "warn"}, {"daemonPid", "123"}, {"randomSeed", "1"}});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.total_events, 1000U);
+  EXPECT_EQ(outcome.opts.concurrency_level, 7U);
+  EXPECT_EQ(outcome.opts.number_of_users, 70U);
+  EXPECT_EQ(outcome.opts.event_listener_port, 19090);
+  EXPECT_EQ(outcome.opts.log_level, "warn");
+  EXPECT_EQ(outcome.opts.daemon_pid, 123);
+  EXPECT_EQ(outcome.opts.random_seed, 1U);
+}
+
+TEST(Options, FlagsOverrideTheEnvironmentInBothSpellings) {
+  const auto outcome = parse({{"totalEvents", "1000"}, {"numberOfUsers", "500"}},
+                             {"--totalEvents=2000", "--concurrencyLevel", "20", "--mix=broadcast-heavy",
+                              "--chaos-garbage=0.01", "--chaos-stuck-readers=3", "--chaos-reconnect", "2"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.total_events, 2000U);
+  EXPECT_EQ(outcome.opts.concurrency_level, 20U);
+  EXPECT_EQ(outcome.opts.number_of_users, 500U);  // set explicitly: not concurrency * 10
+  EXPECT_EQ(outcome.opts.mix_name, "broadcast-heavy");
+  EXPECT_EQ(outcome.opts.mix.broadcast, 100'000U);
+  EXPECT_DOUBLE_EQ(outcome.opts.chaos_garbage, 0.01);
+  EXPECT_EQ(outcome.opts.chaos_stuck_readers, 3U);
+  EXPECT_EQ(outcome.opts.chaos_reconnect, 2U);
+}
+
+TEST(Options, RejectsBadValuesNamingThem) {
+  EXPECT_EQ(parse({{"totalEvents", "ten"}}).error,
+            "environment variable totalEvents must be an integer from 0 to 18446744073709551615, got \"ten\"");
+  EXPECT_EQ(parse({}, {"--eventListenerPort=70000"}).error,
+            "flag eventListenerPort must be an integer from 1 to 65535, got \"70000\"");
+  EXPECT_EQ(parse({}, {"--nope=1"}).error, "unknown flag --nope (see --help)");
+  EXPECT_EQ(parse({}, {"--totalEvents"}).error, "flag --totalEvents needs a value");
+  EXPECT_EQ(parse({}, {"stray"}).error, "unexpected argument \"stray\" (see --help)");
+  EXPECT_EQ(parse({}, {"--chaos-garbage=0.9"}).error, "flag chaos-garbage must be a number from 0 to 0.5, got \"0.9\"");
+  EXPECT_EQ(parse({}, {"--logLevel=loud"}).error,
+            "flag logLevel must be one of trace, debug, info, warn, error, critical, off, got \"loud\"");
+  EXPECT_EQ(parse({}, {"--mix=odd"}).error,
+            "flag mix must be one of default, broadcast-heavy, private-heavy, status-heavy, got \"odd\"");
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=10", "--numberOfUsers=5"}).error,
+            "numberOfUsers (5) is below concurrencyLevel (10)");
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=10", "--chaos-duplicate-connections=11"}).error,
+            "chaos-duplicate-connections (11) exceeds concurrencyLevel (10)");
+}
+
+TEST(Options, Help) {
+  EXPECT_TRUE(parse({}, {"--help"}).opts.help);
+  EXPECT_TRUE(parse({}, {"-h"}).opts.help);
+  const auto text = usage_text();
+  for (const char* name : {"--totalEvents", "--concurrencyLevel", "--daemonPid", "--mix", "--chaos-stuck-readers",
+                           "--chaos-bad-clients", "--chaos-duplicate-connections", "--chaos-garbage",
+                           "--chaos-reconnect", "RESULT"}) {
+    EXPECT_NE(text.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(Options, PortsFromTheDaemonConfigUnlessFlagged) {
+  const std::string path = testing::TempDir() + "followermaze_options_test.json";
+  {
+    std::ofstream out(path);
+    out << R"({"eventListenerPort": 19090, "clientListenerPort": 19099, "maxClients": 50})";
+  }
+  auto outcome = parse({}, {"--daemonConfig", path});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.event_listener_port, 19090);
+  EXPECT_EQ(outcome.opts.client_listener_port, 19099);
+  outcome = parse({}, {"--clientListenerPort=5000", "--daemonConfig", path});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.event_listener_port, 19090);
+  EXPECT_EQ(outcome.opts.client_listener_port, 5000);
+  std::remove(path.c_str());
+  EXPECT_EQ(parse({}, {"--daemonConfig=/nonexistent/x.json"}).error, "daemonConfig: cannot open /nonexistent/x.json");
+}
+
+}  // namespace
+}  // namespace followermaze
