@@ -1,0 +1,166 @@
+// Micro-benchmarks of the hot path: parse -> sequence -> route -> append to client buffers.
+// Run: build/bench/eventserver_bench   (or `make bench`, which also runs the end-to-end grid)
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eventserver/dispatcher.hpp"
+#include "eventserver/event.hpp"
+#include "eventserver/follower_graph.hpp"
+#include "eventserver/line_reader.hpp"
+#include "eventserver/router.hpp"
+#include "eventserver/sequencer.hpp"
+
+namespace {
+
+using namespace eventserver;
+
+// The harness's default mix: 55% status, 15% follow, 15% unfollow, 15% private, rare broadcast.
+std::vector<std::string> make_lines(std::size_t count, user_id users, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<user_id> user(1, users);
+  std::uniform_int_distribution<int> pick(0, 9999);
+  std::vector<std::string> lines;
+  lines.reserve(count);
+  for (std::size_t i = 1; i <= count; ++i) {
+    const int p = pick(rng);
+    const std::string seq = std::to_string(i);
+    if (p == 0) {
+      lines.push_back(seq + "|B");
+    } else if (p < 1500) {
+      lines.push_back(seq + "|F|" + std::to_string(user(rng)) + "|" + std::to_string(user(rng)));
+    } else if (p < 3000) {
+      lines.push_back(seq + "|U|" + std::to_string(user(rng)) + "|" + std::to_string(user(rng)));
+    } else if (p < 4500) {
+      lines.push_back(seq + "|P|" + std::to_string(user(rng)) + "|" + std::to_string(user(rng)));
+    } else {
+      lines.push_back(seq + "|S|" + std::to_string(user(rng)));
+    }
+  }
+  return lines;
+}
+
+void shuffle_within(std::vector<std::string>& lines, std::size_t window, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 0; i < lines.size(); i += window) {
+    std::shuffle(lines.begin() + static_cast<std::ptrdiff_t>(i),
+                 lines.begin() + static_cast<std::ptrdiff_t>(std::min(lines.size(), i + window)), rng);
+  }
+}
+
+void BM_ParseEvent(benchmark::State& state) {
+  const auto lines = make_lines(1 << 16, 1000, 1);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(parse_event(lines[i++ & (lines.size() - 1)]));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ParseEvent);
+
+// Offers a stream shuffled within `window` and releases it, as the dispatcher does.
+void BM_Sequencer(benchmark::State& state) {
+  const auto window = static_cast<std::size_t>(state.range(0));
+  constexpr std::size_t count = 1 << 20;
+  std::vector<sequence_number> order(count);
+  std::iota(order.begin(), order.end(), 1);
+  std::mt19937_64 rng(7);
+  if (window > 1) {
+    for (std::size_t i = 0; i < count; i += window) {
+      std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(i),
+                   order.begin() + static_cast<std::ptrdiff_t>(std::min(count, i + window)), rng);
+    }
+  }
+  const std::string payload = "1234567|S|123";
+  for (auto _ : state) {
+    sequencer s(std::max<std::size_t>(window * 2, 1024));
+    std::size_t released = 0;
+    for (const auto seq : order) {
+      s.offer(event{seq, event_type::status_update, 1, 0}, payload);
+      if (s.ready()) released += s.drain([](const event&, std::string_view) {});
+    }
+    benchmark::DoNotOptimize(released);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * count));
+}
+BENCHMARK(BM_Sequencer)->Arg(1)->Arg(100)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+void BM_FollowUnfollow(benchmark::State& state) {
+  const auto users = static_cast<user_id>(state.range(0));
+  std::mt19937_64 rng(3);
+  std::uniform_int_distribution<user_id> user(1, users);
+  std::vector<std::pair<user_id, user_id>> edges(1 << 16);
+  for (auto& e : edges) e = {user(rng), user(rng)};
+  follower_graph g;
+  for (const auto& [from, to] : edges) g.follow(from, to);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& [from, to] = edges[i++ & (edges.size() - 1)];
+    benchmark::DoNotOptimize(g.unfollow(from, to));
+    benchmark::DoNotOptimize(g.follow(from, to));
+  }
+  state.SetItemsProcessed(state.iterations() * 2);
+}
+BENCHMARK(BM_FollowUnfollow)->Arg(1000)->Arg(100000);
+
+// Stands in for client_session::deliver: append the line to a per-connection buffer that
+// is "flushed" (cleared) every so often, as the real write completions do.
+class buffer_recipient final : public recipient {
+ public:
+  void deliver(sequence_number, std::string_view payload) override {
+    buffer_.append(payload);
+    buffer_.append("\r\n", 2);
+    ++delivered;
+    if (buffer_.size() > 64 * 1024) buffer_.clear();
+  }
+  std::string buffer_;
+  std::uint64_t delivered = 0;
+};
+
+// The whole path as the event-source session runs it: 256 KiB chunks of wire bytes framed by
+// line_reader, parsed, sequenced (shuffled within 100), routed and appended to client buffers.
+// state.range(0) connected users out of 10x as many.
+void BM_FanOut(benchmark::State& state) {
+  const auto connected = static_cast<user_id>(state.range(0));
+  const user_id users = connected * 10;
+  auto lines = make_lines(1 << 18, users, 11);
+  shuffle_within(lines, 100, 12);
+  std::string wire;
+  for (const auto& line : lines) wire += line + "\r\n";
+  std::vector<buffer_recipient> clients(connected);
+  std::uint64_t notifications = 0;
+  std::size_t events = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    config settings;
+    counters stats;
+    dispatcher d(settings, stats);
+    line_reader reader(settings.max_line_bytes, 256 * 1024);
+    for (user_id u = 0; u < connected; ++u) d.routes().connect(u * 10 + 1, clients[u]);
+    state.ResumeTiming();
+    std::string_view rest = wire;
+    while (!rest.empty()) {
+      const auto room = reader.prepare();
+      const std::size_t n = std::min(room.size(), rest.size());
+      std::copy_n(rest.data(), n, room.data());  // stands in for the socket read
+      reader.commit(n);
+      rest.remove_prefix(n);
+      while (const auto line = reader.next_line()) d.offer_line(*line);
+    }
+    events += lines.size();
+  }
+  for (auto& c : clients) notifications += c.delivered;
+  state.SetItemsProcessed(static_cast<std::int64_t>(events));
+  state.counters["notifications_per_event"] = static_cast<double>(notifications) / static_cast<double>(events);
+}
+BENCHMARK(BM_FanOut)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
