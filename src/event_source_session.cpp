@@ -1,5 +1,7 @@
 #include "eventserver/event_source_session.hpp"
 
+#include <poll.h>
+
 #include <spdlog/spdlog.h>
 
 #include "eventserver/server.hpp"
@@ -112,6 +114,14 @@ void event_source_session::stop() {
   stopped_ = true;
   error_code ignored;
   socket_.close(ignored);
+}
+
+bool event_source_session::peer_has_left() {
+  if (stopped_) return true;
+  pollfd probe{};
+  probe.fd = socket_.native_handle();
+  probe.events = POLLRDHUP;
+  return ::poll(&probe, 1, 0) == 1 && (probe.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 void event_source_session::report_overlong() {

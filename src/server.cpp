@@ -72,7 +72,7 @@ void server::accept_admin(tcp::socket socket) {
 
 void server::accept_event_source(tcp::socket socket) {
   if (stopping_) return;  // the socket closes as it goes out of scope
-  if (sources_.size() >= settings_.max_event_sources) {
+  if (sources_.size() >= settings_.max_event_sources && live_event_sources() >= settings_.max_event_sources) {
     ++stats_.sources_rejected_limit;
     if (const auto suppressed = limit_warnings_.allow(std::chrono::steady_clock::now())) {
       spdlog::warn("refused an event source connection: maxEventSources ({}) already connected{}",
@@ -83,6 +83,15 @@ void server::accept_event_source(tcp::socket socket) {
   }
   ++stats_.sources_accepted;
   std::make_shared<event_source_session>(std::move(socket), *this)->start();
+}
+
+// A source paused on a full window reads nothing, so it cannot see its producer leave; asked
+// only when the limit is reached, the kernel tells (POLLRDHUP). Such a source keeps draining
+// what its producer sent before leaving, but no longer holds a place: the producer that
+// reconnects to send the missing number must get in, or the stream would stall for good.
+std::size_t server::live_event_sources() const {
+  return static_cast<std::size_t>(std::count_if(sources_.begin(), sources_.end(),
+                                                [](event_source_session* s) { return !s->peer_has_left(); }));
 }
 
 void server::accept_client(tcp::socket socket) {

@@ -724,18 +724,11 @@ TEST(Integration, PausedSourceWhosePeerLeftStillDeliversWhatItRead) {
   EXPECT_EQ(s.rejected_unterminated, 0u);
 }
 
-// A paused session does not read, so it cannot see that its producer closed: until the window
-// has room it keeps its place among maxEventSources. When that place is the only one, the
-// producer that reconnects to send the missing number must still get in, or the stream stalls
-// for good (SPEC: "Event source reconnects: the sequence resumes where it stood").
-//
-// BUG (open): fails as written: the reconnect is refused ("refused an event source
-// connection: maxEventSources (1) already connected", sources_rejected_limit 1) and nothing
-// is ever delivered. server::accept_event_source() counts the paused session in sources_;
-// it holds no read, so it never learns its peer closed. Same with the default limit of 16
-// after 16 reconnects. Remove the skip once fixed.
+// A paused session does not read, so it cannot see that its producer closed. When its place is
+// the only one under maxEventSources, the producer that reconnects to send the missing number
+// must still get in, or the stream stalls for good (SPEC: "Event source reconnects: the
+// sequence resumes where it stood").
 TEST(Integration, ProducerReconnectingToAPausedSourceIsNotRefusedByTheSourceLimit) {
-  GTEST_SKIP() << "open bug: a paused source whose producer left keeps its maxEventSources slot (see comment)";
   auto settings = test_config();
   settings.max_pending_events = 4;
   settings.max_event_sources = 1;
@@ -750,6 +743,21 @@ TEST(Integration, ProducerReconnectingToAPausedSourceIsNotRefusedByTheSourceLimi
   second.send_lines({"1|B"});
   EXPECT_EQ(u1.read_lines(10, 2s), broadcasts(1, 10));
   EXPECT_EQ(d.stats().sources_rejected_limit, 0u);
+  EXPECT_EQ(d.stats().events_processed, 10u);
+}
+
+// The other side of the same rule: a paused source whose producer is still there keeps its place.
+TEST(Integration, PausedSourceWhoseProducerIsStillThereKeepsItsPlace) {
+  auto settings = test_config();
+  settings.max_pending_events = 4;
+  settings.max_event_sources = 1;
+  test_daemon d(settings);
+  auto first = d.connect_source();
+  first.send_lines(broadcasts(2, 10));
+  ASSERT_TRUE(d.wait_until([](server& srv) { return srv.stats().window_full_pauses == 1; }));
+  auto second = d.connect_source();
+  ASSERT_TRUE(d.wait_until([](server& srv) { return srv.stats().sources_rejected_limit == 1; }));
+  EXPECT_EQ(d.stats().sources_accepted, 1u);
 }
 
 TEST(Integration, GapTimeoutUnblocksAFullWindowOnOneConnection) {

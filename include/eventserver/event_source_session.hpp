@@ -21,6 +21,9 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void start();
   void resume();  // called by the server once the window has room
   void stop();    // shutdown: stop reading, close
+  // True once the producer has closed its side (or the connection failed), even while
+  // unread data is still queued in the kernel. Does not read.
+  bool peer_has_left();
 
  private:
   void do_read();

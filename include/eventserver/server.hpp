@@ -95,6 +95,8 @@ class server {
   std::shared_ptr<listener> admin_listener_;
   // Sessions own themselves (shared_from_this in their handlers); these are back-pointers
   // that each session removes in its destructor.
+  std::size_t live_event_sources() const;
+
   std::unordered_set<event_source_session*> sources_;
   std::unordered_set<client_session*> clients_;
   std::unordered_set<admin_session*> admins_;
