@@ -86,3 +86,17 @@ check-fresh:
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan
+
+# Scale: one daemon, SCALE_CLIENTS concurrent client connections from build/bench/scale_clients
+# (over source addresses 127.0.0.2...), SCALE_BROADCASTS broadcasts verified on every one of them;
+# writes bench/results/scale.md. The daemon and the bench each need a descriptor per client: with a
+# hard limit (`ulimit -Hn`) below SCALE_CLIENTS + 64 the script stops and says so; SCALE_CLIENTS=max
+# takes as many as the limit allows.
+SCALE_CLIENTS    ?= 50000
+SCALE_BROADCASTS ?= 1000
+
+.PHONY: scale
+
+scale: build
+	SCALE_CLIENTS=$(SCALE_CLIENTS) SCALE_BROADCASTS=$(SCALE_BROADCASTS) BUILD_DIR=$(BUILD_DIR) \
+	  bash bench/scale/run.sh
