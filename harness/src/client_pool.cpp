@@ -27,9 +27,14 @@ constexpr std::size_t scratch_bytes = 16 * 1024;
 constexpr std::uint64_t ms = 1'000'000;  // in ns
 // A notification is at most ~70 bytes; a "line" this long without '\n' is garbage.
 constexpr std::size_t max_received_line_bytes = 4096;
-// Stuck readers announce a tiny receive window so the daemon's queue, not the kernel's
-// buffers, has to absorb what they are sent.
+// Stuck readers announce a tiny receive window and a small segment size so the daemon's queue,
+// not the kernel's buffers, has to absorb what they are sent. The segment size matters most:
+// Linux grows a socket's send buffer in whole segments (about 2 x 10 of them while the peer's
+// window is shut), and a loopback segment is 64 KiB, so with the default MSS the daemon's
+// kernel held ~2.5 MB per stuck reader, more than a 1M-event run sends one. At 536 bytes it
+// holds ~50 KB.
 constexpr int stuck_receive_buffer = 4096;
+constexpr int stuck_max_segment = 536;
 
 std::string expected_text(const expectation& e) { return printable(e.line->view()); }
 
@@ -113,9 +118,11 @@ std::string client_pool::connect_all() {
 
   for (auto& c : connections_) {
     auto result = connect_tcp(opts_.host, opts_.client_listener_port, opts_.connect_timeout_ms,
-                              c.kind == role::stuck ? stuck_receive_buffer : 0);
+                              c.kind == role::stuck ? stuck_receive_buffer : 0,
+                              c.kind == role::stuck ? stuck_max_segment : 0);
     if (result.fd < 0) return describe(c) + ": " + result.error;
     c.fd = result.fd;
+    c.connected_ns = now_ns();
     std::string greeting;
     if (c.kind == role::bad) {
       greeting = bad_client_greeting(c.bad);
@@ -402,14 +409,28 @@ void client_pool::drain_stuck_readers() {
 void client_pool::check_chaos_outcome() {
   drain_stuck_readers();
 
-  // Bad clients: a rejected handshake must have been closed by now (the silent ones wait for
-  // the daemon's handshake timeout, which may be longer than the run: they are only counted).
-  const std::uint64_t deadline = now_ns() + 1000 * ms;
+  // Bad clients: a rejected handshake must have been closed at once, a silent one within the
+  // daemon's handshake timeout of connecting (plus a second for its timer and the scheduler).
+  // With --chaos-handshake-timeout=0 the silent ones are only counted.
+  const std::uint64_t handshake_timeout = static_cast<std::uint64_t>(opts_.chaos_handshake_timeout_ms) * ms;
+  const bool check_silent = handshake_timeout > 0;
+  const std::uint64_t rejected_deadline = now_ns() + 1000 * ms;
+  bool announced = false;
   for (auto& c : connections_) {
     if (c.kind != role::bad) continue;
-    while (!c.closed && c.bad != bad_client_kind::silent && now_ns() < deadline && !state_.stopping()) {
+    const bool silent = c.bad == bad_client_kind::silent;
+    const std::uint64_t deadline =
+        silent ? (check_silent ? c.connected_ns + handshake_timeout + 1000 * ms : 0) : rejected_deadline;
+    if (silent && !c.closed && check_silent && !announced && now_ns() < deadline) {
+      announced = true;
+      spdlog::info("waiting up to {} ms for the daemon's handshake timeout to close the silent clients",
+                   (deadline - now_ns()) / ms);
+    }
+    while (!c.closed && !state_.stopping()) {
+      const std::uint64_t now = now_ns();
+      if (now >= deadline) break;
       pollfd pfd{c.fd, POLLIN, 0};
-      poll(&pfd, 1, 10);
+      poll(&pfd, 1, static_cast<int>(std::min<std::uint64_t>((deadline - now) / ms + 1, 100)));
       on_bad_readable(c);
     }
     if (!c.closed && !state_.stopping()) on_bad_readable(c);
@@ -417,14 +438,23 @@ void client_pool::check_chaos_outcome() {
     ++report_.bad_clients_by_kind[k];
     if (c.closed) ++report_.bad_clients_closed_by_kind[k];
   }
+  if (state_.stopping()) return;
   for (std::size_t k = 0; k < bad_client_kind_count; ++k) {
     const auto kind = static_cast<bad_client_kind>(k);
-    if (kind == bad_client_kind::silent) continue;
-    if (report_.bad_clients_closed_by_kind[k] < report_.bad_clients_by_kind[k]) {
-      state_.fail("bad clients (" + std::string(to_string(kind)) + "): " +
-                  std::to_string(report_.bad_clients_by_kind[k] - report_.bad_clients_closed_by_kind[k]) + " of " +
-                  std::to_string(report_.bad_clients_by_kind[k]) +
+    if (report_.bad_clients_closed_by_kind[k] == report_.bad_clients_by_kind[k]) continue;
+    const std::string open = std::to_string(report_.bad_clients_by_kind[k] - report_.bad_clients_closed_by_kind[k]) +
+                             " of " + std::to_string(report_.bad_clients_by_kind[k]);
+    if (kind != bad_client_kind::silent) {
+      state_.fail("bad clients (" + std::string(to_string(kind)) + "): " + open +
                   " still connected at the end; the daemon must close a connection whose id line is invalid");
+      return;
+    }
+    if (check_silent) {
+      state_.fail("bad clients (" + std::string(to_string(kind)) + "): " + open + " still connected " +
+                  std::to_string(opts_.chaos_handshake_timeout_ms + 1000) +
+                  " ms after connecting; the daemon must close a connection that sends no id within its "
+                  "clientHandshakeTimeoutMs (taken to be " + std::to_string(opts_.chaos_handshake_timeout_ms) +
+                  " ms: --chaos-handshake-timeout)");
       return;
     }
   }

@@ -29,9 +29,6 @@ using namespace followermaze;
 
 constexpr int exit_failed = 1;
 constexpr int exit_setup = 2;
-// What kernel buffers (the daemon's send buffer, autotuned up to tcp_wmem's 4 MiB, plus the
-// stuck reader's small receive buffer) may hold beyond the daemon's own queue.
-constexpr std::uint64_t stuck_kernel_slack = (4ULL << 20) + (64 << 10);
 
 int decimal_digits(std::uint64_t n) {
   int digits = 1;
@@ -69,12 +66,13 @@ plan make_plan(const options& opts) {
     const auto line_bytes = static_cast<double>(decimal_digits(opts.total_events) + 3 +
                                                 decimal_digits(opts.number_of_users) + 1 +
                                                 decimal_digits(opts.number_of_users + opts.chaos_stuck_readers) + 2);
-    const double messages = static_cast<double>(opts.chaos_stuck_bytes) / line_bytes * opts.chaos_stuck_readers;
+    const auto stuck_bytes = stuck_bytes_per_reader(opts);
+    const double messages = static_cast<double>(stuck_bytes) / line_bytes * opts.chaos_stuck_readers;
     const double wanted = opts.total_events == 0 ? 0.0 : messages / static_cast<double>(opts.total_events);
     p.settings.stuck_rate = std::min(0.5, wanted);
     if (wanted > 0.5) {
       spdlog::warn("chaos-stuck-readers: the stream is too short to send each stuck reader {} bytes; it gets about {:.0f}",
-                   opts.chaos_stuck_bytes, static_cast<double>(opts.chaos_stuck_bytes) * 0.5 / wanted);
+                   stuck_bytes, static_cast<double>(stuck_bytes) * 0.5 / wanted);
     }
   }
   return p;
@@ -92,12 +90,12 @@ void print_chaos_report(const options& opts, const source_report& source, const 
     fmt::print("chaos stuck readers: {} of {} cut off by the daemon; each was sent {}..{} bytes, {} bytes had reached "
                "them in all; every well-behaved client got everything\n",
                clients.stuck_cut_off, clients.stuck_readers, least, most, clients.stuck_bytes_received);
-    if (clients.stuck_cut_off < clients.stuck_readers && least > opts.chaos_queue_bound + stuck_kernel_slack) {
+    if (clients.stuck_cut_off < clients.stuck_readers && least > opts.chaos_queue_bound + opts.chaos_kernel_slack) {
       failures.push_back(fmt::format(
           "chaos stuck readers: {} of {} still connected although each was sent at least {} bytes, more than the "
           "queue bound {} plus {} bytes of kernel buffers",
           clients.stuck_readers - clients.stuck_cut_off, clients.stuck_readers, least, opts.chaos_queue_bound,
-          stuck_kernel_slack));
+          opts.chaos_kernel_slack));
     } else if (clients.stuck_cut_off < clients.stuck_readers) {
       fmt::print("chaos stuck readers: warning: the stream was too short to prove the cut-off (raise totalEvents)\n");
     }

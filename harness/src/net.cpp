@@ -16,7 +16,8 @@
 
 namespace followermaze {
 
-connect_result connect_tcp(const std::string& host, std::uint16_t port, std::uint32_t retry_ms, int receive_buffer) {
+connect_result connect_tcp(const std::string& host, std::uint16_t port, std::uint32_t retry_ms, int receive_buffer,
+                           int max_segment) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
@@ -29,6 +30,9 @@ connect_result connect_tcp(const std::string& host, std::uint16_t port, std::uin
     if (fd < 0) return {-1, std::string("socket: ") + std::strerror(errno)};
     if (receive_buffer > 0) {
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
+    if (max_segment > 0) {
+      setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &max_segment, sizeof max_segment);
     }
     const int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

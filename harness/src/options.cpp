@@ -132,14 +132,23 @@ const std::vector<option_spec>& specs() {
        integer(&options::max_in_flight, 1)},
       {"chaos-stuck-readers", "N", "N extra users that register and never read; the server must cut them off",
        integer(&options::chaos_stuck_readers, 0, 100'000)},
-      {"chaos-stuck-bytes", "BYTES", "private-message traffic sent to each stuck reader (default 8388608)",
-       integer(&options::chaos_stuck_bytes, 0)},
+      {"chaos-stuck-bytes", "BYTES",
+       "private-message traffic sent to each stuck reader (default 1.5 x (chaos-queue-bound + chaos-kernel-slack))",
+       optional_integer(&options::chaos_stuck_bytes, 0, std::numeric_limits<std::uint64_t>::max())},
       {"chaos-queue-bound", "BYTES",
-       "the daemon's per-client queue bound (default 262144): a stuck reader sent more than this plus 4 MiB of "
-       "kernel buffers must have been cut off",
+       "the daemon's per-client queue bound (default 262144): a stuck reader sent more than this plus "
+       "chaos-kernel-slack must have been cut off",
        integer(&options::chaos_queue_bound, 0)},
+      {"chaos-kernel-slack", "BYTES",
+       "what the kernel's socket buffers may hold for a stuck reader beyond the daemon's queue (default 1048576; "
+       "~50 KB measured with the stuck readers' 536-byte MSS; a daemon that sets a large SO_SNDBUF needs more)",
+       integer(&options::chaos_kernel_slack, 0)},
       {"chaos-bad-clients", "N", "N connections that send a bad id, an overlong id, or nothing",
        integer(&options::chaos_bad_clients, 0, 100'000)},
+      {"chaos-handshake-timeout", "MS",
+       "the daemon's clientHandshakeTimeoutMs (default 5000): silent bad clients must be closed within this "
+       "(plus 1 s) of connecting, and the run waits for it; 0 only counts them",
+       integer(&options::chaos_handshake_timeout_ms, 0, 3'600'000)},
       {"chaos-duplicate-connections", "N", "N connected users get a second connection; both are verified",
        integer(&options::chaos_duplicate_connections, 0, 1'000'000)},
       {"chaos-garbage", "RATE", "per line: garbage lines, bad-body slots and bare-LF endings at this rate (0..0.5)",
@@ -273,6 +282,14 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
     }
   }
   return outcome;
+}
+
+std::uint64_t stuck_bytes_per_reader(const options& o) noexcept {
+  if (o.chaos_stuck_bytes) return *o.chaos_stuck_bytes;
+  constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+  if (o.chaos_queue_bound > most / 2 || o.chaos_kernel_slack > most / 2) return most;
+  const std::uint64_t let_through = o.chaos_queue_bound + o.chaos_kernel_slack;
+  return let_through > most / 3 * 2 ? most : let_through + let_through / 2;
 }
 
 std::string usage_text() {

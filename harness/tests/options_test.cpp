@@ -92,13 +92,44 @@ TEST(Options, RejectsBadValuesNamingThem) {
             "chaos-duplicate-connections (11) exceeds concurrencyLevel (10)");
 }
 
+TEST(Options, StuckReaderTrafficExceedsWhatAnHonestDaemonLetsThrough) {
+  // Defaults: 1.5 x (256 KiB queue + 1 MiB of kernel buffers). Sent less than queue + slack, a
+  // reader still connected at the end proves nothing; the default must be past that.
+  auto outcome = parse({});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.chaos_queue_bound, 262'144U);
+  EXPECT_EQ(outcome.opts.chaos_kernel_slack, 1'048'576U);
+  EXPECT_EQ(stuck_bytes_per_reader(outcome.opts), 1'966'080U);
+  EXPECT_GT(stuck_bytes_per_reader(outcome.opts), outcome.opts.chaos_queue_bound + outcome.opts.chaos_kernel_slack);
+
+  outcome = parse({}, {"--chaos-queue-bound=1000", "--chaos-kernel-slack=2000"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(stuck_bytes_per_reader(outcome.opts), 4500U);
+
+  outcome = parse({}, {"--chaos-queue-bound=1000", "--chaos-stuck-bytes=7"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(stuck_bytes_per_reader(outcome.opts), 7U);  // as asked, even if too little to prove anything
+
+  outcome = parse({}, {"--chaos-queue-bound=18446744073709551615"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(stuck_bytes_per_reader(outcome.opts), 18446744073709551615ULL);  // saturates, no wrap
+}
+
+TEST(Options, HandshakeTimeoutForSilentClients) {
+  EXPECT_EQ(parse({}).opts.chaos_handshake_timeout_ms, 5000U);  // the daemon's clientHandshakeTimeoutMs default
+  EXPECT_EQ(parse({}, {"--chaos-handshake-timeout=0"}).opts.chaos_handshake_timeout_ms, 0U);
+  EXPECT_EQ(parse({}, {"--chaos-handshake-timeout=250"}).opts.chaos_handshake_timeout_ms, 250U);
+  EXPECT_EQ(parse({}, {"--chaos-handshake-timeout=3600001"}).error,
+            "flag chaos-handshake-timeout must be an integer from 0 to 3600000, got \"3600001\"");
+}
+
 TEST(Options, Help) {
   EXPECT_TRUE(parse({}, {"--help"}).opts.help);
   EXPECT_TRUE(parse({}, {"-h"}).opts.help);
   const auto text = usage_text();
   for (const char* name : {"--totalEvents", "--concurrencyLevel", "--daemonPid", "--mix", "--chaos-stuck-readers",
                            "--chaos-bad-clients", "--chaos-duplicate-connections", "--chaos-garbage",
-                           "--chaos-reconnect", "RESULT"}) {
+                           "--chaos-reconnect", "--chaos-kernel-slack", "--chaos-handshake-timeout", "RESULT"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
 }

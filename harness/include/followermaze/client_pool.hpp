@@ -30,7 +30,7 @@ enum class bad_client_kind : std::uint8_t {
   overflow,       // 2^64 and more
   empty_line,     // ""
   overlong,       // 4096 digits and no end of line: past the id line limit
-  silent,         // sends nothing; the handshake timeout closes it
+  silent,         // sends nothing; the daemon's handshake timeout must close it
 };
 inline constexpr std::uint8_t bad_client_kind_count = 7;
 
@@ -78,6 +78,7 @@ class client_pool {
     role kind = role::verified;
     bad_client_kind bad = bad_client_kind::silent;
     connection_index index = 0;  // verified: the model's / channel's index
+    std::uint64_t connected_ns = 0;
     std::vector<expectation> queue;  // drained from the channel; checked from `head`
     std::size_t head = 0;
     std::vector<char> carry;  // bytes not yet checked: a partial line, or lines awaiting expectations

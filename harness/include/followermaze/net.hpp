@@ -13,8 +13,10 @@ struct connect_result {
 
 // A TCP connection to host:port (IPv4 literal). Refused connections are retried for up to
 // `retry_ms` (the daemon may still be starting). A positive `receive_buffer` is set before
-// connecting, so the window the daemon sees is small from the first byte.
-connect_result connect_tcp(const std::string& host, std::uint16_t port, std::uint32_t retry_ms, int receive_buffer = 0);
+// connecting, so the window the daemon sees is small from the first byte; a positive
+// `max_segment` (TCP_MAXSEG) is announced in the SYN, so the daemon sends segments no larger.
+connect_result connect_tcp(const std::string& host, std::uint16_t port, std::uint32_t retry_ms, int receive_buffer = 0,
+                           int max_segment = 0);
 
 bool set_nonblocking(int fd) noexcept;
 

@@ -43,9 +43,11 @@ struct options {
 
   // Chaos modes, all off by default.
   std::uint32_t chaos_stuck_readers = 0;
-  std::uint64_t chaos_stuck_bytes = 8ULL << 20;  // traffic each stuck reader is sent
-  std::uint64_t chaos_queue_bound = 256 * 1024;  // the daemon's maxClientQueueBytes
+  std::optional<std::uint64_t> chaos_stuck_bytes;  // traffic each stuck reader is sent; see stuck_bytes_per_reader
+  std::uint64_t chaos_queue_bound = 256 * 1024;    // the daemon's maxClientQueueBytes
+  std::uint64_t chaos_kernel_slack = 1ULL << 20;   // what kernel buffers may hold for a stuck reader besides
   std::uint32_t chaos_bad_clients = 0;
+  std::uint32_t chaos_handshake_timeout_ms = 5000;  // the daemon's clientHandshakeTimeoutMs; 0: don't wait for it
   std::uint32_t chaos_duplicate_connections = 0;
   double chaos_garbage = 0.0;
   std::uint32_t chaos_reconnect = 0;
@@ -65,5 +67,10 @@ using env_lookup = std::function<const char*(const char*)>;
 parse_outcome parse_options(const env_lookup& env, std::span<const std::string_view> args);
 
 std::string usage_text();
+
+// The private-message traffic each stuck reader is sent: --chaos-stuck-bytes, or by default
+// half as much again as a daemon that honours its queue bound can let through before cutting
+// the reader off (queue bound + kernel slack), so the cut-off is proven with room to spare.
+std::uint64_t stuck_bytes_per_reader(const options& o) noexcept;
 
 }  // namespace followermaze
