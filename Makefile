@@ -100,3 +100,15 @@ SCALE_BROADCASTS ?= 1000
 scale: build
 	SCALE_CLIENTS=$(SCALE_CLIENTS) SCALE_BROADCASTS=$(SCALE_BROADCASTS) BUILD_DIR=$(BUILD_DIR) \
 	  bash bench/scale/run.sh
+
+# Soak (not in CI): the daemon under a steady followermaze stream at SOAK_RATE events/s for
+# SOAK_SECONDS with every chaos mode at once, its RSS sampled each second into
+# bench/results/soak.csv; PASS needs ALL NOTIFICATIONS RECEIVED and an RSS plateau (the rule is
+# stated in bench/soak/run.sh). Writes bench/results/soak.md.
+SOAK_SECONDS ?= 600
+SOAK_RATE    ?= 20000
+
+.PHONY: soak
+
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) BUILD_DIR=$(BUILD_DIR) bash bench/soak/run.sh
