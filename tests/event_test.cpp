@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <random>
+#include <string>
+
 namespace eventserver {
 namespace {
 
@@ -70,6 +74,75 @@ TEST(ParseUserId, AcceptsDecimalIdsOnly) {
   EXPECT_FALSE(parse_user_id("-1"));
   EXPECT_FALSE(parse_user_id("12 "));
   EXPECT_FALSE(parse_user_id("abc"));
+}
+
+// The parser reads up to eight digits with one word load; these cover its edges: every
+// length from 1 to 21 digits, numbers at the end of lines shorter and longer than eight
+// bytes, and the bytes just outside '0'..'9' right after the digits.
+std::optional<std::uint64_t> reference_u64(std::string_view text) {
+  std::uint64_t value = 0;
+  if (text.empty() || text.front() == '-' || text.front() == '+') return std::nullopt;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+TEST(ParseU64, EveryLengthAgreesWithFromChars) {
+  std::mt19937_64 rng(42);
+  for (std::size_t length = 1; length <= 21; ++length) {
+    for (int round = 0; round < 200; ++round) {
+      std::string digits;
+      for (std::size_t i = 0; i < length; ++i) digits += static_cast<char>('0' + rng() % 10);
+      EXPECT_EQ(parse_u64(digits), reference_u64(digits)) << digits;
+    }
+  }
+  EXPECT_EQ(parse_u64("18446744073709551615"), 18446744073709551615ULL);
+  EXPECT_EQ(parse_u64("18446744073709551616"), std::nullopt);
+  EXPECT_EQ(parse_u64("00000000000000000000000000042"), 42u);
+  EXPECT_EQ(parse_u64("99999999"), 99999999u);
+  EXPECT_EQ(parse_u64("100000000"), 100000000u);
+}
+
+TEST(ParseU64, BytesBesideTheDigitRangeEndANumber) {
+  // '/' and ':' border the digits; 0xB0..0xB9 and 0x00 share a digit's low nibble.
+  for (const char stray : {'/', ':', ';', '?', '\xb0', '\xb9', '\0', ' ', 'a', '\x7f', '\xff'}) {
+    for (std::size_t before = 0; before <= 9; ++before) {
+      std::string text(before, '7');
+      text += stray;
+      text += "12";
+      EXPECT_EQ(parse_u64(text), std::nullopt) << before << " digits then byte " << int(stray);
+      std::string line = "5|S|";  // appended, not operator+: GCC 12 warns falsely (-Wrestrict) on the latter
+      line.append(before, '7');
+      line += stray;
+      EXPECT_EQ(parse_event(line).status, parse_status::bad_body) << line;
+    }
+  }
+}
+
+TEST(ParseEvent, NumbersAtTheEndOfShortAndLongLines) {
+  for (std::size_t seq_digits = 1; seq_digits <= 19; ++seq_digits) {  // 20 nines overflow
+    for (std::size_t id_digits = 1; id_digits <= 20; ++id_digits) {
+      const std::string seq(seq_digits, '9');
+      std::string id(id_digits, '0');
+      id.front() = '1';
+      std::string line = seq;
+      line.append("|P|3|").append(id);
+      const auto r = parse_event(line);
+      ASSERT_EQ(r.status, parse_status::ok) << seq << " " << id;
+      EXPECT_EQ(r.ev.seq, *reference_u64(seq));
+      EXPECT_EQ(r.ev.from, 3u);
+      EXPECT_EQ(r.ev.to, *reference_u64(id));
+      line = seq;
+      line.append("|S|").append(id);
+      const auto s = parse_event(line);
+      EXPECT_EQ(s.ev.from, *reference_u64(id));
+    }
+  }
+  EXPECT_EQ(parse_event("18446744073709551615|S|18446744073709551615").ev.from, 18446744073709551615ULL);
+  EXPECT_EQ(parse_event("1|S|2").ev.from, 2u);  // under eight bytes: read digit by digit
+  EXPECT_EQ(parse_event("1|B").ev.seq, 1u);
+  EXPECT_EQ(parse_event("12345678").status, parse_status::bad_body);  // no type
+  EXPECT_EQ(parse_event("12345678|S|").status, parse_status::bad_body);  // empty id at the end
 }
 
 TEST(StripCr, RemovesOneTrailingCarriageReturn) {

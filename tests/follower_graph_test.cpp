@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <set>
+
 #include <vector>
 
 namespace eventserver {
@@ -43,6 +47,27 @@ TEST(FollowerGraph, EmptyListsAreReleased) {
   g.unfollow(1, 2);
   EXPECT_EQ(g.edge_count(), 0u);
   EXPECT_TRUE(g.following(1).empty());
+}
+
+// One user's list through thousands of random follows and unfollows, checked against a set.
+TEST(FollowerGraph, ShortAndLongListsAgreeWithASet) {
+  follower_graph g;
+  std::set<user_id> expected;
+  std::mt19937_64 rng(9);
+  for (int step = 0; step < 20000; ++step) {
+    const user_id to = rng() % 300;
+    if (rng() % 3 == 0) {
+      EXPECT_EQ(g.unfollow(7, to), expected.erase(to) == 1) << "step " << step;
+    } else {
+      EXPECT_EQ(g.follow(7, to), expected.insert(to).second) << "step " << step;
+    }
+    if (step % 1000 == 0) {
+      const auto list = g.following(7);
+      ASSERT_TRUE(std::equal(list.begin(), list.end(), expected.begin(), expected.end())) << "step " << step;
+    }
+  }
+  for (user_id to = 0; to < 300; ++to) EXPECT_EQ(g.follows(7, to), expected.contains(to));
+  EXPECT_EQ(g.edge_count(), expected.size());
 }
 
 TEST(FollowerGraph, ExtremeIdsAreOrdinaryIds) {

@@ -168,6 +168,32 @@ TEST(Sequencer, EndlessStreamKeepsMemoryFlat) {
   EXPECT_EQ(s.head(), s.next_expected() - 1);
 }
 
+// A slot reused by a payload of another length, short after long and long after short, must
+// hand back exactly its own.
+TEST(Sequencer, PayloadsOfEveryLengthComeBackByteForByte) {
+  sequencer s(8);
+  std::vector<std::string> sent;
+  std::mt19937_64 rng(5);
+  for (std::size_t round = 0; round < 2; ++round) {
+    for (std::size_t length = 0; length < 100; ++length) {
+      std::string payload(length, '\0');
+      for (auto& c : payload) c = static_cast<char>('!' + rng() % 90);
+      sent.push_back(payload);
+    }
+  }
+  std::shuffle(sent.begin(), sent.end(), rng);
+  std::vector<std::string> got;
+  // Offered two at a time in reverse, so each one waits in a slot before it is released.
+  for (std::size_t i = 0; i + 1 < sent.size(); i += 2) {
+    const sequence_number seq = i + 1;
+    ASSERT_EQ(s.offer(broadcast(seq + 1), sent[i + 1]), sequencer::offer_result::accepted);
+    ASSERT_EQ(s.offer(broadcast(seq), sent[i]), sequencer::offer_result::accepted);
+    for (auto& payload : drain_all(s).payloads) got.push_back(std::move(payload));
+  }
+  ASSERT_EQ(got.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(got[i], sent[i]) << "event " << i + 1;
+}
+
 TEST(Sequencer, HeadIsTheHighestAcceptedNumber) {
   sequencer s(16);
   s.offer(broadcast(7), "");
