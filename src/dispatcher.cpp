@@ -37,7 +37,7 @@ dispatcher::line_outcome dispatcher::offer_line(std::string_view line) {
     if (!window_full_logged_) {
       window_full_logged_ = true;
       ++stats_.window_full_pauses;
-      spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): pausing event sources",
+      spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): only that number is taken until there is room",
                    sequencer_.pending(), sequencer_.next_expected());
     }
     return line_outcome::window_full;
@@ -73,7 +73,7 @@ void dispatcher::release_ready() {
   stats_.events_processed += released;
   if (window_full_logged_ && !sequencer_.full()) {
     window_full_logged_ = false;
-    spdlog::info("reorder window has room again ({} events pending): resuming event sources", sequencer_.pending());
+    spdlog::info("reorder window has room again ({} events pending)", sequencer_.pending());
   }
 }
 

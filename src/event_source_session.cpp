@@ -45,6 +45,8 @@ void event_source_session::start() {
 }
 
 void event_source_session::do_read() {
+  if (read_pending_ || peer_done_ || stopped_) return;
+  read_pending_ = true;
   const std::span<char> room = reader_.prepare();
   socket_.async_read_some(asio::buffer(room.data(), room.size()),
                           [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
@@ -53,23 +55,16 @@ void event_source_session::do_read() {
 }
 
 void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
-  if (ec) {
-    on_read_error(ec);
-    return;  // the last handler lets go of the session
-  }
-  server_.mutable_stats().bytes_in += bytes;
-  reader_.commit(bytes);
-  process();
-}
-
-void event_source_session::on_read_error(const error_code& ec) {
+  read_pending_ = false;
   if (stopped_ || ec == asio::error::operation_aborted) return;
-  server_.dispatch().note_unterminated(reader_.buffered_bytes());
-  if (ec == asio::error::eof) {
-    spdlog::info("event source {} disconnected after {} lines", peer_, lines_);
+  if (ec) {
+    peer_done_ = true;  // the lines already buffered are still processed
+    peer_error_ = ec;
   } else {
-    spdlog::warn("event source {} failed after {} lines: {}", peer_, lines_, ec.message());
+    server_.mutable_stats().bytes_in += bytes;
+    reader_.commit(bytes);
   }
+  process();  // also while paused: the new bytes may hold the awaited number
 }
 
 void event_source_session::process() {
@@ -78,27 +73,57 @@ void event_source_session::process() {
     while (const auto line = reader_.next_line()) {
       if (dispatch.offer_line(*line) == dispatcher::line_outcome::window_full) {
         reader_.unread_last_line();
+        if (take_awaited_line()) continue;  // the window moved on: try this line again
         end_batch();
-        server_.pause_source(shared_from_this());
+        wait_for_room();
         return;
       }
       ++lines_;
     }
-    if (chunk == chunks_per_handler) break;
+    if (chunk == chunks_per_handler || read_pending_ || peer_done_) break;
     error_code ec;
     const std::span<char> room = reader_.prepare();
     const std::size_t bytes = socket_.read_some(asio::buffer(room.data(), room.size()), ec);
     if (ec == asio::error::would_block) break;
     if (ec) {
-      end_batch();
-      on_read_error(ec);
-      return;
+      peer_done_ = true;
+      peer_error_ = ec;
+      break;
     }
     server_.mutable_stats().bytes_in += bytes;
     reader_.commit(bytes);
   }
   end_batch();
-  do_read();
+  if (peer_done_) {
+    finish();
+  } else {
+    do_read();
+  }
+}
+
+// The window is full and the next line is ahead of the awaited number: if that number is
+// further on in what this session has read, it goes in now.
+bool event_source_session::take_awaited_line() {
+  auto& dispatch = server_.dispatch();
+  const sequence_number awaited = dispatch.sequence().next_expected();
+  const auto line = reader_.take_first([awaited](std::string_view candidate) {
+    const parse_result parsed = parse_event(candidate);
+    return parsed.status != parse_status::no_sequence && parsed.ev.seq == awaited;
+  });
+  if (!line) return false;
+  dispatch.offer_line(*line);  // the awaited number always enters
+  ++lines_;
+  return true;
+}
+
+// Nothing this session holds can enter. It waits for room in the window; meanwhile it reads
+// on while its buffer has room, since the awaited number may be in bytes not read yet.
+void event_source_session::wait_for_room() {
+  if (!paused_) {
+    paused_ = true;
+    server_.pause_source(shared_from_this());
+  }
+  if (reader_.free_bytes() != 0) do_read();
 }
 
 void event_source_session::end_batch() {
@@ -106,7 +131,19 @@ void event_source_session::end_batch() {
   server_.end_batch();
 }
 
+void event_source_session::finish() {
+  if (finished_) return;
+  finished_ = true;
+  server_.dispatch().note_unterminated(reader_.buffered_bytes());
+  if (peer_error_ == asio::error::eof) {
+    spdlog::info("event source {} disconnected after {} lines", peer_, lines_);
+  } else {
+    spdlog::warn("event source {} failed after {} lines: {}", peer_, lines_, peer_error_.message());
+  }
+}
+
 void event_source_session::resume() {
+  paused_ = false;
   if (!stopped_) process();
 }
 
@@ -117,7 +154,7 @@ void event_source_session::stop() {
 }
 
 bool event_source_session::peer_has_left() {
-  if (stopped_) return true;
+  if (stopped_ || peer_done_) return true;
   pollfd probe{};
   probe.fd = socket_.native_handle();
   probe.events = POLLRDHUP;

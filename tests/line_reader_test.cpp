@@ -86,5 +86,52 @@ TEST(LineReader, PartialLineStaysBufferedUntilItsNewline) {
   EXPECT_EQ(reader.buffered_bytes(), 4u);
 }
 
+void put(line_reader& reader, std::string_view bytes) {
+  auto room = reader.prepare();
+  std::copy(bytes.begin(), bytes.end(), room.data());
+  reader.commit(bytes.size());
+}
+
+TEST(LineReader, TakeFirstTakesOneLineFromTheMiddleAndKeepsTheRestInOrder) {
+  line_reader reader(64, 64);
+  put(reader, "5|B\r\n2|B\n1|B\r\n3|B\n1|S|9\n4|");
+  const auto taken = reader.take_first([](std::string_view line) { return line.starts_with("1|"); });
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(*taken, "1|B");
+  EXPECT_EQ(*reader.next_line(), "5|B");
+  EXPECT_EQ(*reader.next_line(), "2|B");
+  EXPECT_EQ(*reader.next_line(), "3|B");
+  EXPECT_EQ(*reader.next_line(), "1|S|9");
+  EXPECT_FALSE(reader.next_line());
+  EXPECT_EQ(reader.buffered_bytes(), 2u);  // the partial "4|" waits for its newline
+}
+
+TEST(LineReader, TakeFirstLeavesEverythingWhenNothingIsWanted) {
+  line_reader reader(8, 64);
+  put(reader, "1|B\n123456789012\n2|B\n3|");  // the overlong line is passed over, never offered
+  std::vector<std::string> offered;
+  EXPECT_FALSE(reader.take_first([&](std::string_view line) {
+    offered.emplace_back(line);
+    return false;
+  }));
+  EXPECT_EQ(offered, (std::vector<std::string>{"1|B", "2|B"}));
+  EXPECT_EQ(*reader.next_line(), "1|B");
+  EXPECT_EQ(*reader.next_line(), "2|B");
+  EXPECT_EQ(reader.overlong_lines(), 1u);
+}
+
+TEST(LineReader, TakeFirstAfterUnreadAndThenUnreadAgain) {
+  line_reader reader(64, 64);
+  put(reader, "3|B\n1|B\n2|B\n");
+  EXPECT_EQ(*reader.next_line(), "3|B");
+  reader.unread_last_line();
+  EXPECT_EQ(*reader.take_first([](std::string_view line) { return line == "1|B"; }), "1|B");
+  EXPECT_EQ(*reader.next_line(), "3|B");
+  reader.unread_last_line();  // still the line just returned, after the hole was closed
+  EXPECT_EQ(*reader.next_line(), "3|B");
+  EXPECT_EQ(*reader.next_line(), "2|B");
+  EXPECT_EQ(reader.free_bytes(), reader.capacity());
+}
+
 }  // namespace
 }  // namespace eventserver
