@@ -30,11 +30,12 @@ constexpr int exit_startup_failed = 1;
 constexpr int exit_bad_config = 2;
 
 void check_fd_limit(const eventserver::config& settings) {
-  const auto limit = eventserver::raise_fd_limit();
   // Every client and source is one descriptor; leave room for listeners, logs and stdio.
   const std::uint64_t needed = settings.max_clients + settings.max_event_sources + 32;
+  const auto limit = eventserver::raise_fd_limit(needed);
   if (limit.after > limit.before) {
-    spdlog::info("raised the open-file limit from {} to {}", limit.before, limit.after);
+    spdlog::info("raised the open-file limit from {} to {}{} for maxClients {}", limit.before, limit.after,
+                 limit.raised_hard ? " (hard limit raised too)" : "", settings.max_clients);
   }
   if (limit.after < needed) {
     spdlog::warn("open-file limit is {} (hard limit {}), below the {} that maxClients {} + maxEventSources {} need: "
