@@ -368,6 +368,12 @@ class scale_bench {
     admin_ = ipv4(opts_.host, opts_.admin_port);
     first_source_ = ipv4(opts_.source_base, 0);
     address_count_ = (opts_.clients + opts_.per_address - 1) / opts_.per_address;
+    // Every source address must be loopback: the same /8 as the first one.
+    const std::uint32_t first = ntohl(first_source_.sin_addr.s_addr);
+    if ((first >> 24) != 127 || ((first + address_count_ - 1) >> 24) != 127 || first + address_count_ - 1 < first) {
+      fail(exit_setup, "%" PRIu32 " source addresses from %s leave 127.0.0.0/8: raise --perAddress", address_count_,
+           opts_.source_base.c_str());
+    }
 
     if (opts_.admin_port != 0) {
       users_before_ = fetch_metric(admin_, "eventserver_connected_users");
