@@ -42,12 +42,10 @@ done
 DAEMON="$BUILD_DIR/eventserver"
 HARNESS="$BUILD_DIR/followermaze"
 
-for binary in "$DAEMON" "$HARNESS"; do
-  if [[ ! -x "$binary" ]]; then
-    echo "run.sh: $binary not found; build first (make build)" >&2
-    exit 2
-  fi
-done
+# Helpers shared by the bench scripts (shellcheck -x follows them; plain shellcheck does not).
+# shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
+source bench/lib.sh
+require_binaries "$DAEMON" "$HARNESS"
 
 ensure_gnuplot() {
   command -v gnuplot >/dev/null && return 0
@@ -67,26 +65,6 @@ port_listening() {
   ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .
 }
 
-port_in_use() {  # any socket at all on that local port, listening or not
-  ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .
-}
-
-# Below the ephemeral range, so no outgoing connection can be holding the port.
-ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-free_port() {
-  local port attempt span=$((ephemeral_low - 10000))
-  ((span > 1000)) || span=20000
-  for attempt in $(seq 1 200); do
-    port=$((10000 + (RANDOM * 32768 + RANDOM) % span))
-    if ! port_in_use "$port"; then
-      echo "$port"
-      return 0
-    fi
-  done
-  echo "run.sh: no free port found" >&2
-  return 1
-}
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/eventserver-e2e.XXXXXX")
 daemon_pid=""
 cleanup() {
@@ -99,17 +77,7 @@ trap cleanup EXIT
 
 stop_daemon() {
   [[ -n "$daemon_pid" ]] || return 0
-  kill -TERM "$daemon_pid" 2>/dev/null || true
-  local i
-  for i in $(seq 1 200); do  # 20 s for a graceful exit
-    kill -0 "$daemon_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$daemon_pid" 2>/dev/null; then
-    echo "run.sh: daemon $daemon_pid ignored SIGTERM for 20 s; killing it" >&2
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-  fi
-  wait "$daemon_pid" 2>/dev/null || true
+  terminate_daemon "$daemon_pid" || true
   daemon_pid=""
 }
 
@@ -126,9 +94,10 @@ run_cell() {
       return 1
     fi
   else
-    event_port=$(free_port)
-    client_port=$(free_port)
-    while [[ "$client_port" == "$event_port" ]]; do client_port=$(free_port); done
+    if ! pick_ports event_port client_port; then
+      echo "$events $clients FAILED" >>"$work/results.txt"
+      return 1
+    fi
   fi
   config="$work/config-$events-$clients.json"
   log="$work/run-$events-$clients"

@@ -33,12 +33,10 @@ DAEMON_SOFT_NOFILE=${DAEMON_SOFT_NOFILE-1024}
 DAEMON="$BUILD_DIR/eventserver"
 BENCH="$BUILD_DIR/bench/scale_clients"
 
-for binary in "$DAEMON" "$BENCH"; do
-  if [[ ! -x "$binary" ]]; then
-    echo "run.sh: $binary not found; build first (make build)" >&2
-    exit 2
-  fi
-done
+# Helpers shared by the bench scripts (shellcheck -x follows them; plain shellcheck does not).
+# shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
+source bench/lib.sh
+require_binaries "$DAEMON" "$BENCH"
 
 # Descriptors beyond the connections: the bench keeps 16 spare, the daemon's own estimate is
 # maxEventSources + 32; 64 covers both.
@@ -59,27 +57,10 @@ elif [[ "$SCALE_CLIENTS" == max ]]; then
 fi
 ulimit -Sn "$hard"  # the bench raises its own limit as well; this covers everything else started here
 
-port_in_use() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
-# Below the ephemeral range, so no outgoing connection can be holding the port.
-ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-free_port() {
-  local port span=$((ephemeral_low - 10000))
-  ((span > 1000)) || span=20000
-  for _ in $(seq 1 200); do
-    port=$((10000 + (RANDOM * 32768 + RANDOM) % span))
-    if ! port_in_use "$port"; then echo "$port"; return 0; fi
-  done
-  echo "run.sh: no free port found" >&2
-  return 1
-}
 if [[ -n "$SCALE_PORTS" ]]; then
   read -r event_port client_port admin_port <<<"$SCALE_PORTS"
 else
-  event_port=$(free_port)
-  client_port=$(free_port)
-  admin_port=$(free_port)
-  while [[ "$client_port" == "$event_port" ]]; do client_port=$(free_port); done
-  while [[ "$admin_port" == "$event_port" || "$admin_port" == "$client_port" ]]; do admin_port=$(free_port); done
+  pick_ports event_port client_port admin_port
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/eventserver-scale.XXXXXX")
@@ -167,17 +148,8 @@ status=0
 sleep 1
 rss_left_kb=$(rss_kb "$daemon_pid")
 
-kill -TERM "$daemon_pid" 2>/dev/null || true
 daemon_exit=na
-for _ in $(seq 1 200); do  # 20 s for a graceful exit
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$daemon_pid" 2>/dev/null; then
-  echo "run.sh: daemon $daemon_pid ignored SIGTERM for 20 s; killing it" >&2
-  kill -KILL "$daemon_pid" 2>/dev/null || true
-fi
-wait "$daemon_pid" 2>/dev/null && daemon_exit=0 || daemon_exit=$?
+terminate_daemon "$daemon_pid" && daemon_exit=0 || daemon_exit=$?
 daemon_pid=""
 totals=$(grep -m1 "totals:" "$log" | sed -E 's/^[^ ]+ +[a-z]+ +//' || true)
 echo "== daemon exited with $daemon_exit; RSS after the clients left: $(mib "$rss_left_kb") MiB"

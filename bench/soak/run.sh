@@ -53,33 +53,15 @@ total_events=$((SOAK_RATE * SOAK_SECONDS))
 # well-behaved client here ever has queued) the transient stays within the allowance.
 queue_bound=${SOAK_QUEUE_BOUND:-65536}
 
-for binary in "$DAEMON" "$HARNESS"; do
-  if [[ ! -x "$binary" ]]; then
-    echo "run.sh: $binary not found; build first (make build)" >&2
-    exit 2
-  fi
-done
+# Helpers shared by the bench scripts (shellcheck -x follows them; plain shellcheck does not).
+# shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
+source bench/lib.sh
+require_binaries "$DAEMON" "$HARNESS"
 
-port_in_use() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
-ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-free_port() {  # below the ephemeral range, so no outgoing connection can be holding it
-  local port span=$((ephemeral_low - 10000))
-  ((span > 1000)) || span=20000
-  for _ in $(seq 1 200); do
-    port=$((10000 + (RANDOM * 32768 + RANDOM) % span))
-    if ! port_in_use "$port"; then echo "$port"; return 0; fi
-  done
-  echo "run.sh: no free port found" >&2
-  return 1
-}
 if [[ -n "$SOAK_PORTS" ]]; then
   read -r event_port client_port admin_port <<<"$SOAK_PORTS"
 else
-  event_port=$(free_port)
-  client_port=$(free_port)
-  admin_port=$(free_port)
-  while [[ "$client_port" == "$event_port" ]]; do client_port=$(free_port); done
-  while [[ "$admin_port" == "$event_port" || "$admin_port" == "$client_port" ]]; do admin_port=$(free_port); done
+  pick_ports event_port client_port admin_port
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/eventserver-soak.XXXXXX")
@@ -171,17 +153,8 @@ daemon_survived=yes
 kill -0 "$daemon_pid" 2>/dev/null || daemon_survived=no
 rss_end=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null || echo na)
 
-kill -TERM "$daemon_pid" 2>/dev/null || true
-for _ in $(seq 1 200); do  # 20 s for a graceful exit
-  kill -0 "$daemon_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$daemon_pid" 2>/dev/null; then
-  echo "run.sh: daemon $daemon_pid ignored SIGTERM for 20 s; killing it" >&2
-  kill -KILL "$daemon_pid" 2>/dev/null || true
-fi
 daemon_exit=0
-wait "$daemon_pid" 2>/dev/null || daemon_exit=$?
+terminate_daemon "$daemon_pid" || daemon_exit=$?
 daemon_pid=""
 
 mkdir -p "$RESULTS_DIR"

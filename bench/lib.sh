@@ -1,0 +1,67 @@
+# Helpers shared by the bench scripts (bench/e2e/run.sh, bench/scale/run.sh, bench/soak/run.sh).
+# Sourced, not run: it only defines functions. Their messages say "run.sh:" like the scripts' own.
+# shellcheck shell=bash
+
+# require_binaries FILE...: exit 2 (set-up error) unless every FILE is an executable.
+require_binaries() {
+  local binary
+  for binary in "$@"; do
+    if [[ ! -x "$binary" ]]; then
+      echo "run.sh: $binary not found; build first (make build)" >&2
+      exit 2
+    fi
+  done
+}
+
+# port_in_use PORT: true if any socket at all is on that local port, listening or not.
+port_in_use() {
+  ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .
+}
+
+# free_port: print a port with no socket on it, below the ephemeral range, so no outgoing
+# connection can be holding it; fails after 200 tries.
+free_port() {
+  local port ephemeral_low span
+  ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  span=$((ephemeral_low - 10000))
+  ((span > 1000)) || span=20000
+  for _ in $(seq 1 200); do
+    port=$((10000 + (RANDOM * 32768 + RANDOM) % span))
+    if ! port_in_use "$port"; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "run.sh: no free port found" >&2
+  return 1
+}
+
+# pick_ports NAME...: set each variable NAME to a free port (free_port), all of them different.
+pick_ports() {
+  local _pick_name _pick_port _pick_taken=" "
+  for _pick_name in "$@"; do
+    _pick_port=$(free_port) || return 1
+    while [[ "$_pick_taken" == *" $_pick_port "* ]]; do
+      _pick_port=$(free_port) || return 1
+    done
+    _pick_taken+="$_pick_port "
+    printf -v "$_pick_name" '%s' "$_pick_port"
+  done
+}
+
+# terminate_daemon PID: SIGTERM, up to 20 s for a graceful exit, then SIGKILL; reaps PID (a child
+# of this shell) and returns its exit status.
+terminate_daemon() {
+  local pid=$1 status=0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do  # 20 s for a graceful exit
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "run.sh: daemon $pid ignored SIGTERM for 20 s; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || status=$?
+  return "$status"
+}
