@@ -85,7 +85,7 @@ check-fresh:
 	.ci/check-fresh
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan $(FUZZ_BUILD_DIR)
 
 # Scale: one daemon, SCALE_CLIENTS concurrent client connections from build/bench/scale_clients
 # (over source addresses 127.0.0.2...), SCALE_BROADCASTS broadcasts verified on every one of them;
