@@ -34,7 +34,7 @@ std::optional<std::string_view> line_reader::next_line() {
 
     if (discarding_) {
       if (newline == nullptr) {
-        begin_ = end_ = 0;  // drop everything; still inside the overlong line
+        begin_ = end_;  // drop everything; still inside the overlong line
         return std::nullopt;
       }
       begin_ += static_cast<std::size_t>(newline - start) + 1;
@@ -47,7 +47,7 @@ std::optional<std::string_view> line_reader::next_line() {
       if (avail > max_line_bytes_ + 1) {
         ++overlong_lines_;
         discarding_ = true;
-        begin_ = end_ = 0;
+        begin_ = end_;
       }
       return std::nullopt;
     }

@@ -133,5 +133,20 @@ TEST(LineReader, TakeFirstAfterUnreadAndThenUnreadAgain) {
   EXPECT_EQ(reader.free_bytes(), reader.capacity());
 }
 
+// A session paused on a full window may take lines while its read into the span prepare()
+// returned is still under way: dropping an overlong line then must not move that span.
+TEST(LineReader, DroppingAnOverlongLineKeepsAReadUnderWayInPlace) {
+  line_reader reader(8, 16);
+  put(reader, "1234567890AB");               // no newline yet, longer than a line may be
+  const std::span<char> in_flight = reader.prepare();  // the read the kernel is filling
+  EXPECT_FALSE(reader.next_line());          // starts discarding the overlong line
+  const std::string arrives = "CD\n5|B\n";
+  std::copy(arrives.begin(), arrives.end(), in_flight.data());
+  reader.commit(arrives.size());
+  EXPECT_EQ(*reader.next_line(), "5|B");
+  EXPECT_FALSE(reader.next_line());
+  EXPECT_EQ(reader.overlong_lines(), 1u);
+}
+
 }  // namespace
 }  // namespace eventserver

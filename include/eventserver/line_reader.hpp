@@ -1,6 +1,8 @@
 #pragma once
 // Frames a byte stream into lines without copying them: the socket reads straight into
 // the reader's buffer and each line is a view into it, valid until the next prepare().
+// Only prepare() moves the end of the buffered bytes back: a read into the span it returned
+// may still be under way while lines are taken (a session paused on a full window).
 //
 // Bound: the buffer holds at most one partial line (<= max_line_bytes) plus one read chunk.
 // A line longer than max_line_bytes is skipped up to its end of line and counted; the
