@@ -19,7 +19,8 @@ dispatcher::dispatcher(const config& settings, counters& stats)
       bad_body_log_(warn_burst, warn_interval),
       duplicate_log_(warn_burst, warn_interval),
       stale_log_(warn_burst, warn_interval),
-      overlong_log_(warn_burst, warn_interval) {}
+      overlong_log_(warn_burst, warn_interval),
+      window_full_log_(warn_burst, warn_interval) {}
 
 dispatcher::line_outcome dispatcher::offer_line(std::string_view line) {
   const parse_result parsed = parse_event(line);
@@ -31,14 +32,20 @@ dispatcher::line_outcome dispatcher::offer_line(std::string_view line) {
   }
 
   const sequence_number seq = parsed.ev.seq;
-  // When the window is full only the awaited number may enter (it releases, never holds);
-  // anything ahead of it waits in the source's buffer and TCP pushes back.
-  if (sequencer_.full() && seq > sequencer_.next_expected()) {
+  // The window is the range of numbers after the awaited one, maxPendingEvents long: a line
+  // further ahead waits in its source (TCP pushes back) rather than take a place that the
+  // numbers before it will need, so a source racing ahead cannot starve the one holding the
+  // awaited number. The awaited number itself always enters (it releases, never holds).
+  const sequence_number next = sequencer_.next_expected();
+  if (seq > next && (seq - next > sequencer_.max_pending() || sequencer_.full())) {
     if (!window_full_logged_) {
-      window_full_logged_ = true;
+      window_full_logged_ = true;  // once until the window moves, however many refusals
       ++stats_.window_full_pauses;
-      spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): only that number is taken until there is room",
-                   sequencer_.pending(), sequencer_.next_expected());
+      if (const auto suppressed = window_full_log_.allow(clock::now())) {
+        spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): sequence number {} "
+                     "and what follows it in its source wait{}",
+                     sequencer_.pending(), next, seq, suppressed_note(*suppressed));
+      }
     }
     return line_outcome::window_full;
   }
@@ -71,10 +78,7 @@ void dispatcher::release_ready() {
     router_.apply(ev, payload);
   });
   stats_.events_processed += released;
-  if (window_full_logged_ && !sequencer_.full()) {
-    window_full_logged_ = false;
-    spdlog::info("reorder window has room again ({} events pending)", sequencer_.pending());
-  }
+  if (released != 0) window_full_logged_ = false;  // the window moved: a refusal is news again
 }
 
 void dispatcher::note_overlong(std::uint64_t lines) {

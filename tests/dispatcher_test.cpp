@@ -70,7 +70,7 @@ class SmallWindowTest : public DispatcherTest {
  protected:
   static config small() {
     config c;
-    c.max_pending_events = 2;
+    c.max_pending_events = 4;
     c.gap_timeout = 500ms;
     return c;
   }
@@ -79,15 +79,29 @@ class SmallWindowTest : public DispatcherTest {
 
 TEST_F(SmallWindowTest, FullWindowRefusesLinesAheadButTakesTheAwaitedOne) {
   dispatch.routes().connect(1, alice);
-  feed({"2|B", "3|B"});
-  EXPECT_EQ(dispatch.offer_line("4|B"), dispatcher::line_outcome::window_full);
+  feed({"2|B", "3|B", "4|B", "5|B"});
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::window_full);
   EXPECT_EQ(stats.window_full_pauses, 1u);
-  EXPECT_EQ(dispatch.offer_line("5|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(dispatch.offer_line("7|B"), dispatcher::line_outcome::window_full);
   EXPECT_EQ(stats.window_full_pauses, 1u);  // one pause, however many refusals
   EXPECT_EQ(dispatch.offer_line("garbage"), dispatcher::line_outcome::consumed);
   EXPECT_EQ(dispatch.offer_line("1|B"), dispatcher::line_outcome::consumed);
-  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B", "3|B"}));
-  EXPECT_EQ(dispatch.offer_line("4|B"), dispatcher::line_outcome::consumed);
+  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B", "3|B", "4|B", "5|B"}));
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::consumed);
+}
+
+// The window is a range: a line further than maxPendingEvents past the awaited number waits
+// in its source even while the window is nearly empty, so it cannot take a place that the
+// numbers before it will need.
+TEST_F(SmallWindowTest, LineBeyondTheWindowsRangeWaitsEvenWhenTheWindowIsEmpty) {
+  dispatch.routes().connect(1, alice);
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(dispatch.sequence().pending(), 0u);
+  EXPECT_EQ(dispatch.offer_line("5|B"), dispatcher::line_outcome::consumed);  // 4 past 1: inside
+  EXPECT_EQ(dispatch.offer_line("1|B"), dispatcher::line_outcome::consumed);
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::consumed);  // the window moved to 2
+  EXPECT_EQ(alice.lines, (lines{"1|B"}));
+  EXPECT_EQ(stats.window_full_pauses, 1u);
 }
 
 TEST_F(SmallWindowTest, GapTimeoutSkipsTheMissingRangeAfterTheDeadlineOnly) {

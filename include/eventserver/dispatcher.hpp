@@ -23,7 +23,7 @@ class dispatcher {
 
   enum class line_outcome : std::uint8_t {
     consumed,     // processed, or dropped by a policy
-    window_full,  // not taken: the reorder window is full; offer it again later
+    window_full,  // not taken: beyond the reorder window, or the window is full; offer it again later
   };
 
   dispatcher(const config& settings, counters& stats);
@@ -59,7 +59,8 @@ class dispatcher {
   log_limiter duplicate_log_;
   log_limiter stale_log_;
   log_limiter overlong_log_;
-  bool window_full_logged_ = false;
+  log_limiter window_full_log_;
+  bool window_full_logged_ = false;  // counted and logged since the window last moved
 };
 
 }  // namespace eventserver
