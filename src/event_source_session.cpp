@@ -73,7 +73,7 @@ void event_source_session::process() {
     while (const auto line = reader_.next_line()) {
       if (dispatch.offer_line(*line) == dispatcher::line_outcome::window_full) {
         reader_.unread_last_line();
-        if (take_awaited_line()) continue;  // the window moved on: try this line again
+        if (take_lines_that_fit()) continue;  // the window may have moved: try this line again
         end_batch();
         wait_for_room();
         return;
@@ -101,19 +101,15 @@ void event_source_session::process() {
   }
 }
 
-// The window is full and the next line is ahead of the awaited number: if that number is
-// further on in what this session has read, it goes in now.
-bool event_source_session::take_awaited_line() {
+// The next line cannot enter the window; lines behind it in this session's buffer may (the
+// awaited number a few lines on, in a shuffled batch). They go in now, the rest stays in order.
+bool event_source_session::take_lines_that_fit() {
   auto& dispatch = server_.dispatch();
-  const sequence_number awaited = dispatch.sequence().next_expected();
-  const auto line = reader_.take_first([awaited](std::string_view candidate) {
-    const parse_result parsed = parse_event(candidate);
-    return parsed.status != parse_status::no_sequence && parsed.ev.seq == awaited;
+  const std::size_t taken = reader_.take_all([&dispatch](std::string_view line) {
+    return dispatch.offer_line(line) == dispatcher::line_outcome::consumed;
   });
-  if (!line) return false;
-  dispatch.offer_line(*line);  // the awaited number always enters
-  ++lines_;
-  return true;
+  lines_ += taken;
+  return taken != 0;
 }
 
 // Nothing this session holds can enter. It waits for room in the window; meanwhile it reads

@@ -736,6 +736,26 @@ TEST(Integration, AwaitedNumberBehindALineOfAnotherSourceDoesNotStallTheStream) 
   EXPECT_EQ(d.stats().events_processed, 7u);
 }
 
+// One wild but readable sequence number (a producer bug) waits in its source for good; the
+// lines behind it still go in, read after read, instead of waiting behind it.
+TEST(Integration, WildSequenceNumberDoesNotHoldBackTheLinesBehindIt) {
+  auto settings = test_config();
+  settings.max_pending_events = 100;
+  settings.max_client_queue_bytes = 16 << 20;
+  test_daemon d(settings);
+  auto u1 = d.connect_user(1);
+  auto source = d.connect_source();
+  constexpr sequence_number last = 50'000;  // several reads' worth behind the wild line
+  lines stream = {"18446744073709551615|B"};
+  for (const auto& line : broadcasts(1, last)) stream.push_back(line);
+  source.send_lines(stream);
+  const auto got = u1.read_lines(last, 20s);
+  ASSERT_EQ(got.size(), last);
+  EXPECT_EQ(got.back(), std::to_string(last) + "|B");
+  EXPECT_EQ(u1.expect_no_more(200ms), "");
+  EXPECT_EQ(d.stats().events_processed, last);
+}
+
 // While the awaited number is nowhere in reach the source is read only up to its buffer:
 // then TCP pushes back on the producer, and nothing it sent is lost.
 TEST(Integration, SourceBlockedOnAFullWindowBuffersABoundedAmount) {

@@ -92,42 +92,56 @@ void put(line_reader& reader, std::string_view bytes) {
   reader.commit(bytes.size());
 }
 
-TEST(LineReader, TakeFirstTakesOneLineFromTheMiddleAndKeepsTheRestInOrder) {
+TEST(LineReader, TakeAllTakesWhatFitsAndKeepsTheRestInOrder) {
   line_reader reader(64, 64);
-  put(reader, "5|B\r\n2|B\n1|B\r\n3|B\n1|S|9\n4|");
-  const auto taken = reader.take_first([](std::string_view line) { return line.starts_with("1|"); });
-  ASSERT_TRUE(taken);
-  EXPECT_EQ(*taken, "1|B");
-  EXPECT_EQ(*reader.next_line(), "5|B");
-  EXPECT_EQ(*reader.next_line(), "2|B");
-  EXPECT_EQ(*reader.next_line(), "3|B");
-  EXPECT_EQ(*reader.next_line(), "1|S|9");
+  put(reader, "9|B\r\n2|B\n8|B\r\n1|B\n7|S|9\n4|");
+  std::vector<std::string> offered;
+  const auto taken = reader.take_all([&](std::string_view line) {
+    offered.emplace_back(line);
+    return line < "5";  // "2|B" and "1|B"
+  });
+  EXPECT_EQ(taken, 2u);
+  EXPECT_EQ(offered, (std::vector<std::string>{"9|B", "2|B", "8|B", "1|B", "7|S|9"}));
+  EXPECT_EQ(*reader.next_line(), "9|B");
+  EXPECT_EQ(*reader.next_line(), "8|B");
+  EXPECT_EQ(*reader.next_line(), "7|S|9");
   EXPECT_FALSE(reader.next_line());
   EXPECT_EQ(reader.buffered_bytes(), 2u);  // the partial "4|" waits for its newline
+  put(reader, "0\n");
+  EXPECT_EQ(*reader.next_line(), "4|0");
 }
 
-TEST(LineReader, TakeFirstLeavesEverythingWhenNothingIsWanted) {
+TEST(LineReader, TakeAllLeavesEverythingWhenNothingIsTaken) {
   line_reader reader(8, 64);
   put(reader, "1|B\n123456789012\n2|B\n3|");  // the overlong line is passed over, never offered
   std::vector<std::string> offered;
-  EXPECT_FALSE(reader.take_first([&](std::string_view line) {
+  EXPECT_EQ(reader.take_all([&](std::string_view line) {
     offered.emplace_back(line);
     return false;
-  }));
+  }), 0u);
   EXPECT_EQ(offered, (std::vector<std::string>{"1|B", "2|B"}));
   EXPECT_EQ(*reader.next_line(), "1|B");
   EXPECT_EQ(*reader.next_line(), "2|B");
   EXPECT_EQ(reader.overlong_lines(), 1u);
 }
 
-TEST(LineReader, TakeFirstAfterUnreadAndThenUnreadAgain) {
+TEST(LineReader, TakeAllKeepsAnOverlongLineForNextLineToDrop) {
+  line_reader reader(8, 64);
+  put(reader, "9|B\n123456789012\n1|B\n");
+  EXPECT_EQ(reader.take_all([](std::string_view line) { return line == "1|B"; }), 1u);
+  EXPECT_EQ(*reader.next_line(), "9|B");
+  EXPECT_FALSE(reader.next_line());
+  EXPECT_EQ(reader.overlong_lines(), 1u);
+}
+
+TEST(LineReader, UnreadAfterTakeAllReturnsTheLineJustReturned) {
   line_reader reader(64, 64);
   put(reader, "3|B\n1|B\n2|B\n");
   EXPECT_EQ(*reader.next_line(), "3|B");
   reader.unread_last_line();
-  EXPECT_EQ(*reader.take_first([](std::string_view line) { return line == "1|B"; }), "1|B");
+  EXPECT_EQ(reader.take_all([](std::string_view line) { return line == "1|B"; }), 1u);
   EXPECT_EQ(*reader.next_line(), "3|B");
-  reader.unread_last_line();  // still the line just returned, after the hole was closed
+  reader.unread_last_line();
   EXPECT_EQ(*reader.next_line(), "3|B");
   EXPECT_EQ(*reader.next_line(), "2|B");
   EXPECT_EQ(reader.free_bytes(), reader.capacity());

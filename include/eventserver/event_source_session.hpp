@@ -2,11 +2,11 @@
 // One event-source connection: reads large chunks straight into a line_reader and feeds
 // each line to the dispatcher.
 //
-// When the reorder window is full, only the awaited sequence number can enter. A producer
-// that shuffles its batches often has that number a few lines further on, behind lines it
-// cannot place yet: the session takes it out of its buffer, keeping the others in order.
-// When it has not read that far, it reads on while its buffer has room; only with a full
-// buffer does it stop reading (TCP pushes back on the producer) until the window has room.
+// A line beyond the reorder window cannot enter yet. The lines behind it in the session's
+// buffer may (a shuffled batch has the awaited number a few lines on): those go in, the rest
+// stays in order. While nothing it holds can enter, the session reads on as long as its buffer
+// has room; only with a full buffer does it stop reading (TCP pushes back on the producer)
+// until the window moves.
 
 #include <memory>
 #include <string>
@@ -34,7 +34,7 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void do_read();
   void on_read(const error_code& ec, std::size_t bytes);
   void process();
-  bool take_awaited_line();
+  bool take_lines_that_fit();
   void wait_for_room();
   void end_batch();
   void finish();

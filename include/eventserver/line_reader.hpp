@@ -13,7 +13,6 @@
 #include <cstring>
 #include <optional>
 #include <span>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,12 +32,14 @@ class line_reader {
   // Puts the line last returned by next_line() back, to be returned again later.
   void unread_last_line() noexcept { begin_ = last_line_begin_; }
 
-  // Looks through the complete lines buffered (terminators removed, overlong ones passed
-  // over) for the first that `wanted(line)` picks, takes it out of the buffer and returns a
-  // copy; the lines before it stay, in order. For the rare case of a full reorder window,
-  // when the one number that can enter is further on in the stream: O(buffered bytes).
-  template <class Predicate>
-  std::optional<std::string> take_first(Predicate&& wanted);
+  // Offers every complete buffered line, in order, to `take(line)` (terminator removed;
+  // overlong lines are left for next_line to count and skip). The lines it takes leave the
+  // buffer; the others stay, in their order, ahead of any partial line. Returns how many were
+  // taken. For the rare case of a source whose next line cannot enter the reorder window:
+  // the lines behind it that can still go in. O(buffered bytes); never moves the end of the
+  // buffered bytes, so a read under way is unaffected.
+  template <class Take>
+  std::size_t take_all(Take&& take);
 
   std::uint64_t overlong_lines() const noexcept { return overlong_lines_; }
   std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
@@ -54,31 +55,45 @@ class line_reader {
   std::size_t end_ = 0;    // one past the last received byte
   std::size_t last_line_begin_ = 0;
   bool discarding_ = false;  // inside an overlong line: drop bytes up to the next '\n'
+  struct extent {
+    std::size_t offset;
+    std::size_t length;  // terminator included
+  };
+  std::vector<extent> kept_;  // take_all's scratch, kept to reuse its capacity
   std::uint64_t overlong_lines_ = 0;
 };
 
-template <class Predicate>
-std::optional<std::string> line_reader::take_first(Predicate&& wanted) {
-  if (discarding_) return std::nullopt;  // inside an overlong line: no complete line is buffered
-  for (std::size_t at = begin_; at < end_;) {
+template <class Take>
+std::size_t line_reader::take_all(Take&& take) {
+  if (discarding_) return 0;  // inside an overlong line: no complete line is buffered
+  kept_.clear();
+  std::size_t taken = 0;
+  std::size_t at = begin_;
+  while (at < end_) {
     char* const start = buffer_.data() + at;
     const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - at));
-    if (newline == nullptr) return std::nullopt;
+    if (newline == nullptr) break;  // the partial line stays where it is
     const auto length = static_cast<std::size_t>(newline - start);
     std::string_view line(start, length);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() <= max_line_bytes_ && wanted(line)) {
-      std::string taken(line);
-      // Close the hole: the lines before it move up by its length, terminator included.
-      const std::size_t hole = length + 1;
-      std::memmove(buffer_.data() + begin_ + hole, buffer_.data() + begin_, at - begin_);
-      begin_ += hole;
-      last_line_begin_ = begin_;
-      return taken;
+    if (line.size() <= max_line_bytes_ && take(line)) {
+      ++taken;
+    } else {
+      kept_.push_back({at, length + 1});
     }
     at += length + 1;
   }
-  return std::nullopt;
+  if (taken == 0) return 0;
+  // Pack the kept lines, last first, against the partial line at `at`: each moves right, over
+  // bytes already taken or already moved, so nothing is overwritten before it is copied.
+  std::size_t to = at;
+  for (auto kept = kept_.rbegin(); kept != kept_.rend(); ++kept) {
+    to -= kept->length;
+    std::memmove(buffer_.data() + to, buffer_.data() + kept->offset, kept->length);
+  }
+  begin_ = to;
+  last_line_begin_ = begin_;
+  return taken;
 }
 
 }  // namespace eventserver
