@@ -68,7 +68,7 @@ std::string render_metrics(const server_snapshot& s) {
   m.gauge("eventserver_reorder_window_capacity", "maxPendingEvents.", s.max_pending_events);
   m.gauge_seconds("eventserver_oldest_gap_age_seconds", "How long the missing next sequence number has held events back.",
           s.oldest_gap_age ? static_cast<double>(s.oldest_gap_age->count()) / 1000.0 : 0.0);
-  m.counter("eventserver_reorder_window_full_total", "Times the window filled and event sources were paused.",
+  m.counter("eventserver_reorder_window_full_total", "Times an event source had to wait for the reorder window to move.",
             c.window_full_pauses);
   m.counter("eventserver_gaps_skipped_total", "Gaps skipped by the gap timeout.", c.gaps_skipped);
   m.counter("eventserver_sequence_numbers_skipped_total", "Sequence numbers given up by the gap timeout.",
