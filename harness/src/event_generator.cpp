@@ -49,6 +49,17 @@ user_id event_generator::other_user(user_id not_this) noexcept {
   return draw >= not_this ? draw + 1 : draw;
 }
 
+void event_generator::pick_pair(event& e, bool existing_edge) {
+  if (existing_edge) {
+    const auto& edge = graph_.edge_at(rng_.below(graph_.edge_count()));
+    e.from = edge.from;
+    e.to = edge.to;
+  } else {
+    e.from = random_user();
+    e.to = other_user(e.from);
+  }
+}
+
 event event_generator::next() {
   event e;
   e.seq = ++seq_;
@@ -71,24 +82,10 @@ event event_generator::next() {
   const std::uint64_t edges = graph_.edge_count();
   switch (e.kind) {
     case event_kind::follow:
-      if (edges > 0 && edges >= target_edges_) {
-        const auto& existing = graph_.edge_at(rng_.below(edges));
-        e.from = existing.from;
-        e.to = existing.to;
-      } else {
-        e.from = random_user();
-        e.to = other_user(e.from);
-      }
+      pick_pair(e, edges > 0 && edges >= target_edges_);
       break;
     case event_kind::unfollow:
-      if (edges > 0 && (target_edges_ == 0 || rng_.below(target_edges_) < edges)) {
-        const auto& existing = graph_.edge_at(rng_.below(edges));
-        e.from = existing.from;
-        e.to = existing.to;
-      } else {
-        e.from = random_user();
-        e.to = other_user(e.from);
-      }
+      pick_pair(e, edges > 0 && (target_edges_ == 0 || rng_.below(target_edges_) < edges));
       break;
     case event_kind::private_message:
       e.from = random_user();

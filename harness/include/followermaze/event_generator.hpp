@@ -84,6 +84,8 @@ class event_generator {
  private:
   user_id random_user() noexcept { return 1 + rng_.below32(settings_.number_of_users); }
   user_id other_user(user_id not_this) noexcept;
+  // An edge of the graph (follow: re-follow it; unfollow: remove it), or a fresh random pair.
+  void pick_pair(event& e, bool existing_edge);
 
   generator_settings settings_;
   const follower_graph& graph_;
