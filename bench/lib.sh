@@ -65,3 +65,16 @@ terminate_daemon() {
   wait "$pid" 2>/dev/null || status=$?
   return "$status"
 }
+
+# daemon_totals LOG: print the daemon's shutdown `totals:` line from LOG, without its time and
+# level; nothing if there is none.
+daemon_totals() {
+  grep -m1 "totals:" "$1" | sed -E 's/^[^ ]+ +[a-z]+ +//' || true
+}
+
+# totals_markdown TOTALS: the "Daemon totals at shutdown" block of a results file; nothing for
+# empty TOTALS.
+totals_markdown() {
+  [[ -n "$1" ]] || return 0
+  printf '\nDaemon totals at shutdown:\n\n```\n%s\n```\n' "$1"
+}

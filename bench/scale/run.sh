@@ -151,7 +151,7 @@ rss_left_kb=$(rss_kb "$daemon_pid")
 daemon_exit=na
 terminate_daemon "$daemon_pid" && daemon_exit=0 || daemon_exit=$?
 daemon_pid=""
-totals=$(grep -m1 "totals:" "$log" | sed -E 's/^[^ ]+ +[a-z]+ +//' || true)
+totals=$(daemon_totals "$log")
 echo "== daemon exited with $daemon_exit; RSS after the clients left: $(mib "$rss_left_kb") MiB"
 warnings=$(grep -E " (warning|error|critical) " "$log" | grep -v "open-file limit" | sed -E 's/^[^ ]+ +//' | head -5 || true)
 
@@ -207,14 +207,7 @@ md="$RESULTS_DIR/scale.md"
   else
     echo "**FAILED** (bench exit status $status): ${failure:-see the bench output}"
   fi
-  if [[ -n "$totals" ]]; then
-    echo
-    echo "Daemon totals at shutdown:"
-    echo
-    echo '```'
-    echo "$totals"
-    echo '```'
-  fi
+  totals_markdown "$totals"
   if [[ -n "$warnings" ]]; then
     echo
     echo "Daemon warnings (first 5, the descriptor-limit one excepted):"

@@ -185,7 +185,7 @@ banner=no
 grep -q "ALL NOTIFICATIONS RECEIVED" "$work/harness.log" && banner=yes
 result=$(grep '^RESULT ' "$work/harness.log" | tail -1 || true)
 failure=$(grep -E "FAILED|error|mismatch|missing|unexpected" "$work/harness.log" | head -3 || true)
-totals=$(grep -m1 "totals:" "$log" | sed -E 's/^[^ ]+ +[a-z]+ +//' || true)
+totals=$(daemon_totals "$log")
 reasons=()
 [[ "$harness_status" == 0 && "$banner" == yes ]] || reasons+=("the harness did not report ALL NOTIFICATIONS RECEIVED (exit $harness_status)")
 if [[ "$plateau" != yes ]]; then
@@ -243,14 +243,7 @@ md="$RESULTS_DIR/soak.md"
     echo "$failure"
     echo '```'
   fi
-  if [[ -n "$totals" ]]; then
-    echo
-    echo "Daemon totals at shutdown:"
-    echo
-    echo '```'
-    echo "$totals"
-    echo '```'
-  fi
+  totals_markdown "$totals"
 } >"$md"
 echo "== $verdict: $samples samples over ${duration} s; RSS max middle $(kib_to_mib "$max_mid") MiB, max last half" \
   "$(kib_to_mib "$max_last") MiB; harness banner: $banner; daemon exit $daemon_exit"
