@@ -76,5 +76,6 @@ daemon_totals() {
 # empty TOTALS.
 totals_markdown() {
   [[ -n "$1" ]] || return 0
+  # shellcheck disable=SC2016  # the backquotes are markdown, not a command substitution
   printf '\nDaemon totals at shutdown:\n\n```\n%s\n```\n' "$1"
 }
