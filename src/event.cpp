@@ -1,19 +1,30 @@
 #include "eventserver/event.hpp"
 
+#include <array>
 
 namespace eventserver {
 
 namespace {
 
 // Reads a run of decimal digits at `p`. False when there is none or it overflows 64 bits;
-// `p` is left on the first byte that is not a digit.
-bool read_number(const char*& p, const char* end, std::uint64_t& value) noexcept {
+// `p` is left on the first byte that is not a digit. Nineteen digits cannot overflow, so
+// the usual short number runs without overflow checks; only a 20th digit takes the checked
+// step (and a 21st always overflows).
+[[gnu::always_inline]] inline bool read_number(const char*& p, const char* end, std::uint64_t& value) noexcept {
+  constexpr std::ptrdiff_t safe_digits = 19;
   const char* const first = p;
+  const char* const unchecked_end = end - p > safe_digits ? p + safe_digits : end;
   std::uint64_t n = 0;
-  while (p != end && static_cast<unsigned char>(*p - '0') <= 9) {
-    if (__builtin_mul_overflow(n, 10u, &n) || __builtin_add_overflow(n, static_cast<unsigned>(*p - '0'), &n)) {
-      return false;
-    }
+  while (p != unchecked_end) {
+    const unsigned digit = static_cast<unsigned char>(*p) - unsigned{'0'};
+    if (digit > 9) break;
+    n = n * 10 + digit;
+    ++p;
+  }
+  while (p != end) {
+    const unsigned digit = static_cast<unsigned char>(*p) - unsigned{'0'};
+    if (digit > 9) break;
+    if (__builtin_mul_overflow(n, 10u, &n) || __builtin_add_overflow(n, digit, &n)) return false;
     ++p;
   }
   value = n;
@@ -21,8 +32,33 @@ bool read_number(const char*& p, const char* end, std::uint64_t& value) noexcept
 }
 
 // A whole field: digits up to the next '|' or the end of the line.
-bool read_field(const char*& p, const char* end, std::uint64_t& value) noexcept {
+[[gnu::always_inline]] inline bool read_field(const char*& p, const char* end, std::uint64_t& value) noexcept {
   return read_number(p, end, value) && (p == end || *p == '|');
+}
+
+// What the type byte says: the event type and how many user ids follow it.
+struct event_shape {
+  event_type type = event_type::no_op;
+  std::uint8_t ids = 0;
+  bool known = false;
+};
+
+constexpr std::array<event_shape, 256> make_shapes() {
+  std::array<event_shape, 256> shapes{};
+  shapes['F'] = {event_type::follow, 2, true};
+  shapes['U'] = {event_type::unfollow, 2, true};
+  shapes['P'] = {event_type::private_message, 2, true};
+  shapes['S'] = {event_type::status_update, 1, true};
+  shapes['B'] = {event_type::broadcast, 0, true};
+  return shapes;
+}
+constexpr std::array<event_shape, 256> shapes = make_shapes();
+
+// One id: the '|' before it, then the digits up to the next '|' or the end.
+[[gnu::always_inline]] inline bool read_id(const char*& p, const char* end, user_id& id) noexcept {
+  if (p == end) return false;  // too few fields
+  ++p;
+  return read_field(p, end, id);
 }
 
 }  // namespace
@@ -47,31 +83,19 @@ parse_result parse_event(std::string_view line) noexcept {
 
   // The type: one byte between separators.
   if (end - p < 2 || (p + 2 != end && p[2] != '|')) return result;
-  const char type = p[1];
+  const event_shape shape = shapes[static_cast<unsigned char>(p[1])];
+  if (!shape.known) return result;
   p += 2;
 
-  int ids = 0;
-  event_type kind = event_type::no_op;
-  switch (type) {
-    case 'F': kind = event_type::follow; ids = 2; break;
-    case 'U': kind = event_type::unfollow; ids = 2; break;
-    case 'P': kind = event_type::private_message; ids = 2; break;
-    case 'S': kind = event_type::status_update; ids = 1; break;
-    case 'B': kind = event_type::broadcast; ids = 0; break;
-    default: return result;
-  }
-
-  user_id parsed[2] = {0, 0};
-  for (int i = 0; i < ids; ++i) {
-    if (p == end) return result;  // too few fields
-    ++p;                          // the '|' before the id
-    if (!read_field(p, end, parsed[i])) return result;
-  }
+  user_id from = 0;
+  user_id to = 0;
+  if (shape.ids >= 1 && !read_id(p, end, from)) return result;
+  if (shape.ids == 2 && !read_id(p, end, to)) return result;
   if (p != end) return result;  // trailing fields
 
-  result.ev.type = kind;
-  result.ev.from = parsed[0];
-  result.ev.to = parsed[1];
+  result.ev.type = shape.type;
+  result.ev.from = from;
+  result.ev.to = to;
   result.status = parse_status::ok;
   return result;
 }

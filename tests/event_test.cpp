@@ -40,6 +40,18 @@ TEST(ParseEvent, FullUnsigned64BitRange) {
   EXPECT_EQ(r.ev.to, 18446744073709551614ULL);
 }
 
+// Up to 19 digits the parser skips the overflow checks; the 20th digit and beyond take them.
+TEST(ParseEvent, NumbersAroundTheNineteenDigitBoundary) {
+  EXPECT_EQ(parse_event("9999999999999999999|B").ev.seq, 9999999999999999999ULL);
+  EXPECT_EQ(parse_event("10000000000000000000|B").ev.seq, 10000000000000000000ULL);
+  EXPECT_EQ(parse_event("18446744073709551609|B").ev.seq, 18446744073709551609ULL);
+  EXPECT_EQ(parse_event("000000000000000000000000042|S|0000000000000000000007").ev.seq, 42u);
+  EXPECT_EQ(parse_event("000000000000000000000000042|S|0000000000000000000007").ev.from, 7u);
+  EXPECT_EQ(parse_event("18446744073709551620|B").status, parse_status::no_sequence);
+  EXPECT_EQ(parse_event("7|S|18446744073709551616").status, parse_status::bad_body);
+  EXPECT_EQ(parse_event("7|S|100000000000000000000").status, parse_status::bad_body);
+}
+
 TEST(ParseEvent, UnreadableSequenceNumbersAreNoSequence) {
   for (const char* line : {"", "|B", "abc", "x|B", "-5|B", "+5|B", " 5|B", "5 |B", "18446744073709551616|B",
                            "99999999999999999999999|B", "1.5|B", "0x10|B"}) {
