@@ -113,9 +113,8 @@ BENCHMARK(BM_FollowUnfollow)->Arg(1000)->Arg(100000);
 // is "flushed" (cleared) every so often, as the real write completions do.
 class buffer_recipient final : public recipient {
  public:
-  void deliver(sequence_number, std::string_view payload) override {
-    buffer_.append(payload);
-    buffer_.append("\r\n", 2);
+  void deliver(sequence_number, std::string_view notification) override {
+    buffer_.append(notification);
     ++delivered;
     if (buffer_.size() > 64 * 1024) buffer_.clear();
   }

@@ -112,13 +112,13 @@ void client_session::on_read(const error_code& ec) {
   close();
 }
 
-void client_session::deliver(sequence_number seq, std::string_view payload) {
+void client_session::deliver(sequence_number seq, std::string_view notification) {
   auto& stats = server_.mutable_stats();
   if (state_ != state::active || finishing_) {
     ++stats.notifications_dropped_closing;
     return;
   }
-  const std::size_t needed = payload.size() + 2;
+  const std::size_t needed = notification.size();
   if (queued_bytes() + needed > max_queue_bytes_) {
     // Over the bound only counts once the socket has had its chance.
     if (!waiting_writable_) write_now();
@@ -128,8 +128,7 @@ void client_session::deliver(sequence_number seq, std::string_view payload) {
       return;
     }
   }
-  queue_.append(payload);
-  queue_.append("\r\n", 2);
+  queue_.append(notification);
   last_queued_seq_ = seq;
   ++notifications_;
   ++stats.notifications_delivered;

@@ -73,9 +73,9 @@ dispatcher::line_outcome dispatcher::offer_line(std::string_view line) {
 }
 
 void dispatcher::release_ready() {
-  const auto released = sequencer_.drain([this](const event& ev, std::string_view payload) {
+  const auto released = sequencer_.drain([this](const event& ev, std::string_view notification) {
     SPDLOG_TRACE("apply seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
-    router_.apply(ev, payload);
+    router_.apply(ev, notification);
   });
   stats_.events_processed += released;
   if (released != 0) window_full_logged_ = false;  // the window moved: a refusal is news again

@@ -38,7 +38,7 @@ void router::disconnect(user_id user, recipient& connection) {
   }
 }
 
-void router::apply(const event& ev, std::string_view payload) {
+void router::apply(const event& ev, std::string_view notification) {
   switch (ev.type) {
     case event_type::follow:
       if (graph_.follow(ev.from, ev.to)) {
@@ -49,7 +49,7 @@ void router::apply(const event& ev, std::string_view payload) {
           ++followed.online_followers;
         }
       }
-      notify(ev.to, ev, payload);
+      notify(ev.to, ev, notification);
       break;
     case event_type::unfollow:
       if (graph_.unfollow(ev.from, ev.to)) {
@@ -62,15 +62,15 @@ void router::apply(const event& ev, std::string_view payload) {
       }
       break;
     case event_type::broadcast:
-      for (const auto& [id, connections] : online_) notify(connections, ev, payload);
+      for (const auto& [id, connections] : online_) notify(connections, ev, notification);
       break;
     case event_type::private_message:
-      notify(ev.to, ev, payload);
+      notify(ev.to, ev, notification);
       break;
     case event_type::status_update:
       if (const auto it = audiences_.find(ev.from); it != audiences_.end()) {
         const audience& followed = it->second;
-        notify(followed.connected, ev, payload);
+        notify(followed.connected, ev, notification);
         stats_.notifications_dropped_offline += followed.followers - followed.online_followers;
       }
       break;
@@ -79,16 +79,16 @@ void router::apply(const event& ev, std::string_view payload) {
   }
 }
 
-void router::notify(user_id user, const event& ev, std::string_view payload) {
+void router::notify(user_id user, const event& ev, std::string_view notification) {
   if (const connection_list* connections = find_online(user)) {
-    notify(*connections, ev, payload);
+    notify(*connections, ev, notification);
   } else {
     ++stats_.notifications_dropped_offline;
   }
 }
 
-void router::notify(const connection_list& connections, const event& ev, std::string_view payload) {
-  for (recipient* connection : connections) connection->deliver(ev.seq, payload);
+void router::notify(const connection_list& connections, const event& ev, std::string_view notification) {
+  for (recipient* connection : connections) connection->deliver(ev.seq, notification);
 }
 
 void router::remove_connection(audience& followed, const recipient* connection) {

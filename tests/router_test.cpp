@@ -15,7 +15,7 @@ class RouterTest : public ::testing::Test {
   void apply(std::string_view payload) {
     const auto parsed = parse_event(payload);
     ASSERT_EQ(parsed.status, parse_status::ok) << payload;
-    routes.apply(parsed.ev, payload);
+    routes.apply(parsed.ev, std::string(payload) + "\r\n");
   }
 
   counters stats;

@@ -15,14 +15,16 @@ event broadcast(sequence_number seq) { return {seq, event_type::broadcast, 0, 0}
 
 struct released {
   std::vector<sequence_number> seqs;
-  std::vector<std::string> payloads;
+  std::vector<std::string> payloads;  // each notification less the "\r\n" it must end with
 };
 
 released drain_all(sequencer& s) {
   released out;
-  s.drain([&](const event& ev, std::string_view payload) {
+  s.drain([&](const event& ev, std::string_view notification) {
     out.seqs.push_back(ev.seq);
-    out.payloads.emplace_back(payload);
+    EXPECT_TRUE(notification.ends_with("\r\n")) << notification;
+    notification.remove_suffix(std::min<std::size_t>(2, notification.size()));
+    out.payloads.emplace_back(notification);
   });
   return out;
 }
@@ -88,15 +90,15 @@ TEST(Sequencer, ShuffledWithinOneHundredComesOutInOrder) {
   std::vector<sequence_number> out;
   for (const auto seq : seqs) {
     ASSERT_EQ(s.offer(broadcast(seq), std::to_string(seq)), sequencer::offer_result::accepted);
-    s.drain([&](const event& ev, std::string_view payload) {
-      EXPECT_EQ(payload, std::to_string(ev.seq));
+    s.drain([&](const event& ev, std::string_view notification) {
+      EXPECT_EQ(notification, std::to_string(ev.seq) + "\r\n");
       out.push_back(ev.seq);
     });
   }
   ASSERT_EQ(out.size(), seqs.size());
   EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
   EXPECT_EQ(out.back(), 10000u);
-  EXPECT_EQ(s.ring_capacity(), 1024u);  // a 100-wide shuffle never grows the ring
+  EXPECT_EQ(s.ring_capacity(), 256u);  // a 100-wide shuffle never grows the ring
 }
 
 TEST(Sequencer, RingGrowsForAWideWindowAndStaysCorrect) {
@@ -107,12 +109,42 @@ TEST(Sequencer, RingGrowsForAWideWindowAndStaysCorrect) {
   std::shuffle(seqs.begin(), seqs.end(), rng);
   std::vector<sequence_number> out;
   for (const auto seq : seqs) {
-    s.offer(broadcast(seq), "");
-    s.drain([&](const event& ev, std::string_view) { out.push_back(ev.seq); });
+    s.offer(broadcast(seq), std::to_string(seq) + "|B");
+    s.drain([&](const event& ev, std::string_view notification) {
+      EXPECT_EQ(notification, std::to_string(ev.seq) + "|B\r\n");  // moved with its slot
+      out.push_back(ev.seq);
+    });
   }
   ASSERT_EQ(out.size(), 40000u);
   EXPECT_TRUE(std::is_sorted(out.begin(), out.end()));
   EXPECT_LE(s.ring_capacity(), 65536u);
+}
+
+TEST(Sequencer, LongLinesComeBackByteForByte) {
+  sequencer s(16);
+  const std::string longest_inline(43, '7');
+  const std::string one_more(44, '8');
+  const std::string huge(1000, '9');
+  s.offer(broadcast(3), huge);
+  s.offer(broadcast(2), one_more);
+  s.offer(broadcast(1), longest_inline);
+  const auto out = drain_all(s);
+  EXPECT_EQ(out.payloads, (std::vector<std::string>{longest_inline, one_more, huge}));
+  // Offered again at the same slots, they must not see the old long lines.
+  s.offer(broadcast(4), "4|B");
+  s.offer(broadcast(5), one_more);
+  EXPECT_EQ(drain_all(s).payloads, (std::vector<std::string>{"4|B", one_more}));
+}
+
+TEST(Sequencer, ANoOpHoldsNoBytes) {
+  sequencer s(16);
+  s.offer(event{1, event_type::no_op, 0, 0}, std::string(1000, 'x'));
+  std::vector<std::string> out;
+  s.drain([&](const event& ev, std::string_view notification) {
+    EXPECT_EQ(ev.type, event_type::no_op);
+    out.emplace_back(notification);
+  });
+  EXPECT_EQ(out, std::vector<std::string>{""});
 }
 
 TEST(Sequencer, EventsBeyondTheRingWaitInOverflow) {

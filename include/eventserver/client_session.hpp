@@ -30,7 +30,7 @@ class client_session final : public recipient, public std::enable_shared_from_th
   ~client_session();
 
   void start();
-  void deliver(sequence_number seq, std::string_view payload) override;
+  void deliver(sequence_number seq, std::string_view notification) override;
   // Shutdown: send what is queued, then close (the server's deadline may close first).
   void finish();
   void close();

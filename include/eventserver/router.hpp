@@ -25,8 +25,8 @@ namespace eventserver {
 // wants to leave schedules its disconnect for later).
 class recipient {
  public:
-  // `payload` excludes "\r\n"; `seq` is the event's sequence number.
-  virtual void deliver(sequence_number seq, std::string_view payload) = 0;
+  // `notification` is the line to send, "\r\n" included; `seq` is the event's sequence number.
+  virtual void deliver(sequence_number seq, std::string_view notification) = 0;
 
  protected:
   ~recipient() = default;
@@ -43,7 +43,8 @@ class router {
   // Removes exactly this connection; the user's other connections stay.
   void disconnect(user_id user, recipient& connection);
 
-  void apply(const event& ev, std::string_view payload);
+  // `notification` is what each recipient is given: the payload and its "\r\n".
+  void apply(const event& ev, std::string_view notification);
 
   const follower_graph& graph() const noexcept { return graph_; }
   std::size_t connected_users() const noexcept { return online_.size(); }
@@ -61,8 +62,8 @@ class router {
     connection_list connected;        // those followers' connections, unordered
   };
 
-  void notify(user_id user, const event& ev, std::string_view payload);
-  static void notify(const connection_list& connections, const event& ev, std::string_view payload);
+  void notify(user_id user, const event& ev, std::string_view notification);
+  static void notify(const connection_list& connections, const event& ev, std::string_view notification);
   const connection_list* find_online(user_id user) const;
   static void remove_connection(audience& followed, const recipient* connection);
 

@@ -6,8 +6,13 @@
 // in an ordered overflow map and moves into the ring as the sequence catches up.
 //
 // Bound: at most max_pending events are held (ring + overflow); the caller checks full()
-// and stops reading its sources. Payload bytes are copied into per-slot strings whose
-// capacity is reused, so a steady stream allocates nothing.
+// and stops reading its sources.
+//
+// What is held is the notification itself: the payload with "\r\n" appended, ready to be
+// queued to clients in one copy. A slot is one 64-byte cache line with the line inline, so
+// a steady stream allocates nothing and an event costs one line of memory; the rare line
+// too long for it (only possible with very large numbers or leading zeros) waits in a side
+// table. A no-op (bad body) keeps no bytes: nobody is notified of it.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "eventserver/event.hpp"
 
@@ -36,12 +43,14 @@ class sequencer {
 
   explicit sequencer(std::size_t max_pending, sequence_number first = 1);
 
-  // Holds `ev` with a copy of its payload until its turn. The caller must not offer
-  // while full() unless ev.seq == next_expected() (that one never grows the window).
+  // Holds `ev` with a copy of its payload (the line without its terminator) until its turn.
+  // The caller must not offer while full() unless ev.seq == next_expected() (that one never
+  // grows the window).
   offer_result offer(const event& ev, std::string_view payload);
 
-  // Calls f(const event&, std::string_view payload) for every event whose turn has come, in
-  // order. The payload view is valid only during the call. Returns how many were released.
+  // Calls f(const event&, std::string_view notification) for every event whose turn has
+  // come, in order; `notification` is the payload followed by "\r\n" (empty for a no-op).
+  // The view is valid only during the call. Returns how many were released.
   template <class F>
   std::size_t drain(F&& f);
 
@@ -59,22 +68,37 @@ class sequencer {
   std::size_t ring_capacity() const noexcept { return ring_.size(); }
 
  private:
+  // The line bytes a slot holds inline, "\r\n" included: a line of up to 43 bytes.
+  static constexpr std::size_t inline_bytes = 45;
+  // `size` of a slot whose line is in long_lines_.
+  static constexpr std::uint8_t long_line = 0xff;
+
+  // The sequence number is not stored: in the ring it is implied by the position, in the
+  // overflow map it is the key.
   struct slot {
-    event ev;
-    std::string payload;
+    user_id from = 0;
+    user_id to = 0;
+    event_type type = event_type::no_op;
     bool used = false;
+    std::uint8_t size = 0;  // bytes of `line` in use, or long_line
+    char line[inline_bytes];
   };
+  static_assert(sizeof(slot) == 64, "one slot, one cache line");
 
   std::size_t index(sequence_number seq) const noexcept { return static_cast<std::size_t>(seq) & mask_; }
   bool in_ring_span(sequence_number seq) const noexcept { return seq - next_ < ring_.size(); }
   void grow_ring(sequence_number needed_span);
   void store(const event& ev, std::string_view payload);
   void migrate_overflow();
+  // Calls f with the slot's event and line, then frees the slot.
+  template <class F>
+  void release(slot& s, sequence_number seq, F& f);
 
   std::vector<slot> ring_;
   std::size_t mask_;
   std::size_t max_ring_;
   std::map<sequence_number, slot> overflow_;
+  boost::unordered_flat_map<sequence_number, std::string> long_lines_;  // lines over inline_bytes
   std::size_t max_pending_;
   std::size_t pending_ = 0;
   sequence_number next_;
@@ -88,16 +112,27 @@ std::size_t sequencer::drain(F&& f) {
     while (pending_ != 0) {
       slot& s = ring_[index(next_)];
       if (!s.used) break;
-      s.used = false;
       --pending_;
-      ++next_;
       ++released;
-      f(static_cast<const event&>(s.ev), std::string_view(s.payload));
+      release(s, next_++, f);
     }
     if (overflow_.empty() || !in_ring_span(overflow_.begin()->first)) return released;
     migrate_overflow();
     if (!ready()) return released;
   }
+}
+
+template <class F>
+void sequencer::release(slot& s, sequence_number seq, F& f) {
+  s.used = false;
+  const event ev{seq, s.type, s.from, s.to};
+  if (s.size != long_line) {
+    f(static_cast<const event&>(ev), std::string_view(s.line, s.size));
+    return;
+  }
+  const auto it = long_lines_.find(seq);
+  f(static_cast<const event&>(ev), std::string_view(it->second));
+  long_lines_.erase(it);
 }
 
 }  // namespace eventserver
