@@ -87,7 +87,8 @@ void router::notify(user_id user, const event& ev, std::string_view notification
   }
 }
 
-void router::notify(const connection_list& connections, const event& ev, std::string_view notification) {
+template <class List>
+void router::notify(const List& connections, const event& ev, std::string_view notification) {
   for (recipient* connection : connections) connection->deliver(ev.seq, notification);
 }
 
