@@ -25,10 +25,10 @@ void release_if_large(std::string& buffer) {
 }  // namespace
 
 client_session::client_session(tcp::socket socket, server& owner)
-    : socket_(std::move(socket)),
+    : max_queue_bytes_(owner.settings().max_client_queue_bytes),
       server_(owner),
+      socket_(std::move(socket)),
       handshake_timer_(socket_.get_executor()),
-      max_queue_bytes_(owner.settings().max_client_queue_bytes),
       peer_(describe_peer(socket_)),
       serial_(owner.mutable_stats().clients_accepted),
       connected_since_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
