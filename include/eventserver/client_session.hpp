@@ -56,9 +56,9 @@ class client_session final : public recipient, public std::enable_shared_from_th
   void on_writable(const error_code& ec);
   void cut_off_slow(std::size_t needed);
 
-  // What deliver() touches comes first, together: with a hundred sessions taking turns in a
-  // fan-out, each one's fields are usually out of the L1 cache, so they share as few cache
-  // lines as possible (and the vtable pointer's).
+  // What deliver() touches comes first, right after the vtable pointer: with a hundred
+  // sessions taking turns in a fan-out, each one's fields are usually out of the L1 cache,
+  // so they should span as few cache lines as possible.
   std::string queue_;     // appended to by deliver(); bytes before sent_ are already written
   std::size_t sent_ = 0;
   std::size_t max_queue_bytes_;
