@@ -61,10 +61,10 @@ void sequencer::grow_ring(sequence_number needed_span) {
   const std::size_t capacity = std::min(max_ring_, std::bit_ceil(static_cast<std::size_t>(needed_span)));
   std::vector<slot> bigger(capacity);
   const std::size_t new_mask = capacity - 1;
-  // A used slot's number is the one in the ring's span that maps to its index.
-  for (std::size_t i = 0; i < ring_.size(); ++i) {
-    const sequence_number seq = next_ + ((i - static_cast<std::size_t>(next_)) & mask_);
-    if (ring_[i].used) bigger[static_cast<std::size_t>(seq) & new_mask] = ring_[i];
+  // Slots no longer store their number: walk the numbers the ring spans instead.
+  for (sequence_number seq = next_; seq - next_ < ring_.size(); ++seq) {
+    const slot& s = ring_[index(seq)];
+    if (s.used) bigger[static_cast<std::size_t>(seq) & new_mask] = s;
   }
   ring_ = std::move(bigger);
   mask_ = new_mask;
