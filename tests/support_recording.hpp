@@ -12,13 +12,17 @@
 
 namespace eventserver::testing {
 
+// The payload of a notification, which must end with "\r\n".
+inline std::string payload_of(std::string_view notification) {
+  EXPECT_TRUE(notification.ends_with("\r\n")) << notification;
+  notification.remove_suffix(std::min<std::size_t>(2, notification.size()));
+  return std::string(notification);
+}
+
 class recording_recipient final : public recipient {
  public:
-  // Keeps each notification without its "\r\n", which every one must end with.
   void deliver(sequence_number, std::string_view notification) override {
-    EXPECT_TRUE(notification.ends_with("\r\n")) << notification;
-    notification.remove_suffix(std::min<std::size_t>(2, notification.size()));
-    lines.emplace_back(notification);
+    lines.push_back(payload_of(notification));
   }
   std::vector<std::string> lines;  // payloads
 };
