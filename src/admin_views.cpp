@@ -100,6 +100,8 @@ std::string render_metrics(const server_snapshot& s) {
             c.sources_rejected_limit);
   m.counter("eventserver_bytes_received_total", "Bytes read from event sources.", c.bytes_in);
   m.counter("eventserver_bytes_sent_total", "Bytes written to clients.", c.bytes_out);
+  m.counter("eventserver_client_writes_total", "Writes to clients that moved bytes (bytes_sent / this = mean write size).",
+            c.client_writes);
   m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);
   return m.take();
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "eventserver/event.hpp"
 #include "eventserver/server.hpp"
 
@@ -26,6 +28,7 @@ void release_if_large(std::string& buffer) {
 
 client_session::client_session(tcp::socket socket, server& owner)
     : max_queue_bytes_(owner.settings().max_client_queue_bytes),
+      write_batch_bytes_(std::min(owner.settings().client_write_batch_bytes, max_queue_bytes_)),
       server_(owner),
       socket_(std::move(socket)),
       handshake_timer_(socket_.get_executor()),
@@ -119,20 +122,37 @@ void client_session::deliver(sequence_number seq, std::string_view notification)
     return;
   }
   const std::size_t needed = notification.size();
-  if (queued_bytes() + needed > max_queue_bytes_) {
-    // Over the bound only counts once the socket has had its chance.
-    if (!waiting_writable_) write_now();
-    if (state_ != state::active) return;  // the write failed: the peer is gone
-    if (queued_bytes() + needed > max_queue_bytes_) {
-      cut_off_slow(needed);
+  if (queued_bytes() + needed > write_batch_bytes_ && !waiting_writable_) {
+    // A full batch goes now, without waiting for the flush pass. This is also the socket's
+    // chance before the queue bound below is applied.
+    flush();
+    if (state_ != state::active) {  // the write failed: the peer is gone
+      ++stats.notifications_dropped_closing;
       return;
     }
   }
+  if (queued_bytes() + needed > max_queue_bytes_) {
+    cut_off_slow(needed);
+    return;
+  }
+  if (queue_.size() + needed > queue_.capacity()) grow_queue(needed);
   queue_.append(notification);
   last_queued_seq_ = seq;
   ++notifications_;
   ++stats.notifications_delivered;
-  schedule_flush();
+  if (!awaiting_flush_ && !waiting_writable_) {
+    awaiting_flush_ = true;
+    server_.await_flush(*this);
+  }
+}
+
+// Doubling, as std::string would, but a queue that stays within its write batch never gets
+// more room than the batch: doubling would otherwise leave most clients with nearly twice it.
+void client_session::grow_queue(std::size_t needed) {
+  const std::size_t wanted = queue_.size() + needed;
+  std::size_t capacity = std::max(wanted, 2 * queue_.capacity());
+  if (wanted <= write_batch_bytes_) capacity = std::min(capacity, write_batch_bytes_);
+  queue_.reserve(capacity);
 }
 
 void client_session::cut_off_slow(std::size_t needed) {
@@ -152,14 +172,9 @@ void client_session::cut_off_slow(std::size_t needed) {
   asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
 }
 
-void client_session::schedule_flush() {
-  if (waiting_writable_ || flush_posted_) return;
-  // Deferred to after the current batch of events, so everything it adds goes in one write.
-  flush_posted_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    self->flush_posted_ = false;
-    self->flush();
-  });
+void client_session::flush_awaited() {
+  awaiting_flush_ = false;
+  flush();
 }
 
 void client_session::flush() {
@@ -203,7 +218,9 @@ void client_session::write_now() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
     return;
   }
-  server_.mutable_stats().bytes_out += written;
+  auto& stats = server_.mutable_stats();
+  stats.bytes_out += written;
+  ++stats.client_writes;
   sent_ += written;
   if (sent_ == queue_.size()) {
     queue_.clear();

@@ -110,6 +110,8 @@ const std::vector<key_rule>& rules() {
       integer_key("maxPendingEvents", &config::max_pending_events, 1, 10'000'000),
       millis_key("gapTimeoutMs", &config::gap_timeout, 0, 86'400'000),
       integer_key("maxClientQueueBytes", &config::max_client_queue_bytes, 1024, 1ULL << 30),
+      integer_key("clientWriteBatchBytes", &config::client_write_batch_bytes, 1, 1ULL << 30),
+      millis_key("clientWriteDelayMs", &config::client_write_delay, 0, 10'000),
       millis_key("clientHandshakeTimeoutMs", &config::client_handshake_timeout, 1, 3'600'000),
       integer_key("maxClients", &config::max_clients, 1, 1'000'000),
       integer_key("maxEventSources", &config::max_event_sources, 1, 1024),

@@ -12,11 +12,11 @@ namespace {
 // Large reads keep syscalls and flushes per event low: one 256 KiB read carries ~15k events.
 constexpr std::size_t read_chunk_bytes = 256 * 1024;
 // Under load, read on (without waiting for the reactor) while the socket has data, up to
-// this many chunks per handler: client flushes are posted to run after the handler, so every
-// client then gets one write per 512 KiB of input instead of one per chunk. With nothing
-// more to read, the handler ends at once: no latency is added when the source is quiet.
-// Measured at the harness defaults: 2 chunks cut system time 0.68 -> ~0.35 s; 4 cut it to
-// ~0.2 s but client buffers grew peak RSS from ~7.6 to ~9 MB.
+// this many chunks per handler. The handler then ends with a flush pass (server::end_batch):
+// with the source still ahead, clients are written only per clientWriteBatchBytes or
+// clientWriteDelayMs; with nothing more to read, everything queued is written at once, so
+// no latency is added when the source is quiet. (Before that policy, when every handler
+// flushed every client, 2 chunks cut system time 0.68 -> ~0.35 s at the harness defaults.)
 constexpr int chunks_per_handler = 2;
 
 std::string describe_peer(const tcp::socket& socket) {
@@ -48,6 +48,7 @@ void event_source_session::do_read() {
   if (read_pending_ || peer_done_ || stopped_) return;
   read_pending_ = true;
   const std::span<char> room = reader_.prepare();
+  read_size_ = room.size();
   socket_.async_read_some(asio::buffer(room.data(), room.size()),
                           [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
                             self->on_read(ec, bytes);
@@ -63,24 +64,30 @@ void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
   } else {
     server_.mutable_stats().bytes_in += bytes;
     reader_.commit(bytes);
+    last_read_filled_ = bytes == read_size_;
   }
   process();  // also while paused: the new bytes may hold the awaited number
 }
 
 void event_source_session::process() {
   auto& dispatch = server_.dispatch();
+  bool more_to_read = false;  // the source is ahead of us: worth holding client writes back
   for (int chunk = 1;; ++chunk) {
     while (const auto line = reader_.next_line()) {
       if (dispatch.offer_line(*line) == dispatcher::line_outcome::window_full) {
         reader_.unread_last_line();
         if (take_lines_that_fit()) continue;  // the window may have moved: try this line again
-        end_batch();
+        end_batch(true);  // stalled: hold nothing back
         wait_for_room();
         return;
       }
       ++lines_;
     }
-    if (chunk == chunks_per_handler || read_pending_ || peer_done_) break;
+    if (chunk == chunks_per_handler) {
+      more_to_read = last_read_filled_;  // not known for sure, but likely when it was
+      break;
+    }
+    if (read_pending_ || peer_done_) break;
     error_code ec;
     const std::span<char> room = reader_.prepare();
     const std::size_t bytes = socket_.read_some(asio::buffer(room.data(), room.size()), ec);
@@ -92,8 +99,9 @@ void event_source_session::process() {
     }
     server_.mutable_stats().bytes_in += bytes;
     reader_.commit(bytes);
+    last_read_filled_ = bytes == room.size();
   }
-  end_batch();
+  end_batch(!more_to_read);
   if (peer_done_) {
     finish();
   } else {
@@ -122,9 +130,9 @@ void event_source_session::wait_for_room() {
   if (reader_.free_bytes() != 0) do_read();
 }
 
-void event_source_session::end_batch() {
+void event_source_session::end_batch(bool input_idle) {
   report_overlong();
-  server_.end_batch();
+  server_.end_batch(input_idle);
 }
 
 void event_source_session::finish() {

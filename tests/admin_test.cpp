@@ -192,6 +192,7 @@ TEST_F(AdminTest, MetricsCountWhatWasSent) {
   EXPECT_EQ(metric(m, "eventserver_event_sources"), 1);
   EXPECT_EQ(metric(m, "eventserver_follow_edges"), 1);
   EXPECT_EQ(metric(m, "eventserver_bytes_sent_total"), 25);  // "1|F|1|2" "2|S|2" "4|P|2|1", each + CRLF
+  EXPECT_EQ(metric(m, "eventserver_client_writes_total"), 2);  // one for each client: the lines came in one read
 }
 
 TEST_F(AdminTest, MetricsCountASlowClientAndAHandshakeFailure) {

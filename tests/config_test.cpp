@@ -28,6 +28,8 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.max_pending_events, 100000u);
   EXPECT_EQ(c.gap_timeout.count(), 0);
   EXPECT_EQ(c.max_client_queue_bytes, 262144u);
+  EXPECT_EQ(c.client_write_batch_bytes, 8192u);
+  EXPECT_EQ(c.client_write_delay.count(), 50);
   EXPECT_EQ(c.client_handshake_timeout.count(), 5000);
   EXPECT_EQ(c.max_clients, 10000u);
   EXPECT_EQ(c.max_event_sources, 16u);
@@ -59,7 +61,7 @@ TEST(Config, EveryKeyIsRead) {
   const config c = parse_config(R"({"eventListenerPort": 1, "clientListenerPort": 0, "eventListenerAddress": "::1",
     "clientListenerAddress": "127.0.0.2", "logLevel": "debug", "maxLineBytes": 64, "maxPendingEvents": 7,
     "gapTimeoutMs": 250, "maxClientQueueBytes": 4096, "clientHandshakeTimeoutMs": 100, "maxClients": 3,
-    "maxEventSources": 2, "shutdownTimeoutMs": 0})");
+    "maxEventSources": 2, "shutdownTimeoutMs": 0, "clientWriteBatchBytes": 1, "clientWriteDelayMs": 0})");
   EXPECT_EQ(c.event_listener_port, 1);
   EXPECT_EQ(c.client_listener_port, 0);
   EXPECT_EQ(c.event_listener_address, "::1");
@@ -73,6 +75,8 @@ TEST(Config, EveryKeyIsRead) {
   EXPECT_EQ(c.max_clients, 3u);
   EXPECT_EQ(c.max_event_sources, 2u);
   EXPECT_EQ(c.shutdown_timeout.count(), 0);
+  EXPECT_EQ(c.client_write_batch_bytes, 1u);
+  EXPECT_EQ(c.client_write_delay.count(), 0);
 }
 
 TEST(Config, UnknownKeyIsNamed) {
@@ -94,6 +98,10 @@ TEST(Config, OutOfRangeIsNamed) {
   EXPECT_THAT(error_of(R"({"maxLineBytes": 63})"), HasSubstr("\"maxLineBytes\" must be an integer from 64 to"));
   EXPECT_THAT(error_of(R"({"shutdownTimeoutMs": -1})"), HasSubstr("\"shutdownTimeoutMs\" must be an integer"));
   EXPECT_THAT(error_of(R"({"maxClients": 18446744073709551615})"), HasSubstr("\"maxClients\""));
+  EXPECT_EQ(error_of(R"({"clientWriteBatchBytes": 0})"),
+            "test.json: \"clientWriteBatchBytes\" must be an integer from 1 to 1073741824, got 0");
+  EXPECT_EQ(error_of(R"({"clientWriteDelayMs": 10001})"),
+            "test.json: \"clientWriteDelayMs\" must be an integer from 0 to 10000, got 10001");
 }
 
 TEST(Config, BadAddressAndLevelAreNamed) {
@@ -140,6 +148,8 @@ TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {
   EXPECT_EQ(c.client_listener_port, d.client_listener_port);
   EXPECT_EQ(c.max_pending_events, d.max_pending_events);
   EXPECT_EQ(c.max_client_queue_bytes, d.max_client_queue_bytes);
+  EXPECT_EQ(c.client_write_batch_bytes, d.client_write_batch_bytes);
+  EXPECT_EQ(c.client_write_delay, d.client_write_delay);
   EXPECT_EQ(c.max_clients, d.max_clients);
   EXPECT_EQ(c.admin_listener_port, d.admin_listener_port);
   EXPECT_EQ(c.ready_max_gap_age, d.ready_max_gap_age);

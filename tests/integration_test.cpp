@@ -448,6 +448,60 @@ TEST(Integration, BurstOfBroadcastsDoesNotCutOffAClientThatKeepsUp) {
   EXPECT_EQ(s.notifications_delivered, events);
 }
 
+// --- Write coalescing (clientWriteBatchBytes, clientWriteDelayMs) ------------------------
+
+// The delay only applies while the source keeps the daemon busy: two lines read in one go
+// leave nothing more to read, so they are written at once, not 10 s later.
+TEST(Integration, QuietSourceIsNotHeldBackByTheWriteDelay) {
+  auto settings = test_config();
+  settings.client_write_delay = 10s;
+  settings.client_write_batch_bytes = 1 << 20;
+  test_daemon d(settings);
+  auto u1 = d.connect_user(1);
+  auto source = d.connect_source();
+  source.send_lines({"1|B", "2|P|2|1"});
+  EXPECT_EQ(u1.read_lines(2, 3s), (lines{"1|B", "2|P|2|1"}));
+  EXPECT_EQ(d.stats().client_writes, 1u);  // both in one write
+}
+
+// A queue that reaches the batch size is written on the spot, whatever the delay: no write
+// carries more than one batch (plus the line that crossed it is not in it).
+TEST(Integration, EachFullBatchIsWrittenWithoutWaitingForTheDelay) {
+  auto settings = test_config();
+  settings.client_write_delay = 10s;
+  settings.client_write_batch_bytes = 100;
+  test_daemon d(settings);
+  auto u1 = d.connect_user(1);
+  auto source = d.connect_source();
+  lines stream;
+  for (std::uint64_t seq = 1; seq <= 2000; ++seq) stream.push_back(std::to_string(seq) + "|P|2|1");
+  source.send_lines(stream);
+  EXPECT_EQ(u1.read_lines(stream.size(), 5s), stream);
+  const auto s = d.stats();
+  ASSERT_GT(s.bytes_out, 0u);
+  EXPECT_GE(s.client_writes, s.bytes_out / 100);
+}
+
+// More input than one handler takes, so the daemon sees a busy source and holds writes back;
+// the batch is larger than maxClientQueueBytes and so is capped by it. The client must neither
+// be cut off as slow nor wait for the 10 s delay once the input runs out.
+TEST(Integration, BusySourceWithABatchOverTheQueueBoundDeliversEverythingPromptly) {
+  auto settings = test_config();
+  settings.client_write_delay = 10s;
+  settings.client_write_batch_bytes = 1 << 30;  // maxClientQueueBytes stays 256 KiB
+  test_daemon d(settings);
+  auto u1 = d.connect_user(1);
+  auto source = d.connect_source();
+  constexpr std::uint64_t events = 200000;  // ~2.6 MB of input and ~2.6 MB for the client
+  lines stream;
+  for (std::uint64_t seq = 1; seq <= events; ++seq) stream.push_back(std::to_string(seq) + "|P|2|1");
+  source.send_lines(stream, "\n");
+  EXPECT_EQ(u1.read_lines(events, 5s), stream);
+  const auto s = d.stats();
+  EXPECT_EQ(s.clients_disconnected_slow, 0u);
+  EXPECT_EQ(s.notifications_delivered, events);
+}
+
 TEST(Integration, SlowConnectionIsCutOffWhileTheSameUsersOtherConnectionGetsEverything) {
   auto settings = test_config();
   settings.max_client_queue_bytes = 4096;

@@ -1,9 +1,11 @@
 #pragma once
 // One user-client connection. After the id line it only receives: notifications are
-// appended to `queue_` and one write, posted to run after the current batch of events,
-// sends everything queued since the previous one, so a burst costs each client one syscall.
-// Writes are non-blocking and synchronous: whatever the kernel takes leaves the queue at
-// once, and when the socket is full the session waits for it to become writable.
+// appended to `queue_`, and one write sends everything queued since the previous one. The
+// server's flush pass decides when (after a batch of events; under sustained load only
+// every clientWriteDelayMs), and a client whose queue reaches clientWriteBatchBytes writes
+// on its own, so a burst costs each client one syscall per batch of bytes, not one per
+// notification. Writes are non-blocking and synchronous: whatever the kernel takes leaves
+// the queue at once, and when the socket is full the session waits for it to become writable.
 //
 // Bound: the bytes the kernel has not taken (queue_ past sent_) never exceed
 // maxClientQueueBytes. A notification that would go over first triggers a write on the
@@ -31,6 +33,9 @@ class client_session final : public recipient, public std::enable_shared_from_th
 
   void start();
   void deliver(sequence_number seq, std::string_view notification) override;
+  // The server's flush pass: write what is queued (the session is off the pass's list).
+  void flush_awaited();
+  bool awaiting_flush() const noexcept { return awaiting_flush_; }
   // Shutdown: send what is queued, then close (the server's deadline may close first).
   void finish();
   void close();
@@ -50,7 +55,7 @@ class client_session final : public recipient, public std::enable_shared_from_th
   void reject(std::uint64_t& counter, std::string_view why);
   void do_read();
   void on_read(const error_code& ec);
-  void schedule_flush();
+  void grow_queue(std::size_t needed);
   void flush();
   void write_now();
   void on_writable(const error_code& ec);
@@ -62,12 +67,13 @@ class client_session final : public recipient, public std::enable_shared_from_th
   std::string queue_;     // appended to by deliver(); bytes before sent_ are already written
   std::size_t sent_ = 0;
   std::size_t max_queue_bytes_;
+  std::size_t write_batch_bytes_;  // at most max_queue_bytes_
   server& server_;
   sequence_number last_queued_seq_ = 0;  // newest notification in queue_
   std::uint64_t notifications_ = 0;
   state state_ = state::handshake;
   bool waiting_writable_ = false;
-  bool flush_posted_ = false;
+  bool awaiting_flush_ = false;  // on the server's list for its next flush pass
   bool finishing_ = false;
 
   tcp::socket socket_;

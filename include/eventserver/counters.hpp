@@ -29,6 +29,7 @@ struct counters {
   std::uint64_t notifications_dropped_offline = 0;  // recipient user has no connection
   std::uint64_t notifications_dropped_closing = 0;  // connection already being cut off
   std::uint64_t bytes_out = 0;
+  std::uint64_t client_writes = 0;  // writes to clients that the kernel took bytes from: bytes_out / this = mean write
 
   // Client connections.
   std::uint64_t clients_accepted = 0;

@@ -36,7 +36,7 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void process();
   bool take_lines_that_fit();
   void wait_for_room();
-  void end_batch();
+  void end_batch(bool input_idle);
   void finish();
   void report_overlong();
 
@@ -48,6 +48,8 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   std::string peer_;
   error_code peer_error_;       // why the stream ended (eof when the producer closed)
   bool read_pending_ = false;   // an async read is outstanding
+  std::size_t read_size_ = 0;   // what the outstanding read asked for
+  bool last_read_filled_ = false;  // the latest read got all it asked for: more is likely waiting
   bool peer_done_ = false;      // the stream ended; buffered lines are still to be processed
   bool paused_ = false;         // waiting in the server's list for room in the window
   bool finished_ = false;

@@ -65,8 +65,13 @@ class server {
   dispatcher& dispatch() noexcept { return dispatcher_; }
   // A source stopped at a full reorder window; it is resumed when there is room again.
   void pause_source(std::shared_ptr<event_source_session> source);
-  // After a source processed a batch of lines: gap timer, resuming paused sources.
-  void end_batch();
+  // After a source processed a batch of lines: client writes, gap timer, resuming paused
+  // sources. `input_idle`: the source has nothing more to read right now (or is paused or
+  // gone), so nothing is gained by holding notifications back.
+  void end_batch(bool input_idle);
+  // `client` queued notifications that no write has been tried for yet: the next flush pass
+  // writes them (see flush_clients). A client is on the list at most once.
+  void await_flush(client_session& client) { awaiting_flush_.push_back(&client); }
   void source_opened(event_source_session& source) { sources_.insert(&source); }
   void source_closed(event_source_session& source);
   void client_opened(client_session& client) { clients_.insert(&client); }
@@ -84,6 +89,7 @@ class server {
   void arm_gap_timer();
   void on_gap_timer(const error_code& ec);
   void resume_paused_sources();
+  void flush_clients(std::chrono::steady_clock::time_point now, bool input_idle);
   void finish_shutdown();
 
   asio::io_context& io_;
@@ -102,6 +108,11 @@ class server {
   std::unordered_set<admin_session*> admins_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::shared_ptr<event_source_session>> paused_;
+  // Write coalescing. awaiting_flush_ holds each client with notifications queued since its
+  // last write (a session removes itself in its destructor); all of them were queued after
+  // flushed_at_, the last flush pass that left the list empty.
+  std::vector<client_session*> awaiting_flush_;
+  std::chrono::steady_clock::time_point flushed_at_ = std::chrono::steady_clock::now();
   asio::steady_timer gap_timer_;
   bool gap_timer_armed_ = false;
   asio::steady_timer shutdown_timer_;

@@ -45,6 +45,8 @@ void check_ranges(const config& c) {
   FUZZ_CHECK(within(c.max_pending_events, 1, 10'000'000));
   FUZZ_CHECK(c.gap_timeout.count() >= 0 && within(c.gap_timeout.count(), 0, 86'400'000));
   FUZZ_CHECK(within(c.max_client_queue_bytes, 1024, 1ULL << 30));
+  FUZZ_CHECK(within(c.client_write_batch_bytes, 1, 1ULL << 30));
+  FUZZ_CHECK(c.client_write_delay.count() >= 0 && within(c.client_write_delay.count(), 0, 10'000));
   FUZZ_CHECK(c.client_handshake_timeout.count() >= 1 && within(c.client_handshake_timeout.count(), 1, 3'600'000));
   FUZZ_CHECK(within(c.max_clients, 1, 1'000'000));
   FUZZ_CHECK(within(c.max_event_sources, 1, 1024));
@@ -65,6 +67,8 @@ json to_json(const config& c) {
       {"maxPendingEvents", c.max_pending_events},
       {"gapTimeoutMs", c.gap_timeout.count()},
       {"maxClientQueueBytes", c.max_client_queue_bytes},
+      {"clientWriteBatchBytes", c.client_write_batch_bytes},
+      {"clientWriteDelayMs", c.client_write_delay.count()},
       {"clientHandshakeTimeoutMs", c.client_handshake_timeout.count()},
       {"maxClients", c.max_clients},
       {"maxEventSources", c.max_event_sources},
@@ -83,6 +87,7 @@ bool same(const config& a, const config& b) {
          a.log_level == b.log_level && a.max_line_bytes == b.max_line_bytes &&
          a.max_pending_events == b.max_pending_events && a.gap_timeout == b.gap_timeout &&
          a.max_client_queue_bytes == b.max_client_queue_bytes &&
+         a.client_write_batch_bytes == b.client_write_batch_bytes && a.client_write_delay == b.client_write_delay &&
          a.client_handshake_timeout == b.client_handshake_timeout && a.max_clients == b.max_clients &&
          a.max_event_sources == b.max_event_sources && a.shutdown_timeout == b.shutdown_timeout &&
          a.admin_enabled == b.admin_enabled && a.admin_listener_address == b.admin_listener_address &&
