@@ -113,6 +113,7 @@ class server {
   // flushed_at_, the last flush pass that left the list empty.
   std::vector<client_session*> awaiting_flush_;
   std::chrono::steady_clock::time_point flushed_at_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration hold_writes_{};  // clientWriteDelayMs, or the last pass's length if longer
   asio::steady_timer gap_timer_;
   bool gap_timer_armed_ = false;
   asio::steady_timer shutdown_timer_;
