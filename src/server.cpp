@@ -135,8 +135,10 @@ void server::flush_clients(std::chrono::steady_clock::time_point now, bool input
   awaiting_flush_.clear();
   flushed_at_ = std::chrono::steady_clock::now();
   // With thousands of clients one pass takes longer than the delay; then the next waits as
-  // long as this one took, so writing never takes more than about half the time.
-  hold_writes_ = std::max<std::chrono::steady_clock::duration>(settings_.client_write_delay, flushed_at_ - now);
+  // long as this one took, so writing never takes more than about half the time. A delay of
+  // 0 turns holding back off altogether.
+  const std::chrono::steady_clock::duration delay = settings_.client_write_delay;
+  hold_writes_ = delay.count() == 0 ? delay : std::max(delay, flushed_at_ - now);
 }
 
 void server::resume_paused_sources() {

@@ -29,8 +29,9 @@ struct config {
   std::chrono::milliseconds gap_timeout{0};
   std::size_t max_client_queue_bytes = 256 * 1024;
   // While the event source keeps the daemon busy, a client's notifications are written once
-  // this many bytes are queued or once the oldest has waited client_write_delay, whichever
-  // comes first; as soon as the source has nothing more to read, everything queued is written.
+  // this many bytes are queued, or else together with everyone's once client_write_delay (or
+  // the length of the last round of writes, if longer; 0 turns holding back off) has passed.
+  // As soon as the source has nothing more to read, everything queued is written.
   std::size_t client_write_batch_bytes = 8 * 1024;
   std::chrono::milliseconds client_write_delay{50};
   std::chrono::milliseconds client_handshake_timeout{5000};
