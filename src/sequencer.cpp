@@ -8,9 +8,11 @@
 namespace eventserver {
 
 namespace {
-// 16 KiB of slots: room for a shuffle 256 wide while staying in the L1 cache; the ring doubles
-// when a producer is further out of order.
-constexpr std::size_t initial_ring = 256;
+// 8 KiB of slots: room for a shuffle 128 wide (the harness shuffles within 100). A slot is
+// reused every 128 numbers, often before the fan-out in between has pushed it out of the L1
+// cache (cachegrind: a third fewer read misses than with 256 slots). The ring doubles when a
+// producer is further out of order.
+constexpr std::size_t initial_ring = 128;
 }
 
 sequencer::sequencer(std::size_t max_pending, sequence_number first)
