@@ -464,8 +464,8 @@ TEST(Integration, QuietSourceIsNotHeldBackByTheWriteDelay) {
   EXPECT_EQ(d.stats().client_writes, 1u);  // both in one write
 }
 
-// A queue that reaches the batch size is written on the spot, whatever the delay: no write
-// carries more than one batch (plus the line that crossed it is not in it).
+// A queue that reaches the batch size is written on the spot, whatever the delay. No write
+// carries more than one batch: the line that would cross it waits for the next write.
 TEST(Integration, EachFullBatchIsWrittenWithoutWaitingForTheDelay) {
   auto settings = test_config();
   settings.client_write_delay = 10s;
