@@ -111,11 +111,12 @@ void server::accept_client(tcp::socket socket) {
 
 void server::pause_source(std::shared_ptr<event_source_session> source) { paused_.push_back(std::move(source)); }
 
-void server::end_batch(bool input_idle) {
-  const auto now = std::chrono::steady_clock::now();
+void server::end_batch(bool input_idle) { end_batch(std::chrono::steady_clock::now(), input_idle); }
+
+void server::end_batch(std::chrono::steady_clock::time_point now, bool input_idle) {
   dispatcher_.end_batch(now);
   flush_clients(now, input_idle);
-  arm_gap_timer();
+  arm_gap_timer();  // after a skipped gap: the gap moved on (or a new one opened), watch that one
   resume_paused_sources();
 }
 
@@ -164,10 +165,7 @@ void server::on_gap_timer(const error_code& ec) {
   if (ec || stopping_) return;
   const auto now = std::chrono::steady_clock::now();
   dispatcher_.skip_expired_gap(now);
-  dispatcher_.end_batch(now);
-  flush_clients(now, true);
-  arm_gap_timer();  // the gap moved on (or a new one opened): watch that one
-  resume_paused_sources();
+  end_batch(now, true);  // what the skip released is written at once
 }
 
 void server::source_closed(event_source_session& source) { sources_.erase(&source); }

@@ -89,6 +89,7 @@ class server {
   void arm_gap_timer();
   void on_gap_timer(const error_code& ec);
   void resume_paused_sources();
+  void end_batch(std::chrono::steady_clock::time_point now, bool input_idle);
   void flush_clients(std::chrono::steady_clock::time_point now, bool input_idle);
   void finish_shutdown();
 
