@@ -22,8 +22,8 @@ dispatcher::dispatcher(const config& settings, counters& stats)
       overlong_log_(warn_burst, warn_interval),
       window_full_log_(warn_burst, warn_interval) {}
 
-dispatcher::line_outcome dispatcher::offer_line(std::string_view line) {
-  const parse_result parsed = parse_event(line);
+dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, std::string_view line,
+                                                  std::size_t readable) {
   if (parsed.status == parse_status::no_sequence) {
     ++stats_.lines_received;
     ++stats_.rejected_no_sequence;
@@ -51,7 +51,7 @@ dispatcher::line_outcome dispatcher::offer_line(std::string_view line) {
   }
   ++stats_.lines_received;
 
-  switch (sequencer_.offer(parsed.ev, line)) {
+  switch (sequencer_.offer(parsed.ev, line, readable)) {
     case sequencer::offer_result::accepted:
       ++stats_.events_accepted;
       if (parsed.status == parse_status::bad_body) {

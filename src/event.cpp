@@ -61,6 +61,17 @@ constexpr std::array<event_shape, 256> shapes = make_shapes();
   return read_field(p, end, id);
 }
 
+// parse_event_line's numbers: 1 to 19 digits (so no overflow), ending at the first byte that
+// is not a digit. No end pointer: the caller's buffer ends in a '\0'.
+[[gnu::always_inline]] inline bool scan_number(const char*& p, std::uint64_t& value) noexcept {
+  constexpr std::ptrdiff_t max_digits = 19;
+  const char* const first = p;
+  std::uint64_t n = 0;
+  for (unsigned digit; (digit = static_cast<unsigned char>(*p) - unsigned{'0'}) <= 9; ++p) n = n * 10 + digit;
+  value = n;
+  return p != first && p - first <= max_digits;
+}
+
 }  // namespace
 
 std::optional<std::uint64_t> parse_u64(std::string_view digits) noexcept {
@@ -98,6 +109,23 @@ parse_result parse_event(std::string_view line) noexcept {
   result.ev.to = to;
   result.status = parse_status::ok;
   return result;
+}
+
+const char* parse_event_line(const char* p, parse_result& parsed) noexcept {
+  sequence_number seq = 0;
+  if (!scan_number(p, seq) || *p != '|') return nullptr;
+  const event_shape shape = shapes[static_cast<unsigned char>(p[1])];
+  if (!shape.known) return nullptr;
+  p += 2;
+  user_id from = 0;
+  user_id to = 0;
+  if (shape.ids >= 1 && (*p++ != '|' || !scan_number(p, from))) return nullptr;
+  if (shape.ids == 2 && (*p++ != '|' || !scan_number(p, to))) return nullptr;
+  if (*p == '\r') ++p;
+  if (*p != '\n') return nullptr;
+  parsed.status = parse_status::ok;
+  parsed.ev = event{seq, shape.type, from, to};
+  return p;
 }
 
 std::string_view to_string(event_type type) noexcept {

@@ -10,10 +10,10 @@ line_reader::line_reader(std::size_t max_line_bytes, std::size_t read_chunk_byte
     : max_line_bytes_(max_line_bytes),
       read_chunk_bytes_(read_chunk_bytes),
       // +2 leaves room for a maximal line's "\r\n" beside a full chunk.
-      buffer_(max_line_bytes + 2 + read_chunk_bytes) {}
+      buffer_(max_line_bytes + 2 + read_chunk_bytes + slack_bytes) {}
 
 std::span<char> line_reader::prepare() {
-  if (buffer_.size() - end_ < read_chunk_bytes_) {
+  if (capacity() - end_ < read_chunk_bytes_) {
     // Only a partial line (bounded by max_line_bytes + 1) is ever left to move.
     const std::size_t live = end_ - begin_;
     if (live != 0) std::memmove(buffer_.data(), buffer_.data() + begin_, live);
@@ -21,10 +21,21 @@ std::span<char> line_reader::prepare() {
     begin_ = 0;
     end_ = live;
   }
-  return {buffer_.data() + end_, buffer_.size() - end_};
+  return {buffer_.data() + end_, capacity() - end_};
 }
 
 void line_reader::commit(std::size_t n) { end_ += n; }
+
+std::optional<std::string_view> line_reader::take_line(const char* newline) noexcept {
+  const char* const start = buffer_.data() + begin_;
+  if (newline == nullptr || discarding_ || newline < start || newline >= buffer_.data() + end_) return std::nullopt;
+  const auto length = static_cast<std::size_t>(newline - start);
+  const std::string_view line = strip_cr(std::string_view(start, length));
+  if (line.size() > max_line_bytes_) return std::nullopt;
+  last_line_begin_ = begin_;
+  begin_ += length + 1;
+  return line;
+}
 
 std::optional<std::string_view> line_reader::next_line() {
   while (begin_ < end_) {

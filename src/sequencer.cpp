@@ -23,7 +23,7 @@ sequencer::sequencer(std::size_t max_pending, sequence_number first)
       max_pending_(max_pending),
       next_(first) {}
 
-sequencer::offer_result sequencer::offer(const event& ev, std::string_view payload) {
+sequencer::offer_result sequencer::offer(const event& ev, std::string_view payload, std::size_t readable) {
   if (ev.seq < next_) return offer_result::stale;
   if (in_ring_span(ev.seq)) {
     if (ring_[index(ev.seq)].used) return offer_result::duplicate;
@@ -33,13 +33,13 @@ sequencer::offer_result sequencer::offer(const event& ev, std::string_view paylo
   } else if (overflow_.contains(ev.seq)) {
     return offer_result::duplicate;
   }
-  store(ev, payload);
+  store(ev, payload, readable);
   head_ = std::max(head_, ev.seq);
   ++pending_;
   return offer_result::accepted;
 }
 
-void sequencer::store(const event& ev, std::string_view payload) {
+void sequencer::store(const event& ev, std::string_view payload, std::size_t readable) {
   slot& s = in_ring_span(ev.seq) ? ring_[index(ev.seq)] : overflow_[ev.seq];
   s.from = ev.from;
   s.to = ev.to;
@@ -48,7 +48,11 @@ void sequencer::store(const event& ev, std::string_view payload) {
   if (ev.type == event_type::no_op) {
     s.size = 0;
   } else if (payload.size() + 2 <= inline_bytes) {
-    std::memcpy(s.line, payload.data(), payload.size());
+    if (readable >= inline_bytes) {
+      std::memcpy(s.line, payload.data(), inline_bytes);  // the bytes past the payload are overwritten or unused
+    } else {
+      std::memcpy(s.line, payload.data(), payload.size());
+    }
     std::memcpy(s.line + payload.size(), "\r\n", 2);
     s.size = static_cast<std::uint8_t>(payload.size() + 2);
   } else {

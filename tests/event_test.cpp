@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <charconv>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -155,6 +156,53 @@ TEST(ParseEvent, NumbersAtTheEndOfShortAndLongLines) {
   EXPECT_EQ(parse_event("1|B").ev.seq, 1u);
   EXPECT_EQ(parse_event("12345678").status, parse_status::bad_body);  // no type
   EXPECT_EQ(parse_event("12345678|S|").status, parse_status::bad_body);  // empty id at the end
+}
+
+// parse_event_line as the event-source session calls it: on a buffer where the line is followed
+// by its terminator and, somewhere after, a '\0' (c_str() gives one).
+const char* parse_buffered(const std::string& buffered, parse_result& parsed) {
+  return parse_event_line(buffered.c_str(), parsed);
+}
+
+TEST(ParseEventLine, TakesWellFormedLinesWithTheSameEventAsParseEvent) {
+  const std::string lines[] = {"1|F|60|50", "542532|B", "43|P|32|56", "634|S|32", "11|U|12|9",
+                               "9999999999999999999|P|1234567890123456789|0", "0|S|0", "007|F|01|002"};
+  for (const auto& line : lines) {
+    for (const char* terminator : {"\n", "\r\n"}) {
+      const std::string buffered = line + terminator + "2|B\n";  // the next line follows
+      parse_result fast;
+      const char* newline = parse_buffered(buffered, fast);
+      ASSERT_NE(newline, nullptr) << line;
+      EXPECT_EQ(newline, buffered.c_str() + line.size() + std::strlen(terminator) - 1) << line;
+      const auto slow = parse_event(line);
+      ASSERT_EQ(fast.status, parse_status::ok);
+      EXPECT_EQ(fast.ev.seq, slow.ev.seq) << line;
+      EXPECT_EQ(fast.ev.type, slow.ev.type) << line;
+      EXPECT_EQ(fast.ev.from, slow.ev.from) << line;
+      EXPECT_EQ(fast.ev.to, slow.ev.to) << line;
+    }
+  }
+}
+
+TEST(ParseEventLine, LeavesEveryOtherLineToParseEvent) {
+  const std::string declined[] = {
+      "1|B",                                 // no terminator before the '\0': a partial line
+      "1|S|3\r",                             // its '\n' has not arrived
+      "\n", "\r\n",                          // empty line
+      "x|B\n", "|B\n", "-1|B\n", "+1|B\n",   // no sequence number
+      "1\n", "1|\n", "1|X|2\n", "1|f|2|3\n",  // no type, unknown type, lowercase type
+      "1|BB\n", "1|B|\n", "1|B|3\n",          // broadcast with more than its type
+      "1|S\n", "1|S|\n", "1|S|x\n", "1|S|3|4\n", "1|S| 3\n",
+      "1|F|2\n", "1|F|2|\n", "1|F||3\n", "1|F|2|3|\n", "1|F|2|3|4\n", "1|P|2|3 \n",
+      "1|B\r\r\n", "1|B \n",                  // more than one '\r', trailing space
+      "12345678901234567890|B\n",           // 20 digits: parse_event decides (it may overflow)
+      "1|S|00000000000000000001\n", "1|P|2|99999999999999999999\n",
+  };
+  for (const auto& line : declined) {
+    parse_result fast;
+    EXPECT_EQ(parse_buffered(line, fast), nullptr) << line;
+    EXPECT_EQ(fast.status, parse_status::no_sequence) << line;  // untouched
+  }
 }
 
 TEST(StripCr, RemovesOneTrailingCarriageReturn) {

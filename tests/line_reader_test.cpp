@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,59 @@ TEST(LineReader, BufferNeverGrowsWithTheStream) {
   feed(reader, stream, 29);
   EXPECT_EQ(reader.capacity(), capacity);
   EXPECT_EQ(reader.overlong_lines(), 125u);
+}
+
+// What the event-source session does: a scan of its own finds the '\n', take_line takes the line.
+TEST(LineReader, TakeLineTakesTheLineTheCallersScanFramed) {
+  line_reader reader(64, 64);
+  const std::string bytes = "1|B\r\n2|S|3\n4|P";
+  auto room = reader.prepare();
+  std::copy_n(bytes.data(), bytes.size(), room.data());
+  reader.commit(bytes.size());
+  const auto scan = [&reader] { return static_cast<const char*>(std::memchr(reader.unconsumed(), '\n', 64)); };
+  EXPECT_EQ(reader.take_line(scan()), "1|B");
+  EXPECT_EQ(reader.take_line(scan()), "2|S|3");
+  reader.unread_last_line();
+  EXPECT_EQ(reader.next_line(), "2|S|3");  // put back like a line from next_line
+  EXPECT_EQ(reader.take_line(nullptr), std::nullopt);
+  EXPECT_EQ(reader.buffered_bytes(), 3u);  // "4|P" waits for its '\n'
+}
+
+TEST(LineReader, TakeLineRefusesBytesPastTheBufferedOnes) {
+  line_reader reader(64, 64);
+  auto room = reader.prepare();
+  const std::string stale = "9|B\n";
+  std::copy_n(stale.data(), stale.size(), room.data());  // bytes a read left but never committed
+  EXPECT_EQ(reader.take_line(reader.unconsumed() + 3), std::nullopt);
+  EXPECT_EQ(reader.next_line(), std::nullopt);
+  std::copy_n("1|B\n", 4, room.data());
+  reader.commit(4);
+  EXPECT_EQ(reader.take_line(reader.unconsumed() + 3), "1|B");
+}
+
+TEST(LineReader, TakeLineLeavesOverlongLinesToNextLine) {
+  line_reader reader(4, 64);
+  std::string bytes = "123456|B\n1|B\n";
+  auto room = reader.prepare();
+  std::copy_n(bytes.data(), bytes.size(), room.data());
+  reader.commit(bytes.size());
+  EXPECT_EQ(reader.take_line(reader.unconsumed() + 8), std::nullopt);
+  EXPECT_EQ(reader.next_line(), "1|B");  // the overlong line was skipped and counted
+  EXPECT_EQ(reader.overlong_lines(), 1u);
+}
+
+TEST(LineReader, ReadableSlackFollowsEveryLine) {
+  line_reader reader(16, 32);
+  auto room = reader.prepare();
+  ASSERT_EQ(room.size(), reader.capacity());
+  const std::string bytes(room.size(), '\n');  // the last line starts at the last byte a read may fill
+  std::copy_n(bytes.data(), bytes.size(), room.data());
+  reader.commit(bytes.size());
+  const char* last = nullptr;
+  while (const auto line = reader.next_line()) last = line->data();
+  ASSERT_NE(last, nullptr);
+  EXPECT_GE(reader.readable_from(last), line_reader::slack_bytes);
+  EXPECT_EQ(last[reader.readable_from(last) - 1], '\0');  // a scan always meets a '\0'
 }
 
 TEST(LineReader, UnreadLineIsReturnedAgain) {

@@ -29,7 +29,11 @@ class dispatcher {
   dispatcher(const config& settings, counters& stats);
 
   // One event line without its terminator. Never throws; bad input only moves counters.
-  line_outcome offer_line(std::string_view line);
+  line_outcome offer_line(std::string_view line) { return offer_parsed(parse_event(line), line, line.size()); }
+  // The same for a line already parsed (by parse_event, or parse_event_line from a source's
+  // buffer). `readable`: how many bytes from line.data() may be read, at least line.size();
+  // the sequencer copies a short line with enough of them in one fixed-size move.
+  line_outcome offer_parsed(const parse_result& parsed, std::string_view line, std::size_t readable);
 
   // Lines the reader skipped as longer than maxLineBytes, or cut off by a disconnect.
   void note_overlong(std::uint64_t lines);

@@ -42,6 +42,15 @@ struct parse_result {
 // Parses one event line; `line` excludes the line terminator ("\r\n" or "\n").
 parse_result parse_event(std::string_view line) noexcept;
 
+// The fast path for a buffer of event lines: parses the line that starts at `p` and finds its
+// end in the same pass, where parse_event needs the line framed first. Returns the '\n' that
+// ends the line ("\r\n" or "\n") and fills `parsed` (status ok), or nullptr for anything
+// but a well-formed event line with numbers of at most 19 digits; such a line is then
+// framed and given to parse_event, which gives the same result for every line this one
+// takes. Reads byte by byte and stops at the first byte that does not fit, so the bytes
+// after `p` must hold a '\0' (line_reader keeps one after its buffer).
+const char* parse_event_line(const char* p, parse_result& parsed) noexcept;
+
 // A strictly decimal unsigned 64-bit number: digits only, no sign, no spaces, no overflow.
 std::optional<std::uint64_t> parse_u64(std::string_view digits) noexcept;
 

@@ -1,6 +1,6 @@
 #pragma once
 // One event-source connection: reads large chunks straight into a line_reader and feeds
-// each line to the dispatcher.
+// each line to the dispatcher, framed and parsed in one pass when it is well formed.
 //
 // A line beyond the reorder window cannot enter yet. The lines behind it in the session's
 // buffer may (a shuffled batch has the awaited number a few lines on): those go in, the rest
@@ -9,9 +9,12 @@
 // until the window moves.
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "eventserver/asio.hpp"
+#include "eventserver/event.hpp"
 #include "eventserver/line_reader.hpp"
 
 namespace eventserver {
@@ -34,6 +37,7 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void do_read();
   void on_read(const error_code& ec, std::size_t bytes);
   void process();
+  std::optional<std::string_view> next_event(parse_result& parsed);
   bool take_lines_that_fit();
   void wait_for_room();
   void end_batch(bool input_idle);

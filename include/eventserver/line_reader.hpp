@@ -7,6 +7,11 @@
 // Bound: the buffer holds at most one partial line (<= max_line_bytes) plus one read chunk.
 // A line longer than max_line_bytes is skipped up to its end of line and counted; the
 // bytes in between are never stored.
+//
+// Slack: `slack_bytes` zero bytes follow the part reads go into and are never written. So
+// at least that many bytes may be read from the start of any line the reader hands out
+// (the sequencer copies short lines in one fixed-size move), and a caller's own scan of the
+// buffered bytes (take_line) always meets a '\0' before the end of the buffer.
 
 #include <cstddef>
 #include <cstdint>
@@ -29,8 +34,18 @@ class line_reader {
 
   // The next complete line, terminator ("\n" or "\r\n") removed; nullopt when none is buffered.
   std::optional<std::string_view> next_line();
-  // Puts the line last returned by next_line() back, to be returned again later.
+  // Puts the line last returned by next_line() or take_line() back, to be returned again later.
   void unread_last_line() noexcept { begin_ = last_line_begin_; }
+
+  // For a caller that frames and parses in one pass: the first unconsumed byte. A scan from
+  // here that stops at the first byte it does not expect stops within the buffer (at the
+  // latest at the slack's '\0'); it may read past the buffered bytes into stale ones.
+  const char* unconsumed() const noexcept { return buffer_.data() + begin_; }
+  // Takes the line from unconsumed() to `newline`, the '\n' the caller's scan ended on, and
+  // returns it as next_line() would (terminator removed). Takes nothing (nullopt) when that
+  // '\n' is not among the buffered bytes, the line is longer than max_line_bytes, or the
+  // reader is skipping an overlong line: next_line() then decides.
+  std::optional<std::string_view> take_line(const char* newline) noexcept;
 
   // Offers every complete buffered line, in order, to `take(line)` (terminator removed;
   // overlong lines are left for next_line to count and skip). The lines it takes leave the
@@ -44,8 +59,14 @@ class line_reader {
   std::uint64_t overlong_lines() const noexcept { return overlong_lines_; }
   std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
   // Bytes a read could still add once prepare() has moved the unconsumed ones to the front.
-  std::size_t free_bytes() const noexcept { return buffer_.size() - buffered_bytes(); }
-  std::size_t capacity() const noexcept { return buffer_.size(); }
+  std::size_t free_bytes() const noexcept { return capacity() - buffered_bytes(); }
+  std::size_t capacity() const noexcept { return buffer_.size() - slack_bytes; }
+  // Bytes that may be read from `p`, a position in a line this reader handed out.
+  std::size_t readable_from(const char* p) const noexcept {
+    return static_cast<std::size_t>(buffer_.data() + buffer_.size() - p);
+  }
+
+  static constexpr std::size_t slack_bytes = 64;
 
  private:
   std::size_t max_line_bytes_;

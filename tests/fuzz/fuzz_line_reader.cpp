@@ -1,5 +1,6 @@
 // libFuzzer target: line_reader framing of an arbitrary byte stream fed in random-sized reads,
-// each framed line then parsed. The input's last bytes choose the limits and the read sizes
+// each framed line then parsed; well-formed event lines are framed and parsed in one pass
+// (parse_event_line + take_line), as the event-source session does. The input's last bytes choose the limits and the read sizes
 // (FuzzedDataProvider takes integers from the end); the rest is the stream.
 //
 // Checked against a reference framing (split on '\n', strip one '\r', drop lines over the
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,7 +89,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     reader.commit(n);
     rest.remove_prefix(n);
 
-    while (const auto line = reader.next_line()) {
+    // As the event-source session frames: a well-formed line in one pass (take_line after
+    // parse_event_line), anything else through next_line. Both must give the same lines.
+    const auto next = [&reader]() -> std::optional<std::string_view> {
+      eventserver::parse_result parsed;
+      if (const auto line = reader.take_line(eventserver::parse_event_line(reader.unconsumed(), parsed))) {
+        FUZZ_CHECK(fuzz::same(parsed, eventserver::parse_event(*line)));
+        return line;
+      }
+      return reader.next_line();
+    };
+    while (const auto line = next()) {
       FUZZ_CHECK(line->size() <= max_line);
       FUZZ_CHECK(line->find('\n') == std::string_view::npos);
       FUZZ_CHECK(line_count < want.lines.size());
@@ -96,7 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if ((next_random(rng) & 7) == 0) {
         const std::string copy(*line);
         reader.unread_last_line();
-        const auto again = reader.next_line();
+        const auto again = next();
         FUZZ_CHECK(again.has_value() && *again == copy);
       }
       fuzz::check_parse_event(*line);

@@ -137,4 +137,21 @@ inline void check_parse_event(std::string_view line) {
   FUZZ_CHECK(is_canonical(line) == (again == line));
 }
 
+// parse_event_line on `line` as a source's buffer holds it: each terminator, then a '\0'. When
+// it takes a line, it ends on the first '\n', and parse_event accepts the framed line (one
+// '\r' stripped) with the same event. Anything it declines goes to parse_event.
+inline void check_parse_event_line(std::string_view line) {
+  for (const std::string_view terminator : {"\n", "\r\n", ""}) {
+    const std::string buffered = std::string(line) + std::string(terminator);  // c_str() adds the '\0'
+    eventserver::parse_result fast;
+    const char* newline = eventserver::parse_event_line(buffered.c_str(), fast);
+    if (newline == nullptr) continue;
+    const auto length = static_cast<std::size_t>(newline - buffered.c_str());
+    FUZZ_CHECK(length == buffered.find('\n'));
+    const auto want = reference_parse_event(eventserver::strip_cr(std::string_view(buffered).substr(0, length)));
+    FUZZ_CHECK(want.status == eventserver::parse_status::ok);
+    FUZZ_CHECK(same(fast, want));
+  }
+}
+
 }  // namespace fuzz
