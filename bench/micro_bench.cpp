@@ -15,6 +15,7 @@
 #include "eventserver/follower_graph.hpp"
 #include "eventserver/line_reader.hpp"
 #include "eventserver/router.hpp"
+#include "eventserver/send_buffer.hpp"
 #include "eventserver/sequencer.hpp"
 
 namespace {
@@ -113,12 +114,13 @@ BENCHMARK(BM_FollowUnfollow)->Arg(1000)->Arg(100000);
 // is "flushed" (cleared) every so often, as the real write completions do.
 class buffer_recipient final : public recipient {
  public:
-  void deliver(sequence_number, std::string_view notification) override {
-    buffer_.append(notification);
+  buffer_recipient() { buffer_.reserve(128 * 1024); }
+  void deliver(sequence_number, std::string_view notification, std::size_t readable) override {
+    buffer_.append_short(notification, readable);
     ++delivered;
     if (buffer_.size() > 64 * 1024) buffer_.clear();
   }
-  std::string buffer_;
+  send_buffer buffer_;
   std::uint64_t delivered = 0;
 };
 

@@ -21,8 +21,8 @@ std::string describe_peer(const tcp::socket& socket) {
   return remote.address().to_string() + ":" + std::to_string(remote.port());
 }
 
-void release_if_large(std::string& buffer) {
-  if (buffer.capacity() > keep_buffer_capacity) std::string().swap(buffer);
+void release_if_large(send_buffer& buffer) {
+  if (buffer.capacity() > keep_buffer_capacity) buffer.release();
 }
 }  // namespace
 
@@ -115,7 +115,7 @@ void client_session::on_read(const error_code& ec) {
   close();
 }
 
-void client_session::deliver(sequence_number seq, std::string_view notification) {
+void client_session::deliver(sequence_number seq, std::string_view notification, std::size_t readable) {
   auto& stats = server_.mutable_stats();
   if (state_ != state::active || finishing_) {
     ++stats.notifications_dropped_closing;
@@ -136,7 +136,7 @@ void client_session::deliver(sequence_number seq, std::string_view notification)
     return;
   }
   if (queue_.size() + needed > queue_.capacity()) grow_queue(needed);
-  queue_.append(notification);
+  queue_.append_short(notification, readable);
   last_queued_seq_ = seq;
   ++notifications_;
   ++stats.notifications_delivered;
@@ -166,7 +166,7 @@ void client_session::cut_off_slow(std::size_t needed) {
                  peer_, user_, queued_bytes(), needed, max_queue_bytes_, suppressed_note(*suppressed));
   }
   state_ = state::cut_off;
-  std::string().swap(queue_);
+  queue_.release();
   sent_ = 0;
   // We are inside the router's fan-out: leave it before unregistering.
   asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
@@ -228,7 +228,7 @@ void client_session::write_now() {
     last_sent_seq_ = last_queued_seq_;
     release_if_large(queue_);
   } else if (sent_ > queue_.size() / 2) {
-    queue_.erase(0, sent_);  // keep the unsent tail at the front; amortised by the halving
+    queue_.consume(sent_);  // keep the unsent tail at the front; amortised by the halving
     sent_ = 0;
   }
 }

@@ -38,15 +38,7 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, st
   // awaited number. The awaited number itself always enters (it releases, never holds).
   const sequence_number next = sequencer_.next_expected();
   if (seq > next && (seq - next > sequencer_.max_pending() || sequencer_.full())) {
-    if (!window_full_logged_) {
-      window_full_logged_ = true;  // once until the window moves, however many refusals
-      ++stats_.window_full_pauses;
-      if (const auto suppressed = window_full_log_.allow(clock::now())) {
-        spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): sequence number {} "
-                     "and what follows it in its source wait{}",
-                     sequencer_.pending(), next, seq, suppressed_note(*suppressed));
-      }
-    }
+    if (!window_full_logged_) note_window_full(seq);
     return line_outcome::window_full;
   }
   ++stats_.lines_received;
@@ -72,10 +64,20 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, st
   return line_outcome::consumed;
 }
 
+void dispatcher::note_window_full(sequence_number refused) {
+  window_full_logged_ = true;  // once until the window moves, however many refusals
+  ++stats_.window_full_pauses;
+  if (const auto suppressed = window_full_log_.allow(clock::now())) {
+    spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): sequence number {} "
+                 "and what follows it in its source wait{}",
+                 sequencer_.pending(), sequencer_.next_expected(), refused, suppressed_note(*suppressed));
+  }
+}
+
 void dispatcher::release_ready() {
   const auto released = sequencer_.drain([this](const event& ev, std::string_view notification) {
     SPDLOG_TRACE("apply seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
-    router_.apply(ev, notification);
+    router_.apply(ev, notification, sequencer::readable_bytes);
   });
   stats_.events_processed += released;
   if (released != 0) window_full_logged_ = false;  // the window moved: a refusal is news again

@@ -38,7 +38,8 @@ void router::disconnect(user_id user, recipient& connection) {
   }
 }
 
-void router::apply(const event& ev, std::string_view notification) {
+void router::apply(const event& ev, std::string_view notification, std::size_t readable) {
+  readable = std::max(readable, notification.size());
   switch (ev.type) {
     case event_type::follow:
       if (graph_.follow(ev.from, ev.to)) {
@@ -49,7 +50,7 @@ void router::apply(const event& ev, std::string_view notification) {
           ++followed.online_followers;
         }
       }
-      notify(ev.to, ev, notification);
+      notify(ev.to, ev, notification, readable);
       break;
     case event_type::unfollow:
       if (graph_.unfollow(ev.from, ev.to)) {
@@ -62,15 +63,15 @@ void router::apply(const event& ev, std::string_view notification) {
       }
       break;
     case event_type::broadcast:
-      for (const auto& [id, connections] : online_) notify(connections, ev, notification);
+      for (const auto& [id, connections] : online_) notify(connections, ev, notification, readable);
       break;
     case event_type::private_message:
-      notify(ev.to, ev, notification);
+      notify(ev.to, ev, notification, readable);
       break;
     case event_type::status_update:
       if (const auto it = audiences_.find(ev.from); it != audiences_.end()) {
         const audience& followed = it->second;
-        notify(followed.connected, ev, notification);
+        notify(followed.connected, ev, notification, readable);
         stats_.notifications_dropped_offline += followed.followers - followed.online_followers;
       }
       break;
@@ -79,17 +80,18 @@ void router::apply(const event& ev, std::string_view notification) {
   }
 }
 
-void router::notify(user_id user, const event& ev, std::string_view notification) {
+void router::notify(user_id user, const event& ev, std::string_view notification, std::size_t readable) {
   if (const connection_list* connections = find_online(user)) {
-    notify(*connections, ev, notification);
+    notify(*connections, ev, notification, readable);
   } else {
     ++stats_.notifications_dropped_offline;
   }
 }
 
 template <class List>
-void router::notify(const List& connections, const event& ev, std::string_view notification) {
-  for (recipient* connection : connections) connection->deliver(ev.seq, notification);
+void router::notify(const List& connections, const event& ev, std::string_view notification,
+                    std::size_t readable) {
+  for (recipient* connection : connections) connection->deliver(ev.seq, notification, readable);
 }
 
 void router::remove_connection(audience& followed, const recipient* connection) {

@@ -23,36 +23,22 @@ sequencer::sequencer(std::size_t max_pending, sequence_number first)
       max_pending_(max_pending),
       next_(first) {}
 
-sequencer::offer_result sequencer::offer(const event& ev, std::string_view payload, std::size_t readable) {
-  if (ev.seq < next_) return offer_result::stale;
-  if (in_ring_span(ev.seq)) {
-    if (ring_[index(ev.seq)].used) return offer_result::duplicate;
-  } else if (ev.seq - next_ < max_ring_) {
+sequencer::offer_result sequencer::offer_beyond_ring(const event& ev, std::string_view payload, std::size_t readable) {
+  if (ev.seq - next_ < max_ring_) {
     if (overflow_.contains(ev.seq)) return offer_result::duplicate;
     grow_ring(ev.seq - next_ + 1);
   } else if (overflow_.contains(ev.seq)) {
     return offer_result::duplicate;
   }
-  store(ev, payload, readable);
-  head_ = std::max(head_, ev.seq);
-  ++pending_;
+  accept(in_ring_span(ev.seq) ? ring_[index(ev.seq)] : overflow_[ev.seq], ev, payload, readable);
   return offer_result::accepted;
 }
 
-void sequencer::store(const event& ev, std::string_view payload, std::size_t readable) {
-  slot& s = in_ring_span(ev.seq) ? ring_[index(ev.seq)] : overflow_[ev.seq];
-  s.from = ev.from;
-  s.to = ev.to;
-  s.type = ev.type;
-  s.used = true;
+void sequencer::accept_uncommon(slot& s, const event& ev, std::string_view payload) {
   if (ev.type == event_type::no_op) {
     s.size = 0;
-  } else if (payload.size() + 2 <= inline_bytes) {
-    if (readable >= inline_bytes) {
-      std::memcpy(s.line, payload.data(), inline_bytes);  // the bytes past the payload are overwritten or unused
-    } else {
-      std::memcpy(s.line, payload.data(), payload.size());
-    }
+  } else if (payload.size() + 2 <= inline_bytes) {  // short, but nothing may be read past it
+    std::memcpy(s.line, payload.data(), payload.size());
     std::memcpy(s.line + payload.size(), "\r\n", 2);
     s.size = static_cast<std::uint8_t>(payload.size() + 2);
   } else {

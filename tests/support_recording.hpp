@@ -21,9 +21,14 @@ inline std::string payload_of(std::string_view notification) {
 
 class recording_recipient final : public recipient {
  public:
-  void deliver(sequence_number, std::string_view notification) override {
+  void deliver(sequence_number, std::string_view notification, std::size_t readable) override {
+    // The router's promise: at least the notification may be read, and `readable` bytes may.
+    // Reading the last of them makes an over-promise an error under AddressSanitizer.
+    EXPECT_GE(readable, notification.size());
+    if (readable != 0) last_readable_byte = notification.data()[readable - 1];
     lines.push_back(payload_of(notification));
   }
+  char last_readable_byte = 0;
   std::vector<std::string> lines;  // payloads
 };
 

@@ -21,6 +21,7 @@
 #include "eventserver/admin_views.hpp"
 #include "eventserver/asio.hpp"
 #include "eventserver/router.hpp"
+#include "eventserver/send_buffer.hpp"
 
 namespace eventserver {
 
@@ -32,7 +33,7 @@ class client_session final : public recipient, public std::enable_shared_from_th
   ~client_session();
 
   void start();
-  void deliver(sequence_number seq, std::string_view notification) override;
+  void deliver(sequence_number seq, std::string_view notification, std::size_t readable) override;
   // The server's flush pass: write what is queued (the session is off the pass's list).
   void flush_awaited();
   bool awaiting_flush() const noexcept { return awaiting_flush_; }
@@ -64,7 +65,7 @@ class client_session final : public recipient, public std::enable_shared_from_th
   // What deliver() touches comes first, right after the vtable pointer: with a hundred
   // sessions taking turns in a fan-out, each one's fields are usually out of the L1 cache,
   // so they should span as few cache lines as possible.
-  std::string queue_;     // appended to by deliver(); bytes before sent_ are already written
+  send_buffer queue_;     // appended to by deliver(); bytes before sent_ are already written
   std::size_t sent_ = 0;
   std::size_t max_queue_bytes_;
   std::size_t write_batch_bytes_;  // at most max_queue_bytes_

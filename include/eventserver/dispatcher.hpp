@@ -52,7 +52,10 @@ class dispatcher {
 
  private:
   void release_ready();
-  void warn(log_limiter& limiter, std::string_view what, std::string_view line);
+  // The cold paths stay out of offer_parsed, so that its common path needs no stack frame
+  // for formatting a log line.
+  [[gnu::noinline]] void note_window_full(sequence_number refused);
+  [[gnu::noinline]] void warn(log_limiter& limiter, std::string_view what, std::string_view line);
 
   counters& stats_;
   sequencer sequencer_;

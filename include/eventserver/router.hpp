@@ -27,7 +27,8 @@ namespace eventserver {
 class recipient {
  public:
   // `notification` is the line to send, "\r\n" included; `seq` is the event's sequence number.
-  virtual void deliver(sequence_number seq, std::string_view notification) = 0;
+  // `readable`: how many bytes from notification.data() may be read, at least its size.
+  virtual void deliver(sequence_number seq, std::string_view notification, std::size_t readable) = 0;
 
  protected:
   ~recipient() = default;
@@ -44,8 +45,10 @@ class router {
   // Removes exactly this connection; the user's other connections stay.
   void disconnect(user_id user, recipient& connection);
 
-  // `notification` is what each recipient is given: the payload and its "\r\n".
-  void apply(const event& ev, std::string_view notification);
+  // `notification` is what each recipient is given: the payload and its "\r\n". `readable`:
+  // how many bytes from notification.data() may be read (the sequencer's slots leave room
+  // for a fixed-size copy); the recipients are told at least the notification's size.
+  void apply(const event& ev, std::string_view notification, std::size_t readable = 0);
 
   const follower_graph& graph() const noexcept { return graph_; }
   std::size_t connected_users() const noexcept { return online_.size(); }
@@ -65,9 +68,9 @@ class router {
     boost::container::small_vector<recipient*, 2> connected;  // those followers' connections, unordered
   };
 
-  void notify(user_id user, const event& ev, std::string_view notification);
+  void notify(user_id user, const event& ev, std::string_view notification, std::size_t readable);
   template <class List>
-  static void notify(const List& connections, const event& ev, std::string_view notification);
+  static void notify(const List& connections, const event& ev, std::string_view notification, std::size_t readable);
   const connection_list* find_online(user_id user) const;
   static void remove_connection(audience& followed, const recipient* connection);
 

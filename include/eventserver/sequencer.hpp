@@ -15,7 +15,9 @@
 // table. A no-op (bad body) keeps no bytes: nobody is notified of it.
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,7 +54,9 @@ class sequencer {
 
   // Calls f(const event&, std::string_view notification) for every event whose turn has
   // come, in order; `notification` is the payload followed by "\r\n" (empty for a no-op).
-  // The view is valid only during the call. Returns how many were released.
+  // The view is valid only during the call, and its memory may be read for at least
+  // readable_bytes from its start, however short it is (a slot's line, or a longer line's
+  // own string). Returns how many were released.
   template <class F>
   std::size_t drain(F&& f);
 
@@ -69,9 +73,12 @@ class sequencer {
   sequence_number head() const noexcept { return head_; }
   std::size_t ring_capacity() const noexcept { return ring_.size(); }
 
+  // See drain().
+  static constexpr std::size_t readable_bytes = 45;
+
  private:
   // The line bytes a slot holds inline, "\r\n" included: a line of up to 43 bytes.
-  static constexpr std::size_t inline_bytes = 45;
+  static constexpr std::size_t inline_bytes = readable_bytes;
   // `size` of a slot whose line is in long_lines_.
   static constexpr std::uint8_t long_line = 0xff;
 
@@ -89,8 +96,12 @@ class sequencer {
 
   std::size_t index(sequence_number seq) const noexcept { return static_cast<std::size_t>(seq) & mask_; }
   bool in_ring_span(sequence_number seq) const noexcept { return seq - next_ < ring_.size(); }
+  // offer() for a number past the ring's span: grows the ring or uses the overflow map.
+  offer_result offer_beyond_ring(const event& ev, std::string_view payload, std::size_t readable);
   void grow_ring(sequence_number needed_span);
-  void store(const event& ev, std::string_view payload, std::size_t readable);
+  void accept(slot& s, const event& ev, std::string_view payload, std::size_t readable);
+  // accept()'s rare cases: a no-op, a line too long for the slot, a payload without slack.
+  [[gnu::noinline]] void accept_uncommon(slot& s, const event& ev, std::string_view payload);
   void migrate_overflow();
   // Calls f with the slot's event and line, then frees the slot.
   template <class F>
@@ -106,6 +117,32 @@ class sequencer {
   sequence_number next_;
   sequence_number head_ = 0;
 };
+
+// The common case inline (the dispatcher's hot path): a number within the ring's span.
+inline sequencer::offer_result sequencer::offer(const event& ev, std::string_view payload, std::size_t readable) {
+  if (ev.seq < next_) return offer_result::stale;
+  if (!in_ring_span(ev.seq)) return offer_beyond_ring(ev, payload, readable);
+  slot& s = ring_[index(ev.seq)];
+  if (s.used) return offer_result::duplicate;
+  accept(s, ev, payload, readable);
+  return offer_result::accepted;
+}
+
+inline void sequencer::accept(slot& s, const event& ev, std::string_view payload, std::size_t readable) {
+  s.from = ev.from;
+  s.to = ev.to;
+  s.type = ev.type;
+  s.used = true;
+  if (ev.type != event_type::no_op && payload.size() + 2 <= inline_bytes && readable >= inline_bytes) {
+    std::memcpy(s.line, payload.data(), inline_bytes);  // fixed size; the bytes past the payload are unused
+    std::memcpy(s.line + payload.size(), "\r\n", 2);
+    s.size = static_cast<std::uint8_t>(payload.size() + 2);
+  } else {
+    accept_uncommon(s, ev, payload);
+  }
+  head_ = std::max(head_, ev.seq);
+  ++pending_;
+}
 
 template <class F>
 std::size_t sequencer::drain(F&& f) {
