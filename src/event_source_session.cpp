@@ -74,8 +74,9 @@ void event_source_session::process() {
   bool more_to_read = false;  // the source is ahead of us: worth holding client writes back
   for (int chunk = 1;; ++chunk) {
     parse_result parsed;
-    while (const auto line = next_event(parsed)) {
-      if (dispatch.offer_parsed(parsed, *line, reader_.readable_from(line->data())) ==
+    std::string_view line;
+    while (next_event(parsed, line)) {
+      if (dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data())) ==
           dispatcher::line_outcome::window_full) {
         reader_.unread_last_line();
         if (take_lines_that_fit()) continue;  // the window may have moved: try this line again
@@ -114,11 +115,13 @@ void event_source_session::process() {
 // The next buffered line and its parse. A well-formed event line is framed and parsed in one
 // pass over its bytes; anything else is framed by the reader and parsed by parse_event, which
 // applies the input policies to it.
-std::optional<std::string_view> event_source_session::next_event(parse_result& parsed) {
-  if (const auto line = reader_.take_line(parse_event_line(reader_.unconsumed(), parsed))) return line;
-  const auto line = reader_.next_line();
-  if (line) parsed = parse_event(*line);
-  return line;
+bool event_source_session::next_event(parse_result& parsed, std::string_view& line) {
+  if (reader_.take_line(parse_event_line(reader_.unconsumed(), parsed), line)) return true;
+  const auto framed = reader_.next_line();
+  if (!framed) return false;
+  line = *framed;
+  parsed = parse_event(line);
+  return true;
 }
 
 // The next line cannot enter the window; lines behind it in this session's buffer may (the

@@ -26,17 +26,6 @@ std::span<char> line_reader::prepare() {
 
 void line_reader::commit(std::size_t n) { end_ += n; }
 
-std::optional<std::string_view> line_reader::take_line(const char* newline) noexcept {
-  const char* const start = buffer_.data() + begin_;
-  if (newline == nullptr || discarding_ || newline < start || newline >= buffer_.data() + end_) return std::nullopt;
-  const auto length = static_cast<std::size_t>(newline - start);
-  const std::string_view line = strip_cr(std::string_view(start, length));
-  if (line.size() > max_line_bytes_) return std::nullopt;
-  last_line_begin_ = begin_;
-  begin_ += length + 1;
-  return line;
-}
-
 std::optional<std::string_view> line_reader::next_line() {
   while (begin_ < end_) {
     const char* start = buffer_.data() + begin_;

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "eventserver/event.hpp"
+
 namespace eventserver {
 
 class line_reader {
@@ -41,11 +43,12 @@ class line_reader {
   // here that stops at the first byte it does not expect stops within the buffer (at the
   // latest at the slack's '\0'); it may read past the buffered bytes into stale ones.
   const char* unconsumed() const noexcept { return buffer_.data() + begin_; }
-  // Takes the line from unconsumed() to `newline`, the '\n' the caller's scan ended on, and
-  // returns it as next_line() would (terminator removed). Takes nothing (nullopt) when that
-  // '\n' is not among the buffered bytes, the line is longer than max_line_bytes, or the
-  // reader is skipping an overlong line: next_line() then decides.
-  std::optional<std::string_view> take_line(const char* newline) noexcept;
+  // Takes the line from unconsumed() to `newline`, the '\n' the caller's scan ended on, into
+  // `line` as next_line() would return it (terminator removed). Takes nothing (false) when
+  // that '\n' is not among the buffered bytes, the line is longer than max_line_bytes, or the
+  // reader is skipping an overlong line: next_line() then decides. (An out-parameter, not an
+  // optional: this runs once per event, and g++ returns the optional through memory.)
+  bool take_line(const char* newline, std::string_view& line) noexcept;
 
   // Offers every complete buffered line, in order, to `take(line)` (terminator removed;
   // overlong lines are left for next_line to count and skip). The lines it takes leave the
@@ -83,6 +86,18 @@ class line_reader {
   std::vector<extent> kept_;  // take_all's scratch, kept to reuse its capacity
   std::uint64_t overlong_lines_ = 0;
 };
+
+inline bool line_reader::take_line(const char* newline, std::string_view& line) noexcept {
+  const char* const start = buffer_.data() + begin_;
+  if (newline == nullptr || discarding_ || newline < start || newline >= buffer_.data() + end_) return false;
+  const auto length = static_cast<std::size_t>(newline - start);
+  const std::string_view taken = strip_cr(std::string_view(start, length));
+  if (taken.size() > max_line_bytes_) return false;
+  last_line_begin_ = begin_;
+  begin_ += length + 1;
+  line = taken;
+  return true;
+}
 
 template <class Take>
 std::size_t line_reader::take_all(Take&& take) {

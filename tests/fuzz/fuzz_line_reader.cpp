@@ -1,7 +1,8 @@
 // libFuzzer target: line_reader framing of an arbitrary byte stream fed in random-sized reads,
 // each framed line then parsed; well-formed event lines are framed and parsed in one pass
-// (parse_event_line + take_line), as the event-source session does. The input's last bytes choose the limits and the read sizes
-// (FuzzedDataProvider takes integers from the end); the rest is the stream.
+// (parse_event_line + take_line), as the event-source session does. The input's last bytes
+// choose the limits and the read sizes (FuzzedDataProvider takes integers from the end); the
+// rest is the stream.
 //
 // Checked against a reference framing (split on '\n', strip one '\r', drop lines over the
 // limit): the same lines in the same order, the same overlong count, and at every step the
@@ -93,8 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // parse_event_line), anything else through next_line. Both must give the same lines.
     const auto next = [&reader]() -> std::optional<std::string_view> {
       eventserver::parse_result parsed;
-      if (const auto line = reader.take_line(eventserver::parse_event_line(reader.unconsumed(), parsed))) {
-        FUZZ_CHECK(fuzz::same(parsed, eventserver::parse_event(*line)));
+      if (std::string_view line; reader.take_line(eventserver::parse_event_line(reader.unconsumed(), parsed), line)) {
+        FUZZ_CHECK(fuzz::same(parsed, eventserver::parse_event(line)));
         return line;
       }
       return reader.next_line();
