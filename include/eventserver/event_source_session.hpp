@@ -9,7 +9,6 @@
 // until the window moves.
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
