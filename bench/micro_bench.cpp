@@ -166,18 +166,9 @@ void BM_FanOut(benchmark::State& state) {
       std::copy_n(rest.data(), n, room.data());  // stands in for the socket read
       reader.commit(n);
       rest.remove_prefix(n);
-      // As event_source_session::next_event: one pass for a well-formed line, else the slow way.
-      for (;;) {
-        parse_result parsed;
-        std::string_view line;
-        if (!reader.take_line(parse_event_line(reader.unconsumed(), parsed), line)) {
-          const auto framed = reader.next_line();
-          if (!framed) break;
-          line = *framed;
-          parsed = parse_event(line);
-        }
-        d.offer_parsed(parsed, line, reader.readable_from(line.data()));
-      }
+      parse_result parsed;
+      std::string_view line;
+      while (next_event_line(reader, parsed, line)) d.offer_parsed(parsed, line, reader.readable_from(line.data()));
     }
     events += lines.size();
   }

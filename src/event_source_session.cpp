@@ -75,7 +75,7 @@ void event_source_session::process() {
   for (int chunk = 1;; ++chunk) {
     parse_result parsed;
     std::string_view line;
-    while (next_event(parsed, line)) {
+    while (next_event_line(reader_, parsed, line)) {
       if (dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data())) ==
           dispatcher::line_outcome::window_full) {
         reader_.unread_last_line();
@@ -110,18 +110,6 @@ void event_source_session::process() {
   } else {
     do_read();
   }
-}
-
-// The next buffered line and its parse. A well-formed event line is framed and parsed in one
-// pass over its bytes; anything else is framed by the reader and parsed by parse_event, which
-// applies the input policies to it.
-bool event_source_session::next_event(parse_result& parsed, std::string_view& line) {
-  if (reader_.take_line(parse_event_line(reader_.unconsumed(), parsed), line)) return true;
-  const auto framed = reader_.next_line();
-  if (!framed) return false;
-  line = *framed;
-  parsed = parse_event(line);
-  return true;
 }
 
 // The next line cannot enter the window; lines behind it in this session's buffer may (the

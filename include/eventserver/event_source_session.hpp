@@ -10,10 +10,8 @@
 
 #include <memory>
 #include <string>
-#include <string_view>
 
 #include "eventserver/asio.hpp"
-#include "eventserver/event.hpp"
 #include "eventserver/line_reader.hpp"
 
 namespace eventserver {
@@ -36,7 +34,6 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void do_read();
   void on_read(const error_code& ec, std::size_t bytes);
   void process();
-  bool next_event(parse_result& parsed, std::string_view& line);
   bool take_lines_that_fit();
   void wait_for_room();
   void end_batch(bool input_idle);

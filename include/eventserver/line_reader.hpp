@@ -132,4 +132,17 @@ std::size_t line_reader::take_all(Take&& take) {
   return taken;
 }
 
+// The next buffered event line and its parse, as an event source's lines are taken: a
+// well-formed line is framed and parsed in one pass (parse_event_line, then take_line);
+// anything else is framed by next_line() and parsed by parse_event, which applies the input
+// policies to it. False when no complete line is buffered.
+inline bool next_event_line(line_reader& reader, parse_result& parsed, std::string_view& line) {
+  if (reader.take_line(parse_event_line(reader.unconsumed(), parsed), line)) return true;
+  const auto framed = reader.next_line();
+  if (!framed) return false;
+  line = *framed;
+  parsed = parse_event(line);
+  return true;
+}
+
 }  // namespace eventserver

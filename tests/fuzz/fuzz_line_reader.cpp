@@ -1,8 +1,8 @@
 // libFuzzer target: line_reader framing of an arbitrary byte stream fed in random-sized reads,
 // each framed line then parsed; well-formed event lines are framed and parsed in one pass
-// (parse_event_line + take_line), as the event-source session does. The input's last bytes
-// choose the limits and the read sizes (FuzzedDataProvider takes integers from the end); the
-// rest is the stream.
+// (next_event_line), as the event-source session does. The input's last bytes choose the
+// limits and the read sizes (FuzzedDataProvider takes integers from the end); the rest is
+// the stream.
 //
 // Checked against a reference framing (split on '\n', strip one '\r', drop lines over the
 // limit): the same lines in the same order, the same overlong count, and at every step the
@@ -90,15 +90,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     reader.commit(n);
     rest.remove_prefix(n);
 
-    // As the event-source session frames: a well-formed line in one pass (take_line after
-    // parse_event_line), anything else through next_line. Both must give the same lines.
+    // As the event-source session frames (next_event_line): a well-formed line in one pass,
+    // anything else through next_line. Either way the same lines, each with parse_event's result.
     const auto next = [&reader]() -> std::optional<std::string_view> {
       eventserver::parse_result parsed;
-      if (std::string_view line; reader.take_line(eventserver::parse_event_line(reader.unconsumed(), parsed), line)) {
-        FUZZ_CHECK(fuzz::same(parsed, eventserver::parse_event(line)));
-        return line;
-      }
-      return reader.next_line();
+      std::string_view line;
+      if (!eventserver::next_event_line(reader, parsed, line)) return std::nullopt;
+      FUZZ_CHECK(fuzz::same(parsed, eventserver::parse_event(line)));
+      return line;
     };
     while (const auto line = next()) {
       FUZZ_CHECK(line->size() <= max_line);
