@@ -10,13 +10,13 @@
 #include <utility>
 #include <vector>
 
-#include "eventserver/dispatcher.hpp"
-#include "eventserver/event.hpp"
-#include "eventserver/follower_graph.hpp"
-#include "eventserver/line_reader.hpp"
-#include "eventserver/router.hpp"
-#include "eventserver/send_buffer.hpp"
-#include "eventserver/sequencer.hpp"
+#include "eventserver/core/dispatcher.hpp"
+#include "eventserver/core/event.hpp"
+#include "eventserver/core/follower_graph.hpp"
+#include "eventserver/core/line_reader.hpp"
+#include "eventserver/core/router.hpp"
+#include "eventserver/core/send_buffer.hpp"
+#include "eventserver/core/sequencer.hpp"
 
 namespace {
 

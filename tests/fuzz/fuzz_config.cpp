@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "eventserver/config.hpp"
+#include "eventserver/app/config.hpp"
 #include "reference.hpp"
 
 namespace {

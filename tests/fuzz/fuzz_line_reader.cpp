@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "eventserver/line_reader.hpp"
+#include "eventserver/core/line_reader.hpp"
 #include "reference.hpp"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <system_error>
 #include <vector>
 
-#include "eventserver/event.hpp"
+#include "eventserver/core/event.hpp"
 
 namespace fuzz {
 

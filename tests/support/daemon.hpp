@@ -41,10 +41,10 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "eventserver/asio.hpp"
-#include "eventserver/config.hpp"
-#include "eventserver/counters.hpp"
-#include "eventserver/server.hpp"
+#include "eventserver/net/asio.hpp"
+#include "eventserver/app/config.hpp"
+#include "eventserver/core/counters.hpp"
+#include "eventserver/app/server.hpp"
 
 namespace eventserver::test_support {
 

@@ -1,0 +1,128 @@
+#pragma once
+// Wires the daemon together on one io_context: two listeners, the sessions they start, the
+// dispatcher that owns the sequencer, the follower graph and the routing, and the timers
+// for the gap timeout and the shutdown deadline. Everything runs on the io_context's single
+// thread, so no state here is locked.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+#include "eventserver/admin/admin_views.hpp"
+#include "eventserver/net/asio.hpp"
+#include "eventserver/app/config.hpp"
+#include "eventserver/core/counters.hpp"
+#include "eventserver/core/dispatcher.hpp"
+#include "eventserver/core/log_limiter.hpp"
+
+namespace eventserver {
+
+class listener;
+class event_source_session;
+class client_session;
+class admin_session;
+
+class server {
+ public:
+  server(asio::io_context& io, config settings);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds both listeners and starts accepting. Throws std::runtime_error when a listener
+  // cannot be bound (the message names it); nothing is left listening then.
+  void start();
+
+  // Graceful stop: no new connections, no more reading from event sources, client queues
+  // flushed within shutdownTimeoutMs. `done` runs once, when the last client is gone or the
+  // deadline has passed.
+  void shutdown(std::function<void()> done);
+  // During a shutdown: stop waiting for client queues to drain (a second signal).
+  void close_all_now();
+  bool stopping() const noexcept { return stopping_; }
+
+  tcp::endpoint event_endpoint() const;
+  tcp::endpoint client_endpoint() const;
+  tcp::endpoint admin_endpoint() const;  // unspecified when the admin listener is disabled
+  const config& settings() const noexcept { return settings_; }
+  const counters& stats() const noexcept { return stats_; }
+  const dispatcher& dispatch() const noexcept { return dispatcher_; }
+  std::size_t client_connections() const noexcept { return clients_.size(); }
+  std::size_t event_sources() const noexcept { return sources_.size(); }
+  void log_totals() const;
+
+  // --- What the admin endpoints report (io_context thread only) ---------------------------
+  server_snapshot snapshot() const;
+  // Empty when ready; otherwise why not (shutting down, stalled on a gap).
+  std::string readiness_problem() const;
+  std::string connz(const connz_query& query) const;
+
+  // --- Session hooks (io_context thread only) ---------------------------------------------
+  counters& mutable_stats() noexcept { return stats_; }
+  dispatcher& dispatch() noexcept { return dispatcher_; }
+  // A source stopped at a full reorder window; it is resumed when there is room again.
+  void pause_source(std::shared_ptr<event_source_session> source);
+  // After a source processed a batch of lines: client writes, gap timer, resuming paused
+  // sources. `input_idle`: the source has nothing more to read right now (or is paused or
+  // gone), so nothing is gained by holding notifications back.
+  void end_batch(bool input_idle);
+  // `client` queued notifications that no write has been tried for yet: the next flush pass
+  // writes them (see flush_clients). A client is on the list at most once.
+  void await_flush(client_session& client) { awaiting_flush_.push_back(&client); }
+  void source_opened(event_source_session& source) { sources_.insert(&source); }
+  void source_closed(event_source_session& source);
+  void client_opened(client_session& client) { clients_.insert(&client); }
+  void client_closed(client_session& client);
+  void admin_opened(admin_session& session) { admins_.insert(&session); }
+  void admin_closed(admin_session& session) { admins_.erase(&session); }
+  // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
+  log_limiter& handshake_warnings() noexcept { return handshake_warnings_; }
+  log_limiter& slow_client_warnings() noexcept { return slow_client_warnings_; }
+
+ private:
+  void accept_event_source(tcp::socket socket);
+  void accept_client(tcp::socket socket);
+  void accept_admin(tcp::socket socket);
+  void arm_gap_timer();
+  void on_gap_timer(const error_code& ec);
+  void resume_paused_sources();
+  void end_batch(std::chrono::steady_clock::time_point now, bool input_idle);
+  void flush_clients(std::chrono::steady_clock::time_point now, bool input_idle);
+  void finish_shutdown();
+
+  asio::io_context& io_;
+  config settings_;
+  counters stats_;
+  dispatcher dispatcher_;
+  std::shared_ptr<listener> event_listener_;
+  std::shared_ptr<listener> client_listener_;
+  std::shared_ptr<listener> admin_listener_;
+  // Sessions own themselves (shared_from_this in their handlers); these are back-pointers
+  // that each session removes in its destructor.
+  std::size_t live_event_sources() const;
+
+  std::unordered_set<event_source_session*> sources_;
+  std::unordered_set<client_session*> clients_;
+  std::unordered_set<admin_session*> admins_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<event_source_session>> paused_;
+  // Write coalescing. awaiting_flush_ holds each client with notifications queued since its
+  // last write (a session removes itself in its destructor); all of them were queued after
+  // flushed_at_, the last flush pass that left the list empty.
+  std::vector<client_session*> awaiting_flush_;
+  std::chrono::steady_clock::time_point flushed_at_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration hold_writes_{};  // clientWriteDelayMs, or the last pass's length if longer
+  asio::steady_timer gap_timer_;
+  bool gap_timer_armed_ = false;
+  asio::steady_timer shutdown_timer_;
+  std::function<void()> on_stopped_;
+  bool stopping_ = false;
+  log_limiter limit_warnings_;
+  log_limiter handshake_warnings_;
+  log_limiter slow_client_warnings_;
+};
+
+}  // namespace eventserver

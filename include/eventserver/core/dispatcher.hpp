@@ -1,0 +1,73 @@
+#pragma once
+// The synchronous heart of the daemon: takes raw event lines, applies the input policies
+// (SPEC.md), puts events in order and routes them. No sockets, no timers: the I/O layer
+// hands it lines and the current time, so every policy can be driven by a unit test.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "eventserver/app/config.hpp"
+#include "eventserver/core/counters.hpp"
+#include "eventserver/core/gap_monitor.hpp"
+#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/router.hpp"
+#include "eventserver/core/sequencer.hpp"
+
+namespace eventserver {
+
+class dispatcher {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  enum class line_outcome : std::uint8_t {
+    consumed,     // processed, or dropped by a policy
+    window_full,  // not taken: beyond the reorder window, or the window is full; offer it again later
+  };
+
+  dispatcher(const config& settings, counters& stats);
+
+  // One event line without its terminator. Never throws; bad input only moves counters.
+  line_outcome offer_line(std::string_view line) { return offer_parsed(parse_event(line), line, line.size()); }
+  // The same for a line already parsed (by parse_event, or parse_event_line from a source's
+  // buffer). `readable`: how many bytes from line.data() may be read, at least line.size();
+  // the sequencer copies a short line with enough of them in one fixed-size move.
+  line_outcome offer_parsed(const parse_result& parsed, std::string_view line, std::size_t readable);
+
+  // Lines the reader skipped as longer than maxLineBytes, or cut off by a disconnect.
+  void note_overlong(std::uint64_t lines);
+  void note_unterminated(std::size_t bytes);
+
+  // After a batch of lines: lets the gap monitor see the sequencer's state at `now`.
+  void end_batch(clock::time_point now);
+  // Gap timeout policy: if the current gap is older than gapTimeoutMs, skip it and release
+  // what waited behind it.
+  std::optional<sequencer::gap> skip_expired_gap(clock::time_point now);
+
+  router& routes() noexcept { return router_; }
+  const router& routes() const noexcept { return router_; }
+  const sequencer& sequence() const noexcept { return sequencer_; }
+  const gap_monitor& gaps() const noexcept { return gaps_; }
+
+ private:
+  void release_ready();
+  // The cold paths stay out of offer_parsed, so that its common path needs no stack frame
+  // for formatting a log line.
+  [[gnu::noinline]] void note_window_full(sequence_number refused);
+  [[gnu::noinline]] void warn(log_limiter& limiter, std::string_view what, std::string_view line);
+
+  counters& stats_;
+  sequencer sequencer_;
+  router router_;
+  gap_monitor gaps_;
+  log_limiter no_sequence_log_;
+  log_limiter bad_body_log_;
+  log_limiter duplicate_log_;
+  log_limiter stale_log_;
+  log_limiter overlong_log_;
+  log_limiter window_full_log_;
+  bool window_full_logged_ = false;  // counted and logged since the window last moved
+};
+
+}  // namespace eventserver

@@ -1,0 +1,59 @@
+#pragma once
+// One event-source connection: reads large chunks straight into a line_reader and feeds
+// each line to the dispatcher, framed and parsed in one pass when it is well formed.
+//
+// A line beyond the reorder window cannot enter yet. The lines behind it in the session's
+// buffer may (a shuffled batch has the awaited number a few lines on): those go in, the rest
+// stays in order. While nothing it holds can enter, the session reads on as long as its buffer
+// has room; only with a full buffer does it stop reading (TCP pushes back on the producer)
+// until the window moves.
+
+#include <memory>
+#include <string>
+
+#include "eventserver/net/asio.hpp"
+#include "eventserver/core/line_reader.hpp"
+
+namespace eventserver {
+
+class server;
+
+class event_source_session : public std::enable_shared_from_this<event_source_session> {
+ public:
+  event_source_session(tcp::socket socket, server& owner);
+  ~event_source_session();
+
+  void start();
+  void resume();  // called by the server once the window has room
+  void stop();    // shutdown: stop reading, close
+  // True once the producer has closed its side (or the connection failed), even while
+  // unread data is still queued in the kernel. Does not read.
+  bool peer_has_left();
+
+ private:
+  void do_read();
+  void on_read(const error_code& ec, std::size_t bytes);
+  void process();
+  bool take_lines_that_fit();
+  void wait_for_room();
+  void end_batch(bool input_idle);
+  void finish();
+  void report_overlong();
+
+  tcp::socket socket_;
+  server& server_;
+  line_reader reader_;
+  std::uint64_t overlong_reported_ = 0;
+  std::uint64_t lines_ = 0;
+  std::string peer_;
+  error_code peer_error_;       // why the stream ended (eof when the producer closed)
+  bool read_pending_ = false;   // an async read is outstanding
+  std::size_t read_size_ = 0;   // what the outstanding read asked for
+  bool last_read_filled_ = false;  // the latest read got all it asked for: more is likely waiting
+  bool peer_done_ = false;      // the stream ended; buffered lines are still to be processed
+  bool paused_ = false;         // waiting in the server's list for room in the window
+  bool finished_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace eventserver

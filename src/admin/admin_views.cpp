@@ -1,0 +1,161 @@
+#include "eventserver/admin/admin_views.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+namespace eventserver {
+
+namespace {
+
+class exposition {
+ public:
+  void counter(std::string_view name, std::string_view help, std::uint64_t value) {
+    header(name, help, "counter");
+    sample(name, "", value);
+  }
+  // Integers are printed as integers: a double would round counts past 2^53.
+  void gauge(std::string_view name, std::string_view help, std::uint64_t value) {
+    header(name, help, "gauge");
+    sample(name, "", value);
+  }
+  void gauge_seconds(std::string_view name, std::string_view help, double value) {
+    header(name, help, "gauge");
+    sample(name, "", value);
+  }
+  // One metric family with a `reason` label per value.
+  void reasons(std::string_view name, std::string_view help,
+               std::initializer_list<std::pair<std::string_view, std::uint64_t>> values) {
+    header(name, help, "counter");
+    for (const auto& [reason, value] : values) {
+      sample(name, fmt::format("{{reason=\"{}\"}}", reason), value);
+    }
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  void header(std::string_view name, std::string_view help, std::string_view type) {
+    fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  template <class Value>
+  void sample(std::string_view name, std::string_view labels, Value value) {
+    fmt::format_to(std::back_inserter(out_), "{}{} {}\n", name, labels, value);
+  }
+  std::string out_;
+};
+
+}  // namespace
+
+std::string render_metrics(const server_snapshot& s) {
+  const counters& c = s.stats;
+  exposition m;
+  m.counter("eventserver_event_lines_received_total", "Event lines read from event sources.", c.lines_received);
+  m.counter("eventserver_events_accepted_total", "Events taken into the reorder window.", c.events_accepted);
+  m.counter("eventserver_events_processed_total", "Events applied in sequence order (no-op slots included).",
+            c.events_processed);
+  m.reasons("eventserver_event_lines_rejected_total", "Event lines refused by an input policy.",
+            {{"no_sequence", c.rejected_no_sequence},
+             {"bad_body", c.rejected_bad_body},
+             {"duplicate", c.rejected_duplicate},
+             {"stale", c.rejected_stale},
+             {"overlong", c.rejected_overlong},
+             {"unterminated", c.rejected_unterminated}});
+  m.gauge("eventserver_sequence_head", "Highest sequence number accepted.", s.head);
+  m.gauge("eventserver_sequence_next_expected", "Sequence number the daemon waits for next.",
+          s.next_expected);
+  m.gauge("eventserver_reorder_window_events", "Events held waiting for an earlier one.",
+          s.pending_events);
+  m.gauge("eventserver_reorder_window_capacity", "maxPendingEvents.", s.max_pending_events);
+  m.gauge_seconds("eventserver_oldest_gap_age_seconds", "How long the missing next sequence number has held events back.",
+          s.oldest_gap_age ? static_cast<double>(s.oldest_gap_age->count()) / 1000.0 : 0.0);
+  m.counter("eventserver_reorder_window_full_total", "Times an event source had to wait for the reorder window to move.",
+            c.window_full_pauses);
+  m.counter("eventserver_gaps_skipped_total", "Gaps skipped by the gap timeout.", c.gaps_skipped);
+  m.counter("eventserver_sequence_numbers_skipped_total", "Sequence numbers given up by the gap timeout.",
+            c.sequence_numbers_skipped);
+  m.counter("eventserver_notifications_delivered_total", "Notifications queued to a client connection.",
+            c.notifications_delivered);
+  m.reasons("eventserver_notifications_dropped_total", "Notifications not delivered.",
+            {{"offline", c.notifications_dropped_offline}, {"closing", c.notifications_dropped_closing}});
+  m.gauge("eventserver_connected_users", "Users with at least one registered connection.",
+          s.connected_users);
+  m.gauge("eventserver_client_connections", "Client connections, handshaking ones included.",
+          s.client_connections);
+  m.gauge("eventserver_event_sources", "Connected event sources.", s.event_sources);
+  m.gauge("eventserver_follow_edges", "Edges in the follower graph.", s.follow_edges);
+  m.gauge("eventserver_client_queue_bytes", "Bytes queued for all client connections.",
+          s.queued_bytes);
+  m.counter("eventserver_clients_accepted_total", "Client connections accepted.", c.clients_accepted);
+  m.counter("eventserver_clients_registered_total", "Client connections that sent a valid id.", c.clients_registered);
+  m.reasons("eventserver_client_disconnects_total", "Client connections closed by the daemon or the peer.",
+            {{"slow", c.clients_disconnected_slow},
+             {"handshake_timeout", c.handshake_timeouts},
+             {"handshake_bad_id", c.handshake_bad_id},
+             {"handshake_overlong", c.handshake_overlong},
+             {"handshake_peer_closed", c.handshake_peer_closed},
+             {"limit", c.clients_rejected_limit},
+             {"peer_closed", c.clients_disconnected_peer}});
+  m.counter("eventserver_event_sources_accepted_total", "Event source connections accepted.", c.sources_accepted);
+  m.counter("eventserver_event_sources_rejected_total", "Event source connections refused over maxEventSources.",
+            c.sources_rejected_limit);
+  m.counter("eventserver_bytes_received_total", "Bytes read from event sources.", c.bytes_in);
+  m.counter("eventserver_bytes_sent_total", "Bytes written to clients.", c.bytes_out);
+  m.counter("eventserver_client_writes_total", "Writes to clients that moved bytes (bytes_sent / this = mean write size).",
+            c.client_writes);
+  m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);
+  return m.take();
+}
+
+std::string render_connz(const std::vector<connection_info>& page, std::size_t total, std::size_t offset,
+                         sequence_number processed_head) {
+  nlohmann::json connections = nlohmann::json::array();
+  for (const auto& c : page) {
+    connections.push_back({{"user", c.registered ? nlohmann::json(c.user) : nlohmann::json(nullptr)},
+                           {"state", c.registered ? "registered" : "handshake"},
+                           {"remote", c.remote},
+                           {"connected_since_ms", c.connected_since_ms},
+                           {"queued_bytes", c.queued_bytes},
+                           {"notifications", c.notifications},
+                           {"last_sequence", c.last_sequence},
+                           {"behind", c.behind}});
+  }
+  const nlohmann::json body = {{"processed_head", processed_head},
+                               {"total", total},
+                               {"offset", offset},
+                               {"count", page.size()},
+                               {"connections", std::move(connections)}};
+  return body.dump(2) + "\n";
+}
+
+}  // namespace eventserver
+
+namespace eventserver {
+
+std::optional<connz_query> parse_connz_query(std::string_view query) {
+  constexpr std::size_t max_limit = 100000;
+  connz_query result;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos) return std::nullopt;
+    const std::string_view key = pair.substr(0, eq);
+    const auto value = parse_u64(pair.substr(eq + 1));
+    if (!value) return std::nullopt;
+    if (key == "offset") {
+      result.offset = static_cast<std::size_t>(*value);
+    } else if (key == "limit") {
+      if (*value > max_limit) return std::nullopt;
+      result.limit = static_cast<std::size_t>(*value);
+    } else if (key == "user") {
+      result.user = *value;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return result;
+}
+
+}  // namespace eventserver

@@ -1,0 +1,180 @@
+#include "eventserver/app/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace eventserver {
+
+namespace {
+
+using json = nlohmann::json;
+
+// A config file is flat: a value nested deeper than this is a mistake, and refusing it while
+// parsing keeps a hostile file from recursing through the stack.
+constexpr int max_nesting = 8;
+
+// The offending value as the error line shows it: JSON, cut short so the line stays one line.
+std::string shown(const json& value) {
+  constexpr std::size_t limit = 80;
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > limit) {
+    text.resize(limit);
+    text += "...";
+  }
+  return text;
+}
+
+[[noreturn]] void fail(std::string_view origin, std::string_view key, std::string_view problem, const json& value) {
+  std::ostringstream message;
+  message << origin << ": \"" << key << "\" " << problem << ", got " << shown(value);
+  throw config_error(message.str());
+}
+
+std::uint64_t integer_in(std::string_view origin, std::string_view key, const json& value, std::uint64_t min,
+                         std::uint64_t max) {
+  std::ostringstream problem;
+  problem << "must be an integer from " << min << " to " << max;
+  if (!value.is_number_integer()) fail(origin, key, problem.str(), value);
+  if (value.is_number_unsigned()) {
+    const auto n = value.get<std::uint64_t>();
+    if (n < min || n > max) fail(origin, key, problem.str(), value);
+    return n;
+  }
+  const auto n = value.get<std::int64_t>();
+  if (n < 0 || static_cast<std::uint64_t>(n) < min || static_cast<std::uint64_t>(n) > max) {
+    fail(origin, key, problem.str(), value);
+  }
+  return static_cast<std::uint64_t>(n);
+}
+
+std::string ip_address(std::string_view origin, std::string_view key, const json& value) {
+  constexpr std::string_view problem = "must be a numeric IPv4 or IPv6 address such as \"127.0.0.1\" or \"::\"";
+  if (!value.is_string()) fail(origin, key, problem, value);
+  const auto text = value.get<std::string>();
+  std::array<unsigned char, 16> scratch{};
+  if (inet_pton(AF_INET, text.c_str(), scratch.data()) != 1 && inet_pton(AF_INET6, text.c_str(), scratch.data()) != 1) {
+    fail(origin, key, problem, value);
+  }
+  return text;
+}
+
+std::string log_level(std::string_view origin, std::string_view key, const json& value) {
+  constexpr std::array<std::string_view, 7> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  constexpr std::string_view problem = "must be one of trace, debug, info, warn, error, critical, off";
+  if (!value.is_string()) fail(origin, key, problem, value);
+  const auto text = value.get<std::string>();
+  for (const auto level : levels) {
+    if (text == level) return text;
+  }
+  fail(origin, key, problem, value);
+}
+
+struct key_rule {
+  std::string_view key;
+  std::function<void(config&, std::string_view origin, const json&)> apply;
+};
+
+template <class T>
+key_rule integer_key(std::string_view key, T config::*field, std::uint64_t min, std::uint64_t max) {
+  return {key, [key, field, min, max](config& c, std::string_view origin, const json& v) {
+            c.*field = static_cast<T>(integer_in(origin, key, v, min, max));
+          }};
+}
+
+key_rule millis_key(std::string_view key, std::chrono::milliseconds config::*field, std::uint64_t min,
+                    std::uint64_t max) {
+  return {key, [key, field, min, max](config& c, std::string_view origin, const json& v) {
+            c.*field = std::chrono::milliseconds(static_cast<std::int64_t>(integer_in(origin, key, v, min, max)));
+          }};
+}
+
+const std::vector<key_rule>& rules() {
+  constexpr std::uint64_t port_max = std::numeric_limits<std::uint16_t>::max();
+  static const std::vector<key_rule> table = {
+      integer_key("eventListenerPort", &config::event_listener_port, 0, port_max),
+      integer_key("clientListenerPort", &config::client_listener_port, 0, port_max),
+      {"eventListenerAddress",
+       [](config& c, std::string_view o, const json& v) { c.event_listener_address = ip_address(o, "eventListenerAddress", v); }},
+      {"clientListenerAddress",
+       [](config& c, std::string_view o, const json& v) { c.client_listener_address = ip_address(o, "clientListenerAddress", v); }},
+      {"logLevel", [](config& c, std::string_view o, const json& v) { c.log_level = log_level(o, "logLevel", v); }},
+      // 64 bytes hold the longest valid event: three 20-digit numbers, a type and separators.
+      integer_key("maxLineBytes", &config::max_line_bytes, 64, 1 << 20),
+      integer_key("maxPendingEvents", &config::max_pending_events, 1, 10'000'000),
+      millis_key("gapTimeoutMs", &config::gap_timeout, 0, 86'400'000),
+      integer_key("maxClientQueueBytes", &config::max_client_queue_bytes, 1024, 1ULL << 30),
+      integer_key("clientWriteBatchBytes", &config::client_write_batch_bytes, 1, 1ULL << 30),
+      millis_key("clientWriteDelayMs", &config::client_write_delay, 0, 10'000),
+      millis_key("clientHandshakeTimeoutMs", &config::client_handshake_timeout, 1, 3'600'000),
+      integer_key("maxClients", &config::max_clients, 1, 1'000'000),
+      integer_key("maxEventSources", &config::max_event_sources, 1, 1024),
+      millis_key("shutdownTimeoutMs", &config::shutdown_timeout, 0, 600'000),
+      {"adminListenerAddress",
+       [](config& c, std::string_view o, const json& v) { c.admin_listener_address = ip_address(o, "adminListenerAddress", v); }},
+      {"adminListenerPort",
+       [](config& c, std::string_view o, const json& v) {
+         c.admin_listener_port = static_cast<std::uint16_t>(integer_in(o, "adminListenerPort", v, 0, port_max));
+         c.admin_enabled = c.admin_listener_port != 0;
+       }},
+      millis_key("readyMaxGapAgeMs", &config::ready_max_gap_age, 1, 86'400'000),
+      {"logFormat",
+       [](config& c, std::string_view o, const json& v) {
+         if (!v.is_string() || (v != "text" && v != "json")) fail(o, "logFormat", "must be \"text\" or \"json\"", v);
+         c.log_format = v.get<std::string>();
+       }},
+      {"logFile",
+       [](config& c, std::string_view o, const json& v) {
+         if (!v.is_string()) fail(o, "logFile", "must be a file path (a string; \"\" for standard output)", v);
+         c.log_file = v.get<std::string>();
+       }},
+  };
+  return table;
+}
+
+}  // namespace
+
+config parse_config(std::string_view json_text, std::string_view origin) {
+  json document;
+  try {
+    document = json::parse(json_text, [origin](int depth, json::parse_event_t event, json&) {
+      if (depth >= max_nesting && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start)) {
+        throw config_error(std::string(origin) + ": nested deeper than " + std::to_string(max_nesting) +
+                           " levels; the config is one flat object");
+      }
+      return true;
+    });
+  } catch (const json::exception& e) {  // a syntax error, or a number too large for a double
+    throw config_error(std::string(origin) + ": not valid JSON: " + e.what());
+  }
+  if (!document.is_object()) {
+    throw config_error(std::string(origin) + ": must be a JSON object, got " + shown(document));
+  }
+
+  config result;
+  for (const auto& [key, value] : document.items()) {
+    const key_rule* rule = nullptr;
+    for (const auto& candidate : rules()) {
+      if (candidate.key == key) rule = &candidate;
+    }
+    if (rule == nullptr) throw config_error(std::string(origin) + ": unknown key \"" + key + "\"");
+    rule->apply(result, origin, value);
+  }
+  return result;
+}
+
+config load_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config_error(path.string() + ": cannot open config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path.string());
+}
+
+}  // namespace eventserver

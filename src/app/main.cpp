@@ -1,0 +1,140 @@
+// eventserver -config path/to/config.json
+//
+// Start-up is the only place that throws: a bad config or a port that cannot be bound ends
+// the process here with one line naming the problem and a non-zero exit.
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+#include "eventserver/net/asio.hpp"
+#include "eventserver/app/config.hpp"
+#include "eventserver/net/fd_limit.hpp"
+#include "eventserver/app/logging.hpp"
+#include "eventserver/app/server.hpp"
+
+namespace {
+
+constexpr std::string_view usage =
+    "usage: eventserver [-config path/to/config.json]\n"
+    "  -config PATH   configuration file (default ./config/config.json)\n"
+    "  -version       print the version and exit\n"
+    "  -help          this text\n";
+
+// Exit codes: 0 clean shutdown, 1 runtime start-up failure (bind), 2 bad usage or config.
+constexpr int exit_startup_failed = 1;
+constexpr int exit_bad_config = 2;
+
+void check_fd_limit(const eventserver::config& settings) {
+  // Every client and source is one descriptor; leave room for listeners, logs and stdio.
+  const std::uint64_t needed = settings.max_clients + settings.max_event_sources + 32;
+  const auto limit = eventserver::raise_fd_limit(needed);
+  if (limit.after > limit.before) {
+    spdlog::info("raised the open-file limit from {} to {}{} for maxClients {}", limit.before, limit.after,
+                 limit.raised_hard ? " (hard limit raised too)" : "", settings.max_clients);
+  }
+  if (limit.after < needed) {
+    spdlog::warn("open-file limit is {} (hard limit {}), below the {} that maxClients {} + maxEventSources {} need: "
+                 "connections past it will fail to be accepted",
+                 limit.after, limit.hard, needed, settings.max_clients, settings.max_event_sources);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = "./config/config.json";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if ((arg == "-config" || arg == "--config") && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg.starts_with("-config=") || arg.starts_with("--config=")) {
+      config_path = std::string(arg.substr(arg.find('=') + 1));
+    } else if (arg == "-version" || arg == "--version") {
+      std::printf("eventserver %s\n", EVENTSERVER_VERSION);
+      return 0;
+    } else if (arg == "-help" || arg == "--help" || arg == "-h") {
+      std::fputs(usage.data(), stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "eventserver: unexpected argument '%s'\n%s", argv[i], usage.data());
+      return exit_bad_config;
+    }
+  }
+
+  eventserver::config settings;
+  try {
+    settings = eventserver::load_config_file(config_path);
+  } catch (const eventserver::config_error& e) {
+    std::fprintf(stderr, "eventserver: %s\n", e.what());
+    return exit_bad_config;
+  }
+
+  try {
+    eventserver::configure_logging(settings);
+  } catch (const eventserver::config_error& e) {
+    std::fprintf(stderr, "eventserver: %s: %s\n", config_path.c_str(), e.what());
+    return exit_bad_config;
+  }
+  spdlog::info("eventserver {} starting with {}", EVENTSERVER_VERSION, config_path);
+
+  std::signal(SIGPIPE, SIG_IGN);  // a vanished client is an error code, not a signal
+  check_fd_limit(settings);
+
+  eventserver::asio::io_context io{1};
+  eventserver::server daemon(io, settings);
+  try {
+    daemon.start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return exit_startup_failed;
+  }
+
+  eventserver::asio::signal_set signals(io, SIGINT, SIGTERM);
+  eventserver::asio::signal_set hangup(io, SIGHUP);
+  std::function<void(const eventserver::error_code&, int)> on_signal = [&](const eventserver::error_code& ec, int sig) {
+    if (ec) return;
+    if (daemon.stopping()) {
+      spdlog::warn("received {} again: stopping now", strsignal(sig));
+      daemon.close_all_now();  // not io.stop(): that would leave sessions to outlive the server
+      return;
+    }
+    spdlog::info("received {}: stopping", strsignal(sig));
+    daemon.shutdown([&] {
+      signals.cancel();
+      hangup.cancel();
+    });
+    signals.async_wait(on_signal);  // a second signal cuts the flush short
+  };
+  signals.async_wait(on_signal);
+
+  // SIGHUP: reopen logFile (after logrotate moved it) and re-read logLevel from the config
+  // file. Other keys need a restart; a config that no longer parses changes nothing.
+  std::function<void(const eventserver::error_code&, int)> on_hangup = [&](const eventserver::error_code& ec, int) {
+    if (ec || daemon.stopping()) return;
+    try {
+      const auto fresh = eventserver::load_config_file(config_path);
+      eventserver::reopen_log_file(settings);
+      // Said before the change, so a quieter level does not swallow its own announcement.
+      spdlog::info("SIGHUP: log file reopened, logLevel {} -> {}",
+                   spdlog::level::to_string_view(spdlog::default_logger()->level()), fresh.log_level);
+      spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+    } catch (const eventserver::config_error& e) {
+      eventserver::reopen_log_file(settings);
+      spdlog::error("SIGHUP: config not reloaded, keeping logLevel: {}", e.what());
+    }
+    hangup.async_wait(on_hangup);
+  };
+  hangup.async_wait(on_hangup);
+
+  // run() returns once shutdown has closed every listener, session and timer.
+  io.run();
+  daemon.log_totals();
+  spdlog::info("eventserver stopped");
+  spdlog::shutdown();  // stops the flusher thread and flushes the log file
+  return 0;
+}

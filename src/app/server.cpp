@@ -1,0 +1,292 @@
+#include "eventserver/app/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "eventserver/admin/admin_session.hpp"
+#include "eventserver/net/client_session.hpp"
+#include "eventserver/net/event_source_session.hpp"
+#include "eventserver/net/listener.hpp"
+
+namespace eventserver {
+
+namespace {
+// Admin connections are for a scraper or an operator, not a crowd.
+constexpr std::size_t max_admin_connections = 32;
+
+tcp::endpoint endpoint_of(const std::string& address, std::uint16_t port) {
+  return {asio::ip::make_address(address), port};
+}
+
+std::string to_string(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
+  return fmt::format("{}:{}", address.to_string(), endpoint.port());
+}
+}  // namespace
+
+server::server(asio::io_context& io, config settings)
+    : io_(io),
+      settings_(std::move(settings)),
+      dispatcher_(settings_, stats_),
+      hold_writes_(settings_.client_write_delay),
+      gap_timer_(io),
+      shutdown_timer_(io),
+      limit_warnings_(5, std::chrono::seconds(1)),
+      handshake_warnings_(5, std::chrono::seconds(1)),
+      slow_client_warnings_(20, std::chrono::seconds(1)) {}
+
+server::~server() = default;
+
+void server::start() {
+  event_listener_ = std::make_shared<listener>(
+      io_, endpoint_of(settings_.event_listener_address, settings_.event_listener_port), "event source",
+      [this](tcp::socket socket) { accept_event_source(std::move(socket)); });
+  client_listener_ = std::make_shared<listener>(
+      io_, endpoint_of(settings_.client_listener_address, settings_.client_listener_port), "client",
+      [this](tcp::socket socket) { accept_client(std::move(socket)); });
+  if (settings_.admin_enabled) {
+    admin_listener_ = std::make_shared<listener>(
+        io_, endpoint_of(settings_.admin_listener_address, settings_.admin_listener_port), "admin",
+        [this](tcp::socket socket) { accept_admin(std::move(socket)); });
+  }
+  event_listener_->start();
+  client_listener_->start();
+  spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
+               to_string(client_endpoint()));
+  if (admin_listener_) {
+    admin_listener_->start();
+    spdlog::info("admin HTTP (/metrics /healthz /readyz /connz) on {}", to_string(admin_endpoint()));
+  }
+}
+
+tcp::endpoint server::event_endpoint() const { return event_listener_ ? event_listener_->local_endpoint() : tcp::endpoint{}; }
+tcp::endpoint server::client_endpoint() const { return client_listener_ ? client_listener_->local_endpoint() : tcp::endpoint{}; }
+
+tcp::endpoint server::admin_endpoint() const { return admin_listener_ ? admin_listener_->local_endpoint() : tcp::endpoint{}; }
+
+void server::accept_admin(tcp::socket socket) {
+  if (stopping_ || admins_.size() >= max_admin_connections) return;
+  std::make_shared<admin_session>(std::move(socket), *this)->start();
+}
+
+void server::accept_event_source(tcp::socket socket) {
+  if (stopping_) return;  // the socket closes as it goes out of scope
+  if (sources_.size() >= settings_.max_event_sources && live_event_sources() >= settings_.max_event_sources) {
+    ++stats_.sources_rejected_limit;
+    if (const auto suppressed = limit_warnings_.allow(std::chrono::steady_clock::now())) {
+      spdlog::warn("refused an event source connection: maxEventSources ({}) already connected{}",
+                   settings_.max_event_sources,
+                   suppressed_note(*suppressed));
+    }
+    return;
+  }
+  ++stats_.sources_accepted;
+  std::make_shared<event_source_session>(std::move(socket), *this)->start();
+}
+
+// A source paused on a full window reads nothing, so it cannot see its producer leave; asked
+// only when the limit is reached, the kernel tells (POLLRDHUP). Such a source keeps draining
+// what its producer sent before leaving, but no longer holds a place: the producer that
+// reconnects to send the missing number must get in, or the stream would stall for good.
+std::size_t server::live_event_sources() const {
+  return static_cast<std::size_t>(std::count_if(sources_.begin(), sources_.end(),
+                                                [](event_source_session* s) { return !s->peer_has_left(); }));
+}
+
+void server::accept_client(tcp::socket socket) {
+  if (stopping_) return;
+  if (clients_.size() >= settings_.max_clients) {
+    ++stats_.clients_rejected_limit;
+    if (const auto suppressed = limit_warnings_.allow(std::chrono::steady_clock::now())) {
+      spdlog::warn("refused a client connection: maxClients ({}) already connected{}", settings_.max_clients,
+                   suppressed_note(*suppressed));
+    }
+    return;
+  }
+  ++stats_.clients_accepted;
+  std::make_shared<client_session>(std::move(socket), *this)->start();
+}
+
+void server::pause_source(std::shared_ptr<event_source_session> source) { paused_.push_back(std::move(source)); }
+
+void server::end_batch(bool input_idle) { end_batch(std::chrono::steady_clock::now(), input_idle); }
+
+void server::end_batch(std::chrono::steady_clock::time_point now, bool input_idle) {
+  dispatcher_.end_batch(now);
+  flush_clients(now, input_idle);
+  arm_gap_timer();  // after a skipped gap: the gap moved on (or a new one opened), watch that one
+  resume_paused_sources();
+}
+
+// One write per waiting client per pass. While the source keeps the daemon busy, a pass
+// writes only once clientWriteDelayMs have gone by since the list was last empty (a client
+// that reaches clientWriteBatchBytes has written on its own meanwhile): fewer, larger writes,
+// since on loopback each write costs the kernel ~7 us whatever its size. When the source
+// goes quiet, everything is written at once.
+void server::flush_clients(std::chrono::steady_clock::time_point now, bool input_idle) {
+  if (awaiting_flush_.empty()) {
+    flushed_at_ = now;
+    return;
+  }
+  if (!input_idle && now - flushed_at_ < hold_writes_) return;
+  // A write never adds to the list nor ends a session on the spot (a failed one posts its close).
+  for (client_session* client : awaiting_flush_) client->flush_awaited();
+  awaiting_flush_.clear();
+  flushed_at_ = std::chrono::steady_clock::now();
+  // With thousands of clients one pass takes longer than the delay; then the next waits as
+  // long as this one took, so writing never takes more than about half the time. A delay of
+  // 0 turns holding back off altogether.
+  const std::chrono::steady_clock::duration delay = settings_.client_write_delay;
+  hold_writes_ = delay.count() == 0 ? delay : std::max(delay, flushed_at_ - now);
+}
+
+void server::resume_paused_sources() {
+  if (paused_.empty() || dispatcher_.sequence().full() || stopping_) return;
+  // Resumed from fresh handlers, never from inside another source's processing.
+  for (auto& source : paused_) {
+    asio::post(io_, [source = std::move(source)] { source->resume(); });
+  }
+  paused_.clear();
+}
+
+void server::arm_gap_timer() {
+  if (gap_timer_armed_ || stopping_) return;
+  const auto deadline = dispatcher_.gaps().deadline();
+  if (!deadline) return;
+  gap_timer_armed_ = true;
+  gap_timer_.expires_at(*deadline);
+  gap_timer_.async_wait([this](const error_code& ec) { on_gap_timer(ec); });
+}
+
+void server::on_gap_timer(const error_code& ec) {
+  gap_timer_armed_ = false;
+  if (ec || stopping_) return;
+  const auto now = std::chrono::steady_clock::now();
+  dispatcher_.skip_expired_gap(now);
+  end_batch(now, true);  // what the skip released is written at once
+}
+
+void server::source_closed(event_source_session& source) { sources_.erase(&source); }
+
+void server::client_closed(client_session& client) {
+  clients_.erase(&client);
+  if (client.awaiting_flush()) std::erase(awaiting_flush_, &client);
+  if (stopping_ && clients_.empty()) finish_shutdown();
+}
+
+void server::shutdown(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  on_stopped_ = std::move(done);
+  spdlog::info("shutting down: {} client connection(s) to flush within {} ms", clients_.size(),
+               settings_.shutdown_timeout.count());
+  if (event_listener_) event_listener_->stop();
+  if (client_listener_) client_listener_->stop();
+  if (admin_listener_) admin_listener_->stop();
+  for (auto* admin : std::vector<admin_session*>(admins_.begin(), admins_.end())) admin->close();
+  gap_timer_.cancel();
+  // Everything already in order has been routed; events still waiting on a gap cannot be.
+  for (auto* source : std::vector<event_source_session*>(sources_.begin(), sources_.end())) source->stop();
+  paused_.clear();
+  if (clients_.empty()) {
+    asio::post(io_, [this] { finish_shutdown(); });
+    return;
+  }
+  for (auto* client : std::vector<client_session*>(clients_.begin(), clients_.end())) client->finish();
+  shutdown_timer_.expires_after(settings_.shutdown_timeout);
+  shutdown_timer_.async_wait([this](const error_code& ec) {
+    if (ec || !on_stopped_) return;
+    spdlog::warn("shutdown deadline passed: closing {} client connection(s) with data still queued", clients_.size());
+    close_all_now();
+  });
+}
+
+void server::close_all_now() {
+  if (!stopping_) return;
+  // Closing cancels their pending operations; the sessions then end in their own handlers,
+  // so io_context::run() returns with no session outliving the server.
+  for (auto* client : std::vector<client_session*>(clients_.begin(), clients_.end())) client->close();
+  finish_shutdown();
+}
+
+void server::finish_shutdown() {
+  if (!on_stopped_) return;
+  shutdown_timer_.cancel();
+  auto done = std::move(on_stopped_);
+  on_stopped_ = nullptr;
+  done();
+}
+
+server_snapshot server::snapshot() const {
+  const auto& seq = dispatcher_.sequence();
+  const auto& routes = dispatcher_.routes();
+  server_snapshot s;
+  s.stats = stats_;
+  s.next_expected = seq.next_expected();
+  s.head = seq.head();
+  s.pending_events = seq.pending();
+  s.max_pending_events = seq.max_pending();
+  const auto now = std::chrono::steady_clock::now();
+  if (const auto since = dispatcher_.gaps().since()) {
+    s.oldest_gap_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - *since);
+  }
+  s.connected_users = routes.connected_users();
+  s.client_connections = clients_.size();
+  s.event_sources = sources_.size();
+  s.follow_edges = routes.graph().edge_count();
+  for (const auto* client : clients_) s.queued_bytes += client->queued_bytes();
+  s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
+  return s;
+}
+
+std::string server::readiness_problem() const {
+  if (stopping_) return "shutting down";
+  if (!event_listener_ || !client_listener_) return "not listening";
+  // Before any event source has connected there is no stream to be stalled.
+  if (stats_.sources_accepted == 0) return {};
+  if (const auto since = dispatcher_.gaps().since()) {
+    const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - *since);
+    if (age > settings_.ready_max_gap_age) {
+      return fmt::format("stalled {} ms waiting for sequence number {} ({} events held back)", age.count(),
+                         dispatcher_.gaps().missing(), dispatcher_.sequence().pending());
+    }
+  }
+  return {};
+}
+
+std::string server::connz(const connz_query& query) const {
+  // Oldest connection first, so pages stay stable while clients come and go at the end.
+  std::vector<const client_session*> selected;
+  selected.reserve(clients_.size());
+  for (const auto* client : clients_) {
+    if (!query.user || (client->registered() && client->user() == *query.user)) selected.push_back(client);
+  }
+  std::sort(selected.begin(), selected.end(), [](const client_session* a, const client_session* b) {
+    return a->serial() < b->serial();
+  });
+  const sequence_number processed_head = dispatcher_.sequence().next_expected() - 1;
+  std::vector<connection_info> page;
+  for (std::size_t i = query.offset; i < selected.size() && page.size() < query.limit; ++i) {
+    page.push_back(selected[i]->info(processed_head));
+  }
+  return render_connz(page, selected.size(), query.offset, processed_head);
+}
+
+void server::log_totals() const {
+  const auto& s = stats_;
+  spdlog::info(
+      "totals: events processed {} (pending {}, next expected {}), notifications delivered {}, dropped: offline {}, "
+      "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}; "
+      "gaps skipped {} ({} sequence numbers); clients accepted {}, registered {}, refused over limit {}, "
+      "handshake failures {}, cut off slow {}, peer closed {}; bytes in {}, out {} in {} writes",
+      s.events_processed, dispatcher_.sequence().pending(), dispatcher_.sequence().next_expected(),
+      s.notifications_delivered, s.notifications_dropped_offline, s.notifications_dropped_closing,
+      s.rejected_no_sequence, s.rejected_bad_body, s.rejected_duplicate, s.rejected_stale, s.rejected_overlong,
+      s.rejected_unterminated, s.gaps_skipped, s.sequence_numbers_skipped, s.clients_accepted, s.clients_registered,
+      s.clients_rejected_limit, s.handshake_timeouts + s.handshake_bad_id + s.handshake_overlong + s.handshake_peer_closed,
+      s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes);
+}
+
+}  // namespace eventserver

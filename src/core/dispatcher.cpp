@@ -1,0 +1,129 @@
+#include "eventserver/core/dispatcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace eventserver {
+
+namespace {
+// A flood of bad lines costs at most this many warnings per second per kind.
+constexpr std::size_t warn_burst = 5;
+constexpr std::chrono::seconds warn_interval{1};
+}  // namespace
+
+dispatcher::dispatcher(const config& settings, counters& stats)
+    : stats_(stats),
+      sequencer_(settings.max_pending_events),
+      router_(stats),
+      gaps_(settings.gap_timeout),
+      no_sequence_log_(warn_burst, warn_interval),
+      bad_body_log_(warn_burst, warn_interval),
+      duplicate_log_(warn_burst, warn_interval),
+      stale_log_(warn_burst, warn_interval),
+      overlong_log_(warn_burst, warn_interval),
+      window_full_log_(warn_burst, warn_interval) {}
+
+dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, std::string_view line,
+                                                  std::size_t readable) {
+  if (parsed.status == parse_status::no_sequence) {
+    ++stats_.lines_received;
+    ++stats_.rejected_no_sequence;
+    warn(no_sequence_log_, "dropped event line with no readable sequence number", line);
+    return line_outcome::consumed;
+  }
+
+  const sequence_number seq = parsed.ev.seq;
+  // The window is the range of numbers after the awaited one, maxPendingEvents long: a line
+  // further ahead waits in its source (TCP pushes back) rather than take a place that the
+  // numbers before it will need, so a source racing ahead cannot starve the one holding the
+  // awaited number. The awaited number itself always enters (it releases, never holds).
+  const sequence_number next = sequencer_.next_expected();
+  if (seq > next && (seq - next > sequencer_.max_pending() || sequencer_.full())) {
+    if (!window_full_logged_) note_window_full(seq);
+    return line_outcome::window_full;
+  }
+  ++stats_.lines_received;
+
+  switch (sequencer_.offer(parsed.ev, line, readable)) {
+    case sequencer::offer_result::accepted:
+      ++stats_.events_accepted;
+      if (parsed.status == parse_status::bad_body) {
+        ++stats_.rejected_bad_body;
+        warn(bad_body_log_, "event line with a bad body: its sequence number is consumed as a no-op", line);
+      }
+      break;
+    case sequencer::offer_result::duplicate:
+      ++stats_.rejected_duplicate;
+      warn(duplicate_log_, "dropped event line whose sequence number is already pending", line);
+      break;
+    case sequencer::offer_result::stale:
+      ++stats_.rejected_stale;
+      warn(stale_log_, "dropped event line whose sequence number was already processed", line);
+      break;
+  }
+  if (sequencer_.ready()) release_ready();
+  return line_outcome::consumed;
+}
+
+void dispatcher::note_window_full(sequence_number refused) {
+  window_full_logged_ = true;  // once until the window moves, however many refusals
+  ++stats_.window_full_pauses;
+  if (const auto suppressed = window_full_log_.allow(clock::now())) {
+    spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): sequence number {} "
+                 "and what follows it in its source wait{}",
+                 sequencer_.pending(), sequencer_.next_expected(), refused, suppressed_note(*suppressed));
+  }
+}
+
+void dispatcher::release_ready() {
+  const auto released = sequencer_.drain([this](const event& ev, std::string_view notification) {
+    SPDLOG_TRACE("apply seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
+    router_.apply(ev, notification, sequencer::readable_bytes);
+  });
+  stats_.events_processed += released;
+  if (released != 0) window_full_logged_ = false;  // the window moved: a refusal is news again
+}
+
+void dispatcher::note_overlong(std::uint64_t lines) {
+  if (lines == 0) return;
+  stats_.rejected_overlong += lines;
+  if (const auto suppressed = overlong_log_.allow(clock::now())) {
+    spdlog::warn("dropped {} event line(s) longer than maxLineBytes{}", lines,
+                 suppressed_note(*suppressed));
+  }
+}
+
+void dispatcher::note_unterminated(std::size_t bytes) {
+  if (bytes == 0) return;
+  ++stats_.rejected_unterminated;
+  spdlog::warn("event source closed in the middle of a line: dropped its last {} byte(s)", bytes);
+}
+
+void dispatcher::end_batch(clock::time_point now) {
+  gaps_.observe(sequencer_.next_expected(), sequencer_.blocked(), now);
+}
+
+std::optional<sequencer::gap> dispatcher::skip_expired_gap(clock::time_point now) {
+  if (!gaps_.expired(now)) return std::nullopt;
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - *gaps_.since());
+  const auto skipped = sequencer_.skip_gap();
+  if (!skipped) return std::nullopt;
+  ++stats_.gaps_skipped;
+  stats_.sequence_numbers_skipped += skipped->last - skipped->first + 1;
+  if (skipped->first == skipped->last) {
+    spdlog::warn("gap timeout: skipped missing sequence number {} after waiting {} ms", skipped->first, waited.count());
+  } else {
+    spdlog::warn("gap timeout: skipped missing sequence numbers {}..{} after waiting {} ms", skipped->first,
+                 skipped->last, waited.count());
+  }
+  release_ready();
+  end_batch(now);
+  return skipped;
+}
+
+void dispatcher::warn(log_limiter& limiter, std::string_view what, std::string_view line) {
+  if (const auto suppressed = limiter.allow(clock::now())) {
+    spdlog::warn("{}: {}{}", what, quote_for_log(line), suppressed_note(*suppressed));
+  }
+}
+
+}  // namespace eventserver

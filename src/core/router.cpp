@@ -1,0 +1,120 @@
+#include "eventserver/core/router.hpp"
+
+#include <algorithm>
+
+namespace eventserver {
+
+const router::connection_list* router::find_online(user_id user) const {
+  const auto it = online_.find(user);
+  return it == online_.end() ? nullptr : &it->second;
+}
+
+void router::connect(user_id user, recipient& connection) {
+  auto& list = online_[user];
+  const bool comes_online = list.empty();
+  list.push_back(&connection);
+  ++connections_;
+  for (const user_id followed : graph_.following(user)) {
+    auto& followers = audiences_[followed];
+    followers.connected.push_back(&connection);
+    if (comes_online) ++followers.online_followers;
+  }
+}
+
+void router::disconnect(user_id user, recipient& connection) {
+  const auto it = online_.find(user);
+  if (it == online_.end()) return;
+  auto& list = it->second;
+  const auto at = std::find(list.begin(), list.end(), &connection);
+  if (at == list.end()) return;  // not this user's connection: leave the others alone
+  list.erase(at);
+  --connections_;
+  const bool goes_offline = list.empty();
+  if (goes_offline) online_.erase(it);
+  for (const user_id followed : graph_.following(user)) {
+    auto& followers = audiences_[followed];
+    remove_connection(followers, &connection);
+    if (goes_offline) --followers.online_followers;
+  }
+}
+
+void router::apply(const event& ev, std::string_view notification, std::size_t readable) {
+  readable = std::max(readable, notification.size());
+  switch (ev.type) {
+    case event_type::follow:
+      if (graph_.follow(ev.from, ev.to)) {
+        auto& followed = audiences_[ev.to];
+        ++followed.followers;
+        if (const connection_list* follower = find_online(ev.from)) {
+          followed.connected.insert(followed.connected.end(), follower->begin(), follower->end());
+          ++followed.online_followers;
+        }
+      }
+      notify(ev.to, ev, notification, readable);
+      break;
+    case event_type::unfollow:
+      if (graph_.unfollow(ev.from, ev.to)) {
+        const auto it = audiences_.find(ev.to);  // there: the edge was counted in it
+        if (const connection_list* follower = find_online(ev.from)) {
+          for (const recipient* connection : *follower) remove_connection(it->second, connection);
+          --it->second.online_followers;
+        }
+        if (--it->second.followers == 0) audiences_.erase(it);
+      }
+      break;
+    case event_type::broadcast:
+      for (const auto& [id, connections] : online_) notify(connections, ev, notification, readable);
+      break;
+    case event_type::private_message:
+      notify(ev.to, ev, notification, readable);
+      break;
+    case event_type::status_update:
+      if (const auto it = audiences_.find(ev.from); it != audiences_.end()) {
+        const audience& followed = it->second;
+        notify(followed.connected, ev, notification, readable);
+        stats_.notifications_dropped_offline += followed.followers - followed.online_followers;
+      }
+      break;
+    case event_type::no_op:
+      break;
+  }
+}
+
+void router::notify(user_id user, const event& ev, std::string_view notification, std::size_t readable) {
+  if (const connection_list* connections = find_online(user)) {
+    notify(*connections, ev, notification, readable);
+  } else {
+    ++stats_.notifications_dropped_offline;
+  }
+}
+
+template <class List>
+void router::notify(const List& connections, const event& ev, std::string_view notification,
+                    std::size_t readable) {
+  for (recipient* connection : connections) connection->deliver(ev.seq, notification, readable);
+}
+
+void router::remove_connection(audience& followed, const recipient* connection) {
+  auto& list = followed.connected;
+  const auto at = std::find(list.begin(), list.end(), connection);
+  if (at == list.end()) return;
+  *at = list.back();  // order among followers is irrelevant: each gets its own copy
+  list.pop_back();
+}
+
+std::size_t router::connections_of(user_id user) const {
+  const connection_list* connections = find_online(user);
+  return connections == nullptr ? 0 : connections->size();
+}
+
+std::size_t router::follower_count(user_id user) const {
+  const auto it = audiences_.find(user);
+  return it == audiences_.end() ? 0 : it->second.followers;
+}
+
+std::size_t router::connected_followers_of(user_id user) const {
+  const auto it = audiences_.find(user);
+  return it == audiences_.end() ? 0 : it->second.connected.size();
+}
+
+}  // namespace eventserver

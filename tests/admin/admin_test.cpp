@@ -1,0 +1,311 @@
+// The admin HTTP endpoints: rendering in isolation, then scraped from a live daemon while
+// traffic of a known shape flows, the numbers checked against what was sent.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "eventserver/admin/admin_views.hpp"
+#include "support/daemon.hpp"
+
+namespace eventserver {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+namespace test_support = eventserver::test_support;
+using test_support::test_config;
+using test_support::test_daemon;
+
+// ----------------------------------------------------------------------------------------
+// Rendering
+
+TEST(AdminViews, MetricsAreInPrometheusTextFormatWithExactValues) {
+  server_snapshot s;
+  s.stats.events_processed = 42;
+  s.stats.rejected_no_sequence = 3;
+  s.stats.clients_disconnected_slow = 2;
+  s.stats.notifications_dropped_offline = 18446744073709551615ULL;  // no rounding through double
+  s.head = 50;
+  s.next_expected = 43;
+  s.pending_events = 7;
+  s.oldest_gap_age = 1500ms;
+  s.client_connections = 9;
+  const std::string text = render_metrics(s);
+  EXPECT_THAT(text, HasSubstr("# HELP eventserver_events_processed_total "));
+  EXPECT_THAT(text, HasSubstr("# TYPE eventserver_events_processed_total counter\neventserver_events_processed_total 42\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_event_lines_rejected_total{reason=\"no_sequence\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_client_disconnects_total{reason=\"slow\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_notifications_dropped_total{reason=\"offline\"} 18446744073709551615\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE eventserver_sequence_head gauge\neventserver_sequence_head 50\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_sequence_next_expected 43\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_reorder_window_events 7\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_oldest_gap_age_seconds 1.5\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_client_connections 9\n"));
+}
+
+TEST(AdminViews, NoGapMeansZeroGapAge) {
+  EXPECT_THAT(render_metrics(server_snapshot{}), HasSubstr("eventserver_oldest_gap_age_seconds 0\n"));
+}
+
+TEST(AdminViews, ConnzIsJsonWithEveryField) {
+  connection_info c;
+  c.user = 12;
+  c.registered = true;
+  c.remote = "127.0.0.1:5000";
+  c.connected_since_ms = 1700000000000;
+  c.queued_bytes = 10;
+  c.notifications = 4;
+  c.last_sequence = 90;
+  c.behind = 10;
+  const auto body = nlohmann::json::parse(render_connz({c, connection_info{}}, 5, 1, 100));
+  EXPECT_EQ(body["total"], 5);
+  EXPECT_EQ(body["offset"], 1);
+  EXPECT_EQ(body["count"], 2);
+  EXPECT_EQ(body["processed_head"], 100);
+  const auto& first = body["connections"][0];
+  EXPECT_EQ(first["user"], 12);
+  EXPECT_EQ(first["state"], "registered");
+  EXPECT_EQ(first["remote"], "127.0.0.1:5000");
+  EXPECT_EQ(first["connected_since_ms"], 1700000000000);
+  EXPECT_EQ(first["queued_bytes"], 10);
+  EXPECT_EQ(first["notifications"], 4);
+  EXPECT_EQ(first["last_sequence"], 90);
+  EXPECT_EQ(first["behind"], 10);
+  EXPECT_TRUE(body["connections"][1]["user"].is_null());
+  EXPECT_EQ(body["connections"][1]["state"], "handshake");
+}
+
+TEST(AdminViews, ConnzQueryParsing) {
+  const auto all = parse_connz_query("");
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->offset, 0u);
+  EXPECT_EQ(all->limit, 1000u);
+  EXPECT_FALSE(all->user);
+  const auto some = parse_connz_query("offset=5&limit=2&user=77");
+  ASSERT_TRUE(some);
+  EXPECT_EQ(some->offset, 5u);
+  EXPECT_EQ(some->limit, 2u);
+  EXPECT_EQ(some->user, 77u);
+  EXPECT_FALSE(parse_connz_query("limit=abc"));
+  EXPECT_FALSE(parse_connz_query("limit=100001"));
+  EXPECT_FALSE(parse_connz_query("colour=blue"));
+  EXPECT_FALSE(parse_connz_query("user"));
+}
+
+// ----------------------------------------------------------------------------------------
+// Against a live daemon
+
+struct http_reply {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+
+// One request on a fresh connection; reads until the daemon closes (Connection: close).
+http_reply http_request(std::uint16_t port, std::string_view request_line, std::string_view extra_headers = "") {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  http_reply reply;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return reply;
+  }
+  const std::string request =
+      std::string(request_line) + "\r\nHost: localhost\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n";
+  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string raw;
+  char buf[65536];
+  for (;;) {
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto split = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || split == std::string::npos) return reply;
+  reply.status = std::stoi(raw.substr(9, 3));
+  reply.headers = raw.substr(0, split);
+  reply.body = raw.substr(split + 4);
+  return reply;
+}
+
+// The value of one sample, e.g. metric(text, "eventserver_client_disconnects_total{reason=\"slow\"}").
+double metric(const std::string& text, const std::string& sample) {
+  const auto at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + sample.size() + 2));
+}
+
+class AdminTest : public ::testing::Test {
+ protected:
+  static config with_admin(config c = test_config()) {
+    c.admin_enabled = true;
+    return c;
+  }
+  std::uint16_t admin_port(test_daemon& d) {
+    return d.on_io([](server& srv) { return srv.admin_endpoint().port(); });
+  }
+};
+
+TEST_F(AdminTest, MetricsCountWhatWasSent) {
+  test_daemon d(with_admin());
+  auto alice = d.connect_user(1);
+  auto bob = d.connect_user(2);
+  ASSERT_TRUE(d.wait_for_registered_connections(2));
+  auto source = d.connect_source();
+    // 4|B and 1|B come after their numbers were processed (stale); the second 6|B finds 6 pending.
+  source.send("1|F|1|2\r\n2|S|2\r\nnot-a-line\r\n\r\n3|Q|1\r\n4|P|2|1\r\n4|B\r\n1|B\r\n6|B\r\n6|B\r\n");
+  ASSERT_TRUE(d.wait_until([](server& srv) { return srv.stats().rejected_duplicate == 1; }));
+  ASSERT_EQ(alice.read_lines(2), (test_support::lines{"2|S|2", "4|P|2|1"}));
+  ASSERT_EQ(bob.read_lines(1), (test_support::lines{"1|F|1|2"}));
+
+  const auto reply = http_request(admin_port(d), "GET /metrics HTTP/1.1");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_THAT(reply.headers, HasSubstr("text/plain; version=0.0.4"));
+  const std::string& m = reply.body;
+  EXPECT_EQ(metric(m, "eventserver_event_lines_received_total"), 10);
+  EXPECT_EQ(metric(m, "eventserver_events_processed_total"), 4);
+  EXPECT_EQ(metric(m, "eventserver_event_lines_rejected_total{reason=\"no_sequence\"}"), 2);
+  EXPECT_EQ(metric(m, "eventserver_event_lines_rejected_total{reason=\"bad_body\"}"), 1);
+  EXPECT_EQ(metric(m, "eventserver_event_lines_rejected_total{reason=\"duplicate\"}"), 1);
+  EXPECT_EQ(metric(m, "eventserver_event_lines_rejected_total{reason=\"stale\"}"), 2);
+  EXPECT_EQ(metric(m, "eventserver_sequence_head"), 6);
+  EXPECT_EQ(metric(m, "eventserver_sequence_next_expected"), 5);
+  EXPECT_EQ(metric(m, "eventserver_reorder_window_events"), 1);
+  EXPECT_GE(metric(m, "eventserver_oldest_gap_age_seconds"), 0);  // present; may still be < 1 ms old
+  EXPECT_EQ(metric(m, "eventserver_notifications_delivered_total"), 3);
+  EXPECT_EQ(metric(m, "eventserver_connected_users"), 2);
+  EXPECT_EQ(metric(m, "eventserver_client_connections"), 2);
+  EXPECT_EQ(metric(m, "eventserver_event_sources"), 1);
+  EXPECT_EQ(metric(m, "eventserver_follow_edges"), 1);
+  EXPECT_EQ(metric(m, "eventserver_bytes_sent_total"), 25);  // "1|F|1|2" "2|S|2" "4|P|2|1", each + CRLF
+  EXPECT_EQ(metric(m, "eventserver_client_writes_total"), 2);  // one for each client: the lines came in one read
+}
+
+TEST_F(AdminTest, MetricsCountASlowClientAndAHandshakeFailure) {
+  auto settings = with_admin();
+  settings.max_client_queue_bytes = 4096;
+  test_daemon d(settings);
+  auto slow = d.connect_user(2, /*receive_buffer=*/4096);
+  auto bad = d.connect_client();
+  bad.send("not-an-id\r\n");
+  ASSERT_EQ(bad.wait_closed(), test_support::read_status::eof);
+  ASSERT_TRUE(d.wait_for_registered_connections(1));
+  auto source = d.connect_source();
+  std::uint64_t seq = 0;
+  // Private messages until user 2, who never reads, is over its 4 KiB queue. The kernel's
+  // socket buffers (send buffer autotuned up to 4 MB) take their share first, so this may
+  // need several MB: bounded at ~12 MB.
+  for (int batch = 0; batch < 600 && d.stats().clients_disconnected_slow == 0; ++batch) {
+    std::string bytes;
+    for (int i = 0; i < 500; ++i) bytes += std::to_string(++seq) + "|P|00000000000000000001|2\n";
+    source.send(bytes);
+    ASSERT_TRUE(d.wait_for_processed(seq));
+  }
+  ASSERT_EQ(d.stats().clients_disconnected_slow, 1u);
+  const auto m = http_request(admin_port(d), "GET /metrics HTTP/1.1").body;
+  EXPECT_EQ(metric(m, "eventserver_client_disconnects_total{reason=\"slow\"}"), 1);
+  EXPECT_EQ(metric(m, "eventserver_client_disconnects_total{reason=\"handshake_bad_id\"}"), 1);
+  EXPECT_EQ(metric(m, "eventserver_clients_accepted_total"), 2);
+  EXPECT_EQ(metric(m, "eventserver_client_connections"), 0);
+}
+
+TEST_F(AdminTest, ConnzListsEachConnectionWithItsUserAndQueue) {
+  test_daemon d(with_admin());
+  auto first = d.connect_user(10);
+  auto second = d.connect_user(20);
+  auto again = d.connect_user(10);
+  ASSERT_TRUE(d.wait_for_registered_connections(3));
+  auto source = d.connect_source();
+  source.send("1|P|5|10\r\n2|B\r\n");
+  ASSERT_TRUE(d.wait_for_processed(2));
+  ASSERT_EQ(first.read_lines(2).size(), 2u);
+  ASSERT_EQ(again.read_lines(2).size(), 2u);
+  ASSERT_EQ(second.read_lines(1).size(), 1u);
+
+  const auto reply = http_request(admin_port(d), "GET /connz HTTP/1.1");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_THAT(reply.headers, HasSubstr("application/json"));
+  const auto body = nlohmann::json::parse(reply.body);
+  EXPECT_EQ(body["total"], 3);
+  EXPECT_EQ(body["processed_head"], 2);
+  ASSERT_EQ(body["connections"].size(), 3u);
+  // Oldest first: the order they connected in.
+  EXPECT_EQ(body["connections"][0]["user"], 10);
+  EXPECT_EQ(body["connections"][1]["user"], 20);
+  EXPECT_EQ(body["connections"][2]["user"], 10);
+  EXPECT_EQ(body["connections"][0]["notifications"], 2);
+  EXPECT_EQ(body["connections"][1]["notifications"], 1);
+  EXPECT_EQ(body["connections"][0]["last_sequence"], 2);
+  EXPECT_EQ(body["connections"][0]["queued_bytes"], 0);
+  EXPECT_EQ(body["connections"][0]["behind"], 0);
+  EXPECT_THAT(body["connections"][0]["remote"].get<std::string>(), StartsWith("127.0.0.1:"));
+
+  const auto only = nlohmann::json::parse(http_request(admin_port(d), "GET /connz?user=10&limit=1&offset=1 HTTP/1.1").body);
+  EXPECT_EQ(only["total"], 2);
+  EXPECT_EQ(only["count"], 1);
+  EXPECT_EQ(only["connections"][0]["user"], 10);
+}
+
+TEST_F(AdminTest, ReadyzFailsWhileAGapStallsTheStreamAndRecovers) {
+  auto settings = with_admin();
+  settings.ready_max_gap_age = 50ms;
+  test_daemon d(settings);
+  const auto port = admin_port(d);
+  EXPECT_EQ(http_request(port, "GET /readyz HTTP/1.1").status, 200);  // no source yet: nothing to stall
+  auto source = d.connect_source();
+  source.send("2|B\r\n");
+  ASSERT_TRUE(d.wait_until([](server& srv) { return srv.dispatch().sequence().pending() == 1; }));
+  std::this_thread::sleep_for(120ms);  // let the gap grow older than the threshold
+  const auto stalled = http_request(port, "GET /readyz HTTP/1.1");
+  EXPECT_EQ(stalled.status, 503);
+  EXPECT_THAT(stalled.body, HasSubstr("waiting for sequence number 1"));
+  source.send("1|B\r\n");
+  ASSERT_TRUE(d.wait_for_processed(2));
+  EXPECT_EQ(http_request(port, "GET /readyz HTTP/1.1").status, 200);
+  EXPECT_EQ(http_request(port, "GET /healthz HTTP/1.1").body, "ok\n");
+}
+
+TEST_F(AdminTest, BadRequestsGetProperStatusCodes) {
+  test_daemon d(with_admin());
+  const auto port = admin_port(d);
+  EXPECT_EQ(http_request(port, "GET /nowhere HTTP/1.1").status, 404);
+  const auto post = http_request(port, "POST /metrics HTTP/1.1", "Content-Length: 0\r\n");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_THAT(post.headers, HasSubstr("Allow: GET"));
+  EXPECT_EQ(http_request(port, "GET /connz?limit=lots HTTP/1.1").status, 400);
+  EXPECT_EQ(http_request(port, "NONSENSE").status, 400);
+  // The event path is untouched by all that.
+  auto alice = d.connect_user(1);
+  ASSERT_TRUE(d.wait_for_registered_connections(1));
+  auto source = d.connect_source();
+  source.send("1|B\r\n");
+  EXPECT_EQ(alice.read_lines(1), test_support::lines{"1|B"});
+}
+
+TEST_F(AdminTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  test_daemon d(with_admin());
+  auto conn = test_support::connection::open(admin_port(d));
+  conn.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(conn.wait_closed(), test_support::read_status::eof);
+  const std::string raw = conn.take_buffered();
+  std::size_t count = 0;
+  for (auto at = raw.find("HTTP/1.1 200 OK"); at != std::string::npos; at = raw.find("HTTP/1.1 200 OK", at + 1)) ++count;
+  EXPECT_EQ(count, 2u);
+}
+
+}  // namespace
+}  // namespace eventserver

@@ -1,0 +1,161 @@
+#include "eventserver/app/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace eventserver {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string error_of(std::string_view json) {
+  try {
+    parse_config(json, "test.json");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
+  const config c = parse_config("{}");
+  EXPECT_EQ(c.event_listener_port, 9090);
+  EXPECT_EQ(c.client_listener_port, 9099);
+  EXPECT_EQ(c.event_listener_address, "127.0.0.1");
+  EXPECT_EQ(c.client_listener_address, "0.0.0.0");
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.max_line_bytes, 1024u);
+  EXPECT_EQ(c.max_pending_events, 100000u);
+  EXPECT_EQ(c.gap_timeout.count(), 0);
+  EXPECT_EQ(c.max_client_queue_bytes, 262144u);
+  EXPECT_EQ(c.client_write_batch_bytes, 8192u);
+  EXPECT_EQ(c.client_write_delay.count(), 50);
+  EXPECT_EQ(c.client_handshake_timeout.count(), 5000);
+  EXPECT_EQ(c.max_clients, 10000u);
+  EXPECT_EQ(c.max_event_sources, 16u);
+  EXPECT_EQ(c.shutdown_timeout.count(), 5000);
+  EXPECT_TRUE(c.admin_enabled);
+  EXPECT_EQ(c.admin_listener_address, "127.0.0.1");
+  EXPECT_EQ(c.admin_listener_port, 9095);
+  EXPECT_EQ(c.ready_max_gap_age.count(), 10000);
+  EXPECT_EQ(c.log_format, "text");
+  EXPECT_EQ(c.log_file, "");
+}
+
+TEST(Config, AdminAndLoggingKeys) {
+  const config c = parse_config(R"({"adminListenerAddress": "::1", "adminListenerPort": 8125, "readyMaxGapAgeMs": 50,
+    "logFormat": "json", "logFile": "/var/log/eventserver.log"})");
+  EXPECT_TRUE(c.admin_enabled);
+  EXPECT_EQ(c.admin_listener_address, "::1");
+  EXPECT_EQ(c.admin_listener_port, 8125);
+  EXPECT_EQ(c.ready_max_gap_age.count(), 50);
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.log_file, "/var/log/eventserver.log");
+  EXPECT_FALSE(parse_config(R"({"adminListenerPort": 0})").admin_enabled);
+  EXPECT_THAT(error_of(R"({"logFormat": "xml"})"), HasSubstr("\"logFormat\" must be \"text\" or \"json\""));
+  EXPECT_THAT(error_of(R"({"logFile": 5})"), HasSubstr("\"logFile\" must be a file path"));
+  EXPECT_THAT(error_of(R"({"readyMaxGapAgeMs": 0})"), HasSubstr("\"readyMaxGapAgeMs\" must be an integer from 1"));
+}
+
+TEST(Config, EveryKeyIsRead) {
+  const config c = parse_config(R"({"eventListenerPort": 1, "clientListenerPort": 0, "eventListenerAddress": "::1",
+    "clientListenerAddress": "127.0.0.2", "logLevel": "debug", "maxLineBytes": 64, "maxPendingEvents": 7,
+    "gapTimeoutMs": 250, "maxClientQueueBytes": 4096, "clientHandshakeTimeoutMs": 100, "maxClients": 3,
+    "maxEventSources": 2, "shutdownTimeoutMs": 0, "clientWriteBatchBytes": 1, "clientWriteDelayMs": 0})");
+  EXPECT_EQ(c.event_listener_port, 1);
+  EXPECT_EQ(c.client_listener_port, 0);
+  EXPECT_EQ(c.event_listener_address, "::1");
+  EXPECT_EQ(c.client_listener_address, "127.0.0.2");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.max_line_bytes, 64u);
+  EXPECT_EQ(c.max_pending_events, 7u);
+  EXPECT_EQ(c.gap_timeout.count(), 250);
+  EXPECT_EQ(c.max_client_queue_bytes, 4096u);
+  EXPECT_EQ(c.client_handshake_timeout.count(), 100);
+  EXPECT_EQ(c.max_clients, 3u);
+  EXPECT_EQ(c.max_event_sources, 2u);
+  EXPECT_EQ(c.shutdown_timeout.count(), 0);
+  EXPECT_EQ(c.client_write_batch_bytes, 1u);
+  EXPECT_EQ(c.client_write_delay.count(), 0);
+}
+
+TEST(Config, UnknownKeyIsNamed) {
+  EXPECT_EQ(error_of(R"({"eventListenerPrt": 9090})"), "test.json: unknown key \"eventListenerPrt\"");
+}
+
+TEST(Config, WrongTypeIsNamed) {
+  EXPECT_EQ(error_of(R"({"eventListenerPort": "9090"})"),
+            "test.json: \"eventListenerPort\" must be an integer from 0 to 65535, got \"9090\"");
+  EXPECT_THAT(error_of(R"({"maxClients": 1.5})"), HasSubstr("\"maxClients\" must be an integer"));
+  EXPECT_THAT(error_of(R"({"gapTimeoutMs": true})"), HasSubstr("\"gapTimeoutMs\" must be an integer"));
+  EXPECT_THAT(error_of(R"({"logLevel": 3})"), HasSubstr("\"logLevel\" must be one of"));
+}
+
+TEST(Config, OutOfRangeIsNamed) {
+  EXPECT_EQ(error_of(R"({"clientListenerPort": 65536})"),
+            "test.json: \"clientListenerPort\" must be an integer from 0 to 65535, got 65536");
+  EXPECT_THAT(error_of(R"({"maxPendingEvents": 0})"), HasSubstr("\"maxPendingEvents\" must be an integer from 1 to"));
+  EXPECT_THAT(error_of(R"({"maxLineBytes": 63})"), HasSubstr("\"maxLineBytes\" must be an integer from 64 to"));
+  EXPECT_THAT(error_of(R"({"shutdownTimeoutMs": -1})"), HasSubstr("\"shutdownTimeoutMs\" must be an integer"));
+  EXPECT_THAT(error_of(R"({"maxClients": 18446744073709551615})"), HasSubstr("\"maxClients\""));
+  EXPECT_EQ(error_of(R"({"clientWriteBatchBytes": 0})"),
+            "test.json: \"clientWriteBatchBytes\" must be an integer from 1 to 1073741824, got 0");
+  EXPECT_EQ(error_of(R"({"clientWriteDelayMs": 10001})"),
+            "test.json: \"clientWriteDelayMs\" must be an integer from 0 to 10000, got 10001");
+}
+
+TEST(Config, BadAddressAndLevelAreNamed) {
+  EXPECT_THAT(error_of(R"({"clientListenerAddress": "localhost"})"),
+              HasSubstr("\"clientListenerAddress\" must be a numeric IPv4 or IPv6 address"));
+  EXPECT_THAT(error_of(R"({"logLevel": "verbose"})"), HasSubstr("\"logLevel\" must be one of trace, debug"));
+}
+
+TEST(Config, MalformedDocumentsAreRefused) {
+  EXPECT_THAT(error_of("{"), HasSubstr("test.json: not valid JSON"));
+  EXPECT_THAT(error_of("[1, 2]"), HasSubstr("test.json: must be a JSON object"));
+  EXPECT_THAT(error_of(""), HasSubstr("not valid JSON"));
+}
+
+// Both once crashed the config fuzzer: a number too large for a double made nlohmann throw an
+// out_of_range that was not a config_error, and deep nesting recursed through the stack.
+TEST(Config, HostileDocumentsGetAConfigError) {
+  EXPECT_THAT(error_of("0.5e550"), HasSubstr("test.json: not valid JSON"));
+  EXPECT_THAT(error_of(R"({"maxClients": 1e999})"), HasSubstr("test.json: not valid JSON"));
+  EXPECT_EQ(error_of(R"({"logLevel": )" + std::string(100000, '[')),
+            "test.json: nested deeper than 8 levels; the config is one flat object");
+}
+
+TEST(Config, ErrorLinesStayShortWhateverTheValue) {
+  const std::string message = error_of(R"({"logLevel": ")" + std::string(10000, 'x') + R"("})");
+  EXPECT_THAT(message, HasSubstr("\"logLevel\" must be one of"));
+  EXPECT_LT(message.size(), 250U);
+  EXPECT_THAT(message, ::testing::EndsWith("..."));
+}
+
+TEST(Config, MissingFileIsNamed) {
+  try {
+    load_config_file("/nonexistent/eventserver.json");
+    FAIL() << "expected config_error";
+  } catch (const config_error& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/eventserver.json: cannot open config file");
+  }
+}
+
+TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {
+  const config c = load_config_file(EVENTSERVER_SOURCE_DIR "/config/config.json");
+  const config d;
+  EXPECT_EQ(c.event_listener_port, d.event_listener_port);
+  EXPECT_EQ(c.client_listener_port, d.client_listener_port);
+  EXPECT_EQ(c.max_pending_events, d.max_pending_events);
+  EXPECT_EQ(c.max_client_queue_bytes, d.max_client_queue_bytes);
+  EXPECT_EQ(c.client_write_batch_bytes, d.client_write_batch_bytes);
+  EXPECT_EQ(c.client_write_delay, d.client_write_delay);
+  EXPECT_EQ(c.max_clients, d.max_clients);
+  EXPECT_EQ(c.admin_listener_port, d.admin_listener_port);
+  EXPECT_EQ(c.ready_max_gap_age, d.ready_max_gap_age);
+  EXPECT_EQ(c.log_format, d.log_format);
+  EXPECT_EQ(c.log_file, d.log_file);
+}
+
+}  // namespace
+}  // namespace eventserver

@@ -1,0 +1,179 @@
+// The input policies of SPEC.md, driven line by line with an explicit clock.
+#include "eventserver/core/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include "support/recording.hpp"
+
+namespace eventserver {
+namespace {
+
+using testing::recording_recipient;
+using lines = std::vector<std::string>;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  explicit DispatcherTest(config c = {}) : settings(c), dispatch(settings, stats) {}
+
+  void feed(std::initializer_list<std::string_view> input) {
+    for (const auto line : input) ASSERT_EQ(dispatch.offer_line(line), dispatcher::line_outcome::consumed) << line;
+  }
+
+  config settings;
+  counters stats;
+  dispatcher dispatch;
+  recording_recipient alice;
+};
+
+TEST_F(DispatcherTest, ShuffledStreamIsAppliedInOrder) {
+  dispatch.routes().connect(1, alice);
+  feed({"3|B", "1|B", "4|B", "2|B"});
+  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B", "3|B", "4|B"}));
+  EXPECT_EQ(stats.events_processed, 4u);
+  EXPECT_EQ(stats.events_accepted, 4u);
+}
+
+TEST_F(DispatcherTest, LineWithoutSequenceNumberIsDroppedAndCounted) {
+  dispatch.routes().connect(1, alice);
+  feed({"", "abc", "-1|B", "18446744073709551616|B", "1|B"});
+  EXPECT_EQ(alice.lines, lines{"1|B"});
+  EXPECT_EQ(stats.rejected_no_sequence, 4u);
+  EXPECT_EQ(stats.lines_received, 5u);
+}
+
+TEST_F(DispatcherTest, BadBodyConsumesItsSlotSoTheStreamGoesOn) {
+  dispatch.routes().connect(1, alice);
+  feed({"3|B", "2|X|1|2", "1|B"});
+  EXPECT_EQ(alice.lines, (lines{"1|B", "3|B"}));
+  EXPECT_EQ(stats.rejected_bad_body, 1u);
+  EXPECT_EQ(stats.events_processed, 3u);
+  EXPECT_EQ(dispatch.sequence().next_expected(), 4u);
+}
+
+TEST_F(DispatcherTest, DuplicateAndStaleNumbersAreDroppedAndCounted) {
+  dispatch.routes().connect(1, alice);
+  feed({"2|B", "2|P|9|1", "1|B", "1|B", "2|B"});
+  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B"}));
+  EXPECT_EQ(stats.rejected_duplicate, 1u);
+  EXPECT_EQ(stats.rejected_stale, 2u);
+}
+
+TEST_F(DispatcherTest, BadBodyOnAProcessedNumberCountsAsStaleNotBadBody) {
+  feed({"1|B", "1|Q"});
+  EXPECT_EQ(stats.rejected_stale, 1u);
+  EXPECT_EQ(stats.rejected_bad_body, 0u);
+}
+
+class SmallWindowTest : public DispatcherTest {
+ protected:
+  static config small() {
+    config c;
+    c.max_pending_events = 4;
+    c.gap_timeout = 500ms;
+    return c;
+  }
+  SmallWindowTest() : DispatcherTest(small()) {}
+};
+
+TEST_F(SmallWindowTest, FullWindowRefusesLinesAheadButTakesTheAwaitedOne) {
+  dispatch.routes().connect(1, alice);
+  feed({"2|B", "3|B", "4|B", "5|B"});
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(stats.window_full_pauses, 1u);
+  EXPECT_EQ(dispatch.offer_line("7|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(stats.window_full_pauses, 1u);  // one pause, however many refusals
+  EXPECT_EQ(dispatch.offer_line("garbage"), dispatcher::line_outcome::consumed);
+  EXPECT_EQ(dispatch.offer_line("1|B"), dispatcher::line_outcome::consumed);
+  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B", "3|B", "4|B", "5|B"}));
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::consumed);
+}
+
+// The window is a range: a line further than maxPendingEvents past the awaited number waits
+// in its source even while the window is nearly empty, so it cannot take a place that the
+// numbers before it will need.
+TEST_F(SmallWindowTest, LineBeyondTheWindowsRangeWaitsEvenWhenTheWindowIsEmpty) {
+  dispatch.routes().connect(1, alice);
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(dispatch.sequence().pending(), 0u);
+  EXPECT_EQ(dispatch.offer_line("5|B"), dispatcher::line_outcome::consumed);  // 4 past 1: inside
+  EXPECT_EQ(dispatch.offer_line("1|B"), dispatcher::line_outcome::consumed);
+  EXPECT_EQ(dispatch.offer_line("6|B"), dispatcher::line_outcome::consumed);  // the window moved to 2
+  EXPECT_EQ(alice.lines, (lines{"1|B"}));
+  EXPECT_EQ(stats.window_full_pauses, 1u);
+}
+
+TEST_F(SmallWindowTest, GapTimeoutSkipsTheMissingRangeAfterTheDeadlineOnly) {
+  dispatch.routes().connect(1, alice);
+  const auto t0 = clock_type::now();
+  feed({"4|B", "5|B"});
+  dispatch.end_batch(t0);
+  ASSERT_TRUE(dispatch.gaps().deadline());
+  EXPECT_EQ(*dispatch.gaps().deadline(), t0 + 500ms);
+  EXPECT_FALSE(dispatch.skip_expired_gap(t0 + 499ms));
+  EXPECT_TRUE(alice.lines.empty());
+  const auto gap = dispatch.skip_expired_gap(t0 + 500ms);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->first, 1u);
+  EXPECT_EQ(gap->last, 3u);
+  EXPECT_EQ(alice.lines, (lines{"4|B", "5|B"}));
+  EXPECT_EQ(stats.gaps_skipped, 1u);
+  EXPECT_EQ(stats.sequence_numbers_skipped, 3u);
+  EXPECT_FALSE(dispatch.gaps().gap_open());
+  feed({"2|B"});
+  EXPECT_EQ(stats.rejected_stale, 1u);  // a skipped number that turns up late is stale
+}
+
+TEST_F(SmallWindowTest, ProgressRestartsTheGapClock) {
+  const auto t0 = clock_type::now();
+  feed({"2|B", "4|B"});
+  dispatch.end_batch(t0);
+  feed({"1|B"});  // 1 and 2 go; now 3 is missing
+  dispatch.end_batch(t0 + 400ms);
+  EXPECT_EQ(*dispatch.gaps().deadline(), t0 + 900ms);
+  EXPECT_FALSE(dispatch.skip_expired_gap(t0 + 600ms));
+  EXPECT_TRUE(dispatch.skip_expired_gap(t0 + 900ms));
+  EXPECT_EQ(dispatch.sequence().next_expected(), 5u);
+}
+
+TEST_F(DispatcherTest, GapsNeverExpireByDefault) {
+  const auto t0 = clock_type::now();
+  feed({"2|B"});
+  dispatch.end_batch(t0);
+  EXPECT_TRUE(dispatch.gaps().gap_open());
+  EXPECT_FALSE(dispatch.gaps().deadline());
+  EXPECT_FALSE(dispatch.skip_expired_gap(t0 + 24h));
+  EXPECT_EQ(dispatch.sequence().pending(), 1u);
+}
+
+TEST(LogLimiter, AllowsABurstThenReportsWhatItSuppressed) {
+  log_limiter limiter(2, 1000ms);
+  const auto t0 = clock_type::now();
+  EXPECT_EQ(limiter.allow(t0), 0u);
+  EXPECT_EQ(limiter.allow(t0 + 1ms), 0u);
+  EXPECT_FALSE(limiter.allow(t0 + 2ms));
+  EXPECT_FALSE(limiter.allow(t0 + 999ms));
+  EXPECT_EQ(limiter.allow(t0 + 1000ms), 2u);
+  EXPECT_EQ(limiter.allow(t0 + 1001ms), 0u);
+}
+
+TEST(QuoteForLog, EscapesAndTruncatesPeerBytes) {
+  EXPECT_EQ(quote_for_log("1|B"), "\"1|B\"");
+  EXPECT_EQ(quote_for_log(std::string_view("a\0\x1b\"\xff", 5)), "\"a\\x00\\x1b\\\"\\xff\"");
+  EXPECT_EQ(quote_for_log("abcdef", 3), "\"abc\"...(6 bytes)");
+}
+
+}  // namespace
+}  // namespace eventserver
+
+namespace eventserver {
+namespace {
+
+TEST(SuppressedNote, SaysNothingWhenNothingWasSuppressed) {
+  EXPECT_EQ(suppressed_note(0), "");
+  EXPECT_EQ(suppressed_note(12), " (12 similar warnings suppressed)");
+}
+
+}  // namespace
+}  // namespace eventserver

@@ -1,0 +1,381 @@
+// The real eventserver binary, spawned as a process: start-up failures and their exit codes,
+// signals, and the shipped configuration.
+//
+// Exit codes (src/main.cpp): 0 clean shutdown, 1 runtime start-up failure (bind), 2 bad usage
+// or configuration. Output (stdout and stderr together) goes to a file the test reads.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "eventserver/app/config.hpp"
+#include "support/daemon.hpp"
+
+namespace eventserver {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace test_support;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// One run of the binary. The destructor kills and reaps it if it is still running.
+class daemon_process {
+ public:
+  daemon_process(const std::vector<std::string>& args, fs::path output, const fs::path& working_dir)
+      : output_(std::move(output)) {
+    std::vector<std::string> argv_text{EVENTSERVER_BINARY};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const std::string output_path = output_.string();
+    const std::string dir = working_dir.string();
+
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      // Child: async-signal-safe calls only.
+      const int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || ::chdir(dir.c_str()) != 0) ::_exit(127);
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+
+  daemon_process(const daemon_process&) = delete;
+  daemon_process& operator=(const daemon_process&) = delete;
+
+  ~daemon_process() {
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  bool running() const noexcept { return pid_ > 0 && !exit_code_; }
+
+  // The exit code, or -N when killed by signal N; nullopt if still running after `bound`.
+  std::optional<int> wait_exit(milliseconds bound = wait_bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!exit_code_) {
+      int status = 0;
+      const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      if (done == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : -1000;
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+    return exit_code_;
+  }
+
+  void signal(int sig) { ::kill(pid_, sig); }
+
+  std::string output() const { return read_file(output_); }
+
+  // Polls the output until `pattern` matches; the match, or nullopt after `bound` (or exit).
+  std::optional<std::smatch> wait_for_output(const std::regex& pattern, milliseconds bound = wait_bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    for (;;) {
+      text_ = output();
+      std::smatch match;
+      if (std::regex_search(text_, match, pattern)) return match;
+      if (std::chrono::steady_clock::now() > deadline || wait_exit(0ms)) return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+ private:
+  fs::path output_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string text_;  // what wait_for_output matched in (the match refers to it)
+};
+
+class Process : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "eventserver-process-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  fs::path write_config(const std::string& json, const std::string& name = "config.json") {
+    const fs::path path = dir_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << json;
+    return path;
+  }
+
+  std::unique_ptr<daemon_process> spawn(const std::vector<std::string>& args) {
+    return std::make_unique<daemon_process>(args, dir_ / ("output-" + std::to_string(++runs_) + ".log"), dir_);
+  }
+  std::unique_ptr<daemon_process> spawn_with_config(const std::string& json) {
+    return spawn({"-config", write_config(json).string()});
+  }
+
+  // Runs to completion; {exit code, output}. A run that does not end within the bound fails.
+  std::pair<int, std::string> run_to_exit(const std::vector<std::string>& args) {
+    auto process = spawn(args);
+    const auto code = process->wait_exit();
+    if (!code) {
+      ADD_FAILURE() << "eventserver did not exit within the wait bound; output:\n" << process->output();
+      return {-1, process->output()};
+    }
+    return {*code, process->output()};
+  }
+  std::pair<int, std::string> run_with_config(const std::string& json) {
+    return run_to_exit({"-config", write_config(json).string()});
+  }
+
+  fs::path dir_;
+  int runs_ = 0;
+};
+
+const std::regex listening(R"(listening for event sources on 127\.0\.0\.1:(\d+) and clients on [0-9.]+:(\d+))");
+
+struct ports {
+  std::uint16_t event = 0;
+  std::uint16_t client = 0;
+};
+
+std::optional<ports> wait_for_ports(daemon_process& process) {
+  const auto match = process.wait_for_output(listening);
+  if (!match) return std::nullopt;
+  return ports{static_cast<std::uint16_t>(std::stoi((*match)[1])), static_cast<std::uint16_t>(std::stoi((*match)[2]))};
+}
+
+// The admin listener is off (port 0): its default 9095 would collide between parallel tests.
+constexpr const char* ephemeral_ports = R"({"eventListenerPort": 0, "clientListenerPort": 0, "adminListenerPort": 0)";
+
+std::string with_ephemeral_ports(const std::string& more = "") {
+  return std::string(ephemeral_ports) + (more.empty() ? "" : ", " + more) + "}";
+}
+
+// --- Configuration errors: exit 2, naming the problem -----------------------------------
+
+TEST_F(Process, UnknownKeyExitsWith2NamingTheKey) {
+  const auto [code, output] = run_with_config(with_ephemeral_ports(R"("maxClientz": 10)"));
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("unknown key \"maxClientz\""), std::string::npos) << output;
+}
+
+TEST_F(Process, WrongTypeExitsWith2NamingTheKey) {
+  const auto [code, output] = run_with_config(with_ephemeral_ports(R"("maxClients": "ten")"));
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("\"maxClients\" must be an integer"), std::string::npos) << output;
+  EXPECT_NE(output.find("got \"ten\""), std::string::npos) << output;
+}
+
+TEST_F(Process, OutOfRangeValuesExitWith2NamingTheKey) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("clientListenerPort": 70000)", "\"clientListenerPort\" must be an integer from 0 to 65535, got 70000"},
+      {R"("maxLineBytes": 10)", "\"maxLineBytes\" must be an integer from 64"},
+      {R"("maxPendingEvents": 0)", "\"maxPendingEvents\""},
+      {R"("gapTimeoutMs": -1)", "\"gapTimeoutMs\""},
+      {R"("maxClients": 1.5)", "\"maxClients\""},
+      {R"("logLevel": "loud")", "\"logLevel\" must be one of"},
+      {R"("eventListenerAddress": "localhost")", "\"eventListenerAddress\" must be a numeric IPv4 or IPv6 address"},
+  };
+  for (const auto& [entry, message] : cases) {
+    SCOPED_TRACE(entry);
+    const auto [code, output] = run_with_config(with_ephemeral_ports(entry));
+    EXPECT_EQ(code, 2);
+    EXPECT_NE(output.find(message), std::string::npos) << output;
+  }
+}
+
+TEST_F(Process, InvalidJsonExitsWith2) {
+  auto [code, output] = run_with_config(R"({"maxClients": 5,)");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("not valid JSON"), std::string::npos) << output;
+
+  std::tie(code, output) = run_with_config("[9090, 9099]");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("must be a JSON object"), std::string::npos) << output;
+}
+
+TEST_F(Process, MissingConfigFileExitsWith2NamingIt) {
+  const fs::path missing = dir_ / "no-such-config.json";
+  const auto [code, output] = run_to_exit({"-config", missing.string()});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find(missing.string() + ": cannot open config file"), std::string::npos) << output;
+}
+
+TEST_F(Process, UnexpectedArgumentExitsWith2WithUsage) {
+  const auto [code, output] = run_to_exit({"-port", "9090"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("unexpected argument '-port'"), std::string::npos) << output;
+  EXPECT_NE(output.find("usage: eventserver"), std::string::npos) << output;
+}
+
+// --- Start-up failure: exit 1 -----------------------------------------------------------
+
+// A listening socket on an ephemeral loopback port, held for the test.
+struct occupied_port {
+  int fd = -1;
+  std::uint16_t port = 0;
+  occupied_port() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 1) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("cannot occupy a port");
+    }
+    port = ntohs(address.sin_port);
+  }
+  ~occupied_port() { ::close(fd); }
+};
+
+TEST_F(Process, EventPortInUseExitsWith1NamingTheListener) {
+  const occupied_port taken;
+  const auto [code, output] = run_with_config(R"({"eventListenerPort": )" + std::to_string(taken.port) +
+                                              R"(, "clientListenerPort": 0})");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(output.find("cannot bind event source listener on 127.0.0.1:" + std::to_string(taken.port)),
+            std::string::npos)
+      << output;
+}
+
+TEST_F(Process, ClientPortInUseExitsWith1NamingTheListener) {
+  const occupied_port taken;
+  const auto [code, output] = run_with_config(R"({"eventListenerPort": 0, "clientListenerAddress": "127.0.0.1", )"
+                                              R"("clientListenerPort": )" +
+                                              std::to_string(taken.port) + "}");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(output.find("cannot bind client listener on 127.0.0.1:" + std::to_string(taken.port)), std::string::npos)
+      << output;
+}
+
+// --- Running and stopping ---------------------------------------------------------------
+
+TEST_F(Process, SigtermStopsCleanlyAndLogsTotals) {
+  auto process = spawn_with_config(with_ephemeral_ports());
+  const auto bound = wait_for_ports(*process);
+  ASSERT_TRUE(bound) << process->output();
+
+  auto client = connection::open(bound->client);
+  client.send("1\r\n");
+  auto source = connection::open(bound->event);
+  // Registration is asynchronous and invisible from outside the process: resend a broadcast
+  // under fresh sequence numbers until one arrives (each is its own event).
+  std::uint64_t seq = 0;
+  lines got;
+  for (int attempt = 0; attempt < 200 && got.empty(); ++attempt) {
+    source.send(std::to_string(++seq) + "|B\n");
+    got = client.read_lines(1, 50ms);
+  }
+  ASSERT_EQ(got.size(), 1u) << process->output();
+  EXPECT_EQ(got.front(), std::to_string(seq) + "|B");
+
+  process->signal(SIGTERM);
+  const auto code = process->wait_exit();
+  ASSERT_TRUE(code) << "still running after SIGTERM:\n" << process->output();
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(client.wait_closed(), read_status::eof);
+  const auto output = process->output();
+  EXPECT_NE(output.find("received Terminated: stopping"), std::string::npos) << output;
+  EXPECT_NE(output.find("totals: events processed " + std::to_string(seq)), std::string::npos) << output;
+  EXPECT_NE(output.find("notifications delivered 1,"), std::string::npos) << output;
+  EXPECT_NE(output.find("eventserver stopped"), std::string::npos) << output;
+}
+
+TEST_F(Process, SigintStopsAnIdleDaemon) {
+  auto process = spawn_with_config(with_ephemeral_ports());
+  ASSERT_TRUE(wait_for_ports(*process)) << process->output();
+  process->signal(SIGINT);
+  const auto code = process->wait_exit();
+  ASSERT_TRUE(code) << "still running after SIGINT:\n" << process->output();
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(process->output().find("totals: events processed 0"), std::string::npos) << process->output();
+}
+
+TEST_F(Process, SecondSignalCutsAStuckFlushShort) {
+  // A client that never reads, a backlog far beyond the kernel buffers, and a shutdown
+  // deadline of ten minutes: only the second signal can end this promptly.
+  auto process = spawn_with_config(
+      with_ephemeral_ports(R"("shutdownTimeoutMs": 600000, "maxClientQueueBytes": 16777216)"));
+  const auto bound = wait_for_ports(*process);
+  ASSERT_TRUE(bound) << process->output();
+
+  auto stuck = connection::open(bound->client, /*receive_buffer=*/4096);
+  stuck.send("2\r\n");
+  auto source = connection::open(bound->event);
+  std::this_thread::sleep_for(100ms);  // registration; if it were late the test only proves less
+  std::string stream;
+  // ~8 MB: more than loopback's socket buffers (send buffer up to 4 MB) can absorb.
+  for (std::uint64_t seq = 1; seq <= 120000; ++seq) {
+    char line[80];
+    std::snprintf(line, sizeof line, "%020" PRIu64 "|P|%020d|%020d\n", seq, 1, 2);
+    stream += line;
+  }
+  source.send(stream);
+  std::this_thread::sleep_for(100ms);
+
+  process->signal(SIGTERM);
+  ASSERT_TRUE(process->wait_for_output(std::regex("shutting down: 1 client connection")))
+      << process->output();
+  process->signal(SIGTERM);
+  const auto code = process->wait_exit();
+  ASSERT_TRUE(code) << "still running after the second SIGTERM:\n" << process->output();
+  EXPECT_EQ(*code, 0) << process->output();
+  EXPECT_NE(process->output().find("received Terminated again: stopping now"), std::string::npos)
+      << process->output();
+  EXPECT_NE(process->output().find("totals:"), std::string::npos) << process->output();
+}
+
+TEST_F(Process, DefaultConfigPathIsConfigSlashConfigJsonInTheWorkingDirectory) {
+  write_config(with_ephemeral_ports(), "config/config.json");
+  auto process = spawn({});
+  ASSERT_TRUE(wait_for_ports(*process)) << process->output();
+  EXPECT_NE(process->output().find("starting with ./config/config.json"), std::string::npos) << process->output();
+  process->signal(SIGTERM);
+  EXPECT_EQ(process->wait_exit(), std::optional<int>(0)) << process->output();
+}
+
+// --- The shipped configuration ----------------------------------------------------------
+
+TEST(ProcessConfig, ShippedConfigParses) {
+  config shipped;
+  ASSERT_NO_THROW(shipped = load_config_file(fs::path(EVENTSERVER_SOURCE_DIR) / "config" / "config.json"));
+  // The ports the protocol and the original Go server use.
+  EXPECT_EQ(shipped.event_listener_port, 9090);
+  EXPECT_EQ(shipped.client_listener_port, 9099);
+  EXPECT_EQ(shipped.event_listener_address, "127.0.0.1");
+  EXPECT_EQ(shipped.gap_timeout.count(), 0) << "the protocol demands strict order by default";
+}
+
+}  // namespace
+}  // namespace eventserver

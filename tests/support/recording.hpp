@@ -1,0 +1,35 @@
+#pragma once
+// A recipient that records what it is given, for driving the router without sockets.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eventserver/core/router.hpp"
+
+namespace eventserver::testing {
+
+// The payload of a notification, which must end with "\r\n".
+inline std::string payload_of(std::string_view notification) {
+  EXPECT_TRUE(notification.ends_with("\r\n")) << notification;
+  notification.remove_suffix(std::min<std::size_t>(2, notification.size()));
+  return std::string(notification);
+}
+
+class recording_recipient final : public recipient {
+ public:
+  void deliver(sequence_number, std::string_view notification, std::size_t readable) override {
+    // The router's promise: at least the notification may be read, and `readable` bytes may.
+    // Reading the last of them makes an over-promise an error under AddressSanitizer.
+    EXPECT_GE(readable, notification.size());
+    if (readable != 0) last_readable_byte = notification.data()[readable - 1];
+    lines.push_back(payload_of(notification));
+  }
+  char last_readable_byte = 0;
+  std::vector<std::string> lines;  // payloads
+};
+
+}  // namespace eventserver::testing
