@@ -153,10 +153,9 @@ void BM_FanOut(benchmark::State& state) {
   std::size_t events = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    config settings;
     counters stats;
-    dispatcher d(settings, stats);
-    line_reader reader(settings.max_line_bytes, 256 * 1024);
+    dispatcher d(stream_settings{}, stats);
+    line_reader reader(1024, 256 * 1024);
     for (user_id u = 0; u < connected; ++u) d.routes().connect(u * 10 + 1, clients[u]);
     state.ResumeTiming();
     std::string_view rest = wire;

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include "eventserver/admin/admin_views.hpp"
-#include "eventserver/app/server.hpp"
 
 namespace eventserver {
 
@@ -14,12 +13,12 @@ constexpr std::chrono::seconds admin_idle_timeout{10};
 constexpr std::uint32_t admin_header_limit = 8 * 1024;
 }  // namespace
 
-admin_session::admin_session(tcp::socket socket, server& owner) : stream_(std::move(socket)), server_(owner) {}
+admin_session::admin_session(tcp::socket socket, admin_hub& hub) : stream_(std::move(socket)), hub_(hub) {}
 
-admin_session::~admin_session() { server_.admin_closed(*this); }
+admin_session::~admin_session() { hub_.admin_closed(*this); }
 
 void admin_session::start() {
-  server_.admin_opened(*this);
+  hub_.admin_opened(*this);
   do_read();
 }
 
@@ -81,17 +80,17 @@ admin_session::response admin_session::respond(const http::request<http::empty_b
   const std::string_view query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
 
   if (path == "/metrics") {
-    return text(http::status::ok, render_metrics(server_.snapshot()), "text/plain; version=0.0.4; charset=utf-8");
+    return text(http::status::ok, render_metrics(hub_.snapshot()), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/healthz") return text(http::status::ok, "ok\n");
   if (path == "/readyz") {
-    const auto problem = server_.readiness_problem();
+    const auto problem = hub_.readiness_problem();
     return problem.empty() ? text(http::status::ok, "ready\n")
                           : text(http::status::service_unavailable, "not ready: " + problem + "\n");
   }
   if (path == "/connz") {
     const auto parsed = parse_connz_query(query);
-    return parsed ? text(http::status::ok, server_.connz(*parsed), "application/json")
+    return parsed ? text(http::status::ok, hub_.connz(*parsed), "application/json")
                  : text(http::status::bad_request,
                         "bad query: /connz takes offset, limit (at most 100000) and user, each a number\n");
   }
@@ -99,7 +98,7 @@ admin_session::response admin_session::respond(const http::request<http::empty_b
 }
 
 void admin_session::on_write(const error_code& ec, bool keep_alive) {
-  if (ec || !keep_alive || server_.stopping()) {
+  if (ec || !keep_alive || hub_.stopping()) {
     close();
     return;
   }

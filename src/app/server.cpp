@@ -29,7 +29,10 @@ std::string to_string(const tcp::endpoint& endpoint) {
 server::server(asio::io_context& io, config settings)
     : io_(io),
       settings_(std::move(settings)),
-      dispatcher_(settings_, stats_),
+      client_limits_{settings_.max_client_queue_bytes,
+                     std::min(settings_.client_write_batch_bytes, settings_.max_client_queue_bytes),
+                     settings_.client_handshake_timeout, settings_.max_line_bytes},
+      dispatcher_(settings_.stream(), stats_),
       hold_writes_(settings_.client_write_delay),
       gap_timer_(io),
       shutdown_timer_(io),

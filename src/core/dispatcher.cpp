@@ -10,7 +10,7 @@ constexpr std::size_t warn_burst = 5;
 constexpr std::chrono::seconds warn_interval{1};
 }  // namespace
 
-dispatcher::dispatcher(const config& settings, counters& stats)
+dispatcher::dispatcher(const stream_settings& settings, counters& stats)
     : stats_(stats),
       sequencer_(settings.max_pending_events),
       router_(stats),

@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "eventserver/core/event.hpp"
-#include "eventserver/app/server.hpp"
 
 namespace eventserver {
 
@@ -26,30 +25,31 @@ void release_if_large(send_buffer& buffer) {
 }
 }  // namespace
 
-client_session::client_session(tcp::socket socket, server& owner)
-    : max_queue_bytes_(owner.settings().max_client_queue_bytes),
-      write_batch_bytes_(std::min(owner.settings().client_write_batch_bytes, max_queue_bytes_)),
-      server_(owner),
+client_session::client_session(tcp::socket socket, client_hub& hub)
+    : max_queue_bytes_(hub.limits().max_queue_bytes),
+      write_batch_bytes_(std::min(hub.limits().write_batch_bytes, max_queue_bytes_)),
+      hub_(hub),
+      stats_(hub.stats()),
       socket_(std::move(socket)),
       handshake_timer_(socket_.get_executor()),
       peer_(describe_peer(socket_)),
-      serial_(owner.mutable_stats().clients_accepted),
+      serial_(stats_.clients_accepted),
       connected_since_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count()) {}
 
-client_session::~client_session() { server_.client_closed(*this); }
+client_session::~client_session() { hub_.client_closed(*this); }
 
 void client_session::start() {
-  server_.client_opened(*this);
+  hub_.client_opened(*this);
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);  // writes are already coalesced
   socket_.non_blocking(true, ignored);               // writes are synchronous and must not block
 
-  handshake_timer_.expires_after(server_.settings().client_handshake_timeout);
+  handshake_timer_.expires_after(hub_.limits().handshake_timeout);
   handshake_timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_handshake_timeout(ec); });
   // +2: the id line may be maxLineBytes long plus its "\r\n".
-  asio::async_read_until(socket_, asio::dynamic_buffer(handshake_buffer_, server_.settings().max_line_bytes + 2), '\n',
+  asio::async_read_until(socket_, asio::dynamic_buffer(handshake_buffer_, hub_.limits().max_line_bytes + 2), '\n',
                          [self = shared_from_this()](const error_code& ec, std::size_t bytes) {
                            self->on_handshake(ec, bytes);
                          });
@@ -57,12 +57,12 @@ void client_session::start() {
 
 void client_session::on_handshake_timeout(const error_code& ec) {
   if (ec || state_ != state::handshake) return;
-  reject(server_.mutable_stats().handshake_timeouts, "no id line within clientHandshakeTimeoutMs");
+  reject(stats_.handshake_timeouts, "no id line within clientHandshakeTimeoutMs");
 }
 
 void client_session::on_handshake(const error_code& ec, std::size_t bytes) {
   if (state_ != state::handshake) return;  // timed out or shut down meanwhile
-  auto& stats = server_.mutable_stats();
+  auto& stats = stats_;
   if (ec == asio::error::not_found) {
     reject(stats.handshake_overlong, "id line longer than maxLineBytes");
     return;
@@ -84,14 +84,14 @@ void client_session::on_handshake(const error_code& ec, std::size_t bytes) {
   user_ = *id;
   state_ = state::active;
   ++stats.clients_registered;
-  server_.dispatch().routes().connect(user_, *this);
+  hub_.connect(user_, *this);
   SPDLOG_DEBUG("client {} registered as user {}", peer_, user_);
   do_read();
 }
 
 void client_session::reject(std::uint64_t& counter, std::string_view why) {
   ++counter;
-  if (const auto suppressed = server_.handshake_warnings().allow(std::chrono::steady_clock::now())) {
+  if (const auto suppressed = hub_.handshake_warnings().allow(std::chrono::steady_clock::now())) {
     spdlog::warn("client {} closed during handshake: {}{}", peer_, why,
                  suppressed_note(*suppressed));
   }
@@ -110,13 +110,13 @@ void client_session::on_read(const error_code& ec) {
     return;
   }
   if (state_ != state::active || ec == asio::error::operation_aborted) return;
-  ++server_.mutable_stats().clients_disconnected_peer;
+  ++stats_.clients_disconnected_peer;
   SPDLOG_DEBUG("client {} (user {}) disconnected: {}", peer_, user_, ec.message());
   close();
 }
 
 void client_session::deliver(sequence_number seq, std::string_view notification, std::size_t readable) {
-  auto& stats = server_.mutable_stats();
+  auto& stats = stats_;
   if (state_ != state::active || finishing_) {
     ++stats.notifications_dropped_closing;
     return;
@@ -142,7 +142,7 @@ void client_session::deliver(sequence_number seq, std::string_view notification,
   ++stats.notifications_delivered;
   if (!awaiting_flush_ && !waiting_writable_) {
     awaiting_flush_ = true;
-    server_.await_flush(*this);
+    hub_.await_flush(*this);
   }
 }
 
@@ -156,11 +156,11 @@ void client_session::grow_queue(std::size_t needed) {
 }
 
 void client_session::cut_off_slow(std::size_t needed) {
-  auto& stats = server_.mutable_stats();
+  auto& stats = stats_;
   ++stats.clients_disconnected_slow;
   ++stats.notifications_dropped_closing;
   // Rate-limited too: a herd of stuck readers must not flood the log.
-  if (const auto suppressed = server_.slow_client_warnings().allow(std::chrono::steady_clock::now())) {
+  if (const auto suppressed = hub_.slow_client_warnings().allow(std::chrono::steady_clock::now())) {
     spdlog::warn("client {} (user {}) disconnected: slow reader, {} bytes queued + {} would exceed "
                  "maxClientQueueBytes {}{}",
                  peer_, user_, queued_bytes(), needed, max_queue_bytes_, suppressed_note(*suppressed));
@@ -196,7 +196,7 @@ void client_session::on_writable(const error_code& ec) {
   waiting_writable_ = false;
   if (ec) {
     if (state_ == state::active && ec != asio::error::operation_aborted) {
-      ++server_.mutable_stats().clients_disconnected_peer;
+      ++stats_.clients_disconnected_peer;
       close();
     }
     return;
@@ -212,13 +212,13 @@ void client_session::write_now() {
   const std::size_t written = socket_.write_some(asio::buffer(queue_.data() + sent_, queued_bytes()), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) return;
   if (ec) {
-    ++server_.mutable_stats().clients_disconnected_peer;
+    ++stats_.clients_disconnected_peer;
     SPDLOG_DEBUG("client {} (user {}) write failed: {}", peer_, user_, ec.message());
     state_ = state::cut_off;  // no more deliveries; close outside the fan-out
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
     return;
   }
-  auto& stats = server_.mutable_stats();
+  auto& stats = stats_;
   stats.bytes_out += written;
   ++stats.client_writes;
   sent_ += written;
@@ -259,7 +259,7 @@ void client_session::close() {
   if (state_ == state::closed) return;
   const bool was_registered = state_ == state::active || state_ == state::cut_off;
   state_ = state::closed;
-  if (was_registered) server_.dispatch().routes().disconnect(user_, *this);
+  if (was_registered) hub_.disconnect(user_, *this);
   handshake_timer_.cancel();
   error_code ignored;
   if (finishing_) socket_.shutdown(tcp::socket::shutdown_both, ignored);

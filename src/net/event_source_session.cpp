@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "eventserver/app/server.hpp"
 
 namespace eventserver {
 
@@ -27,20 +26,20 @@ std::string describe_peer(const tcp::socket& socket) {
 }
 }  // namespace
 
-event_source_session::event_source_session(tcp::socket socket, server& owner)
+event_source_session::event_source_session(tcp::socket socket, source_hub& hub)
     : socket_(std::move(socket)),
-      server_(owner),
-      reader_(owner.settings().max_line_bytes, read_chunk_bytes),
+      hub_(hub),
+      reader_(hub.max_line_bytes(), read_chunk_bytes),
       peer_(describe_peer(socket_)) {}
 
-event_source_session::~event_source_session() { server_.source_closed(*this); }
+event_source_session::~event_source_session() { hub_.source_closed(*this); }
 
 void event_source_session::start() {
-  server_.source_opened(*this);
+  hub_.source_opened(*this);
   error_code ignored;
   socket_.non_blocking(true, ignored);  // for the synchronous read-ahead in process()
   spdlog::info("event source connected from {} (resuming at sequence number {})", peer_,
-               server_.dispatch().sequence().next_expected());
+               hub_.dispatch().sequence().next_expected());
   do_read();
 }
 
@@ -62,7 +61,7 @@ void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
     peer_done_ = true;  // the lines already buffered are still processed
     peer_error_ = ec;
   } else {
-    server_.mutable_stats().bytes_in += bytes;
+    hub_.stats().bytes_in += bytes;
     reader_.commit(bytes);
     last_read_filled_ = bytes == read_size_;
   }
@@ -70,7 +69,7 @@ void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
 }
 
 void event_source_session::process() {
-  auto& dispatch = server_.dispatch();
+  auto& dispatch = hub_.dispatch();
   bool more_to_read = false;  // the source is ahead of us: worth holding client writes back
   for (int chunk = 1;; ++chunk) {
     parse_result parsed;
@@ -100,7 +99,7 @@ void event_source_session::process() {
       peer_error_ = ec;
       break;
     }
-    server_.mutable_stats().bytes_in += bytes;
+    hub_.stats().bytes_in += bytes;
     reader_.commit(bytes);
     last_read_filled_ = bytes == room.size();
   }
@@ -115,7 +114,7 @@ void event_source_session::process() {
 // The next line cannot enter the window; lines behind it in this session's buffer may (the
 // awaited number a few lines on, in a shuffled batch). They go in now, the rest stays in order.
 bool event_source_session::take_lines_that_fit() {
-  auto& dispatch = server_.dispatch();
+  auto& dispatch = hub_.dispatch();
   const std::size_t taken = reader_.take_all([&dispatch](std::string_view line) {
     return dispatch.offer_line(line) == dispatcher::line_outcome::consumed;
   });
@@ -128,20 +127,20 @@ bool event_source_session::take_lines_that_fit() {
 void event_source_session::wait_for_room() {
   if (!paused_) {
     paused_ = true;
-    server_.pause_source(shared_from_this());
+    hub_.pause_source(shared_from_this());
   }
   if (reader_.free_bytes() != 0) do_read();
 }
 
 void event_source_session::end_batch(bool input_idle) {
   report_overlong();
-  server_.end_batch(input_idle);
+  hub_.end_batch(input_idle);
 }
 
 void event_source_session::finish() {
   if (finished_) return;
   finished_ = true;
-  server_.dispatch().note_unterminated(reader_.buffered_bytes());
+  hub_.dispatch().note_unterminated(reader_.buffered_bytes());
   if (peer_error_ == asio::error::eof) {
     spdlog::info("event source {} disconnected after {} lines", peer_, lines_);
   } else {
@@ -170,7 +169,7 @@ bool event_source_session::peer_has_left() {
 
 void event_source_session::report_overlong() {
   const auto total = reader_.overlong_lines();
-  server_.dispatch().note_overlong(total - overlong_reported_);
+  hub_.dispatch().note_overlong(total - overlong_reported_);
   overlong_reported_ = total;
 }
 

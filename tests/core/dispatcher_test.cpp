@@ -15,13 +15,13 @@ using clock_type = std::chrono::steady_clock;
 
 class DispatcherTest : public ::testing::Test {
  protected:
-  explicit DispatcherTest(config c = {}) : settings(c), dispatch(settings, stats) {}
+  explicit DispatcherTest(stream_settings c = {}) : settings(c), dispatch(settings, stats) {}
 
   void feed(std::initializer_list<std::string_view> input) {
     for (const auto line : input) ASSERT_EQ(dispatch.offer_line(line), dispatcher::line_outcome::consumed) << line;
   }
 
-  config settings;
+  stream_settings settings;
   counters stats;
   dispatcher dispatch;
   recording_recipient alice;
@@ -68,8 +68,8 @@ TEST_F(DispatcherTest, BadBodyOnAProcessedNumberCountsAsStaleNotBadBody) {
 
 class SmallWindowTest : public DispatcherTest {
  protected:
-  static config small() {
-    config c;
+  static stream_settings small() {
+    stream_settings c;
     c.max_pending_events = 4;
     c.gap_timeout = 500ms;
     return c;

@@ -9,15 +9,14 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "eventserver/admin/admin_hub.hpp"
 #include "eventserver/net/asio.hpp"
 
 namespace eventserver {
 
-class server;
-
 class admin_session : public std::enable_shared_from_this<admin_session> {
  public:
-  admin_session(tcp::socket socket, server& owner);
+  admin_session(tcp::socket socket, admin_hub& hub);
   ~admin_session();
 
   void start();
@@ -35,7 +34,7 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   response response_;
-  server& server_;
+  admin_hub& hub_;
 };
 
 }  // namespace eventserver

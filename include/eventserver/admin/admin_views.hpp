@@ -11,6 +11,7 @@
 
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/event.hpp"
+#include "eventserver/net/connection_info.hpp"
 
 namespace eventserver {
 
@@ -32,16 +33,6 @@ struct server_snapshot {
 // Prometheus text exposition format, version 0.0.4.
 std::string render_metrics(const server_snapshot& snapshot);
 
-struct connection_info {
-  user_id user = 0;
-  bool registered = false;  // false while handshaking
-  std::string remote;
-  std::int64_t connected_since_ms = 0;  // Unix epoch milliseconds
-  std::size_t queued_bytes = 0;
-  std::uint64_t notifications = 0;    // queued for it since it registered
-  sequence_number last_sequence = 0;  // of the last notification fully written to it
-  std::uint64_t behind = 0;           // processed events not yet sent to it (0 when its queue is empty)
-};
 
 // {"head":..., "next_expected":..., "total":N, "offset":..., "connections":[...]}
 std::string render_connz(const std::vector<connection_info>& page, std::size_t total, std::size_t offset,

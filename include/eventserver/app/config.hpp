@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "eventserver/core/stream_settings.hpp"
+
 namespace eventserver {
 
 class config_error : public std::runtime_error {
@@ -48,6 +50,9 @@ struct config {
 
   std::string log_format = "text";  // or "json": one JSON object per line
   std::string log_file;             // empty: standard output; reopened on SIGHUP
+
+  // What the core reads of it.
+  stream_settings stream() const { return {max_pending_events, gap_timeout}; }
 };
 
 // Parses the JSON text of a config file; `origin` names it in error messages.

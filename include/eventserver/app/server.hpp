@@ -11,12 +11,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "eventserver/admin/admin_hub.hpp"
 #include "eventserver/admin/admin_views.hpp"
-#include "eventserver/net/asio.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
 #include "eventserver/core/log_limiter.hpp"
+#include "eventserver/net/asio.hpp"
+#include "eventserver/net/session_hub.hpp"
 
 namespace eventserver {
 
@@ -25,7 +27,7 @@ class event_source_session;
 class client_session;
 class admin_session;
 
-class server {
+class server final : public source_hub, public client_hub, public admin_hub {
  public:
   server(asio::io_context& io, config settings);
   ~server();
@@ -42,7 +44,7 @@ class server {
   void shutdown(std::function<void()> done);
   // During a shutdown: stop waiting for client queues to drain (a second signal).
   void close_all_now();
-  bool stopping() const noexcept { return stopping_; }
+  bool stopping() const noexcept override { return stopping_; }
 
   tcp::endpoint event_endpoint() const;
   tcp::endpoint client_endpoint() const;
@@ -54,33 +56,35 @@ class server {
   std::size_t event_sources() const noexcept { return sources_.size(); }
   void log_totals() const;
 
-  // --- What the admin endpoints report (io_context thread only) ---------------------------
-  server_snapshot snapshot() const;
+  // --- admin_hub: what the admin endpoints report -------------------------------------------
+  server_snapshot snapshot() const override;
   // Empty when ready; otherwise why not (shutting down, stalled on a gap).
-  std::string readiness_problem() const;
-  std::string connz(const connz_query& query) const;
+  std::string readiness_problem() const override;
+  std::string connz(const connz_query& query) const override;
+  void admin_opened(admin_session& session) override { admins_.insert(&session); }
+  void admin_closed(admin_session& session) override { admins_.erase(&session); }
 
-  // --- Session hooks (io_context thread only) ---------------------------------------------
-  counters& mutable_stats() noexcept { return stats_; }
-  dispatcher& dispatch() noexcept { return dispatcher_; }
-  // A source stopped at a full reorder window; it is resumed when there is room again.
-  void pause_source(std::shared_ptr<event_source_session> source);
-  // After a source processed a batch of lines: client writes, gap timer, resuming paused
-  // sources. `input_idle`: the source has nothing more to read right now (or is paused or
-  // gone), so nothing is gained by holding notifications back.
-  void end_batch(bool input_idle);
-  // `client` queued notifications that no write has been tried for yet: the next flush pass
-  // writes them (see flush_clients). A client is on the list at most once.
-  void await_flush(client_session& client) { awaiting_flush_.push_back(&client); }
-  void source_opened(event_source_session& source) { sources_.insert(&source); }
-  void source_closed(event_source_session& source);
-  void client_opened(client_session& client) { clients_.insert(&client); }
-  void client_closed(client_session& client);
-  void admin_opened(admin_session& session) { admins_.insert(&session); }
-  void admin_closed(admin_session& session) { admins_.erase(&session); }
-  // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
-  log_limiter& handshake_warnings() noexcept { return handshake_warnings_; }
-  log_limiter& slow_client_warnings() noexcept { return slow_client_warnings_; }
+  // --- source_hub ------------------------------------------------------------------------------
+  std::size_t max_line_bytes() const override { return settings_.max_line_bytes; }
+  counters& stats() override { return stats_; }
+  dispatcher& dispatch() noexcept override { return dispatcher_; }
+  void source_opened(event_source_session& source) override { sources_.insert(&source); }
+  void source_closed(event_source_session& source) override;
+  void pause_source(std::shared_ptr<event_source_session> source) override;
+  // Client writes, gap timer, resuming paused sources. With `input_idle` nothing is gained
+  // by holding notifications back.
+  void end_batch(bool input_idle) override;
+
+  // --- client_hub ------------------------------------------------------------------------------
+  const client_limits& limits() const override { return client_limits_; }
+  void client_opened(client_session& client) override { clients_.insert(&client); }
+  void client_closed(client_session& client) override;
+  void connect(user_id user, recipient& connection) override { dispatcher_.routes().connect(user, connection); }
+  void disconnect(user_id user, recipient& connection) override { dispatcher_.routes().disconnect(user, connection); }
+  // The next flush pass writes `client` (see flush_clients). A client is on the list at most once.
+  void await_flush(client_session& client) override { awaiting_flush_.push_back(&client); }
+  log_limiter& handshake_warnings() override { return handshake_warnings_; }
+  log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
 
  private:
   void accept_event_source(tcp::socket socket);
@@ -95,6 +99,7 @@ class server {
 
   asio::io_context& io_;
   config settings_;
+  client_limits client_limits_;
   counters stats_;
   dispatcher dispatcher_;
   std::shared_ptr<listener> event_listener_;

@@ -8,12 +8,12 @@
 #include <optional>
 #include <string_view>
 
-#include "eventserver/app/config.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/gap_monitor.hpp"
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/core/sequencer.hpp"
+#include "eventserver/core/stream_settings.hpp"
 
 namespace eventserver {
 
@@ -26,7 +26,7 @@ class dispatcher {
     window_full,  // not taken: beyond the reorder window, or the window is full; offer it again later
   };
 
-  dispatcher(const config& settings, counters& stats);
+  dispatcher(const stream_settings& settings, counters& stats);
 
   // One event line without its terminator. Never throws; bad input only moves counters.
   line_outcome offer_line(std::string_view line) { return offer_parsed(parse_event(line), line, line.size()); }

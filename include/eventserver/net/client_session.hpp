@@ -18,18 +18,17 @@
 #include <memory>
 #include <string>
 
-#include "eventserver/admin/admin_views.hpp"
-#include "eventserver/net/asio.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/core/send_buffer.hpp"
+#include "eventserver/net/asio.hpp"
+#include "eventserver/net/connection_info.hpp"
+#include "eventserver/net/session_hub.hpp"
 
 namespace eventserver {
 
-class server;
-
 class client_session final : public recipient, public std::enable_shared_from_this<client_session> {
  public:
-  client_session(tcp::socket socket, server& owner);
+  client_session(tcp::socket socket, client_hub& hub);
   ~client_session();
 
   void start();
@@ -69,7 +68,8 @@ class client_session final : public recipient, public std::enable_shared_from_th
   std::size_t sent_ = 0;
   std::size_t max_queue_bytes_;
   std::size_t write_batch_bytes_;  // at most max_queue_bytes_
-  server& server_;
+  client_hub& hub_;
+  counters& stats_;
   sequence_number last_queued_seq_ = 0;  // newest notification in queue_
   std::uint64_t notifications_ = 0;
   state state_ = state::handshake;

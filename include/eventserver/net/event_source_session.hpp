@@ -11,16 +11,15 @@
 #include <memory>
 #include <string>
 
-#include "eventserver/net/asio.hpp"
 #include "eventserver/core/line_reader.hpp"
+#include "eventserver/net/asio.hpp"
+#include "eventserver/net/session_hub.hpp"
 
 namespace eventserver {
 
-class server;
-
 class event_source_session : public std::enable_shared_from_this<event_source_session> {
  public:
-  event_source_session(tcp::socket socket, server& owner);
+  event_source_session(tcp::socket socket, source_hub& hub);
   ~event_source_session();
 
   void start();
@@ -41,7 +40,7 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void report_overlong();
 
   tcp::socket socket_;
-  server& server_;
+  source_hub& hub_;
   line_reader reader_;
   std::uint64_t overlong_reported_ = 0;
   std::uint64_t lines_ = 0;

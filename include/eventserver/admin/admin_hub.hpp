@@ -1,0 +1,27 @@
+#pragma once
+// What an admin HTTP session may ask of the daemon (the server implements it). Each answer is
+// built from the state at that instant on the io thread.
+
+#include <string>
+
+#include "eventserver/admin/admin_views.hpp"
+
+namespace eventserver {
+
+class admin_session;
+
+class admin_hub {
+ public:
+  virtual void admin_opened(admin_session& session) = 0;
+  virtual void admin_closed(admin_session& session) = 0;
+  virtual server_snapshot snapshot() const = 0;
+  // Empty when ready; otherwise why not.
+  virtual std::string readiness_problem() const = 0;
+  virtual std::string connz(const connz_query& query) const = 0;
+  virtual bool stopping() const noexcept = 0;
+
+ protected:
+  ~admin_hub() = default;
+};
+
+}  // namespace eventserver

@@ -1,0 +1,68 @@
+#pragma once
+// What a session may ask of the daemon: the narrow hubs the server implements (Beast's
+// sessions know `shared_state` the same way). A session holds its hub for its whole life;
+// the server outlives every session. Everything runs on the io_context's one thread.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "eventserver/core/counters.hpp"
+#include "eventserver/core/dispatcher.hpp"
+#include "eventserver/core/event.hpp"
+#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/router.hpp"
+
+namespace eventserver {
+
+class event_source_session;
+class client_session;
+
+// An event-source connection feeds the dispatcher and reports the end of each batch.
+class source_hub {
+ public:
+  virtual std::size_t max_line_bytes() const = 0;
+  virtual counters& stats() = 0;
+  virtual dispatcher& dispatch() = 0;
+  virtual void source_opened(event_source_session& source) = 0;
+  virtual void source_closed(event_source_session& source) = 0;
+  // The source stopped at a full reorder window; it is resumed when there is room again.
+  virtual void pause_source(std::shared_ptr<event_source_session> source) = 0;
+  // After a batch of lines: client writes, gap timer, resuming paused sources. `input_idle`:
+  // the source has nothing more to read right now (or is paused or gone).
+  virtual void end_batch(bool input_idle) = 0;
+
+ protected:
+  ~source_hub() = default;
+};
+
+// The limits every client connection works within.
+struct client_limits {
+  std::size_t max_queue_bytes = 0;
+  std::size_t write_batch_bytes = 0;  // at most max_queue_bytes
+  std::chrono::milliseconds handshake_timeout{0};
+  std::size_t max_line_bytes = 0;
+};
+
+// A client connection registers as a user and then only receives.
+class client_hub {
+ public:
+  virtual const client_limits& limits() const = 0;
+  virtual counters& stats() = 0;
+  virtual void client_opened(client_session& client) = 0;
+  virtual void client_closed(client_session& client) = 0;
+  // Registration: from now on the router delivers `user`'s notifications to `connection`.
+  virtual void connect(user_id user, recipient& connection) = 0;
+  virtual void disconnect(user_id user, recipient& connection) = 0;
+  // `client` queued notifications no write has been tried for yet: the next flush pass
+  // writes them. A client asks at most once per pass.
+  virtual void await_flush(client_session& client) = 0;
+  // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
+  virtual log_limiter& handshake_warnings() = 0;
+  virtual log_limiter& slow_client_warnings() = 0;
+
+ protected:
+  ~client_hub() = default;
+};
+
+}  // namespace eventserver
