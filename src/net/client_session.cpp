@@ -242,7 +242,7 @@ connection_info client_session::info(sequence_number processed_head) const {
   out.queued_bytes = queued_bytes();
   out.notifications = notifications_;
   out.last_sequence = last_sent_seq_;
-  out.behind = queued_bytes() == 0 || processed_head < last_sent_seq_ ? 0 : processed_head - last_sent_seq_;
+  out.behind = behind(processed_head);
   return out;
 }
 

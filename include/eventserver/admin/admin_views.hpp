@@ -15,6 +15,22 @@
 
 namespace eventserver {
 
+// The event log, as the status page and /metrics show it.
+struct log_status {
+  bool enabled = false;  // a dataDir is configured
+  std::uint64_t bytes = 0;
+  std::uint64_t segments = 0;
+  sequence_number durable_seq = 0;  // every number up to it applied and in the log
+  std::uint64_t epoch = 1;
+};
+
+// A warning or error the daemon logged recently (newest last).
+struct recent_warning {
+  std::int64_t time_ms = 0;  // Unix epoch milliseconds
+  std::string level;
+  std::string message;
+};
+
 struct server_snapshot {
   counters stats;
   sequence_number next_expected = 1;
@@ -28,6 +44,10 @@ struct server_snapshot {
   std::size_t follow_edges = 0;
   std::size_t queued_bytes = 0;  // all client queues together
   double uptime_seconds = 0;
+  std::size_t ws_connections = 0;              // of client_connections, those over WebSocket
+  std::vector<connection_info> most_behind;    // registered connections, most behind first (at most 10)
+  std::vector<recent_warning> recent_warnings;  // the last few, oldest first
+  log_status log;
 };
 
 // Prometheus text exposition format, version 0.0.4.

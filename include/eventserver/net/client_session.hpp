@@ -46,6 +46,10 @@ class client_session final : public recipient, public std::enable_shared_from_th
   std::size_t queued_bytes() const noexcept { return queue_.size() - sent_; }
   // For /connz; `processed_head` is the last sequence number the daemon applied.
   connection_info info(sequence_number processed_head) const;
+  // Processed events not yet sent to it (0 when its queue is empty).
+  std::uint64_t behind(sequence_number processed_head) const noexcept {
+    return queued_bytes() == 0 || processed_head < last_sent_seq_ ? 0 : processed_head - last_sent_seq_;
+  }
 
  private:
   enum class state : std::uint8_t { handshake, active, cut_off, closed };

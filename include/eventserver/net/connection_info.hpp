@@ -18,6 +18,8 @@ struct connection_info {
   std::uint64_t notifications = 0;    // queued for it since it registered
   sequence_number last_sequence = 0;  // of the last notification fully written to it
   std::uint64_t behind = 0;           // processed events not yet sent to it (0 when its queue is empty)
+  std::string transport = "tcp";      // tcp, tls, ws, wss
+  std::string mode = "live";          // live, or catch-up while it reads from history
 };
 
 }  // namespace eventserver
