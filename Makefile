@@ -9,7 +9,9 @@ JOBS       ?= $(shell nproc)
 # Everything the build, the tests and the benchmarks need, all from Debian 12.
 PACKAGES := g++ cmake make pkg-config \
             libboost1.81-dev nlohmann-json3-dev libspdlog-dev \
-            libgtest-dev libgmock-dev libbenchmark-dev
+            libgtest-dev libgmock-dev libbenchmark-dev \
+            libssl-dev openssl \
+            chromium libjs-chart.js
 
 .PHONY: all deps configure build run test sanitize harness bench clean
 
