@@ -11,6 +11,9 @@ namespace eventserver {
 
 using user_id = std::uint64_t;
 using sequence_number = std::uint64_t;
+// Names a stream: a producer that starts over at sequence number 1 begins the next epoch
+// (newStreamPolicy). Epochs start at 1.
+using stream_epoch = std::uint64_t;
 
 enum class event_type : std::uint8_t {
   follow,           // F: `from` follows `to`; `to` is notified
