@@ -19,6 +19,8 @@ class admin_hub {
   virtual std::string readiness_problem() const = 0;
   virtual std::string connz(const connz_query& query) const = 0;
   virtual bool stopping() const noexcept = 0;
+  // The bearer token every request must carry (adminTokenFile); empty: none is required.
+  virtual const std::string& admin_token() const = 0;
 
  protected:
   ~admin_hub() = default;

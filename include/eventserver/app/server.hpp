@@ -63,6 +63,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   std::string connz(const connz_query& query) const override;
   void admin_opened(admin_session& session) override { admins_.insert(&session); }
   void admin_closed(admin_session& session) override { admins_.erase(&session); }
+  const std::string& admin_token() const override { return admin_token_; }
 
   // --- source_hub ------------------------------------------------------------------------------
   std::size_t max_line_bytes() const override { return settings_.max_line_bytes; }
@@ -100,6 +101,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   asio::io_context& io_;
   config settings_;
   client_limits client_limits_;
+  std::string admin_token_;  // from adminTokenFile; empty: the admin port asks for none
   counters stats_;
   dispatcher dispatcher_;
   std::shared_ptr<listener> event_listener_;
