@@ -1,0 +1,129 @@
+#include "eventserver/storage/batch_format.hpp"
+
+#include <cstring>
+
+#include "eventserver/storage/crc32c.hpp"
+#include "eventserver/storage/endian.hpp"
+
+namespace eventserver::storage {
+
+const char* check_batch_header(const char* data, batch_view& header, std::uint32_t& body_length) noexcept {
+  body_length = load_le<std::uint32_t>(data);
+  const auto kind = static_cast<std::uint8_t>(data[8]);
+  const auto version = static_cast<std::uint8_t>(data[9]);
+  const auto reserved = load_le<std::uint16_t>(data + 10);
+  header.count = load_le<std::uint32_t>(data + 12);
+  header.first_seq = load_le<std::uint64_t>(data + 16);
+  header.kind = static_cast<batch_kind>(kind);
+  header.body = {};
+
+  if (kind == 0 && body_length == 0 && header.count == 0 && header.first_seq == 0 && version == 0 &&
+      load_le<std::uint32_t>(data + 4) == 0) {
+    return "zero-filled header";  // preallocated or never-written space
+  }
+  if (kind != static_cast<std::uint8_t>(batch_kind::events) && kind != static_cast<std::uint8_t>(batch_kind::skipped)) {
+    return "unknown batch kind";
+  }
+  if (version != batch_format_version) return "unsupported batch version";
+  if (reserved != 0) return "non-zero reserved field";
+  if (body_length > max_batch_body_bytes) return "body longer than the maximum";
+  if (header.count == 0) return "batch of no sequence numbers";
+  if (header.first_seq == 0) return "sequence number 0";
+  if (header.first_seq > UINT64_MAX - (header.count - 1)) return "sequence numbers overflow";
+  if (header.kind == batch_kind::skipped) {
+    if (body_length != 0) return "skip batch with a body";
+  } else if (body_length < 2 * static_cast<std::uint64_t>(header.count)) {
+    return "body too short for its line count";  // every line holds at least "\r\n"
+  }
+  return nullptr;
+}
+
+decode_result decode_batch(const char* data, std::size_t available) noexcept {
+  decode_result result;
+  if (available < batch_header_size) {
+    result.needed = batch_header_size;
+    return result;  // incomplete, header unknown
+  }
+  std::uint32_t body_length = 0;
+  if (const char* reason = check_batch_header(data, result.batch, body_length)) {
+    result.status = decode_status::corrupt;
+    result.reason = reason;
+    return result;
+  }
+  result.header_known = true;
+  const std::size_t total = batch_header_size + body_length;
+  if (available < total) {
+    result.needed = total;
+    return result;  // incomplete
+  }
+  const std::uint32_t stored_crc = crc32c_unmask(load_le<std::uint32_t>(data + 4));
+  if (crc32c(data + 8, total - 8) != stored_crc) {
+    result.status = decode_status::corrupt;
+    result.reason = "checksum mismatch";
+    return result;
+  }
+  const std::string_view body(data + batch_header_size, body_length);
+  if (result.batch.kind == batch_kind::events) {
+    // Exactly `count` lines, each ending in "\r\n", nothing after the last.
+    std::uint64_t lines = 0;
+    const char* p = body.data();
+    const char* const end = p + body.size();
+    while (p < end) {
+      const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+      if (newline == nullptr) {
+        result.status = decode_status::corrupt;
+        result.reason = "last line not ended";
+        return result;
+      }
+      if (newline == p || newline[-1] != '\r') {
+        result.status = decode_status::corrupt;
+        result.reason = "line not ended by \\r\\n";
+        return result;
+      }
+      ++lines;
+      p = newline + 1;
+    }
+    if (lines != result.batch.count) {
+      result.status = decode_status::corrupt;
+      result.reason = "line count differs from the header";
+      return result;
+    }
+  }
+  result.batch.body = body;
+  result.status = decode_status::ok;
+  return result;
+}
+
+void batch_lines::iterator::load(sequence_number seq) noexcept {
+  if (rest_.empty()) {
+    line_ = {};
+    return;
+  }
+  const std::size_t newline = rest_.find('\n');
+  const std::size_t size = newline == std::string_view::npos ? rest_.size() : newline + 1;
+  line_.seq = seq;
+  line_.bytes = rest_.substr(0, size);
+  rest_.remove_prefix(size);
+}
+
+batch_view batch_from(const batch_view& batch, sequence_number from_seq) noexcept {
+  if (from_seq <= batch.first_seq) return batch;
+  batch_view rest = batch;
+  if (from_seq > batch.last_seq()) {
+    rest.first_seq = batch.next_seq();
+    rest.count = 0;
+    rest.body = batch.body.substr(batch.body.size());
+    return rest;
+  }
+  const auto dropped = static_cast<std::uint32_t>(from_seq - batch.first_seq);
+  rest.first_seq = from_seq;
+  rest.count = batch.count - dropped;
+  if (batch.kind == batch_kind::events) {
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < dropped; ++i) at = batch.body.find('\n', at) + 1;
+    rest.body = batch.body.substr(at);
+  }
+  return rest;
+}
+
+}  // namespace eventserver::storage

@@ -1,0 +1,95 @@
+#include "eventserver/storage/segment_writer.hpp"
+
+#include <fcntl.h>
+
+#include "eventserver/storage/batch_format.hpp"
+#include "eventserver/storage/endian.hpp"
+#include "eventserver/storage/file_names.hpp"
+
+namespace eventserver::storage {
+
+std::error_code segment_writer::open_files(const std::string& dir, stream_epoch epoch, sequence_number first_seq,
+                                           int flags) {
+  close();
+  const std::string path = join_path(dir, segment_file_name(epoch, first_seq));
+  unique_fd log;
+  if (auto ec = open_file(path, O_WRONLY | flags, log)) return ec;
+  unique_fd index;
+  if (auto ec = open_file(index_path_for(path), O_WRONLY | O_CREAT | O_TRUNC, index)) return ec;
+  log_ = std::move(log);
+  index_ = std::move(index);
+  path_ = path;
+  epoch_ = epoch;
+  first_seq_ = first_seq;
+  next_seq_ = first_seq;
+  size_ = 0;
+  index_entries_ = 0;
+  last_index_offset_ = 0;
+  failed_.clear();
+  return {};
+}
+
+std::error_code segment_writer::create(const std::string& dir, stream_epoch epoch, sequence_number first_seq) {
+  return open_files(dir, epoch, first_seq, O_CREAT | O_EXCL);
+}
+
+std::error_code segment_writer::reopen(const std::string& dir, stream_epoch epoch, sequence_number first_seq,
+                                       std::uint64_t valid_length, sequence_number next_seq,
+                                       std::span<const index_entry> index) {
+  if (auto ec = open_files(dir, epoch, first_seq, 0)) return ec;
+  if (auto ec = truncate_file(log_.get(), valid_length)) {
+    close();
+    return ec;
+  }
+  size_ = valid_length;
+  next_seq_ = next_seq;
+  for (const auto& entry : index) add_index_entry(entry.first_seq, entry.offset);
+  return {};
+}
+
+void segment_writer::add_index_entry(sequence_number first_seq, std::uint64_t offset) noexcept {
+  if (!index_) return;
+  char bytes[index_entry_size];
+  encode_index_entry(bytes, {first_seq, offset});
+  if (pwrite_all(index_.get(), bytes, sizeof bytes, index_entries_ * index_entry_size)) {
+    // The index only speeds up seeks; without it readers scan, and recovery rebuilds it.
+    index_.reset();
+    return;
+  }
+  ++index_entries_;
+  last_index_offset_ = offset;
+}
+
+std::error_code segment_writer::append(std::span<const char> batch) {
+  if (!log_) return std::make_error_code(std::errc::bad_file_descriptor);
+  if (failed_) return failed_;
+  if (batch.size() < batch_header_size ||
+      load_le<std::uint32_t>(batch.data()) != batch.size() - batch_header_size ||
+      load_le<std::uint64_t>(batch.data() + 16) != next_seq_) {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  const std::uint32_t count = load_le<std::uint32_t>(batch.data() + 12);
+  if (auto ec = pwrite_all(log_.get(), batch.data(), batch.size(), size_)) {
+    // Cut off whatever part reached the file, so the segment still ends on a batch boundary.
+    if (truncate_file(log_.get(), size_)) failed_ = ec;
+    return ec;
+  }
+  if (index_entry_due(index_entries_ != 0, last_index_offset_, size_)) add_index_entry(next_seq_, size_);
+  size_ += batch.size();
+  next_seq_ += count;
+  return {};
+}
+
+std::error_code segment_writer::sync() {
+  if (!log_) return std::make_error_code(std::errc::bad_file_descriptor);
+  if (auto ec = sync_file(log_.get())) return ec;
+  if (index_ && sync_file(index_.get())) index_.reset();
+  return {};
+}
+
+void segment_writer::close() noexcept {
+  log_.reset();
+  index_.reset();
+}
+
+}  // namespace eventserver::storage

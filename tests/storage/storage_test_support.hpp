@@ -1,0 +1,100 @@
+#pragma once
+// Helpers for the storage tests: a temporary directory removed afterwards, event lines like
+// the harness's, and files read, written and damaged byte by byte.
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "eventserver/core/event.hpp"
+#include "eventserver/storage/batch_builder.hpp"
+
+namespace eventserver::storage::testing {
+
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string pattern = "/tmp/eventserver-storage-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ignored);
+    std::filesystem::remove_all(path_, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+// The notification of `seq` as the harness would send it: "seq|S|user\r\n" and friends, 13 to
+// 19 bytes for the usual numbers.
+inline std::string event_line(sequence_number seq) {
+  switch (seq % 4) {
+    case 0: return std::to_string(seq) + "|S|" + std::to_string(seq % 97 + 1) + "\r\n";
+    case 1: return std::to_string(seq) + "|F|" + std::to_string(seq % 89 + 1) + "|" + std::to_string(seq % 83 + 1) + "\r\n";
+    case 2: return std::to_string(seq) + "|P|" + std::to_string(seq % 79 + 1) + "|" + std::to_string(seq % 73 + 1) + "\r\n";
+    default: return std::to_string(seq) + "|B\r\n";
+  }
+}
+
+// One sealed batch of the events [first, first + count).
+inline std::vector<char> events_batch(sequence_number first, std::uint32_t count) {
+  batch_builder builder;
+  builder.reset(first);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (!builder.append(event_line(first + i))) throw std::logic_error("batch full");
+  }
+  const auto sealed = builder.seal();
+  return {sealed.begin(), sealed.end()};
+}
+
+inline std::vector<char> skip_batch(sequence_number first, std::uint32_t count) {
+  batch_builder builder;
+  builder.reset(first);
+  builder.append_skip(count);
+  const auto sealed = builder.seal();
+  return {sealed.begin(), sealed.end()};
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Overwrites in place, then cuts to size: truncating to zero first would make ext4 flush the
+// file on close (its replace-via-truncate heuristic), milliseconds per call in the loops here.
+inline void write_file(const std::string& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + path);
+  const bool ok = ::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()) &&
+                  ::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error("cannot write " + path);
+}
+
+inline void flip_bit(const std::string& path, std::uint64_t offset, int bit = 0) {
+  std::string bytes = read_file(path);
+  bytes.at(offset) = static_cast<char>(bytes.at(offset) ^ (1 << bit));
+  write_file(path, bytes);
+}
+
+inline std::uint64_t size_of(const std::string& path) { return std::filesystem::file_size(path); }
+
+}  // namespace eventserver::storage::testing
