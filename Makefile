@@ -71,8 +71,8 @@ sanitize: deps
 # on a copy of its seed corpus after replaying its regressions. FUZZ_FLAGS: more libFuzzer flags.
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
-FUZZ_TARGETS   := parse_event line_reader user_id config
-FUZZ_PACKAGES  := cmake nlohmann-json3-dev clang libclang-rt-14-dev
+FUZZ_TARGETS   := parse_event line_reader user_id config token
+FUZZ_PACKAGES  := cmake nlohmann-json3-dev libssl-dev clang libclang-rt-14-dev
 
 .PHONY: fuzz check-fresh
 

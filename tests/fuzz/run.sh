@@ -20,6 +20,7 @@ dictionary_for() {
   case $1 in
     parse_event | line_reader) echo "-dict=$here/event.dict" ;;
     config) echo "-dict=$here/config.dict" ;;
+    token) echo "-dict=$here/token.dict" ;;
   esac
 }
 
