@@ -59,7 +59,8 @@ std::string render_metrics(const server_snapshot& s) {
              {"duplicate", c.rejected_duplicate},
              {"stale", c.rejected_stale},
              {"overlong", c.rejected_overlong},
-             {"unterminated", c.rejected_unterminated}});
+             {"unterminated", c.rejected_unterminated},
+             {"too_far", c.rejected_too_far}});
   m.gauge("eventserver_sequence_head", "Highest sequence number accepted.", s.head);
   m.gauge("eventserver_sequence_next_expected", "Sequence number the daemon waits for next.",
           s.next_expected);
@@ -102,6 +103,9 @@ std::string render_metrics(const server_snapshot& s) {
   m.counter("eventserver_bytes_sent_total", "Bytes written to clients.", c.bytes_out);
   m.counter("eventserver_client_writes_total", "Writes to clients that moved bytes (bytes_sent / this = mean write size).",
             c.client_writes);
+  m.counter("eventserver_log_lines_dropped_total",
+            "Log lines dropped because the log output did not take them in time (a stalled pipe or disk).",
+            s.log_lines_dropped);
   m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);
   return m.take();
 }

@@ -1,9 +1,14 @@
 #include "eventserver/app/config.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <array>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -108,6 +113,7 @@ const std::vector<key_rule>& rules() {
       // 64 bytes hold the longest valid event: three 20-digit numbers, a type and separators.
       integer_key("maxLineBytes", &config::max_line_bytes, 64, 1 << 20),
       integer_key("maxPendingEvents", &config::max_pending_events, 1, 10'000'000),
+      integer_key("maxSequenceJump", &config::max_sequence_jump, 0, 1ULL << 62),
       millis_key("gapTimeoutMs", &config::gap_timeout, 0, 86'400'000),
       integer_key("maxClientQueueBytes", &config::max_client_queue_bytes, 1024, 1ULL << 30),
       integer_key("clientWriteBatchBytes", &config::client_write_batch_bytes, 1, 1ULL << 30),
@@ -166,15 +172,50 @@ config parse_config(std::string_view json_text, std::string_view origin) {
     if (rule == nullptr) throw config_error(std::string(origin) + ": unknown key \"" + key + "\"");
     rule->apply(result, origin, value);
   }
+  // Keys checked against each other, once all are known.
+  if (result.max_sequence_jump != 0 && result.max_sequence_jump < result.max_pending_events) {
+    throw config_error(std::string(origin) + ": \"maxSequenceJump\" (" + std::to_string(result.max_sequence_jump) +
+                       ") must be 0 or at least \"maxPendingEvents\" (" + std::to_string(result.max_pending_events) +
+                       "): the window's own numbers cannot be too far");
+  }
   return result;
 }
 
+std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes, std::string_view what) {
+  const std::string name = path.string();
+  const auto failure = [&](std::string_view problem) {
+    return config_error(name + ": cannot read " + std::string(what) + ": " + std::string(problem));
+  };
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const int fd = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) throw failure(std::strerror(errno));
+  struct closer {
+    int fd;
+    ~closer() { ::close(fd); }
+  } guard{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) throw failure(std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) throw failure("not a regular file");
+  if (static_cast<std::uint64_t>(info.st_size) > max_bytes) {
+    throw failure("larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  // Read at most one byte past the bound: a file that grew since fstat is refused too.
+  std::string text(max_bytes + 1, '\0');
+  std::size_t size = 0;
+  while (size < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + size, text.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw failure(std::strerror(errno));
+    if (n == 0) break;
+    size += static_cast<std::size_t>(n);
+  }
+  if (size > max_bytes) throw failure("larger than " + std::to_string(max_bytes) + " bytes");
+  text.resize(size);
+  return text;
+}
+
 config load_config_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw config_error(path.string() + ": cannot open config file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path.string());
+  return parse_config(read_small_file(path, max_config_file_bytes, "config file"), path.string());
 }
 
 }  // namespace eventserver

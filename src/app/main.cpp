@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "eventserver/net/asio.hpp"
+#include "eventserver/app/blocking_job.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/net/fd_limit.hpp"
 #include "eventserver/app/logging.hpp"
@@ -91,6 +92,8 @@ int main(int argc, char** argv) {
     daemon.start();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
+    eventserver::abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
+    eventserver::shutdown_logging();
     return exit_startup_failed;
   }
 
@@ -104,6 +107,8 @@ int main(int argc, char** argv) {
       return;
     }
     spdlog::info("received {}: stopping", strsignal(sig));
+    // The log output gets as long as the client queues to take what is queued, no longer.
+    eventserver::abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
     daemon.shutdown([&] {
       signals.cancel();
       hangup.cancel();
@@ -113,20 +118,29 @@ int main(int argc, char** argv) {
   signals.async_wait(on_signal);
 
   // SIGHUP: reopen logFile (after logrotate moved it) and re-read logLevel from the config
-  // file. Other keys need a restart; a config that no longer parses changes nothing.
+  // file. Other keys need a restart; a config that no longer parses changes nothing. Both
+  // touch the filesystem, which can hang, so they run on a thread of their own and only the
+  // outcome comes back to the event thread.
+  eventserver::blocking_job reload(io);
   std::function<void(const eventserver::error_code&, int)> on_hangup = [&](const eventserver::error_code& ec, int) {
     if (ec || daemon.stopping()) return;
-    try {
-      const auto fresh = eventserver::load_config_file(config_path);
+    const bool started = reload.start([config_path, settings]() -> eventserver::blocking_job::completion {
       eventserver::reopen_log_file(settings);
-      // Said before the change, so a quieter level does not swallow its own announcement.
-      spdlog::info("SIGHUP: log file reopened, logLevel {} -> {}",
-                   spdlog::level::to_string_view(spdlog::default_logger()->level()), fresh.log_level);
-      spdlog::set_level(spdlog::level::from_str(fresh.log_level));
-    } catch (const eventserver::config_error& e) {
-      eventserver::reopen_log_file(settings);
-      spdlog::error("SIGHUP: config not reloaded, keeping logLevel: {}", e.what());
-    }
+      try {
+        const auto fresh = eventserver::load_config_file(config_path);
+        return [fresh] {
+          // Said before the change, so a quieter level does not swallow its own announcement.
+          spdlog::info("SIGHUP: log file reopened, logLevel {} -> {}",
+                       spdlog::level::to_string_view(spdlog::default_logger()->level()), fresh.log_level);
+          spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+        };
+      } catch (const eventserver::config_error& e) {
+        return [error = std::string(e.what())] {
+          spdlog::error("SIGHUP: config not reloaded, keeping logLevel: {}", error);
+        };
+      }
+    });
+    if (!started) spdlog::warn("SIGHUP ignored: the previous reload is still reading the config file");
     hangup.async_wait(on_hangup);
   };
   hangup.async_wait(on_hangup);
@@ -135,6 +149,6 @@ int main(int argc, char** argv) {
   io.run();
   daemon.log_totals();
   spdlog::info("eventserver stopped");
-  spdlog::shutdown();  // stops the flusher thread and flushes the log file
+  eventserver::shutdown_logging();  // writes what is queued, within the shutdown deadline
   return 0;
 }

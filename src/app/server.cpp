@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "eventserver/admin/admin_session.hpp"
+#include "eventserver/app/logging.hpp"
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/event_source_session.hpp"
 #include "eventserver/net/listener.hpp"
@@ -252,6 +253,8 @@ server_snapshot server::snapshot() const {
                     [](const auto& a, const auto& b) { return a.first > b.first; });
   for (auto it = behind.begin(); it != behind.begin() + shown; ++it) s.most_behind.push_back(it->second->info(processed_head));
   s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
+  s.log_lines_dropped = log_lines_dropped();
+  s.recent_warnings = recent_log_warnings();
   return s;
 }
 
@@ -292,13 +295,14 @@ void server::log_totals() const {
   const auto& s = stats_;
   spdlog::info(
       "totals: events processed {} (pending {}, next expected {}), notifications delivered {}, dropped: offline {}, "
-      "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}; "
+      "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}, "
+      "too far ahead {}; "
       "gaps skipped {} ({} sequence numbers); clients accepted {}, registered {}, refused over limit {}, "
       "handshake failures {}, cut off slow {}, peer closed {}; bytes in {}, out {} in {} writes",
       s.events_processed, dispatcher_.sequence().pending(), dispatcher_.sequence().next_expected(),
       s.notifications_delivered, s.notifications_dropped_offline, s.notifications_dropped_closing,
       s.rejected_no_sequence, s.rejected_bad_body, s.rejected_duplicate, s.rejected_stale, s.rejected_overlong,
-      s.rejected_unterminated, s.gaps_skipped, s.sequence_numbers_skipped, s.clients_accepted, s.clients_registered,
+      s.rejected_unterminated, s.rejected_too_far, s.gaps_skipped, s.sequence_numbers_skipped, s.clients_accepted, s.clients_registered,
       s.clients_rejected_limit, s.handshake_timeouts + s.handshake_bad_id + s.handshake_overlong + s.handshake_peer_closed,
       s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes);
 }

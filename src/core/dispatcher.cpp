@@ -20,7 +20,9 @@ dispatcher::dispatcher(const stream_settings& settings, counters& stats)
       duplicate_log_(warn_burst, warn_interval),
       stale_log_(warn_burst, warn_interval),
       overlong_log_(warn_burst, warn_interval),
-      window_full_log_(warn_burst, warn_interval) {}
+      window_full_log_(warn_burst, warn_interval),
+      too_far_log_(warn_burst, warn_interval),
+      max_sequence_jump_(settings.max_sequence_jump) {}
 
 dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, std::string_view line,
                                                   std::size_t readable) {
@@ -37,10 +39,7 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, st
   // numbers before it will need, so a source racing ahead cannot starve the one holding the
   // awaited number. The awaited number itself always enters (it releases, never holds).
   const sequence_number next = sequencer_.next_expected();
-  if (seq > next && (seq - next > sequencer_.max_pending() || sequencer_.full())) {
-    if (!window_full_logged_) note_window_full(seq);
-    return line_outcome::window_full;
-  }
+  if (seq > next && (seq - next > sequencer_.max_pending() || sequencer_.full())) return refuse_ahead(seq, line);
   ++stats_.lines_received;
 
   switch (sequencer_.offer(parsed.ev, line, readable)) {
@@ -64,14 +63,30 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, st
   return line_outcome::consumed;
 }
 
-void dispatcher::note_window_full(sequence_number refused) {
-  window_full_logged_ = true;  // once until the window moves, however many refusals
+// A line the window cannot take now. Far enough ahead, it is rejected for good: holding it
+// would hold back the lines behind it in its source (maxSequenceJump). Otherwise it waits in
+// its source, and the stall it may cause is visible (lowest_refused_ feeds the gap monitor).
+dispatcher::line_outcome dispatcher::refuse_ahead(sequence_number seq, std::string_view line) {
+  const sequence_number next = sequencer_.next_expected();
+  if (max_sequence_jump_ != 0 && seq - next > max_sequence_jump_) {
+    ++stats_.lines_received;
+    ++stats_.rejected_too_far;
+    if (const auto suppressed = too_far_log_.allow(clock::now())) {
+      spdlog::warn("dropped event line more than maxSequenceJump ({}) past the awaited sequence number {}: {}{}",
+                   max_sequence_jump_, next, quote_for_log(line), suppressed_note(*suppressed));
+    }
+    return line_outcome::consumed;
+  }
+  if (!lowest_refused_ || seq < *lowest_refused_) lowest_refused_ = seq;
+  if (window_full_logged_) return line_outcome::window_full;
+  window_full_logged_ = true;  // counted and logged once until the window moves, however many refusals
   ++stats_.window_full_pauses;
   if (const auto suppressed = window_full_log_.allow(clock::now())) {
     spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): sequence number {} "
                  "and what follows it in its source wait{}",
-                 sequencer_.pending(), sequencer_.next_expected(), refused, suppressed_note(*suppressed));
+                 sequencer_.pending(), next, seq, suppressed_note(*suppressed));
   }
+  return line_outcome::window_full;
 }
 
 void dispatcher::release_ready() {
@@ -80,7 +95,10 @@ void dispatcher::release_ready() {
     router_.apply(ev, notification, sequencer::readable_bytes);
   });
   stats_.events_processed += released;
-  if (released != 0) window_full_logged_ = false;  // the window moved: a refusal is news again
+  if (released != 0) {
+    window_full_logged_ = false;  // the window moved: a refusal is news again
+    lowest_refused_.reset();      // refused lines are offered again by their sources
+  }
 }
 
 void dispatcher::note_overlong(std::uint64_t lines) {
@@ -99,14 +117,19 @@ void dispatcher::note_unterminated(std::size_t bytes) {
 }
 
 void dispatcher::end_batch(clock::time_point now) {
-  gaps_.observe(sequencer_.next_expected(), sequencer_.blocked(), now);
+  gaps_.observe(sequencer_.next_expected(), sequencer_.blocked() || lowest_refused_.has_value(), now);
 }
 
 std::optional<sequencer::gap> dispatcher::skip_expired_gap(clock::time_point now) {
   if (!gaps_.expired(now)) return std::nullopt;
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - *gaps_.since());
-  const auto skipped = sequencer_.skip_gap();
+  auto target = sequencer_.lowest_pending();
+  if (lowest_refused_ && (!target || *lowest_refused_ < *target)) target = lowest_refused_;
+  if (!target) return std::nullopt;
+  const auto skipped = sequencer_.skip_to(*target);
   if (!skipped) return std::nullopt;
+  lowest_refused_.reset();
+  window_full_logged_ = false;
   ++stats_.gaps_skipped;
   stats_.sequence_numbers_skipped += skipped->last - skipped->first + 1;
   if (skipped->first == skipped->last) {

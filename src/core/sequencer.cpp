@@ -70,20 +70,26 @@ void sequencer::migrate_overflow() {
   }
 }
 
+std::optional<sequence_number> sequencer::lowest_pending() const noexcept {
+  if (pending_ == 0) return std::nullopt;
+  for (std::size_t i = 0; i < ring_.size(); ++i) {
+    if (ring_[index(next_ + i)].used) return next_ + i;
+  }
+  return overflow_.begin()->first;  // pending_ != 0, so it is there
+}
+
 std::optional<sequencer::gap> sequencer::skip_gap() {
   if (!blocked()) return std::nullopt;
-  sequence_number lowest = next_;
-  bool found = false;
-  for (std::size_t i = 0; i < ring_.size(); ++i) {
-    if (ring_[index(next_ + i)].used) {
-      lowest = next_ + i;
-      found = true;
-      break;
-    }
-  }
-  if (!found) lowest = overflow_.begin()->first;  // pending_ != 0, so it is there
-  const gap skipped{next_, lowest - 1};
-  next_ = lowest;
+  return skip_to(*lowest_pending());
+}
+
+std::optional<sequencer::gap> sequencer::skip_to(sequence_number target) {
+  if (target <= next_) return std::nullopt;
+  if (const auto lowest = lowest_pending(); lowest && target > *lowest) target = *lowest;
+  // Every slot between next_ and target is free, so the ring stays valid as it is; only the
+  // overflow may now come within its span.
+  const gap skipped{next_, target - 1};
+  next_ = target;
   migrate_overflow();
   return skipped;
 }

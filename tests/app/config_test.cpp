@@ -2,6 +2,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace eventserver {
 namespace {
@@ -26,6 +31,7 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.max_line_bytes, 1024u);
   EXPECT_EQ(c.max_pending_events, 100000u);
+  EXPECT_EQ(c.max_sequence_jump, 10000000u);
   EXPECT_EQ(c.gap_timeout.count(), 0);
   EXPECT_EQ(c.max_client_queue_bytes, 262144u);
   EXPECT_EQ(c.client_write_batch_bytes, 8192u);
@@ -137,8 +143,47 @@ TEST(Config, MissingFileIsNamed) {
     load_config_file("/nonexistent/eventserver.json");
     FAIL() << "expected config_error";
   } catch (const config_error& e) {
-    EXPECT_STREQ(e.what(), "/nonexistent/eventserver.json: cannot open config file");
+    EXPECT_STREQ(e.what(), "/nonexistent/eventserver.json: cannot read config file: No such file or directory");
   }
+}
+
+std::string load_error(const std::filesystem::path& path) {
+  try {
+    load_config_file(path);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// A device, a FIFO nobody writes and a directory are refused before a byte is read: no hang,
+// no unbounded allocation.
+TEST(Config, OnlyARegularFileIsRead) {
+  EXPECT_EQ(load_error("/dev/zero"), "/dev/zero: cannot read config file: not a regular file");
+  EXPECT_EQ(load_error("/tmp"), "/tmp: cannot read config file: not a regular file");
+  const auto fifo = std::filesystem::temp_directory_path() / ("eventserver-config-fifo-" + std::to_string(::getpid()));
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(load_error(fifo), fifo.string() + ": cannot read config file: not a regular file");
+  std::filesystem::remove(fifo);
+}
+
+TEST(Config, AFileOverTheSizeBoundIsRefused) {
+  const auto path = std::filesystem::temp_directory_path() / ("eventserver-config-big-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(path);
+    out << "{" << std::string(max_config_file_bytes, ' ') << "}";
+  }
+  EXPECT_EQ(load_error(path), path.string() + ": cannot read config file: larger than 1048576 bytes");
+  std::filesystem::resize_file(path, max_config_file_bytes);  // exactly the bound: read (and then parsed)
+  EXPECT_THAT(load_error(path), HasSubstr("not valid JSON"));
+  std::filesystem::remove(path);
+}
+
+TEST(Config, MaxSequenceJumpIsZeroOrAtLeastTheWindow) {
+  EXPECT_EQ(parse_config(R"({"maxSequenceJump": 0})").max_sequence_jump, 0u);
+  EXPECT_EQ(parse_config(R"({"maxPendingEvents": 10, "maxSequenceJump": 10})").stream().max_sequence_jump, 10u);
+  EXPECT_THAT(error_of(R"({"maxPendingEvents": 10, "maxSequenceJump": 9})"),
+              HasSubstr("\"maxSequenceJump\" (9) must be 0 or at least \"maxPendingEvents\" (10)"));
 }
 
 TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {

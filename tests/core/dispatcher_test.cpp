@@ -137,6 +137,72 @@ TEST_F(SmallWindowTest, ProgressRestartsTheGapClock) {
   EXPECT_EQ(dispatch.sequence().next_expected(), 5u);
 }
 
+// Issue 12, item 3: a producer resuming past the window (here, to a daemon that lost its
+// state) used to leave the awaited number at 1 for ever with no gap reported at all.
+TEST_F(SmallWindowTest, LinesWaitingBeyondTheWindowMakeTheStallVisibleAndTheTimeoutEndsIt) {
+  dispatch.routes().connect(1, alice);
+  const auto t0 = clock_type::now();
+  EXPECT_EQ(dispatch.offer_line("500001|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(dispatch.lowest_refused(), 500001u);
+  dispatch.end_batch(t0);
+  ASSERT_TRUE(dispatch.gaps().gap_open());
+  EXPECT_EQ(dispatch.gaps().missing(), 1u);
+  EXPECT_EQ(*dispatch.gaps().deadline(), t0 + 500ms);
+  EXPECT_EQ(dispatch.offer_line("500002|B"), dispatcher::line_outcome::window_full);
+  dispatch.end_batch(t0 + 100ms);  // still the same gap: its clock keeps running
+  EXPECT_EQ(*dispatch.gaps().since(), t0);
+  const auto gap = dispatch.skip_expired_gap(t0 + 500ms);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->first, 1u);
+  EXPECT_EQ(gap->last, 500000u);
+  EXPECT_EQ(stats.sequence_numbers_skipped, 500000u);
+  EXPECT_EQ(dispatch.lowest_refused(), std::nullopt);
+  // The source offers its lines again once the window moved; now they enter.
+  feed({"500002|B", "500001|B"});
+  EXPECT_EQ(alice.lines, (lines{"500001|B", "500002|B"}));
+}
+
+// The timeout skips to the lowest number held anywhere: a pending one below a refused one.
+TEST_F(SmallWindowTest, GapTimeoutSkipsOnlyToTheLowestNumberHeldAnywhere) {
+  dispatch.routes().connect(1, alice);
+  const auto t0 = clock_type::now();
+  feed({"3|B"});
+  EXPECT_EQ(dispatch.offer_line("9|B"), dispatcher::line_outcome::window_full);
+  dispatch.end_batch(t0);
+  const auto gap = dispatch.skip_expired_gap(t0 + 500ms);
+  ASSERT_TRUE(gap);
+  EXPECT_EQ(gap->first, 1u);
+  EXPECT_EQ(gap->last, 2u);
+  EXPECT_EQ(alice.lines, (lines{"3|B"}));
+  EXPECT_EQ(dispatch.offer_line("9|B"), dispatcher::line_outcome::window_full);  // 4 is awaited now: 9 is still beyond
+  feed({"5|B"});
+  EXPECT_EQ(dispatch.lowest_refused(), 9u);
+}
+
+// Issue 12, item 4: a wild number more than maxSequenceJump ahead is rejected at once, so it
+// never occupies its source's buffer and holds back the lines behind it.
+TEST_F(DispatcherTest, LineFurtherAheadThanMaxSequenceJumpIsRejectedAndCounted) {
+  dispatch.routes().connect(1, alice);
+  feed({"1|B"});
+  EXPECT_EQ(dispatch.offer_line("1700000000000|B"), dispatcher::line_outcome::consumed);
+  EXPECT_EQ(dispatch.offer_line("10000003|B"), dispatcher::line_outcome::consumed);  // 2 + 10,000,001: over
+  EXPECT_EQ(stats.rejected_too_far, 2u);
+  EXPECT_EQ(stats.lines_received, 3u);
+  EXPECT_EQ(dispatch.offer_line("10000002|B"), dispatcher::line_outcome::window_full);  // exactly the jump: waits
+  EXPECT_EQ(stats.rejected_too_far, 2u);
+  feed({"2|B"});
+  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B"}));
+}
+
+TEST_F(DispatcherTest, MaxSequenceJumpZeroRejectsNothing) {
+  stream_settings unlimited;
+  unlimited.max_sequence_jump = 0;
+  counters other_stats;
+  dispatcher other(unlimited, other_stats);
+  EXPECT_EQ(other.offer_line("18446744073709551615|B"), dispatcher::line_outcome::window_full);
+  EXPECT_EQ(other_stats.rejected_too_far, 0u);
+}
+
 TEST_F(DispatcherTest, GapsNeverExpireByDefault) {
   const auto t0 = clock_type::now();
   feed({"2|B"});

@@ -198,6 +198,28 @@ TEST(Sequencer, SkipGapJumpsToTheLowestPendingOnly) {
   EXPECT_EQ(s.offer(broadcast(3), ""), sequencer::offer_result::stale);  // skipped means gone
 }
 
+// The gap timeout may end a stall whose next line waits outside the sequencer (beyond the
+// window, in its source): skip_to moves the awaited number there, never past a pending event.
+TEST(Sequencer, SkipToMovesTheAwaitedNumberButNotPastAPendingEvent) {
+  sequencer s(16);
+  const auto empty = s.skip_to(500001);
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->first, 1u);
+  EXPECT_EQ(empty->last, 500000u);
+  EXPECT_EQ(s.next_expected(), 500001u);
+  EXPECT_EQ(s.offer(broadcast(500001), "a"), sequencer::offer_result::accepted);
+  EXPECT_EQ(s.offer(broadcast(500004), "b"), sequencer::offer_result::accepted);
+  EXPECT_EQ(drain_all(s).seqs, std::vector<sequence_number>{500001});
+  const auto clipped = s.skip_to(500010);  // 500004 is pending: only 500002..500003 go
+  ASSERT_TRUE(clipped);
+  EXPECT_EQ(clipped->first, 500002u);
+  EXPECT_EQ(clipped->last, 500003u);
+  EXPECT_EQ(drain_all(s).seqs, std::vector<sequence_number>{500004});
+  EXPECT_FALSE(s.skip_to(500005));  // not past the awaited number: nothing to skip
+  EXPECT_FALSE(s.skip_to(3));
+  EXPECT_EQ(s.lowest_pending(), std::nullopt);
+}
+
 TEST(Sequencer, SkipGapWithoutAGapDoesNothing) {
   sequencer s(16);
   EXPECT_FALSE(s.skip_gap());

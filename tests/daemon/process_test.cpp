@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 
 #include "eventserver/app/config.hpp"
 #include "support/daemon.hpp"
+#include "support/http.hpp"
 
 namespace eventserver {
 namespace {
@@ -43,7 +46,8 @@ std::string read_file(const fs::path& path) {
 // One run of the binary. The destructor kills and reaps it if it is still running.
 class daemon_process {
  public:
-  daemon_process(const std::vector<std::string>& args, fs::path output, const fs::path& working_dir)
+  // Standard output and error go to `output`, or, when stdout_fd >= 0, to that descriptor.
+  daemon_process(const std::vector<std::string>& args, fs::path output, const fs::path& working_dir, int stdout_fd = -1)
       : output_(std::move(output)) {
     std::vector<std::string> argv_text{EVENTSERVER_BINARY};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
@@ -57,7 +61,7 @@ class daemon_process {
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       // Child: async-signal-safe calls only.
-      const int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      const int fd = stdout_fd >= 0 ? stdout_fd : ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (fd < 0 || ::chdir(dir.c_str()) != 0) ::_exit(127);
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);
@@ -161,6 +165,17 @@ class Process : public ::testing::Test {
   int runs_ = 0;
 };
 
+// Polls `pred` until it holds; false if it still does not after `bound`.
+template <class Pred>
+bool wait_for(Pred pred, milliseconds bound = wait_bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
 const std::regex listening(R"(listening for event sources on 127\.0\.0\.1:(\d+) and clients on [0-9.]+:(\d+))");
 
 struct ports {
@@ -228,7 +243,22 @@ TEST_F(Process, MissingConfigFileExitsWith2NamingIt) {
   const fs::path missing = dir_ / "no-such-config.json";
   const auto [code, output] = run_to_exit({"-config", missing.string()});
   EXPECT_EQ(code, 2);
-  EXPECT_NE(output.find(missing.string() + ": cannot open config file"), std::string::npos) << output;
+  EXPECT_NE(output.find(missing.string() + ": cannot read config file: No such file or directory"), std::string::npos)
+      << output;
+}
+
+// Before, /dev/zero grew the daemon until std::bad_alloc aborted it (SIGABRT) and a FIFO with
+// no writer hung start-up for good.
+TEST_F(Process, ConfigThatIsNotARegularFileExitsWith2AtOnce) {
+  auto [code, output] = run_to_exit({"-config", "/dev/zero"});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("/dev/zero: cannot read config file: not a regular file"), std::string::npos) << output;
+
+  const fs::path fifo = dir_ / "config.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::tie(code, output) = run_to_exit({"-config", fifo.string()});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find(fifo.string() + ": cannot read config file: not a regular file"), std::string::npos) << output;
 }
 
 TEST_F(Process, UnexpectedArgumentExitsWith2WithUsage) {
@@ -363,6 +393,95 @@ TEST_F(Process, DefaultConfigPathIsConfigSlashConfigJsonInTheWorkingDirectory) {
   EXPECT_NE(process->output().find("starting with ./config/config.json"), std::string::npos) << process->output();
   process->signal(SIGTERM);
   EXPECT_EQ(process->wait_exit(), std::optional<int>(0)) << process->output();
+}
+
+// --- Logging never blocks the event thread ----------------------------------------------
+
+// Issue 12, item 2: with standard output on a pipe nobody reads (a wedged supervisor), the
+// daemon used to block in its log write once the pipe was full: no delivery, no /metrics.
+// Now lines the output cannot take are dropped and counted, and the count is written once
+// the output takes lines again.
+TEST_F(Process, StalledLogOutputDoesNotStopDeliveryOrMetrics) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  const int reader = pipe_fds[0];
+  ::fcntl(pipe_fds[1], F_SETPIPE_SZ, 4096);  // the smallest pipe: fills after a few dozen lines
+  // adminListenerPort 0 disables the admin port: this test needs it, on a free port.
+  const auto admin_port = [] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+  }();
+  const auto config = write_config(
+      R"({"eventListenerPort": 0, "clientListenerPort": 0, "clientListenerAddress": "127.0.0.1", )"
+      R"("adminListenerAddress": "127.0.0.1", "adminListenerPort": )" + std::to_string(admin_port) + "}");
+  daemon_process process({"-config", config.string()}, dir_ / "unused.log", dir_, pipe_fds[1]);
+  ::close(pipe_fds[1]);
+
+  // Read the start-up lines for the ports, then stop reading.
+  std::string startup;
+  const std::regex ports_line(R"(event sources on 127\.0\.0\.1:(\d+) and clients on 127\.0\.0\.1:(\d+))");
+  std::smatch match;
+  const auto deadline = std::chrono::steady_clock::now() + wait_bound;
+  while (!std::regex_search(startup, match, ports_line) || startup.find("admin HTTP") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << startup;
+    pollfd p{reader, POLLIN, 0};
+    if (::poll(&p, 1, 50) == 1) {
+      char chunk[4096];
+      const auto n = ::read(reader, chunk, sizeof chunk);
+      ASSERT_GT(n, 0) << startup;
+      startup.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  const auto event_port = static_cast<std::uint16_t>(std::stoi(match[1]));
+  const auto client_port = static_cast<std::uint16_t>(std::stoi(match[2]));
+
+  auto client = connection::open(client_port);
+  client.send("1\r\n");
+  ASSERT_TRUE(wait_for([&] {
+    return metric(http_request(admin_port, "GET /metrics HTTP/1.1").body, "eventserver_clients_registered_total") == 1;
+  }));
+  // Two info lines per source connection: far more than the pipe and the log queue hold.
+  for (int i = 0; i < 1500; ++i) connection::open(event_port).close();
+  ASSERT_TRUE(wait_for([&] {
+    return metric(http_request(admin_port, "GET /metrics HTTP/1.1").body,
+                  "eventserver_event_sources_accepted_total") == 1500;
+  }));
+  ASSERT_TRUE(wait_for([&] {
+    return metric(http_request(admin_port, "GET /metrics HTTP/1.1").body, "eventserver_log_lines_dropped_total") > 0;
+  }));
+  auto source = connection::open(event_port);
+  source.send_lines({"1|B"});
+  EXPECT_EQ(client.read_lines(1), (lines{"1|B"}));
+
+  // The output takes lines again: the first thing written is how many were lost.
+  std::string rest;
+  const auto drain_deadline = std::chrono::steady_clock::now() + wait_bound;
+  while (rest.find("log line(s) dropped") == std::string::npos && std::chrono::steady_clock::now() < drain_deadline) {
+    pollfd p{reader, POLLIN, 0};
+    if (::poll(&p, 1, 50) == 1) {
+      char chunk[65536];
+      const auto n = ::read(reader, chunk, sizeof chunk);
+      if (n <= 0) break;
+      rest.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  EXPECT_NE(rest.find("log line(s) dropped: the log output did not take them in time"), std::string::npos);
+  process.signal(SIGTERM);
+  std::thread drain([reader] {  // keep the pipe moving until the daemon has exited
+    char chunk[65536];
+    while (::read(reader, chunk, sizeof chunk) > 0) {
+    }
+  });
+  EXPECT_EQ(process.wait_exit(), std::optional<int>(0));
+  drain.join();
+  ::close(reader);
 }
 
 // --- The shipped configuration ----------------------------------------------------------

@@ -48,6 +48,7 @@ struct server_snapshot {
   std::vector<connection_info> most_behind;    // registered connections, most behind first (at most 10)
   std::vector<recent_warning> recent_warnings;  // the last few, oldest first
   log_status log;
+  std::uint64_t log_lines_dropped = 0;  // log lines the log output could not take in time
 };
 
 // Prometheus text exposition format, version 0.0.4.

@@ -28,6 +28,7 @@ struct config {
   std::string log_level = "info";
   std::size_t max_line_bytes = 1024;
   std::size_t max_pending_events = 100000;
+  std::uint64_t max_sequence_jump = 10'000'000;  // 0: no limit; at least max_pending_events
   std::chrono::milliseconds gap_timeout{0};
   std::size_t max_client_queue_bytes = 256 * 1024;
   // While the event source keeps the daemon busy, a client's notifications are written once
@@ -52,11 +53,22 @@ struct config {
   std::string log_file;             // empty: standard output; reopened on SIGHUP
 
   // What the core reads of it.
-  stream_settings stream() const { return {max_pending_events, gap_timeout}; }
+  stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }
 };
 
 // Parses the JSON text of a config file; `origin` names it in error messages.
 config parse_config(std::string_view json_text, std::string_view origin = "config");
+
+// The largest config file read. A config is a few hundred bytes; the bound keeps a mistaken
+// path (a log, a device) from costing memory.
+inline constexpr std::size_t max_config_file_bytes = 1024 * 1024;
+
+// Reads and parses a config file. Only a regular file of at most max_config_file_bytes is
+// read: the file is opened without blocking (a FIFO nobody writes cannot hang start-up) and
+// checked with fstat before a byte is read, so /dev/zero or a pipe is an error, not a hang
+// or an allocation without end.
 config load_config_file(const std::filesystem::path& path);
+// The same bounded read, for any small file the daemon reads (keys, tokens).
+std::string read_small_file(const std::filesystem::path& path, std::size_t max_bytes, std::string_view what);
 
 }  // namespace eventserver

@@ -20,6 +20,7 @@ struct counters {
   std::uint64_t rejected_stale = 0;           // policy: already processed, dropped
   std::uint64_t rejected_overlong = 0;        // policy: dropped up to its end of line
   std::uint64_t rejected_unterminated = 0;    // source closed mid-line: the fragment is dropped
+  std::uint64_t rejected_too_far = 0;         // policy: more than maxSequenceJump past the awaited number, dropped
   std::uint64_t window_full_pauses = 0;       // policy: a source waits for the window (once per move)
   std::uint64_t gaps_skipped = 0;             // policy: gap timeout
   std::uint64_t sequence_numbers_skipped = 0;

@@ -39,11 +39,17 @@ class dispatcher {
   void note_overlong(std::uint64_t lines);
   void note_unterminated(std::size_t bytes);
 
-  // After a batch of lines: lets the gap monitor see the sequencer's state at `now`.
+  // After a batch of lines: lets the gap monitor see the state at `now`. The stream is
+  // stalled when the awaited number is missing while later ones are held anywhere: pending in
+  // the window, or refused as beyond it and waiting in their source's buffer.
   void end_batch(clock::time_point now);
-  // Gap timeout policy: if the current gap is older than gapTimeoutMs, skip it and release
-  // what waited behind it.
+  // Gap timeout policy: if the current gap is older than gapTimeoutMs, skip to the lowest
+  // sequence number the daemon holds (pending, or refused and waiting in a source) and
+  // release what waited behind it.
   std::optional<sequencer::gap> skip_expired_gap(clock::time_point now);
+  // The lowest number refused as beyond the window since the awaited number last moved:
+  // its source holds it and offers it again once the window moves.
+  std::optional<sequence_number> lowest_refused() const noexcept { return lowest_refused_; }
 
   router& routes() noexcept { return router_; }
   const router& routes() const noexcept { return router_; }
@@ -54,7 +60,7 @@ class dispatcher {
   void release_ready();
   // The cold paths stay out of offer_parsed, so that its common path needs no stack frame
   // for formatting a log line.
-  [[gnu::noinline]] void note_window_full(sequence_number refused);
+  [[gnu::noinline]] line_outcome refuse_ahead(sequence_number seq, std::string_view line);
   [[gnu::noinline]] void warn(log_limiter& limiter, std::string_view what, std::string_view line);
 
   counters& stats_;
@@ -67,6 +73,9 @@ class dispatcher {
   log_limiter stale_log_;
   log_limiter overlong_log_;
   log_limiter window_full_log_;
+  log_limiter too_far_log_;
+  std::uint64_t max_sequence_jump_;
+  std::optional<sequence_number> lowest_refused_;
   bool window_full_logged_ = false;  // counted and logged since the window last moved
 };
 

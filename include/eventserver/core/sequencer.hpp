@@ -62,6 +62,11 @@ class sequencer {
 
   // Gives up on the missing numbers before the lowest pending event; drain() then proceeds.
   std::optional<gap> skip_gap();
+  // Gives up on every number from next_expected() to target - 1. `target` may not lie past
+  // the lowest pending event; nullopt (nothing changes) when target <= next_expected().
+  std::optional<gap> skip_to(sequence_number target);
+  // The lowest sequence number held, if any.
+  std::optional<sequence_number> lowest_pending() const noexcept;
 
   bool ready() const noexcept { return pending_ != 0 && ring_[index(next_)].used; }
   bool full() const noexcept { return pending_ >= max_pending_; }
