@@ -114,3 +114,18 @@ SOAK_RATE    ?= 20000
 
 soak: build
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) BUILD_DIR=$(BUILD_DIR) bash bench/soak/run.sh
+
+# Crash: the daemon on a data directory (dataDir, logFsync CRASH_FSYNC) under a followermaze run
+# with --survive-restarts; CRASH_KILLS times (default 20) over CRASH_EVENTS events (default 10M)
+# it is killed with SIGKILL at a random moment and started again on the same directory. PASS needs
+# ALL NOTIFICATIONS RECEIVED (each exactly once, in order, across every restart). Writes
+# bench/results/crash.md. More knobs (clients, rate, seed, down time) in bench/crash/run.sh.
+CRASH_KILLS  ?= 20
+CRASH_EVENTS ?= 10000000
+CRASH_FSYNC  ?= interval
+
+.PHONY: crash
+
+crash: build
+	CRASH_KILLS=$(CRASH_KILLS) CRASH_EVENTS=$(CRASH_EVENTS) CRASH_FSYNC=$(CRASH_FSYNC) BUILD_DIR=$(BUILD_DIR) \
+	  bash bench/crash/run.sh

@@ -122,6 +122,21 @@ void print_chaos_report(const options& opts, const source_report& source, const 
     fmt::print("chaos reconnect: the event source reconnected {} times mid-batch (asked for {})\n", source.reconnects,
                opts.chaos_reconnect);
   }
+  if (opts.chaos_client_reconnect > 0) {
+    fmt::print("chaos client reconnect: {} connections dropped theirs {} times in all (asked for {} each; a point past "
+               "a connection's last notification is never reached) and resumed; every resumed|<epoch>|<last>|complete "
+               "and every notification after <last> checked ({} handshakes with the epoch, {} without)\n",
+               clients.reconnect_clients, clients.chaos_drops, opts.chaos_client_reconnect_times,
+               clients.resumes_with_epoch, clients.resumes - clients.resumes_with_epoch);
+    if (clients.chaos_drops == 0) {
+      fmt::print("chaos client reconnect: warning: no connection reached a drop point (raise totalEvents)\n");
+    }
+  }
+}
+
+std::string latency_summary(const latency_histogram& h) {
+  return fmt::format("p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us", static_cast<double>(h.percentile(50)) / 1e3,
+                     static_cast<double>(h.percentile(99)) / 1e3, static_cast<double>(h.max()) / 1e3);
 }
 
 int run(const options& opts) {
@@ -215,8 +230,64 @@ int run(const options& opts) {
              src.bytes, opts.mix_name);
   fmt::print("notifications {} verified: {} notifications/s, to {} connections of {} users ({} users in all)\n",
              cli.verified, rate(notes_per_s), model.connection_count(), p.connected.size(), opts.number_of_users);
-  fmt::print("latency       batch written -> line received: p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us\n",
-             us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()));
+  fmt::print("latency       batch written -> line received: p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us{}\n",
+             us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
+             cli.slow_readers + cli.reconnect_clients > 0
+                 ? fmt::format(" ({} connections: not the slow readers nor the chaos-reconnect ones)",
+                               model.connection_count() - cli.slow_readers - cli.reconnect_clients)
+                 : std::string());
+  const double slow_finish_s =
+      cli.slow_end_ns != 0 && src.start_ns != 0 ? static_cast<double>(cli.slow_end_ns - src.start_ns) / 1e9 : 0.0;
+  if (cli.slow_readers > 0) {
+    fmt::print("slow readers  {} connections reading at {} of their stream's rate: {}; {}; at most {} bytes behind "
+               "(kernel buffers hold ~50 KB, the daemon's queue --chaos-queue-bound {}: past both, it must serve them "
+               "from history)\n",
+               cli.slow_readers, opts.slow_read_fraction, latency_summary(cli.slow_latency),
+               cli.slow_end_ns == 0
+                   ? std::string("they did not finish")
+                   : fmt::format("the last finished {:.3f} s after the first event ({:.3f} s after the others)",
+                                 slow_finish_s,
+                                 cli.slow_end_ns > end ? static_cast<double>(cli.slow_end_ns - end) / 1e9 : 0.0),
+               cli.slow_peak_lag_bytes, opts.chaos_queue_bound);
+  }
+  if (cli.reconnect_clients > 0) {
+    fmt::print("reconnecting  {} connections that dropped and resumed: {}\n", cli.reconnect_clients,
+               latency_summary(cli.reconnect_latency));
+  }
+  if (src.first_durable) {
+    fmt::print("stream        epoch {} (the daemon held epoch {} durable through {} when the source connected{}); "
+               "durable through {} of epoch {} at the end, {} durable lines read\n",
+               src.stream_epoch, src.first_durable->epoch, src.first_durable->seq,
+               src.first_durable->seq == 0            ? ""
+               : src.ones_brought_forward > 0 ? ": this run's 1 starts a new stream, sent first"
+                                              : ": this run's 1 starts a new stream",
+               src.last_durable ? src.last_durable->seq : 0, src.last_durable ? src.last_durable->epoch : 0,
+               src.durable_lines);
+  }
+  // The old stream moving on past where it stood when this run connected: this run's events went into it.
+  if (src.first_durable && src.last_durable && src.stream_epoch != 0 && src.last_durable->epoch < src.stream_epoch &&
+      src.last_durable->seq > src.first_durable->seq) {
+    fmt::print("stream        warning: the daemon's last durable line names epoch {}, not this run's {}: it did not "
+               "take this run as the new stream docs/protocol.md's \"Starting over\" describes (with "
+               "--survive-restarts the source sends its 1 first when the rule could fail)\n",
+               src.last_durable->epoch, src.stream_epoch);
+  }
+  if (src.unknown_lines > 0) {
+    fmt::print("stream        the daemon wrote {} lines to the source that are not durable positions\n",
+               src.unknown_lines);
+  }
+  if (src.lingered_unclosed > 0) {
+    fmt::print("harness       warning: {} event-source connections were closed before the daemon closed its end\n",
+               src.lingered_unclosed);
+  }
+  if (opts.survive_restarts) {
+    fmt::print("restarts      the source reconnected {} times after a broken connection ({} starting its stream over), "
+               "resent {} bytes, held at most {} bytes not yet durable (waited {} times for room); clients: {} "
+               "connection losses, {} resumed, {} waited for the stream to start again ({} lines of the older "
+               "stream skipped)\n",
+               src.recoveries, src.starts_over, src.resent_bytes, src.retained_peak_bytes, src.durable_waits,
+               cli.broken, cli.resumes, cli.awaited_epoch, cli.skipped_lines);
+  }
   if (src.verifier_waits > 0) {
     fmt::print("harness       the source waited for the verifier before {} chunks (maxInFlight {}): there the "
                "harness, not the daemon, set the pace\n",
@@ -242,12 +313,23 @@ int run(const options& opts) {
     return exit_failed;
   }
   fmt::print("\nALL NOTIFICATIONS RECEIVED\n\n");
+  // Keys are only ever appended, and only for the modes that add them.
+  std::string more;
+  if (cli.slow_readers > 0) {
+    more += fmt::format(" slow_readers={} slow_p50_us={:.0f} slow_p99_us={:.0f} slow_max_us={:.0f} slow_finish_s={:.3f}",
+                        cli.slow_readers, us(cli.slow_latency.percentile(50)), us(cli.slow_latency.percentile(99)),
+                        us(cli.slow_latency.max()), slow_finish_s);
+  }
+  if (opts.chaos_client_reconnect > 0 || opts.survive_restarts) more += fmt::format(" client_resumes={}", cli.resumes);
+  if (opts.survive_restarts) {
+    more += fmt::format(" source_recoveries={} resent_bytes={}", src.recoveries, src.resent_bytes);
+  }
   fmt::print("RESULT events={} clients={} notifications={} wall_s={:.3f} events_per_s={:.0f} notif_per_s={:.0f} "
-             "p50_us={:.0f} p99_us={:.0f} max_us={:.0f} daemon_cpu_s={} daemon_peak_rss_kb={}\n",
+             "p50_us={:.0f} p99_us={:.0f} max_us={:.0f} daemon_cpu_s={} daemon_peak_rss_kb={}{}\n",
              src.events, p.connected.size(), cli.verified, wall, events_per_s, notes_per_s,
              us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
              have_daemon ? fmt::format("{:.2f}", daemon.cpu_seconds) : std::string("na"),
-             have_daemon ? std::to_string(daemon.peak_rss_kb) : std::string("na"));
+             have_daemon ? std::to_string(daemon.peak_rss_kb) : std::string("na"), more);
   std::fflush(stdout);
   return 0;
 }

@@ -19,7 +19,7 @@ using setter = std::function<std::string(options&, std::string_view)>;
 
 struct option_spec {
   std::string_view name;       // flag --name; also the environment variable when it is one
-  std::string_view value_hint;
+  std::string_view value_hint;  // empty: a switch, `--name` alone (or `--name=true|false`)
   std::string_view help;
   setter apply;
 };
@@ -58,6 +58,29 @@ std::string set_rate(double& field, std::string_view value) {
   }
   field = rate;
   return {};
+}
+
+std::string set_fraction(double& field, std::string_view value) {
+  double fraction = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), fraction);
+  if (ec != std::errc{} || end != value.data() + value.size() || !(fraction >= 0.01 && fraction < 1.0)) {
+    return "must be a number from 0.01 to below 1, got \"" + std::string(value) + "\"";
+  }
+  field = fraction;
+  return {};
+}
+
+setter boolean(bool options::*field) {
+  return [field](options& o, std::string_view v) -> std::string {
+    if (v == "true" || v == "1") {
+      o.*field = true;
+    } else if (v == "false" || v == "0") {
+      o.*field = false;
+    } else {
+      return "is a switch: give it alone, or as =true, =false, =1 or =0, got \"" + std::string(v) + "\"";
+    }
+    return {};
+  };
 }
 
 std::string set_log_level(options& o, std::string_view value) {
@@ -155,6 +178,28 @@ const std::vector<option_spec>& specs() {
        [](options& o, std::string_view v) { return set_rate(o.chaos_garbage, v); }},
       {"chaos-reconnect", "N", "the event source disconnects and reconnects N times mid-stream",
        integer(&options::chaos_reconnect, 0, 10'000)},
+      {"chaos-slow-readers", "N",
+       "N verified clients read at slow-read-fraction of the rate they are sent notifications; they must still get "
+       "every one, in order (the daemon serves them from history); their latency and finish time are reported apart",
+       integer(&options::chaos_slow_readers, 0, 1'000'000)},
+      {"slow-read-fraction", "F", "how fast the slow readers read, as a fraction of their stream's rate (default 0.5)",
+       [](options& o, std::string_view v) { return set_fraction(o.slow_read_fraction, v); }},
+      {"chaos-client-reconnect", "N",
+       "N verified clients drop their connection at seeded points mid-stream and resume with <user>|<last>[|<epoch>]: "
+       "they must get resumed|<epoch>|<last>|complete, then exactly the notifications after <last>",
+       integer(&options::chaos_client_reconnect, 0, 1'000'000)},
+      {"chaos-client-reconnect-times", "K", "how many times each of them drops its connection (default 1)",
+       integer(&options::chaos_client_reconnect_times, 1, 10'000)},
+      {"survive-restarts", "",
+       "the daemon may be killed and restarted on its data directory at any moment: the source resends from the "
+       "durable position the new connection reports, clients resume; the check stays exact",
+       boolean(&options::survive_restarts)},
+      {"restart-timeout", "MS", "with survive-restarts: how long a broken connection keeps reconnecting (default 30000)",
+       integer(&options::restart_timeout_ms, 1, 3'600'000)},
+      {"restart-buffer", "BYTES",
+       "with survive-restarts: at most this many bytes sent and not yet reported durable are kept for resending; "
+       "past it the source waits for the daemon (default 268435456)",
+       integer(&options::restart_buffer, 65'536)},
   };
   return table;
 }
@@ -234,18 +279,21 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
     arg.remove_prefix(2);
     std::string_view name = arg;
     std::string_view value;
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
+    const auto eq = arg.find('=');
+    if (eq != std::string_view::npos) name = arg.substr(0, eq);
+    const option_spec* spec = find_spec(name);
+    if (spec == nullptr) {
+      outcome.error = "unknown flag --" + std::string(name) + " (see --help)";
+      return outcome;
+    }
+    if (eq != std::string_view::npos) {
       value = arg.substr(eq + 1);
+    } else if (spec->value_hint.empty()) {
+      value = "true";  // a switch never takes the next argument as its value
     } else if (i + 1 < args.size()) {
       value = args[++i];
     } else {
       outcome.error = "flag --" + std::string(name) + " needs a value";
-      return outcome;
-    }
-    const option_spec* spec = find_spec(name);
-    if (spec == nullptr) {
-      outcome.error = "unknown flag --" + std::string(name) + " (see --help)";
       return outcome;
     }
     if (!apply(*spec, value, "flag")) return outcome;
@@ -269,6 +317,13 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
   if (o.chaos_duplicate_connections > o.concurrency_level) {
     outcome.error = "chaos-duplicate-connections (" + std::to_string(o.chaos_duplicate_connections) +
                     ") exceeds concurrencyLevel (" + std::to_string(o.concurrency_level) + ")";
+    return outcome;
+  }
+  if (const std::uint64_t verified = static_cast<std::uint64_t>(o.concurrency_level) + o.chaos_duplicate_connections;
+      static_cast<std::uint64_t>(o.chaos_slow_readers) + o.chaos_client_reconnect > verified) {
+    outcome.error = "chaos-slow-readers + chaos-client-reconnect (" +
+                    std::to_string(static_cast<std::uint64_t>(o.chaos_slow_readers) + o.chaos_client_reconnect) +
+                    ") exceeds the verified connections (" + std::to_string(verified) + ")";
     return outcome;
   }
   if (static_cast<std::uint64_t>(o.number_of_users) + o.chaos_stuck_readers > std::numeric_limits<user_id>::max() - 1) {
@@ -305,7 +360,11 @@ std::string usage_text() {
           "Every option below without a dash in its name is also read from the environment\n"
           "variable of the same name; a flag overrides its variable.\n\n";
   for (const auto& spec : specs()) {
-    std::string left = "  --" + std::string(spec.name) + "=" + std::string(spec.value_hint);
+    std::string left = "  --" + std::string(spec.name);
+    if (!spec.value_hint.empty()) {
+      left += '=';  // appended, not `"=" + ...`: g++ 12 warns falsely (-Wrestrict) on that
+      left += spec.value_hint;
+    }
     if (left.size() < 34) left.resize(34, ' ');
     text << left << " " << spec.help << "\n";
   }
@@ -314,7 +373,11 @@ std::string usage_text() {
           "notifications/s, latency p50/p99/max (batch written -> line received), the daemon's\n"
           "CPU seconds and peak RSS (with --daemonPid), and one machine-readable line:\n"
           "  RESULT events=.. notifications=.. wall_s=.. events_per_s=.. notif_per_s=.. p50_us=..\n"
-          "         p99_us=.. max_us=.. daemon_cpu_s=.. daemon_peak_rss_kb=..\n";
+          "         p99_us=.. max_us=.. daemon_cpu_s=.. daemon_peak_rss_kb=..\n"
+          "p50/p99/max leave out the slow readers and the chaos-reconnect clients; keys for the\n"
+          "modes that add them follow: slow_readers= slow_p50_us= slow_p99_us= slow_max_us=\n"
+          "slow_finish_s= (chaos-slow-readers), client_resumes= (chaos-client-reconnect,\n"
+          "survive-restarts), source_recoveries= resent_bytes= (survive-restarts).\n";
   return text.str();
 }
 

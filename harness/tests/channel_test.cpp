@@ -20,6 +20,7 @@ std::vector<delivered> drain(expectation_channel& channel) {
   channel.drain([&](connection_index c, const expectation& e) {
     out.push_back({c, std::string(e.line->view()), e.sent_ns});
     channel.checked(e);
+    return true;
   });
   return out;
 }
@@ -56,7 +57,10 @@ TEST(Channel, AChunkIsReusedOnlyOnceEveryReferenceWasChecked) {
   chunk->staged = {{0, 0}, {1, 1}};
   channel.publish(chunk, 0, 2, 7, true);
   std::vector<expectation> held;
-  channel.drain([&](connection_index, const expectation& e) { held.push_back(e); });
+  channel.drain([&](connection_index, const expectation& e) {
+    held.push_back(e);
+    return true;
+  });
   ASSERT_EQ(held.size(), 2U);
   EXPECT_EQ(chunk->unchecked, 2U);
   channel.checked(held[0]);
@@ -81,6 +85,28 @@ TEST(Channel, AChunkIsReusedOnlyAfterItsLastStretchWasDrained) {
   EXPECT_TRUE(third == first || third == second);
   EXPECT_TRUE(third->lines.empty());
   EXPECT_TRUE(third->staged.empty());
+}
+
+TEST(Channel, ACopiedExpectationHoldsNoChunk) {
+  expectation_channel channel;
+  expectation_chunk* chunk = fill(channel, 2);
+  chunk->staged = {{0, 0}, {1, 1}};
+  channel.publish(chunk, 0, 2, 7, true);
+  std::vector<expectation> held;
+  std::vector<std::string> copied;
+  channel.drain([&](connection_index c, const expectation& e) {
+    if (c == 1) {
+      copied.emplace_back(e.line->view());  // a detached connection: copies, keeps nothing
+      return false;
+    }
+    held.push_back(e);
+    return true;
+  });
+  EXPECT_EQ(copied, std::vector<std::string>{"2|P|1|2\r\n"});
+  ASSERT_EQ(held.size(), 1U);
+  EXPECT_EQ(chunk->unchecked, 1U);
+  channel.checked(held[0]);
+  EXPECT_EQ(channel.acquire_chunk(), chunk);  // the copy did not pin it
 }
 
 TEST(Channel, ClosedIsSticky) {

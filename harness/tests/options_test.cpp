@@ -123,15 +123,76 @@ TEST(Options, HandshakeTimeoutForSilentClients) {
             "flag chaos-handshake-timeout must be an integer from 0 to 3600000, got \"3600001\"");
 }
 
+TEST(Options, SlowReadersAndClientReconnects) {
+  auto outcome = parse({});
+  EXPECT_EQ(outcome.opts.chaos_slow_readers, 0U);
+  EXPECT_DOUBLE_EQ(outcome.opts.slow_read_fraction, 0.5);
+  EXPECT_EQ(outcome.opts.chaos_client_reconnect, 0U);
+  EXPECT_EQ(outcome.opts.chaos_client_reconnect_times, 1U);
+  outcome = parse({}, {"--chaos-slow-readers=10", "--slow-read-fraction=0.25", "--chaos-client-reconnect", "5",
+                       "--chaos-client-reconnect-times=3"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.chaos_slow_readers, 10U);
+  EXPECT_DOUBLE_EQ(outcome.opts.slow_read_fraction, 0.25);
+  EXPECT_EQ(outcome.opts.chaos_client_reconnect, 5U);
+  EXPECT_EQ(outcome.opts.chaos_client_reconnect_times, 3U);
+  EXPECT_EQ(parse({}, {"--slow-read-fraction=1"}).error,
+            "flag slow-read-fraction must be a number from 0.01 to below 1, got \"1\"");
+  EXPECT_EQ(parse({}, {"--slow-read-fraction=0"}).error,
+            "flag slow-read-fraction must be a number from 0.01 to below 1, got \"0\"");
+  EXPECT_EQ(parse({}, {"--chaos-client-reconnect-times=0"}).error,
+            "flag chaos-client-reconnect-times must be an integer from 1 to 10000, got \"0\"");
+  // Disjoint sets of verified connections (duplicates count).
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=10", "--chaos-slow-readers=6", "--chaos-client-reconnect=5"}).error,
+            "chaos-slow-readers + chaos-client-reconnect (11) exceeds the verified connections (10)");
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=10", "--chaos-duplicate-connections=1", "--chaos-slow-readers=6",
+                       "--chaos-client-reconnect=5"})
+                .error,
+            "");
+}
+
+TEST(Options, SurviveRestartsIsASwitch) {
+  auto outcome = parse({});
+  EXPECT_FALSE(outcome.opts.survive_restarts);
+  EXPECT_EQ(outcome.opts.restart_timeout_ms, 30'000U);
+  EXPECT_EQ(outcome.opts.restart_buffer, 268'435'456U);
+  // Alone it takes no value, so the next argument stays a flag of its own.
+  outcome = parse({}, {"--survive-restarts", "--totalEvents", "7"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_TRUE(outcome.opts.survive_restarts);
+  EXPECT_EQ(outcome.opts.total_events, 7U);
+  outcome = parse({}, {"--totalEvents=7", "--survive-restarts"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_TRUE(outcome.opts.survive_restarts);
+  EXPECT_TRUE(parse({}, {"--survive-restarts=true"}).opts.survive_restarts);
+  EXPECT_TRUE(parse({}, {"--survive-restarts=1"}).opts.survive_restarts);
+  EXPECT_FALSE(parse({}, {"--survive-restarts", "--survive-restarts=false"}).opts.survive_restarts);
+  EXPECT_FALSE(parse({}, {"--survive-restarts=0"}).opts.survive_restarts);
+  EXPECT_EQ(parse({}, {"--survive-restarts=yes"}).error,
+            "flag survive-restarts is a switch: give it alone, or as =true, =false, =1 or =0, got \"yes\"");
+  EXPECT_EQ(parse({}, {"--survive-restarts="}).error,
+            "flag survive-restarts is a switch: give it alone, or as =true, =false, =1 or =0, got \"\"");
+  outcome = parse({}, {"--restart-timeout=500", "--restart-buffer", "1048576"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.restart_timeout_ms, 500U);
+  EXPECT_EQ(outcome.opts.restart_buffer, 1'048'576U);
+  EXPECT_EQ(parse({}, {"--restart-buffer=1000"}).error,
+            "flag restart-buffer must be an integer from 65536 to 18446744073709551615, got \"1000\"");
+  EXPECT_EQ(parse({}, {"--nope"}).error, "unknown flag --nope (see --help)");
+}
+
 TEST(Options, Help) {
   EXPECT_TRUE(parse({}, {"--help"}).opts.help);
   EXPECT_TRUE(parse({}, {"-h"}).opts.help);
   const auto text = usage_text();
   for (const char* name : {"--totalEvents", "--concurrencyLevel", "--daemonPid", "--mix", "--chaos-stuck-readers",
                            "--chaos-bad-clients", "--chaos-duplicate-connections", "--chaos-garbage",
-                           "--chaos-reconnect", "--chaos-kernel-slack", "--chaos-handshake-timeout", "RESULT"}) {
+                           "--chaos-reconnect", "--chaos-kernel-slack", "--chaos-handshake-timeout", "RESULT",
+                           "--chaos-slow-readers=N", "--slow-read-fraction=F", "--chaos-client-reconnect=N",
+                           "--chaos-client-reconnect-times=K", "--restart-timeout=MS", "--restart-buffer=BYTES"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
+  EXPECT_NE(text.find("  --survive-restarts "), std::string::npos);  // a switch: no =VALUE
 }
 
 TEST(Options, PortsFromTheDaemonConfigUnlessFlagged) {

@@ -4,11 +4,23 @@
 // Verified connections read into one shared 256 KiB buffer and each line is checked in place
 // against the bytes of the event line the source wrote (with "\r\n"), byte for byte, through
 // a reference into the source's chunk (see expectation_channel). Only a partial line (or, briefly, lines whose expectations are not yet published) is
-// carried over per connection. Nothing is allocated per line.
+// carried over per connection. Nothing is allocated per line (the copies below go into buffers
+// that grow to the backlog and are reused).
 //
 // Chaos connections: stuck readers register and are never read until the end, when the
 // harness drains them to see whether the daemon cut them off; bad clients send a bad
 // handshake (or none) and must receive nothing at all.
+//
+// Verified connections that may fall far behind (slow readers, clients that drop and resume)
+// hold copies of their expectations instead (owned_expectations), so they pin none of the
+// source's chunks. Slow readers are not in the epoll set: a tick every 2 ms reads each as much
+// as its read_pacer allows. A connection that resumes (chaos drops; with --survive-restarts,
+// any connection the daemon breaks) goes through a small state machine, all in this thread:
+// a non-blocking connect, retried until its deadline; the handshake `<user>|<last>[|<epoch>]`
+// with the sequence number of the last notification it verified; then the `resumed` line,
+// checked, before the notifications after <last> go on being checked from the same queue.
+
+#include <netinet/in.h>
 
 #include <cstdint>
 #include <string>
@@ -19,6 +31,8 @@
 #include "followermaze/expectation_model.hpp"
 #include "followermaze/latency_histogram.hpp"
 #include "followermaze/options.hpp"
+#include "followermaze/owned_expectations.hpp"
+#include "followermaze/prng.hpp"
 #include "followermaze/run_state.hpp"
 
 namespace followermaze {
@@ -38,16 +52,37 @@ std::string_view to_string(bad_client_kind kind) noexcept;
 // The bytes a bad client of that kind sends after connecting.
 std::string bad_client_greeting(bad_client_kind kind);
 
+// The sequence numbers (1..total_events) past which one chaos-reconnect client drops its
+// connection: `times` seeded draws, sorted.
+std::vector<std::uint64_t> drop_points(std::uint64_t total_events, std::uint32_t times, prng& rng);
+
 struct client_report {
-  std::uint64_t end_ns = 0;  // when the last expected notification was verified
+  std::uint64_t end_ns = 0;  // when the last notification expected by a connection other than a slow reader was verified
   std::uint64_t verified = 0;
-  latency_histogram latency;  // nanoseconds
+  latency_histogram latency;  // nanoseconds; steady connections (all of them but the slow and the chaos-reconnect ones)
 
   std::uint32_t stuck_readers = 0;
   std::uint32_t stuck_cut_off = 0;         // EOF or reset once drained
   std::uint64_t stuck_bytes_received = 0;  // what they had been sent before the cut
   std::uint32_t bad_clients_by_kind[bad_client_kind_count] = {};
   std::uint32_t bad_clients_closed_by_kind[bad_client_kind_count] = {};
+
+  // --chaos-slow-readers.
+  std::uint32_t slow_readers = 0;
+  std::uint64_t slow_end_ns = 0;          // when the last slow reader had verified everything
+  std::uint64_t slow_verified = 0;
+  std::uint64_t slow_peak_lag_bytes = 0;  // most notification bytes one of them was behind
+  latency_histogram slow_latency;
+
+  // --chaos-client-reconnect and --survive-restarts.
+  std::uint32_t reconnect_clients = 0;
+  std::uint64_t chaos_drops = 0;       // connections dropped on purpose
+  std::uint64_t broken = 0;            // connections the daemon broke (survive-restarts)
+  std::uint64_t resumes = 0;           // `resumed|...|complete` received and checked
+  std::uint64_t resumes_with_epoch = 0;
+  std::uint64_t awaited_epoch = 0;     // resumed into an older stream, then waited for this run's
+  std::uint64_t skipped_lines = 0;     // lines of an older stream skipped while waiting
+  latency_histogram reconnect_latency;  // the chaos-reconnect connections
 };
 
 class client_pool {
@@ -71,34 +106,83 @@ class client_pool {
 
  private:
   enum class role : std::uint8_t { verified, stuck, bad };
+  // Which latency a verified connection's lines count in.
+  enum class group : std::uint8_t { steady, slow, reconnecting };
+  static constexpr std::size_t group_count = 3;
+  // Where a verified connection stands with the daemon.
+  enum class phase : std::uint8_t {
+    live,            // every line is a notification
+    waiting,         // dropped; connects again at retry_at_ns
+    connecting,      // a non-blocking connect is under way
+    resuming,        // resume handshake sent: the first line must be `resumed|...`
+    awaiting_epoch,  // the daemon has not (re)started this run's stream: skip lines up to `epoch|<epoch>`
+  };
 
   struct connection {
     int fd = -1;
     user_id user = 0;
     role kind = role::verified;
+    group member = group::steady;
+    phase state = phase::live;
+    bool detached = false;  // expectations copied (owned_expectations), not referenced
+    bool in_epoll = false;
     bad_client_kind bad = bad_client_kind::silent;
     connection_index index = 0;  // verified: the model's / channel's index
     std::uint64_t connected_ns = 0;
     std::vector<expectation> queue;  // drained from the channel; checked from `head`
     std::size_t head = 0;
+    owned_expectations copies;       // instead of `queue` when detached
     std::vector<char> carry;  // bytes not yet checked: a partial line, or lines awaiting expectations
     std::uint64_t carry_received_ns = 0;
     std::uint64_t verified = 0;
     std::uint64_t last_progress_ns = 0;
     bool stalled = false;  // complete lines in `carry` wait for their expectations
     bool closed = false;
+
+    // Resuming.
+    std::uint64_t last_seq = 0;  // of the last notification verified
+    std::uint64_t retry_at_ns = 0;
+    std::uint64_t deadline_ns = 0;  // to be live again by
+    std::uint32_t attempts = 0;     // resume handshakes sent
+    std::string handshake;          // the last one, for messages
+    std::vector<std::uint64_t> drops;  // chaos: drop once last_seq reaches drops[next_drop]
+    std::size_t next_drop = 0;
+    bool drop_now = false;
+    bool listed = false;  // in resuming_
+
+    // Slow readers.
+    read_pacer pacer{1.0};
+    std::uint64_t read_bytes = 0;      // received while live
+    std::uint64_t verified_bytes = 0;
   };
 
-  void on_readable(connection& c, std::uint64_t now);
+  void on_readable(connection& c, std::uint64_t now, std::size_t max_bytes);
   void on_bad_readable(connection& c);
   // Checks the complete lines of data[0, size); keeps the rest in c.carry.
   void process(connection& c, const char* data, std::size_t size, std::uint64_t received_ns);
+  // A line while the connection is not live; false when the run failed.
+  bool on_status_line(connection& c, std::string_view line, std::uint64_t now);
   bool next_expectation(connection& c);
   void drain_expectations();
   void check_timeouts(std::uint64_t now);
   void check_chaos_outcome();
   void drain_stuck_readers();
   std::string describe(const connection& c) const;
+  static std::string handshake_text(const connection& c);  // without its line end
+
+  // Resuming.
+  bool may_resume_on_break() const noexcept { return opts_.survive_restarts; }
+  void drop(connection& c, std::uint64_t now, std::uint64_t delay_ns);
+  void try_connect(connection& c, std::uint64_t now);
+  void on_connect_ready(connection& c, std::uint64_t now);
+  void retry_later(connection& c, std::uint64_t now, const std::string& why);
+  void service_reconnects(std::uint64_t now);
+  void watch(connection& c, std::uint32_t events);
+  void unwatch(connection& c);
+  std::uint64_t run_epoch() const noexcept;
+
+  // Slow readers.
+  void pace_slow_readers(std::uint64_t now);
 
   const options& opts_;
   const expectation_model& model_;
@@ -110,8 +194,18 @@ class client_pool {
   std::vector<connection*> by_index_;  // verified connections by their model index
   std::vector<connection*> stalled_;   // connections with `stalled` set, each once
   std::vector<connection*> retrying_;
+  std::vector<connection*> slow_;      // slow readers, paced by the tick
+  std::vector<connection*> resuming_;  // connections not live, each once
   int epoll_fd_ = -1;
+  sockaddr_in address_{};
+  prng rng_;  // drop points and reconnect delays
   std::uint64_t verified_total_ = 0;
+  std::uint64_t settled_ = 0;  // see run_state::notifications_settled
+  std::uint64_t published_by_group_[group_count] = {};
+  std::uint64_t verified_by_group_[group_count] = {};
+  std::uint64_t stream_start_ns_ = 0;  // the first expectation drained
+  std::uint64_t stream_end_ns_ = 0;    // the channel seen closed
+  std::uint64_t known_epoch_ = 0;      // from a `resumed` line, when the source never learnt one
   client_report report_;
 };
 

@@ -91,7 +91,8 @@ class expectation_channel {
   void close() noexcept { closed_.store(true, std::memory_order_release); }
 
   // Consumer. Calls deliver(connection_index, const expectation&) for everything published
-  // since the last drain, in publication order; returns how many.
+  // since the last drain, in publication order; returns how many. deliver returns whether it
+  // keeps the reference (and will call checked() for it) or took a copy of what it needs.
   template <class Deliver>
   std::size_t drain(Deliver&& deliver) {
     {
@@ -102,10 +103,12 @@ class expectation_channel {
     for (const auto& s : draining_) {
       expectation_chunk& chunk = *s.chunk;
       const auto& staged = chunk.staged;
+      std::uint64_t kept = 0;
       for (std::size_t i = s.begin; i < s.end; ++i) {
-        deliver(staged[i].connection, expectation{&chunk.lines[staged[i].line], &chunk, s.sent_ns});
+        const bool keeps = deliver(staged[i].connection, expectation{&chunk.lines[staged[i].line], &chunk, s.sent_ns});
+        kept += keeps ? 1 : 0;
       }
-      chunk.unchecked += s.end - s.begin;
+      chunk.unchecked += kept;
       delivered += s.end - s.begin;
       if (s.last) {
         chunk.fully_drained = true;

@@ -51,6 +51,15 @@ struct options {
   std::uint32_t chaos_duplicate_connections = 0;
   double chaos_garbage = 0.0;
   std::uint32_t chaos_reconnect = 0;
+  std::uint32_t chaos_slow_readers = 0;
+  double slow_read_fraction = 0.5;  // of the rate each slow reader is sent notifications at
+  std::uint32_t chaos_client_reconnect = 0;
+  std::uint32_t chaos_client_reconnect_times = 1;
+
+  // Surviving a daemon restart (kill -9 and start on the same data directory).
+  bool survive_restarts = false;
+  std::uint32_t restart_timeout_ms = 30'000;      // how long a broken connection keeps retrying
+  std::uint64_t restart_buffer = 256ULL << 20;    // bytes sent and not yet reported durable, at most
 
   bool help = false;
 };

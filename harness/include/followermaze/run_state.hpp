@@ -33,6 +33,12 @@ class run_state {
 
   std::atomic<std::uint64_t> events_sent{0};              // events whose batch is fully written
   std::atomic<std::uint64_t> notifications_verified{0};   // lines checked and found right
+  // What the source's in-flight bound counts as off its hands: verified lines, and lines copied
+  // out of its chunks for connections that may fall far behind (see owned_expectations).
+  std::atomic<std::uint64_t> notifications_settled{0};
+  // The epoch of this run's stream once the source has learnt it from the daemon's first durable
+  // line; 0 until then, and for a daemon that writes none (the original protocol).
+  std::atomic<std::uint64_t> stream_epoch{0};
   std::atomic<bool> source_done{false};
   std::atomic<bool> clients_done{false};
 
