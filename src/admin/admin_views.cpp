@@ -103,6 +103,8 @@ std::string render_metrics(const server_snapshot& s) {
   m.counter("eventserver_bytes_sent_total", "Bytes written to clients.", c.bytes_out);
   m.counter("eventserver_client_writes_total", "Writes to clients that moved bytes (bytes_sent / this = mean write size).",
             c.client_writes);
+  m.counter("eventserver_admin_unauthorized_total", "Admin requests refused for a missing or wrong bearer token.",
+            s.admin_unauthorized);
   m.counter("eventserver_log_lines_dropped_total",
             "Log lines dropped because the log output did not take them in time (a stalled pipe or disk).",
             s.log_lines_dropped);

@@ -2,6 +2,7 @@
 // What an admin HTTP session may ask of the daemon (the server implements it). Each answer is
 // built from the state at that instant on the io thread.
 
+#include <cstdint>
 #include <string>
 
 #include "eventserver/admin/admin_views.hpp"
@@ -21,6 +22,9 @@ class admin_hub {
   virtual bool stopping() const noexcept = 0;
   // The bearer token every request must carry (adminTokenFile); empty: none is required.
   virtual const std::string& admin_token() const = 0;
+  // Requests refused for a missing or wrong token. The admin sessions count; the hub keeps the
+  // number, since sessions come and go.
+  virtual std::uint64_t& admin_unauthorized() = 0;
 
  protected:
   ~admin_hub() = default;

@@ -1,10 +1,18 @@
 #pragma once
-// One admin HTTP connection (Boost.Beast): GET /metrics, /healthz, /readyz, /connz. Runs on
-// the daemon's io_context like everything else; each response is built from the state at
-// that instant, in one handler, so a scrape never blocks or reorders the event path.
+// One admin HTTP connection (Boost.Beast): GET /metrics, /healthz, /readyz, /connz, the status
+// page (/, /static/chart.js) and its live feed /events. Runs on the daemon's io_context like
+// everything else; each response is built from the state at that instant, in one handler, so
+// a scrape never blocks or reorders the event path.
+//
+// /events (server-sent events) keeps the connection: the session writes one snapshot right
+// away and then one a second from its own timer, until the peer goes, a write stalls past its
+// deadline, or close() (the server's shutdown) ends it. Such a session still counts against
+// the server's limit of admin connections.
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,21 +28,39 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   ~admin_session();
 
   void start();
+  // Cancels whatever is pending (read, write, timer); the handlers then end the session.
   void close();
 
  private:
+  using request = boost::beast::http::request<boost::beast::http::empty_body>;
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
   void do_read();
   void on_read(const error_code& ec);
-  response respond(const boost::beast::http::request<boost::beast::http::empty_body>& request);
+  response respond(const request& req, std::string_view path, std::string_view query);
+  void write_response();
   void on_write(const error_code& ec, bool keep_alive);
+
+  // Server-sent events.
+  void start_events();
+  void send_event();
+  void on_event_written(const error_code& ec);
+  void arm_tick();
+  void on_tick(const error_code& ec);
+  void on_peer_readable(const error_code& ec);
+
+  // The hub's snapshot with the admin layer's own counter.
+  server_snapshot snapshot();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   response response_;
   admin_hub& hub_;
+  asio::steady_timer tick_;
+  std::string event_out_;         // bytes of the event (or stream header) being written
+  bool event_in_flight_ = false;  // at most one write at a time
+  bool closed_ = false;
 };
 
 }  // namespace eventserver

@@ -64,6 +64,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void admin_opened(admin_session& session) override { admins_.insert(&session); }
   void admin_closed(admin_session& session) override { admins_.erase(&session); }
   const std::string& admin_token() const override { return admin_token_; }
+  std::uint64_t& admin_unauthorized() override { return admin_unauthorized_; }
 
   // --- source_hub ------------------------------------------------------------------------------
   std::size_t max_line_bytes() const override { return settings_.max_line_bytes; }
@@ -102,6 +103,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   config settings_;
   client_limits client_limits_;
   std::string admin_token_;  // from adminTokenFile; empty: the admin port asks for none
+  std::uint64_t admin_unauthorized_ = 0;  // admin requests refused for their token
   counters stats_;
   dispatcher dispatcher_;
   std::shared_ptr<listener> event_listener_;
