@@ -35,7 +35,9 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The shipped config keeps its event log in ./data (dataDir): created here, kept between runs.
 run: build
+	mkdir -p data
 	./$(BUILD_DIR)/eventserver -config $(CONFIG)
 
 test: build
@@ -46,7 +48,7 @@ test: build
 # environment variables), then SIGTERM. Exits with the harness's status.
 HARNESS_ARGS ?=
 harness: build
-	@log=$$(mktemp); ./$(BUILD_DIR)/eventserver -config $(CONFIG) >"$$log" 2>&1 & pid=$$!; \
+	@mkdir -p data; log=$$(mktemp); ./$(BUILD_DIR)/eventserver -config $(CONFIG) >"$$log" 2>&1 & pid=$$!; \
 	for i in $$(seq 100); do grep -q "listening for event sources" "$$log" && break; \
 	  kill -0 $$pid 2>/dev/null || { cat "$$log"; exit 1; }; sleep 0.1; done; \
 	./$(BUILD_DIR)/followermaze --daemonPid=$$pid $(HARNESS_ARGS); status=$$?; \

@@ -134,6 +134,7 @@ class buffer_recipient final : public recipient {
     ++delivered;
     if (buffer_.size() > 64 * 1024) buffer_.clear();
   }
+  void begin_stream(stream_epoch) override {}
   send_buffer buffer_;
   std::uint64_t delivered = 0;
 };

@@ -59,19 +59,22 @@ bool event_source::open_connection() {
     state_.fail("event source: " + connection.error);
     return false;
   }
-  fd_ = connection.fd;
+  return adopt_connection(connection.fd);
+}
+
+bool event_source::adopt_connection(int fd) {
+  fd_ = fd;
   set_nonblocking(fd_);
   peer_closed_ = false;
   reset_reader();
-  if (opts_.survive_restarts) {
-    // The daemon writes its durable position only to a source that asks (docs/protocol.md).
-    // Ten bytes on a fresh connection: the socket buffer takes them at once.
-    static constexpr char ask[] = "durable?\r\n";
-    if (send(fd_, ask, sizeof ask - 1, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof ask - 1)) {
-      state_.fail(std::string("event source: cannot ask for the durable position: ") + std::strerror(errno));
-      close_connection();
-      return false;
-    }
+  if (!opts_.survive_restarts) return true;
+  // The daemon writes its durable position only to a source that asks (docs/protocol.md).
+  // Ten bytes on a fresh connection: the socket buffer takes them at once.
+  static constexpr char ask[] = "durable?\r\n";
+  if (send(fd_, ask, sizeof ask - 1, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof ask - 1)) {
+    state_.fail(std::string("event source: cannot ask for the durable position: ") + std::strerror(errno));
+    close_connection();
+    return false;
   }
   return true;
 }
@@ -247,13 +250,7 @@ bool event_source::connect_until(std::uint64_t deadline_ns) {
     const std::uint64_t now = now_ns();
     const auto left_ms = static_cast<std::uint32_t>(deadline_ns > now ? (deadline_ns - now) / ms : 0);
     auto connection = connect_tcp(opts_.host, opts_.event_listener_port, left_ms);
-    if (connection.fd >= 0) {
-      fd_ = connection.fd;
-      set_nonblocking(fd_);
-      peer_closed_ = false;
-      reset_reader();
-      return true;
-    }
+    if (connection.fd >= 0) return adopt_connection(connection.fd);
     if (now_ns() >= deadline_ns || state_.stopping()) {
       state_.fail("event source: could not reconnect within --restart-timeout (" +
                   std::to_string(opts_.restart_timeout_ms) + " ms): " + connection.error);

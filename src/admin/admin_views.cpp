@@ -31,6 +31,16 @@ class exposition {
       sample(name, fmt::format("{{reason=\"{}\"}}", reason), value);
     }
   }
+  // A Prometheus histogram from cumulative bucket counts (le in the unit of `sum`).
+  void histogram(std::string_view name, std::string_view help, const std::vector<std::pair<double, std::uint64_t>>& buckets,
+                 std::uint64_t count, double sum) {
+    header(name, help, "histogram");
+    for (const auto& [le, cumulative] : buckets) {
+      fmt::format_to(std::back_inserter(out_), "{}_bucket{{le=\"{}\"}} {}\n", name, le, cumulative);
+    }
+    fmt::format_to(std::back_inserter(out_), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count, name, sum,
+                   name, count);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -108,6 +118,39 @@ std::string render_metrics(const server_snapshot& s) {
   m.counter("eventserver_log_lines_dropped_total",
             "Log lines dropped because the log output did not take them in time (a stalled pipe or disk).",
             s.log_lines_dropped);
+  const log_status& l = s.log;
+  m.gauge("eventserver_stream_epoch", "The stream (epoch) the daemon is in; a producer starting over begins the next.",
+          l.epoch);
+  m.gauge("eventserver_log_durable_sequence", "Every sequence number up to this one is applied (and, with a log, in it).",
+          l.durable_seq);
+  m.counter("eventserver_streams_started_total", "New streams begun by a source starting over at 1 (newStreamPolicy).",
+            c.streams_started);
+  m.gauge("eventserver_log_enabled", "1 when the daemon keeps an event log (dataDir).", l.enabled ? 1 : 0);
+  if (l.enabled) {
+    m.gauge("eventserver_log_recovering", "1 while the event log is being recovered at start-up.", l.recovering ? 1 : 0);
+    m.gauge("eventserver_log_write_failing", "1 while writing the event log fails (sources are not read meanwhile).",
+            l.failing.empty() ? 0 : 1);
+    m.gauge("eventserver_log_bytes", "Bytes of event log on disk.", l.bytes);
+    m.gauge("eventserver_log_segments", "Segment files of the event log.", l.segments);
+    m.gauge("eventserver_log_batches_waiting", "Batches handed to the disk and not yet durable.", l.batches_waiting);
+    m.counter("eventserver_log_batches_written_total", "Batches written to the event log.", l.batches_written);
+    m.counter("eventserver_log_bytes_written_total", "Bytes written to the event log.", l.bytes_written);
+    m.counter("eventserver_log_write_errors_total", "Failed writes or syncs of the event log (each retried).",
+              l.write_errors);
+    m.counter("eventserver_log_segments_deleted_total", "Segments deleted by retention.", l.segments_deleted);
+    m.histogram("eventserver_log_fsync_seconds", "Time one fsync of the event log took (logFsync always).",
+                l.fsync_buckets, l.fsyncs, l.fsync_seconds_sum);
+    m.reasons("eventserver_log_snapshots_total", "Snapshots of the follower graph written, by result.",
+              {{"ok", l.snapshots_written}, {"failed", l.snapshot_failures}});
+    m.gauge_seconds("eventserver_log_snapshot_age_seconds", "Seconds since the newest snapshot was written (-1: none).",
+                    l.snapshot_age_seconds);
+    m.gauge_seconds("eventserver_log_snapshot_duration_seconds", "How long writing the last snapshot took.",
+                    l.last_snapshot_seconds);
+    m.gauge_seconds("eventserver_log_snapshot_pause_seconds",
+                    "The longest the event loop spent on the last snapshot at once.", l.last_snapshot_pause_seconds);
+    m.gauge_seconds("eventserver_log_recovery_seconds", "How long recovering the event log took at start-up.",
+                    l.recovery_seconds);
+  }
   m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);
   return m.take();
 }

@@ -21,10 +21,13 @@ bool blocking_job::start(work job) {
   if (state_->running) return false;
   if (thread_.joinable()) thread_.join();  // finished: running is false
   state_->running = true;
-  thread_ = std::thread([state = state_, job = std::move(job)] {
+  // Outstanding work for the io_context until the completion is posted: run() must not return
+  // in between (with nothing else to do, it would).
+  auto busy = std::make_shared<asio::executor_work_guard<asio::io_context::executor_type>>(state_->io->get_executor());
+  thread_ = std::thread([state = state_, job = std::move(job), busy] {
     completion done = job();
     std::lock_guard lock(state->mutex);
-    if (state->io != nullptr && done) asio::post(*state->io, std::move(done));
+    if (state->io != nullptr && done) asio::post(*state->io, [done = std::move(done), busy] { done(); });
     state->running = false;
   });
   return true;

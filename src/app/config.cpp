@@ -100,6 +100,24 @@ key_rule millis_key(std::string_view key, std::chrono::milliseconds config::*fie
           }};
 }
 
+key_rule one_of_key(std::string_view key, std::string config::*field, std::initializer_list<std::string_view> choices) {
+  std::string problem = "must be one of";
+  for (const auto choice : choices) problem.append(problem.back() == 'f' ? " \"" : ", \"").append(choice).append("\"");
+  return {key, [key, field, values = std::vector<std::string_view>(choices), problem](config& c, std::string_view origin,
+                                                                                    const json& v) {
+            if (v.is_string()) {
+              const auto text = v.get<std::string>();
+              for (const auto value : values) {
+                if (text == value) {
+                  c.*field = text;
+                  return;
+                }
+              }
+            }
+            fail(origin, key, problem, v);
+          }};
+}
+
 const std::vector<key_rule>& rules() {
   constexpr std::uint64_t port_max = std::numeric_limits<std::uint16_t>::max();
   static const std::vector<key_rule> table = {
@@ -140,6 +158,18 @@ const std::vector<key_rule>& rules() {
          if (!v.is_string()) fail(o, "logFile", "must be a file path (a string; \"\" for standard output)", v);
          c.log_file = v.get<std::string>();
        }},
+      {"dataDir",
+       [](config& c, std::string_view o, const json& v) {
+         if (!v.is_string()) fail(o, "dataDir", "must be a directory path (a string; \"\" for no event log)", v);
+         c.data_dir = v.get<std::string>();
+       }},
+      one_of_key("logFsync", &config::log_fsync, {"always", "interval", "never"}),
+      millis_key("logFsyncIntervalMs", &config::log_fsync_interval, 1, 60'000),
+      integer_key("logSegmentBytes", &config::log_segment_bytes, 1ULL << 20, 1ULL << 30),
+      integer_key("logRetentionBytes", &config::log_retention_bytes, 0, 1ULL << 50),
+      millis_key("logRetentionMs", &config::log_retention, 0, 100ULL * 365 * 86'400'000),
+      integer_key("snapshotEveryEvents", &config::snapshot_every_events, 0, 1ULL << 40),
+      one_of_key("newStreamPolicy", &config::new_stream_policy, {"restart", "continue"}),
   };
   return table;
 }
@@ -199,10 +229,15 @@ std::string read_small_file(const std::filesystem::path& path, std::size_t max_b
   if (static_cast<std::uint64_t>(info.st_size) > max_bytes) {
     throw failure("larger than " + std::to_string(max_bytes) + " bytes");
   }
-  // Read at most one byte past the bound: a file that grew since fstat is refused too.
-  std::string text(max_bytes + 1, '\0');
+  // Read one byte past the size fstat gave (up to one past the bound): a file that grew since
+  // is noticed, and one that grew past the bound refused.
+  std::string text(std::min<std::size_t>(static_cast<std::size_t>(info.st_size), max_bytes) + 1, '\0');
   std::size_t size = 0;
-  while (size < text.size()) {
+  for (;;) {
+    if (size == text.size()) {
+      if (size > max_bytes) break;
+      text.resize(std::min(2 * size, max_bytes + 1));  // it grew: read on, up to the bound
+    }
     const ssize_t n = ::read(fd, text.data() + size, text.size() - size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw failure(std::strerror(errno));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,8 +29,10 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 // The queue between the daemon's threads and the logging thread. spdlog allocates every slot
-// up front (~300 bytes each), so this is also what the queue costs in memory.
-constexpr std::size_t log_queue_lines = 1024;
+// up front (~400 bytes each), so this is also what the queue costs in memory. Warnings a peer
+// can cause are rate-limited (a few dozen lines a second at most), so 64 lines ride out a
+// stalled output for a second or more before the oldest are dropped (and counted).
+constexpr std::size_t log_queue_lines = 64;
 // How long one wait for a stalled output lasts before the shutdown deadline is looked at again.
 constexpr int stall_poll_ms = 100;
 constexpr std::size_t recent_warnings_kept = 20;
@@ -230,7 +233,9 @@ void configure_logging(const config& settings) {
   }
   output->set_formatter(make_formatter(settings));
   recent = std::make_shared<recent_warnings_sink>();
-  pool = std::make_shared<spdlog::details::thread_pool>(log_queue_lines, 1);
+  pool = std::make_shared<spdlog::details::thread_pool>(log_queue_lines, 1, [] {
+    pthread_setname_np(pthread_self(), "eventserver-out");  // the log output's thread, by name in top -H
+  });
   output->count_queue_drops_of(pool.get());
   // overrun_oldest: a full queue drops its oldest line instead of making the caller wait.
   auto logger = std::make_shared<spdlog::async_logger>("eventserver", spdlog::sinks_init_list{output, recent}, pool,

@@ -14,6 +14,7 @@
 #include "eventserver/net/asio.hpp"
 #include "eventserver/app/blocking_job.hpp"
 #include "eventserver/app/config.hpp"
+#include "eventserver/app/log_tool.hpp"
 #include "eventserver/net/fd_limit.hpp"
 #include "eventserver/app/logging.hpp"
 #include "eventserver/app/server.hpp"
@@ -22,6 +23,7 @@ namespace {
 
 constexpr std::string_view usage =
     "usage: eventserver [-config path/to/config.json]\n"
+    "       eventserver log list|verify|dump|repair -data-dir DIR [...]   (eventserver log -help)\n"
     "  -config PATH   configuration file (default ./config/config.json)\n"
     "  -version       print the version and exit\n"
     "  -help          this text\n";
@@ -48,6 +50,9 @@ void check_fd_limit(const eventserver::config& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The operator's tool: eventserver log list|verify|dump|repair ...
+  if (argc > 1 && std::string_view(argv[1]) == "log") return eventserver::run_log_tool(argc - 1, argv + 1);
+
   std::string config_path = "./config/config.json";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -86,15 +91,19 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a vanished client is an error code, not a signal
   check_fd_limit(settings);
 
+  // A write past a file-size limit is an error code (the event log reports it), not a signal.
+  std::signal(SIGXFSZ, SIG_IGN);
+
   eventserver::asio::io_context io{1};
   eventserver::server daemon(io, settings);
   try {
     daemon.start();
   } catch (const std::exception& e) {
+    const bool bad_config = dynamic_cast<const eventserver::config_error*>(&e) != nullptr;
     spdlog::error("{}", e.what());
     eventserver::abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
     eventserver::shutdown_logging();
-    return exit_startup_failed;
+    return bad_config ? exit_bad_config : exit_startup_failed;
   }
 
   eventserver::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -145,10 +154,20 @@ int main(int argc, char** argv) {
   };
   hangup.async_wait(on_hangup);
 
+  // The event log could not be recovered: stop as after a signal, with the exit code the
+  // server chose.
+  daemon.on_fatal([&] {
+    eventserver::abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
+    daemon.shutdown([&] {
+      signals.cancel();
+      hangup.cancel();
+    });
+  });
+
   // run() returns once shutdown has closed every listener, session and timer.
   io.run();
   daemon.log_totals();
   spdlog::info("eventserver stopped");
   eventserver::shutdown_logging();  // writes what is queued, within the shutdown deadline
-  return 0;
+  return daemon.exit_code();
 }

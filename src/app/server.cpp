@@ -39,7 +39,8 @@ server::server(asio::io_context& io, config settings)
       shutdown_timer_(io),
       limit_warnings_(5, std::chrono::seconds(1)),
       handshake_warnings_(5, std::chrono::seconds(1)),
-      slow_client_warnings_(20, std::chrono::seconds(1)) {}
+      slow_client_warnings_(20, std::chrono::seconds(1)),
+      log_(settings_.data_dir.empty() ? nullptr : std::make_unique<durable_log>(io, settings_, dispatcher_, log_hooks())) {}
 
 server::~server() = default;
 
@@ -55,14 +56,76 @@ void server::start() {
         io_, endpoint_of(settings_.admin_listener_address, settings_.admin_listener_port), "admin",
         [this](tcp::socket socket) { accept_admin(std::move(socket)); });
   }
-  event_listener_->start();
-  client_listener_->start();
   spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
                to_string(client_endpoint()));
   if (admin_listener_) {
     admin_listener_->start();
     spdlog::info("admin HTTP (/metrics /healthz /readyz /connz) on {}", to_string(admin_endpoint()));
   }
+  if (!log_) {
+    take_connections();
+    return;
+  }
+  // Sources and clients wait in the listen backlog until the log is recovered; the admin
+  // port answers meanwhile (/readyz: not ready).
+  log_->start();
+}
+
+void server::take_connections() {
+  event_listener_->start();
+  client_listener_->start();
+}
+
+durable_log::hooks server::log_hooks() {
+  durable_log::hooks on;
+  on.recovered = [this] {
+    if (stopping_) return;
+    take_connections();
+  };
+  on.fatal = [this](const std::string& error) {
+    spdlog::error("event log: {}", error);
+    exit_code_ = 2;
+    if (on_fatal_) on_fatal_();
+  };
+  on.applied = [this] {
+    const auto now = std::chrono::steady_clock::now();
+    // Everything is written out only once the input is idle and the log has given back all it
+    // held; until then the next batch comes soon and the write coalescing holds as usual.
+    const auto* log = dispatcher_.log();
+    flush_clients(now, !input_busy_ && (log == nullptr || log->waiting() == 0));
+    tell_sources_durable();
+    resume_paused_sources();
+    if (log_) log_->maybe_snapshot();
+  };
+  on.writing = [](bool) {};  // readiness asks the log; the sources pause by saturation
+  return on;
+}
+
+void server::tell_sources_durable() {
+  const log_position position = dispatcher_.applied();
+  for (auto* source : sources_) {
+    if (source->wants_durable()) source->note_durable(position);
+  }
+}
+
+bool server::input_blocked() { return dispatcher_.log_saturated(); }
+
+void server::want_durable(event_source_session& source) { source.note_durable(dispatcher_.applied()); }
+
+bool server::start_new_stream(event_source_session& source) {
+  if (settings_.new_stream_policy != "restart") return false;
+  if (dispatcher_.sequence().next_expected() <= 1 || !dispatcher_.idle()) return false;
+  for (auto* other : sources_) {
+    if (other != &source && !other->peer_has_left()) return false;
+  }
+  const stream_epoch previous = dispatcher_.epoch();
+  const sequence_number reached = dispatcher_.sequence().next_expected() - 1;
+  dispatcher_.begin_new_stream();
+  ++stats_.streams_started;
+  spdlog::info("new stream: epoch {} begins (a source started over at sequence number 1; epoch {} ended at {})",
+               dispatcher_.epoch(), previous, reached);
+  tell_sources_durable();
+  return true;
 }
 
 tcp::endpoint server::event_endpoint() const { return event_listener_ ? event_listener_->local_endpoint() : tcp::endpoint{}; }
@@ -118,6 +181,8 @@ void server::pause_source(std::shared_ptr<event_source_session> source) { paused
 void server::end_batch(bool input_idle) { end_batch(std::chrono::steady_clock::now(), input_idle); }
 
 void server::end_batch(std::chrono::steady_clock::time_point now, bool input_idle) {
+  input_busy_ = !input_idle;
+  dispatcher_.commit_log();  // group commit: what this batch of input released goes to the disk
   dispatcher_.end_batch(now);
   flush_clients(now, input_idle);
   arm_gap_timer();  // after a skipped gap: the gap moved on (or a new one opened), watch that one
@@ -147,7 +212,7 @@ void server::flush_clients(std::chrono::steady_clock::time_point now, bool input
 }
 
 void server::resume_paused_sources() {
-  if (paused_.empty() || dispatcher_.sequence().full() || stopping_) return;
+  if (paused_.empty() || dispatcher_.sequence().full() || dispatcher_.log_saturated() || stopping_) return;
   // Resumed from fresh handlers, never from inside another source's processing.
   for (auto& source : paused_) {
     asio::post(io_, [source = std::move(source)] { source->resume(); });
@@ -177,7 +242,7 @@ void server::source_closed(event_source_session& source) { sources_.erase(&sourc
 void server::client_closed(client_session& client) {
   clients_.erase(&client);
   if (client.awaiting_flush()) std::erase(awaiting_flush_, &client);
-  if (stopping_ && clients_.empty()) finish_shutdown();
+  if (finishing_clients_ && clients_.empty()) finish_shutdown();
 }
 
 void server::shutdown(std::function<void()> done) {
@@ -194,17 +259,30 @@ void server::shutdown(std::function<void()> done) {
   // Everything already in order has been routed; events still waiting on a gap cannot be.
   for (auto* source : std::vector<event_source_session*>(sources_.begin(), sources_.end())) source->stop();
   paused_.clear();
-  if (clients_.empty()) {
-    asio::post(io_, [this] { finish_shutdown(); });
-    return;
-  }
-  for (auto* client : std::vector<client_session*>(clients_.begin(), clients_.end())) client->finish();
-  shutdown_timer_.expires_after(settings_.shutdown_timeout);
+  const auto deadline = std::chrono::steady_clock::now() + settings_.shutdown_timeout;
+  shutdown_timer_.expires_at(deadline);
   shutdown_timer_.async_wait([this](const error_code& ec) {
     if (ec || !on_stopped_) return;
     spdlog::warn("shutdown deadline passed: closing {} client connection(s) with data still queued", clients_.size());
     close_all_now();
   });
+  // What the log still writes is applied (and routed) first; then the clients are flushed.
+  if (log_) {
+    log_->shutdown(deadline, [this] { finish_clients(); });
+  } else {
+    finish_clients();
+  }
+}
+
+void server::finish_clients() {
+  finishing_clients_ = true;
+  const auto now = std::chrono::steady_clock::now();
+  flush_clients(now, true);
+  if (clients_.empty()) {
+    asio::post(io_, [this] { finish_shutdown(); });
+    return;
+  }
+  for (auto* client : std::vector<client_session*>(clients_.begin(), clients_.end())) client->finish();
 }
 
 void server::close_all_now() {
@@ -254,12 +332,22 @@ server_snapshot server::snapshot() const {
   for (auto it = behind.begin(); it != behind.begin() + shown; ++it) s.most_behind.push_back(it->second->info(processed_head));
   s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
   s.log_lines_dropped = log_lines_dropped();
+  if (log_) {
+    s.log = log_->status();
+  } else {
+    const log_position applied = dispatcher_.applied();
+    s.log.epoch = applied.epoch;
+    s.log.durable_seq = applied.seq;
+  }
   s.recent_warnings = recent_log_warnings();
   return s;
 }
 
 std::string server::readiness_problem() const {
   if (stopping_) return "shutting down";
+  if (log_) {
+    if (auto problem = log_->problem(); !problem.empty()) return problem;
+  }
   if (!event_listener_ || !client_listener_) return "not listening";
   // Before any event source has connected there is no stream to be stalled.
   if (stats_.sources_accepted == 0) return {};

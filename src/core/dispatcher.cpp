@@ -12,6 +12,7 @@ constexpr std::chrono::seconds warn_interval{1};
 
 dispatcher::dispatcher(const stream_settings& settings, counters& stats)
     : stats_(stats),
+      max_pending_(settings.max_pending_events),
       sequencer_(settings.max_pending_events),
       router_(stats),
       gaps_(settings.gap_timeout),
@@ -57,7 +58,7 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, st
     case sequencer::offer_result::stale:
       ++stats_.rejected_stale;
       warn(stale_log_, "dropped event line whose sequence number was already processed", line);
-      break;
+      return line_outcome::stale;
   }
   if (sequencer_.ready()) release_ready();
   return line_outcome::consumed;
@@ -91,8 +92,13 @@ dispatcher::line_outcome dispatcher::refuse_ahead(sequence_number seq, std::stri
 
 void dispatcher::release_ready() {
   const auto released = sequencer_.drain([this](const event& ev, std::string_view notification) {
-    SPDLOG_TRACE("apply seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
-    router_.apply(ev, notification, sequencer::readable_bytes);
+    SPDLOG_TRACE("release seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
+    if (log_ == nullptr) {
+      router_.apply(ev, notification, sequencer::readable_bytes);
+    } else {
+      // A no-op keeps its place in the log as an empty line: its bytes are not kept.
+      log_->append(ev, notification.empty() ? std::string_view("\r\n") : notification);
+    }
   });
   stats_.events_processed += released;
   if (released != 0) {
@@ -130,6 +136,7 @@ std::optional<sequencer::gap> dispatcher::skip_expired_gap(clock::time_point now
   if (!skipped) return std::nullopt;
   lowest_refused_.reset();
   window_full_logged_ = false;
+  if (log_ != nullptr) log_->append_skip(skipped->first, skipped->last);
   ++stats_.gaps_skipped;
   stats_.sequence_numbers_skipped += skipped->last - skipped->first + 1;
   if (skipped->first == skipped->last) {
@@ -141,6 +148,62 @@ std::optional<sequencer::gap> dispatcher::skip_expired_gap(clock::time_point now
   release_ready();
   end_batch(now);
   return skipped;
+}
+
+void dispatcher::attach_log(log_pipeline& log) {
+  log_ = &log;
+  epoch_ = log.epoch();
+}
+
+void dispatcher::recover(stream_epoch epoch, sequence_number applied, follower_graph graph) {
+  epoch_ = epoch;
+  sequencer_ = sequencer(max_pending_, applied + 1);
+  router_.install_graph(std::move(graph));
+}
+
+log_position dispatcher::applied() const noexcept {
+  if (log_ != nullptr) return log_->durable_position();
+  return {epoch_, sequencer_.next_expected() - 1};
+}
+
+void dispatcher::apply_durable() {
+  log_->durable([this](const log_batch& batch) { apply(batch); });
+}
+
+void dispatcher::apply(const log_batch& batch) {
+  switch (batch.type()) {
+    case log_batch::kind::events: {
+      const char* line = batch.body();
+      sequence_number seq = batch.first_seq();
+      // A no-op's line is "\r\n" alone; the router notifies nobody of a no-op.
+      for (const logged_event& e : batch.events()) {
+        const std::uint32_t size = e.size();
+        router_.apply(event{seq, e.type(), e.from, e.to}, std::string_view(line, size), log_batch::readable_bytes);
+        line += size;
+        ++seq;
+      }
+      break;
+    }
+    case log_batch::kind::skipped:
+      break;
+    case log_batch::kind::epoch_start:
+      router_.begin_stream(batch.epoch());
+      break;
+  }
+}
+
+void dispatcher::begin_new_stream() {
+  ++epoch_;
+  sequencer_ = sequencer(max_pending_, 1);
+  lowest_refused_.reset();
+  window_full_logged_ = false;
+  gaps_.observe(1, false, clock::now());
+  if (log_ == nullptr) {
+    router_.begin_stream(epoch_);
+    return;
+  }
+  log_->begin_epoch(epoch_);
+  log_->apply_ready_markers([this](const log_batch& batch) { apply(batch); });
 }
 
 void dispatcher::warn(log_limiter& limiter, std::string_view what, std::string_view line) {

@@ -47,6 +47,29 @@ bool follower_graph::follows(user_id from, user_id to) const {
   return std::binary_search(list.begin(), list.end(), to);
 }
 
+std::vector<user_id> follower_graph::users() const {
+  std::vector<user_id> out;
+  out.reserve(following_.size());
+  for (const auto& entry : following_) out.push_back(entry.first);
+  return out;
+}
+
+void follower_graph::add_following(user_id user, std::span<const user_id> sorted) {
+  if (sorted.empty()) return;
+  auto& list = following_[user];
+  if (list.empty()) {
+    list.assign(sorted.begin(), sorted.end());
+    edges_ += sorted.size();
+    return;
+  }
+  for (const user_id to : sorted) follow(user, to);  // a user split across snapshot records
+}
+
+void follower_graph::clear() noexcept {
+  following_.clear();
+  edges_ = 0;
+}
+
 std::span<const user_id> follower_graph::following(user_id from) const {
   const auto found = following_.find(from);
   if (found == following_.end()) return {};

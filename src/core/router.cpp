@@ -102,6 +102,30 @@ void router::remove_connection(audience& followed, const recipient* connection) 
   list.pop_back();
 }
 
+void router::begin_stream(stream_epoch epoch) {
+  graph_.clear();
+  audiences_.clear();
+  for (const auto& [user, connections] : online_) {
+    for (recipient* connection : connections) connection->begin_stream(epoch);
+  }
+}
+
+void router::install_graph(follower_graph graph) {
+  graph_ = std::move(graph);
+  audiences_.clear();
+  graph_.for_each([this](user_id user, std::span<const user_id> followed) {
+    const connection_list* connections = find_online(user);
+    for (const user_id f : followed) {
+      auto& followers = audiences_[f];
+      ++followers.followers;
+      if (connections != nullptr) {
+        followers.connected.insert(followers.connected.end(), connections->begin(), connections->end());
+        ++followers.online_followers;
+      }
+    }
+  });
+}
+
 std::size_t router::connections_of(user_id user) const {
   const connection_list* connections = find_online(user);
   return connections == nullptr ? 0 : connections->size();

@@ -8,6 +8,12 @@
 namespace eventserver {
 
 namespace {
+// A producer is told the durable position at most this often (the newest one each time).
+constexpr std::chrono::milliseconds durable_interval{100};
+// A producer starting over sends a shuffled first batch: stale lines, then its 1. More stale
+// lines than this before the 1 and it is not starting over.
+constexpr std::size_t max_kept_stale_bytes = 64 * 1024;
+
 // Large reads keep syscalls and flushes per event low: one 256 KiB read carries ~15k events.
 constexpr std::size_t read_chunk_bytes = 256 * 1024;
 // Under load, read on (without waiting for the reactor) while the socket has data, up to
@@ -30,7 +36,8 @@ event_source_session::event_source_session(tcp::socket socket, source_hub& hub)
     : socket_(std::move(socket)),
       hub_(hub),
       reader_(hub.max_line_bytes(), read_chunk_bytes),
-      peer_(describe_peer(socket_)) {}
+      peer_(describe_peer(socket_)),
+      durable_timer_(socket_.get_executor()) {}
 
 event_source_session::~event_source_session() { hub_.source_closed(*this); }
 
@@ -75,8 +82,12 @@ void event_source_session::process() {
     parse_result parsed;
     std::string_view line;
     while (next_event_line(reader_, parsed, line)) {
-      if (dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data())) ==
-          dispatcher::line_outcome::window_full) {
+      if (parsed.status == parse_status::no_sequence && line == "durable?") {
+        ask_for_durable();
+        continue;
+      }
+      const auto outcome = dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data()));
+      if (outcome == dispatcher::line_outcome::window_full) {
         reader_.unread_last_line();
         if (take_lines_that_fit()) continue;  // the window may have moved: try this line again
         end_batch(true);  // stalled: hold nothing back
@@ -84,12 +95,26 @@ void event_source_session::process() {
         return;
       }
       ++lines_;
+      if (only_stale_so_far_ && parsed.status != parse_status::no_sequence) note_start_over(outcome, parsed, line);
+      // Every 1,024 lines: the log may have filled its batches with what this chunk released;
+      // then the rest waits in the buffer (bounded memory), read on once the log has room.
+      if ((lines_ & 1023) == 0 && hub_.input_blocked()) {
+        end_batch(false);  // the input is not idle, only held back: client writes stay coalesced
+        wait_for_log();
+        return;
+      }
     }
     if (chunk == chunks_per_handler) {
       more_to_read = last_read_filled_;  // not known for sure, but likely when it was
       break;
     }
     if (read_pending_ || peer_done_) break;
+    // The log has too much waiting for the disk: read no more until it has room. The input
+    // is not idle, only held back.
+    if (hub_.input_blocked()) {
+      more_to_read = true;
+      break;
+    }
     error_code ec;
     const std::span<char> room = reader_.prepare();
     const std::size_t bytes = socket_.read_some(asio::buffer(room.data(), room.size()), ec);
@@ -106,17 +131,55 @@ void event_source_session::process() {
   end_batch(!more_to_read);
   if (peer_done_) {
     finish();
+  } else if (hub_.input_blocked()) {
+    wait_for_log();
   } else {
     do_read();
   }
+}
+
+// Until this connection sends a line that is not stale, it may be a producer starting over
+// (docs/protocol.md, "Starting over"): its stale lines are kept, and its line 1 may begin a
+// new stream, which then takes them.
+void event_source_session::note_start_over(dispatcher::line_outcome outcome, const parse_result& parsed,
+                                           std::string_view line) {
+  if (outcome != dispatcher::line_outcome::stale) {
+    only_stale_so_far_ = false;
+    std::string().swap(stale_lines_);
+    return;
+  }
+  if (parsed.ev.seq == 1 && hub_.start_new_stream(*this)) {
+    only_stale_so_far_ = false;
+    auto& dispatch = hub_.dispatch();
+    dispatch.offer_line(line);
+    // The shuffled batch's lines before the 1, now numbers of the new stream.
+    std::string_view kept = stale_lines_;
+    while (!kept.empty()) {
+      const auto end = kept.find('\n');
+      dispatch.offer_line(kept.substr(0, end));
+      kept.remove_prefix(end + 1);
+    }
+    std::string().swap(stale_lines_);
+    return;
+  }
+  if (stale_lines_.size() + line.size() + 1 > max_kept_stale_bytes) {
+    only_stale_so_far_ = false;  // too much for a shuffled first batch: this is no new stream
+    std::string().swap(stale_lines_);
+    return;
+  }
+  stale_lines_.append(line).push_back('\n');
 }
 
 // The next line cannot enter the window; lines behind it in this session's buffer may (the
 // awaited number a few lines on, in a shuffled batch). They go in now, the rest stays in order.
 bool event_source_session::take_lines_that_fit() {
   auto& dispatch = hub_.dispatch();
-  const std::size_t taken = reader_.take_all([&dispatch](std::string_view line) {
-    return dispatch.offer_line(line) == dispatcher::line_outcome::consumed;
+  const std::size_t taken = reader_.take_all([this, &dispatch](std::string_view line) {
+    if (line == "durable?") {
+      ask_for_durable();
+      return true;
+    }
+    return dispatch.offer_line(line) != dispatcher::line_outcome::window_full;
   });
   lines_ += taken;
   return taken != 0;
@@ -130,6 +193,62 @@ void event_source_session::wait_for_room() {
     hub_.pause_source(shared_from_this());
   }
   if (reader_.free_bytes() != 0) do_read();
+}
+
+// The log has too much waiting for the disk: read no more until it has room (TCP pushes back).
+void event_source_session::wait_for_log() {
+  if (paused_) return;
+  paused_ = true;
+  hub_.pause_source(shared_from_this());
+}
+
+void event_source_session::ask_for_durable() {
+  if (wants_durable_) return;
+  wants_durable_ = true;
+  hub_.want_durable(*this);
+}
+
+// The producer is told the newest durable position, at most every durable_interval: one line
+// at a time, written without blocking; a position that cannot go at once waits (only the
+// newest) for the socket or the interval. So a producer that stops reading costs one line.
+void event_source_session::note_durable(log_position position) {
+  if (!wants_durable_ || stopped_) return;
+  latest_durable_ = position;
+  send_durable();
+}
+
+void event_source_session::send_durable() {
+  if (durable_write_pending_ || durable_timer_armed_ || !latest_durable_ || latest_durable_ == sent_durable_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (sent_durable_ && now < durable_sent_at_ + durable_interval) {
+    durable_timer_armed_ = true;
+    durable_timer_.expires_at(durable_sent_at_ + durable_interval);
+    durable_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+      self->durable_timer_armed_ = false;
+      if (!ec) self->send_durable();
+    });
+    return;
+  }
+  durable_line_ = fmt::format("durable|{}|{}\r\n", latest_durable_->epoch, latest_durable_->seq);
+  sent_durable_ = latest_durable_;
+  durable_sent_at_ = now;
+  write_durable();
+}
+
+void event_source_session::write_durable() {
+  error_code ec;
+  const std::size_t written = socket_.write_some(asio::buffer(durable_line_), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return;  // the read side sees the end
+  durable_line_.erase(0, written);
+  if (durable_line_.empty()) {
+    send_durable();  // a newer position may have come meanwhile
+    return;
+  }
+  durable_write_pending_ = true;
+  socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const error_code& wait_ec) {
+    self->durable_write_pending_ = false;
+    if (!wait_ec && !self->stopped_) self->write_durable();
+  });
 }
 
 void event_source_session::end_batch(bool input_idle) {
@@ -155,6 +274,7 @@ void event_source_session::resume() {
 
 void event_source_session::stop() {
   stopped_ = true;
+  durable_timer_.cancel();
   error_code ignored;
   socket_.close(ignored);
 }

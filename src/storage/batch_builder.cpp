@@ -46,16 +46,7 @@ bool batch_builder::append_skip(std::uint64_t count) noexcept {
 
 std::span<const char> batch_builder::seal() noexcept {
   assert(count_ != 0);
-  char* header = buffer_.get();
-  store_le<std::uint32_t>(header, static_cast<std::uint32_t>(body_size_));
-  header[8] = static_cast<char>(kind_);
-  header[9] = static_cast<char>(batch_format_version);
-  store_le<std::uint16_t>(header + 10, 0);
-  store_le<std::uint32_t>(header + 12, count_);
-  store_le<std::uint64_t>(header + 16, first_seq_);
-  const std::size_t total = batch_header_size + body_size_;
-  store_le<std::uint32_t>(header + 4, crc32c_mask(crc32c(header + 8, total - 8)));
-  return {header, total};
+  return seal_batch(buffer_.get(), kind_, first_seq_, count_, body_size_);
 }
 
 void batch_builder::clear() noexcept { reset(next_seq()); }

@@ -7,6 +7,19 @@
 
 namespace eventserver::storage {
 
+std::span<const char> seal_batch(char* data, batch_kind kind, sequence_number first_seq, std::uint32_t count,
+                                 std::size_t body_length) noexcept {
+  store_le<std::uint32_t>(data, static_cast<std::uint32_t>(body_length));
+  data[8] = static_cast<char>(kind);
+  data[9] = static_cast<char>(batch_format_version);
+  store_le<std::uint16_t>(data + 10, 0);
+  store_le<std::uint32_t>(data + 12, count);
+  store_le<std::uint64_t>(data + 16, first_seq);
+  const std::size_t total = batch_header_size + body_length;
+  store_le<std::uint32_t>(data + 4, crc32c_mask(crc32c(data + 8, total - 8)));
+  return {data, total};
+}
+
 const char* check_batch_header(const char* data, batch_view& header, std::uint32_t& body_length) noexcept {
   body_length = load_le<std::uint32_t>(data);
   const auto kind = static_cast<std::uint8_t>(data[8]);

@@ -1,8 +1,10 @@
 #include "eventserver/storage/file_io.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +48,43 @@ std::error_code pwrite_all(int fd, const void* data, std::size_t n, std::uint64_
     p += wrote;
     n -= static_cast<std::size_t>(wrote);
     offset += static_cast<std::uint64_t>(wrote);
+  }
+  return {};
+}
+
+std::error_code pwrite_all(int fd, std::span<const std::span<const char>> parts, std::uint64_t offset) noexcept {
+  constexpr std::size_t max_vectors = 64;  // well under IOV_MAX
+  std::size_t first = 0;  // the part being written
+  std::size_t skip = 0;   // bytes of it already written
+  while (first < parts.size()) {
+    if (parts[first].size() == skip) {  // an empty part, or one written whole
+      ++first;
+      skip = 0;
+      continue;
+    }
+    iovec vectors[max_vectors];
+    int count = 0;
+    for (std::size_t i = first; i < parts.size() && count < static_cast<int>(max_vectors); ++i, ++count) {
+      const std::size_t from = i == first ? skip : 0;
+      vectors[count] = {const_cast<char*>(parts[i].data() + from), parts[i].size() - from};
+    }
+    const ssize_t wrote = ::pwritev(fd, vectors, count, static_cast<off_t>(offset));
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    if (wrote == 0) return std::make_error_code(std::errc::io_error);  // no progress: give up, do not spin
+    offset += static_cast<std::uint64_t>(wrote);
+    for (auto left = static_cast<std::size_t>(wrote); left != 0;) {
+      const std::size_t rest = parts[first].size() - skip;
+      if (left < rest) {
+        skip += left;
+        break;
+      }
+      left -= rest;
+      ++first;
+      skip = 0;
+    }
   }
   return {};
 }

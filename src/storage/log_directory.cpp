@@ -191,8 +191,10 @@ log_directory log_directory::open(const log_options& options) {
 
     const bool is_last = i + 1 == files.size();
     tail_reporter report;
-    segment_scan scan = is_last ? scan_segment(path, file.first_seq, report)
-                                : check_segment_tail(path, file.first_seq, report);
+    // Repair reads every segment whole (the damage may be anywhere); a daemon's start-up only
+    // the last one and the tail of the others (replay then verifies what it reads).
+    segment_scan scan = is_last || options.repair ? scan_segment(path, file.first_seq, report)
+                                                  : check_segment_tail(path, file.first_seq, report);
     if (scan.outcome == scan_outcome::io_error) throw storage_error("cannot read " + path + ": " + scan.error.message());
     bool index_stale = scan.index_rebuilt;
     if (scan.outcome == scan_outcome::torn_tail && is_last) {
@@ -281,8 +283,14 @@ std::optional<epoch_range> log_directory::epoch(stream_epoch epoch) const {
 }
 
 std::error_code log_directory::append(stream_epoch epoch, std::span<const char> sealed_batch) {
-  if (sealed_batch.size() < batch_header_size || epoch == 0) return std::make_error_code(std::errc::invalid_argument);
-  const sequence_number first_seq = load_le<std::uint64_t>(sealed_batch.data() + 16);
+  return append(epoch, std::span<const std::span<const char>>(&sealed_batch, 1));
+}
+
+std::error_code log_directory::append(stream_epoch epoch, std::span<const std::span<const char>> sealed_batches) {
+  if (sealed_batches.empty()) return {};
+  const std::span<const char> first = sealed_batches.front();
+  if (first.size() < batch_header_size || epoch == 0) return std::make_error_code(std::errc::invalid_argument);
+  const sequence_number first_seq = load_le<std::uint64_t>(first.data() + 16);
   if (!writer_.is_open() || epoch > writer_.epoch()) {
     if (epoch < current_epoch()) return std::make_error_code(std::errc::invalid_argument);
     if (auto ec = roll(epoch, first_seq)) return ec;
@@ -291,7 +299,7 @@ std::error_code log_directory::append(stream_epoch epoch, std::span<const char> 
   } else if (writer_.size() >= options_.segment_bytes && writer_.size() != 0) {
     if (auto ec = roll(epoch, first_seq)) return ec;
   }
-  if (auto ec = writer_.append(sealed_batch)) return ec;
+  if (auto ec = sealed_batches.size() == 1 ? writer_.append(first) : writer_.append(sealed_batches)) return ec;
   segment_info& active = segments_.back();
   active.bytes = writer_.size();
   active.last_seq = writer_.next_seq() - 1;
@@ -303,7 +311,7 @@ std::error_code log_directory::roll(stream_epoch epoch, sequence_number first_se
   // Only the last segment may end in a torn write: the one being finished is made durable
   // before a later one exists.
   if (writer_.is_open()) {
-    if (auto ec = writer_.sync()) return ec;
+    if (auto ec = writer_.finish()) return ec;
   }
   segment_writer next;
   if (auto ec = next.create(options_.dir, epoch, first_seq)) return ec;

@@ -179,6 +179,31 @@ TEST(Config, AFileOverTheSizeBoundIsRefused) {
   std::filesystem::remove(path);
 }
 
+TEST(Config, TheEventLogIsOffByDefaultAndItsKeysAreChecked) {
+  const config defaults = parse_config("{}");
+  EXPECT_EQ(defaults.data_dir, "");
+  EXPECT_EQ(defaults.log_fsync, "interval");
+  EXPECT_EQ(defaults.log_fsync_interval.count(), 100);
+  EXPECT_EQ(defaults.log_segment_bytes, 64u << 20);
+  EXPECT_EQ(defaults.log_retention_bytes, 1u << 30);
+  EXPECT_EQ(defaults.log_retention.count(), 0);
+  EXPECT_EQ(defaults.snapshot_every_events, 5'000'000u);
+  EXPECT_EQ(defaults.new_stream_policy, "restart");
+  const config c = parse_config(R"({"dataDir": "/var/lib/x", "logFsync": "always", "newStreamPolicy": "continue",
+                                   "logRetentionMs": 86400000, "snapshotEveryEvents": 0})");
+  EXPECT_EQ(c.data_dir, "/var/lib/x");
+  EXPECT_EQ(c.log_fsync, "always");
+  EXPECT_EQ(c.new_stream_policy, "continue");
+  EXPECT_EQ(c.log_retention.count(), 86'400'000);
+  EXPECT_EQ(c.snapshot_every_events, 0u);
+  EXPECT_EQ(error_of(R"({"logFsync": "sometimes"})"),
+            R"(test.json: "logFsync" must be one of "always", "interval", "never", got "sometimes")");
+  EXPECT_EQ(error_of(R"({"newStreamPolicy": 1})"),
+            R"(test.json: "newStreamPolicy" must be one of "restart", "continue", got 1)");
+  EXPECT_THAT(error_of(R"({"logSegmentBytes": 1000})"), HasSubstr("\"logSegmentBytes\" must be an integer from 1048576"));
+  EXPECT_THAT(error_of(R"({"dataDir": 5})"), HasSubstr("\"dataDir\" must be a directory path"));
+}
+
 TEST(Config, MaxSequenceJumpIsZeroOrAtLeastTheWindow) {
   EXPECT_EQ(parse_config(R"({"maxSequenceJump": 0})").max_sequence_jump, 0u);
   EXPECT_EQ(parse_config(R"({"maxPendingEvents": 10, "maxSequenceJump": 10})").stream().max_sequence_jump, 10u);
@@ -200,6 +225,11 @@ TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {
   EXPECT_EQ(c.ready_max_gap_age, d.ready_max_gap_age);
   EXPECT_EQ(c.log_format, d.log_format);
   EXPECT_EQ(c.log_file, d.log_file);
+  EXPECT_EQ(c.max_sequence_jump, d.max_sequence_jump);
+  EXPECT_EQ(c.log_fsync, d.log_fsync);
+  EXPECT_EQ(c.new_stream_policy, d.new_stream_policy);
+  EXPECT_EQ(c.snapshot_every_events, d.snapshot_every_events);
+  EXPECT_EQ(c.data_dir, "data");  // the one difference: the shipped config keeps an event log
 }
 
 }  // namespace

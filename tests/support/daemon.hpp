@@ -272,6 +272,7 @@ class test_daemon {
   explicit test_daemon(config settings = test_config())
       : io_(std::make_unique<asio::io_context>(1)), server_(std::make_unique<server>(*io_, std::move(settings))) {
     server_->start();
+    recovering_ = server_->recovering();
     event_port_ = server_->event_endpoint().port();
     client_port_ = server_->client_endpoint().port();
     logs_ = std::make_shared<log_capture>();
@@ -282,6 +283,10 @@ class test_daemon {
       finished_ = true;
       finished_cv_.notify_all();
     });
+    // With an event log, sources and clients are taken once it is recovered.
+    if (recovering_ && !wait_until([](server& s) { return !s.recovering(); })) {
+      ADD_FAILURE() << "the event log was not recovered within the wait bound";
+    }
   }
 
   test_daemon(const test_daemon&) = delete;
@@ -420,6 +425,7 @@ class test_daemon {
   std::mutex mutex_;
   std::condition_variable finished_cv_;
   bool finished_ = false;
+  bool recovering_ = false;
   bool joined_ = false;
   bool clean_ = false;
   std::atomic<bool> shutdown_requested_{false};

@@ -28,8 +28,10 @@ class recording_recipient final : public recipient {
     if (readable != 0) last_readable_byte = notification.data()[readable - 1];
     lines.push_back(payload_of(notification));
   }
+  void begin_stream(stream_epoch epoch) override { epochs.push_back(epoch); }
   char last_readable_byte = 0;
   std::vector<std::string> lines;  // payloads
+  std::vector<stream_epoch> epochs;  // new streams it was told of
 };
 
 }  // namespace eventserver::testing

@@ -108,6 +108,9 @@ class event_source {
   void pace();
   bool open_first_connection();
   bool open_connection();
+  // A connected socket becomes the source's connection (with --survive-restarts it asks for the
+  // durable position at once). False when that ask cannot be sent.
+  bool adopt_connection(int fd);
   // Done with fd_: a FIN after the data, then closed now or, once the daemon has spoken,
   // read until it closes its end (see the top of this file).
   void retire_connection() noexcept;

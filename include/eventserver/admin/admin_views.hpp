@@ -18,10 +18,26 @@ namespace eventserver {
 // The event log, as the status page and /metrics show it.
 struct log_status {
   bool enabled = false;  // a dataDir is configured
+  bool recovering = false;
+  std::string failing;  // the write error while writing fails; empty when it works
   std::uint64_t bytes = 0;
   std::uint64_t segments = 0;
   sequence_number durable_seq = 0;  // every number up to it applied and in the log
   std::uint64_t epoch = 1;
+  std::uint64_t batches_waiting = 0;  // handed to the disk, not yet back
+  std::uint64_t batches_written = 0;
+  std::uint64_t bytes_written = 0;
+  std::uint64_t write_errors = 0;
+  std::uint64_t segments_deleted = 0;  // by retention
+  std::uint64_t fsyncs = 0;
+  double fsync_seconds_sum = 0;
+  std::vector<std::pair<double, std::uint64_t>> fsync_buckets;  // (le seconds, cumulative count)
+  std::uint64_t snapshots_written = 0;
+  std::uint64_t snapshot_failures = 0;
+  double last_snapshot_seconds = 0;        // how long writing the last one took
+  double last_snapshot_pause_seconds = 0;  // the longest the event loop spent on it at once
+  double snapshot_age_seconds = -1;        // since the newest snapshot; -1: none
+  double recovery_seconds = 0;
 };
 
 // A warning or error the daemon logged recently (newest last).

@@ -52,6 +52,16 @@ struct config {
   std::string log_format = "text";  // or "json": one JSON object per line
   std::string log_file;             // empty: standard output; reopened on SIGHUP
 
+  // The event log (storage/). Empty dataDir: no log, nothing survives a restart.
+  std::string data_dir;
+  std::string log_fsync = "interval";  // always (group commit), interval (logFsyncIntervalMs), never
+  std::chrono::milliseconds log_fsync_interval{100};
+  std::uint64_t log_segment_bytes = std::uint64_t{64} << 20;
+  std::uint64_t log_retention_bytes = std::uint64_t{1} << 30;  // 0: no size limit
+  std::chrono::milliseconds log_retention{0};                   // 0: no age limit
+  std::uint64_t snapshot_every_events = 5'000'000;             // 0: only at shutdown
+  std::string new_stream_policy = "restart";                    // or "continue"
+
   // What the core reads of it.
   stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }
 };

@@ -3,7 +3,7 @@
 // logFile, as plain text or as JSON lines.
 //
 // Logging never blocks the event thread. The logger is asynchronous: a line goes into a
-// bounded queue (1,024 lines) and one logging thread writes it. When the output stalls (a
+// bounded queue (64 lines) and one logging thread writes it. When the output stalls (a
 // pipe nobody reads, a wedged supervisor), that thread waits and the queue fills; then the
 // oldest queued line is dropped for each new one. Dropped lines are counted
 // (log_lines_dropped) and, once the output takes lines again, the count is written first.

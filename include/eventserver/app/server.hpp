@@ -14,6 +14,7 @@
 #include "eventserver/admin/admin_hub.hpp"
 #include "eventserver/admin/admin_views.hpp"
 #include "eventserver/app/config.hpp"
+#include "eventserver/app/durable_log.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
 #include "eventserver/core/log_limiter.hpp"
@@ -34,9 +35,16 @@ class server final : public source_hub, public client_hub, public admin_hub {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Binds both listeners and starts accepting. Throws std::runtime_error when a listener
-  // cannot be bound (the message names it); nothing is left listening then.
+  // Binds the listeners and starts accepting (with an event log, sources and clients once it
+  // is recovered). Throws std::runtime_error when a listener cannot be bound (the message
+  // names it), config_error when dataDir is missing or not writable.
   void start();
+  // With an event log: still recovering it (sources and clients wait in the listen backlog).
+  bool recovering() const noexcept { return log_ && log_->recovering(); }
+  // Called when the daemon cannot go on (the event log cannot be recovered); exit_code() says
+  // how the process should end.
+  void on_fatal(std::function<void()> f) { on_fatal_ = std::move(f); }
+  int exit_code() const noexcept { return exit_code_; }
 
   // Graceful stop: no new connections, no more reading from event sources, client queues
   // flushed within shutdownTimeoutMs. `done` runs once, when the last client is gone or the
@@ -76,6 +84,9 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // Client writes, gap timer, resuming paused sources. With `input_idle` nothing is gained
   // by holding notifications back.
   void end_batch(bool input_idle) override;
+  bool input_blocked() override;
+  void want_durable(event_source_session& source) override;
+  bool start_new_stream(event_source_session& source) override;
 
   // --- client_hub ------------------------------------------------------------------------------
   const client_limits& limits() const override { return client_limits_; }
@@ -98,6 +109,10 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void end_batch(std::chrono::steady_clock::time_point now, bool input_idle);
   void flush_clients(std::chrono::steady_clock::time_point now, bool input_idle);
   void finish_shutdown();
+  void finish_clients();
+  void take_connections();
+  durable_log::hooks log_hooks();
+  void tell_sources_durable();
 
   asio::io_context& io_;
   config settings_;
@@ -128,10 +143,16 @@ class server final : public source_hub, public client_hub, public admin_hub {
   bool gap_timer_armed_ = false;
   asio::steady_timer shutdown_timer_;
   std::function<void()> on_stopped_;
+  std::function<void()> on_fatal_;
+  int exit_code_ = 0;
   bool stopping_ = false;
+  bool finishing_clients_ = false;
+  bool input_busy_ = false;  // the last batch of input left more to read (see flush_clients)
   log_limiter limit_warnings_;
   log_limiter handshake_warnings_;
   log_limiter slow_client_warnings_;
+  // Last: it refers to the dispatcher and the settings, and its writing thread stops first.
+  std::unique_ptr<durable_log> log_;  // with a dataDir
 };
 
 }  // namespace eventserver

@@ -24,6 +24,7 @@ struct counters {
   std::uint64_t window_full_pauses = 0;       // policy: a source waits for the window (once per move)
   std::uint64_t gaps_skipped = 0;             // policy: gap timeout
   std::uint64_t sequence_numbers_skipped = 0;
+  std::uint64_t streams_started = 0;          // policy: a source started over at 1 (newStreamPolicy restart)
 
   // Delivery side. One notification = one line appended to one connection's queue.
   std::uint64_t notifications_delivered = 0;

@@ -11,6 +11,7 @@
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/gap_monitor.hpp"
 #include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/core/sequencer.hpp"
 #include "eventserver/core/stream_settings.hpp"
@@ -24,6 +25,7 @@ class dispatcher {
   enum class line_outcome : std::uint8_t {
     consumed,     // processed, or dropped by a policy
     window_full,  // not taken: beyond the reorder window, or the window is full; offer it again later
+    stale,        // dropped: its number was already processed (a producer starting over sends these)
   };
 
   dispatcher(const stream_settings& settings, counters& stats);
@@ -51,6 +53,37 @@ class dispatcher {
   // its source holds it and offers it again once the window moves.
   std::optional<sequence_number> lowest_refused() const noexcept { return lowest_refused_; }
 
+  // --- The event log ----------------------------------------------------------------------
+  // With a log, released events wait in `log` until they are durable, and are applied (graph
+  // and routing) only then, by apply_durable(). Without one they are applied as released.
+  // Call before the first line; `log` outlives the dispatcher. `recovered`: where the log
+  // stands (the sequence continues after it).
+  void attach_log(log_pipeline& log);
+  // The state recovered at start-up, before any line: the stream continues in `epoch` after
+  // `applied`, over `graph`. Without a log, the daemon always starts at epoch 1, number 1.
+  void recover(stream_epoch epoch, sequence_number applied, follower_graph graph);
+  // The log's backend made its oldest waiting batch durable: apply it.
+  void apply_durable();
+  // The log had no room and has some again: release what waited in the sequencer.
+  void release_waiting() { release_ready(); }
+  // End of a batch of input: the log's group commit.
+  void commit_log() {
+    if (log_ != nullptr) log_->commit();
+  }
+  // The log has too much waiting for the disk: stop taking input.
+  bool log_saturated() const noexcept { return log_ != nullptr && log_->saturated(); }
+  const log_pipeline* log() const noexcept { return log_; }
+
+  // --- Streams (epochs) -----------------------------------------------------------------
+  stream_epoch epoch() const noexcept { return epoch_; }
+  // The position applied: every number up to it of epoch() is applied (and in the log).
+  log_position applied() const noexcept;
+  // Everything pending was processed and nothing waits: a new stream may begin.
+  bool idle() const noexcept { return sequencer_.pending() == 0 && !lowest_refused_; }
+  // A new stream: the next epoch, numbering from 1, and (once the log has what came before)
+  // an empty follower graph; connected clients stay and are told.
+  void begin_new_stream();
+
   router& routes() noexcept { return router_; }
   const router& routes() const noexcept { return router_; }
   const sequencer& sequence() const noexcept { return sequencer_; }
@@ -63,8 +96,13 @@ class dispatcher {
   [[gnu::noinline]] line_outcome refuse_ahead(sequence_number seq, std::string_view line);
   [[gnu::noinline]] void warn(log_limiter& limiter, std::string_view what, std::string_view line);
 
+  void apply(const log_batch& batch);
+
   counters& stats_;
+  std::size_t max_pending_;
   sequencer sequencer_;
+  log_pipeline* log_ = nullptr;
+  stream_epoch epoch_ = 1;
   router router_;
   gap_monitor gaps_;
   log_limiter no_sequence_log_;

@@ -28,6 +28,20 @@ class follower_graph {
   bool follows(user_id from, user_id to) const;
   std::span<const user_id> following(user_id from) const;
   std::size_t edge_count() const noexcept { return edges_; }
+  std::size_t user_count() const noexcept { return following_.size(); }
+
+  // Every user who follows someone, in no particular order. A snapshot takes this list at
+  // once and then asks following() a few users at a time: the map itself cannot be walked
+  // across changes (an insert may rehash it).
+  std::vector<user_id> users() const;
+  // f(user, std::span<const user_id> followed) for every user who follows someone.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [user, list] : following_) f(user, std::span<const user_id>(list));
+  }
+  // Adds `user`'s follows from a sorted list (loading a snapshot).
+  void add_following(user_id user, std::span<const user_id> sorted);
+  void clear() noexcept;
 
  private:
   boost::unordered_flat_map<user_id, std::vector<user_id>> following_;  // sorted, no duplicates

@@ -29,6 +29,8 @@ class recipient {
   // `notification` is the line to send, "\r\n" included; `seq` is the event's sequence number.
   // `readable`: how many bytes from notification.data() may be read, at least its size.
   virtual void deliver(sequence_number seq, std::string_view notification, std::size_t readable) = 0;
+  // A new stream (epoch) begins: the notifications after this are numbered from 1 in it.
+  virtual void begin_stream(stream_epoch epoch) = 0;
 
  protected:
   ~recipient() = default;
@@ -49,6 +51,11 @@ class router {
   // how many bytes from notification.data() may be read (the sequencer's slots leave room
   // for a fixed-size copy); the recipients are told at least the notification's size.
   void apply(const event& ev, std::string_view notification, std::size_t readable = 0);
+
+  // A new stream: the follower graph starts empty; connections stay and are told.
+  void begin_stream(stream_epoch epoch);
+  // The graph recovered at start-up (a snapshot and the log replayed over it).
+  void install_graph(follower_graph graph);
 
   const follower_graph& graph() const noexcept { return graph_; }
   std::size_t connected_users() const noexcept { return online_.size(); }

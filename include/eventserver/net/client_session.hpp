@@ -33,6 +33,7 @@ class client_session final : public recipient, public std::enable_shared_from_th
 
   void start();
   void deliver(sequence_number seq, std::string_view notification, std::size_t readable) override;
+  void begin_stream(stream_epoch) override {}
   // The server's flush pass: write what is queued (the session is off the pass's list).
   void flush_awaited();
   bool awaiting_flush() const noexcept { return awaiting_flush_; }

@@ -8,7 +8,9 @@
 // has room; only with a full buffer does it stop reading (TCP pushes back on the producer)
 // until the window moves.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "eventserver/core/line_reader.hpp"
@@ -23,11 +25,14 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   ~event_source_session();
 
   void start();
-  void resume();  // called by the server once the window has room
+  void resume();  // called by the server once the window (or the log) has room
   void stop();    // shutdown: stop reading, close
   // True once the producer has closed its side (or the connection failed), even while
   // unread data is still queued in the kernel. Does not read.
   bool peer_has_left();
+  // The daemon's durable position moved; a producer that asked (durable?) is told.
+  void note_durable(log_position position);
+  bool wants_durable() const noexcept { return wants_durable_; }
 
  private:
   void do_read();
@@ -35,6 +40,11 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void process();
   bool take_lines_that_fit();
   void wait_for_room();
+  void wait_for_log();
+  void note_start_over(dispatcher::line_outcome outcome, const parse_result& parsed, std::string_view line);
+  void ask_for_durable();
+  void send_durable();
+  void write_durable();
   void end_batch(bool input_idle);
   void finish();
   void report_overlong();
@@ -53,6 +63,20 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   bool paused_ = false;         // waiting in the server's list for room in the window
   bool finished_ = false;
   bool stopped_ = false;
+
+  // Starting over (newStreamPolicy): true until this connection sends a line that is not stale.
+  bool only_stale_so_far_ = true;
+  std::string stale_lines_;  // those stale lines, '\n'-separated, at most 64 KiB
+
+  // The durable position, for a producer that asked.
+  bool wants_durable_ = false;
+  std::optional<log_position> latest_durable_;
+  std::optional<log_position> sent_durable_;
+  std::chrono::steady_clock::time_point durable_sent_at_{};
+  std::string durable_line_;  // the part of the last line not written yet
+  bool durable_write_pending_ = false;
+  bool durable_timer_armed_ = false;
+  asio::steady_timer durable_timer_;
 };
 
 }  // namespace eventserver

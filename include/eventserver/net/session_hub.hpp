@@ -31,6 +31,16 @@ class source_hub {
   // After a batch of lines: client writes, gap timer, resuming paused sources. `input_idle`:
   // the source has nothing more to read right now (or is paused or gone).
   virtual void end_batch(bool input_idle) = 0;
+  // The event log has too much waiting for the disk: read no more input for now (pause; the
+  // server resumes the source when there is room).
+  virtual bool input_blocked() = 0;
+  // The source asked for the durable position (durable?): the server tells it, at once and
+  // as the position advances (event_source_session::note_durable).
+  virtual void want_durable(event_source_session& source) = 0;
+  // Whether `source`'s line with sequence number 1 begins a new stream (newStreamPolicy): the
+  // source has sent only stale lines so far; this checks the rest (no other source, nothing
+  // pending, a stream under way). If so, the new stream has begun when it returns true.
+  virtual bool start_new_stream(event_source_session& source) = 0;
 
  protected:
   ~source_hub() = default;

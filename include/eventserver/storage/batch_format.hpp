@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <span>
 #include <string_view>
 
 #include "eventserver/core/event.hpp"
@@ -67,6 +68,12 @@ struct decode_result {
 // Decodes the batch at `data`, checking everything: header fields, CRC, and that the body is
 // exactly `count` lines each ending in "\r\n".
 decode_result decode_batch(const char* data, std::size_t available) noexcept;
+
+// Writes the header of a batch whose body already follows it at data + batch_header_size
+// (length, kind, count, first_seq, and the CRC over the rest): the batch is then ready to be
+// stored. Returns the whole batch.
+std::span<const char> seal_batch(char* data, batch_kind kind, sequence_number first_seq, std::uint32_t count,
+                                 std::size_t body_length) noexcept;
 
 // The header checks alone (no CRC): nullptr when the 24 bytes at `data` could start a batch,
 // else the reason they cannot. Fills `header` with the fields (body empty).

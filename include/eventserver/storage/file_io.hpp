@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <system_error>
 
@@ -42,6 +43,9 @@ std::error_code open_file(const std::string& path, int flags, unique_fd& fd, uns
 
 // Writes all `n` bytes at `offset`, looping over partial writes and EINTR.
 std::error_code pwrite_all(int fd, const void* data, std::size_t n, std::uint64_t offset) noexcept;
+// The same for several buffers written one after the other, in as few syscalls as the kernel
+// allows (pwritev).
+std::error_code pwrite_all(int fd, std::span<const std::span<const char>> parts, std::uint64_t offset) noexcept;
 
 // Reads up to `n` bytes at `offset`, looping over partial reads and EINTR; fewer only at end
 // of file. `got` is how many were read.

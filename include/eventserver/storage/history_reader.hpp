@@ -56,6 +56,9 @@ class history_reader {
 
   // The next number to be read.
   sequence_number position() const noexcept { return next_seq_; }
+  // Where the reader is: the open segment's file and the offset of its next batch.
+  const std::string& segment_path() const noexcept { return reader_.path(); }
+  std::uint64_t offset() const noexcept { return reader_.offset(); }
   stream_epoch epoch() const noexcept { return epoch_; }
   std::string_view reason() const noexcept { return reason_; }
   std::error_code error() const noexcept { return error_; }

@@ -94,6 +94,9 @@ class log_directory {
   // one is synced first, so that only the last segment can ever end in a torn write.
   // EINVAL for a batch that does not continue the log or an older epoch.
   std::error_code append(stream_epoch epoch, std::span<const char> sealed_batch);
+  // Several sealed batches of `epoch`, each continuing the one before, in one write (a roll
+  // happens only before the first: a segment may end a group past segment_bytes).
+  std::error_code append(stream_epoch epoch, std::span<const std::span<const char>> sealed_batches);
 
   // fdatasync of the active segment.
   std::error_code sync();

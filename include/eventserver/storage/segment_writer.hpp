@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "eventserver/core/event.hpp"
 #include "eventserver/storage/file_io.hpp"
@@ -22,7 +23,9 @@ class segment_writer {
  public:
   segment_writer() = default;
   segment_writer(segment_writer&&) noexcept = default;
-  segment_writer& operator=(segment_writer&&) noexcept = default;
+  // Pending index entries are written before the files close (the destructor too).
+  segment_writer& operator=(segment_writer&& other) noexcept;
+  ~segment_writer() { flush_index(); }
 
   // A new, empty segment `<epoch>-<first_seq>.log` in `dir` (EEXIST if present) and its index.
   // The directory entry is not synced here: the caller syncs the directory (sync_directory).
@@ -36,12 +39,18 @@ class segment_writer {
   // Appends one sealed batch, which must start at next_seq() (EINVAL otherwise). Partial
   // writes and EINTR are retried; ENOSPC, EIO... come back as the error.
   std::error_code append(std::span<const char> batch);
+  // Appends several sealed batches, each following the one before, with one write (pwritev).
+  // On failure none of them is kept (the file is cut back to where it was).
+  std::error_code append(std::span<const std::span<const char>> batches);
 
-  // fdatasync of the segment. The index is synced too: it is rebuilt when lost, but a sealed
-  // segment's is only checked, not rebuilt, at start-up.
+  // fdatasync of the segment. Index entries are written in groups and not synced here: a
+  // lost or lagging index of the active segment is rebuilt at start-up.
   std::error_code sync();
+  // The segment is complete (a roll): the pending index entries are written and both files
+  // synced, since a sealed segment's index is only checked, not rebuilt, at start-up.
+  std::error_code finish();
 
-  // Closes the files (no sync).
+  // Closes the files (no sync; pending index entries are written).
   void close() noexcept;
 
   bool is_open() const noexcept { return static_cast<bool>(log_); }
@@ -56,6 +65,7 @@ class segment_writer {
  private:
   std::error_code open_files(const std::string& dir, stream_epoch epoch, sequence_number first_seq, int flags);
   void add_index_entry(sequence_number first_seq, std::uint64_t offset) noexcept;
+  void flush_index() noexcept;
 
   unique_fd log_;
   unique_fd index_;  // empty once an index write failed: the index is then rebuilt, not trusted
@@ -64,7 +74,8 @@ class segment_writer {
   sequence_number first_seq_ = 0;
   sequence_number next_seq_ = 0;
   std::uint64_t size_ = 0;
-  std::uint64_t index_entries_ = 0;
+  std::uint64_t index_entries_ = 0;  // written to the index file
+  std::vector<char> pending_index_;   // encoded entries not written yet (a few dozen at most)
   std::uint64_t last_index_offset_ = 0;
   std::error_code failed_;
 };
