@@ -79,30 +79,17 @@ void event_source_session::process() {
   auto& dispatch = hub_.dispatch();
   bool more_to_read = false;  // the source is ahead of us: worth holding client writes back
   for (int chunk = 1;; ++chunk) {
-    parse_result parsed;
-    std::string_view line;
-    while (next_event_line(reader_, parsed, line)) {
-      if (parsed.status == parse_status::no_sequence && line == "durable?") {
-        ask_for_durable();
-        continue;
-      }
-      const auto outcome = dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data()));
-      if (outcome == dispatcher::line_outcome::window_full) {
-        reader_.unread_last_line();
-        if (take_lines_that_fit()) continue;  // the window may have moved: try this line again
+    switch (offer_lines(dispatch)) {
+      case held::no:
+        break;
+      case held::by_window:
         end_batch(true);  // stalled: hold nothing back
         wait_for_room();
         return;
-      }
-      ++lines_;
-      if (only_stale_so_far_ && parsed.status != parse_status::no_sequence) note_start_over(outcome, parsed, line);
-      // Every 1,024 lines: the log may have filled its batches with what this chunk released;
-      // then the rest waits in the buffer (bounded memory), read on once the log has room.
-      if ((lines_ & 1023) == 0 && hub_.input_blocked()) {
+      case held::by_log:
         end_batch(false);  // the input is not idle, only held back: client writes stay coalesced
         wait_for_log();
         return;
-      }
     }
     if (chunk == chunks_per_handler) {
       more_to_read = last_read_filled_;  // not known for sure, but likely when it was
@@ -136,6 +123,49 @@ void event_source_session::process() {
   } else {
     do_read();
   }
+}
+
+// Offers every buffered line (the hot loop). Stops early when the next line cannot enter the
+// window, or every 1,024 lines when the log has filled its batches with what they released:
+// the rest then waits in the buffer (bounded memory) and is read on once there is room.
+event_source_session::held event_source_session::offer_lines(dispatcher& dispatch) {
+  parse_result parsed;
+  std::string_view line;
+  // The connection's first lines: until one is not stale, this may be a producer starting over.
+  while (only_stale_so_far_) {
+    if (!next_event_line(reader_, parsed, line)) return held::no;
+    if (parsed.status == parse_status::no_sequence && line == "durable?") {
+      ask_for_durable();
+      continue;
+    }
+    const auto outcome = dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data()));
+    if (outcome == dispatcher::line_outcome::window_full) {
+      if (!retry_behind_the_window()) return held::by_window;
+      continue;
+    }
+    ++lines_;
+    if (parsed.status != parse_status::no_sequence) note_start_over(outcome, parsed, line);
+  }
+  while (next_event_line(reader_, parsed, line)) {
+    if (parsed.status == parse_status::no_sequence && line == "durable?") [[unlikely]] {
+      ask_for_durable();
+      continue;
+    }
+    if (dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data())) ==
+        dispatcher::line_outcome::window_full) [[unlikely]] {
+      if (!retry_behind_the_window()) return held::by_window;
+      continue;
+    }
+    if ((++lines_ & 1023) == 0 && hub_.input_blocked()) [[unlikely]] return held::by_log;
+  }
+  return held::no;
+}
+
+// The last line could not enter the window: it goes back, and the lines behind it that fit
+// go in. True when any did (the window may have moved: try the line again).
+bool event_source_session::retry_behind_the_window() {
+  reader_.unread_last_line();
+  return take_lines_that_fit();
 }
 
 // Until this connection sends a line that is not stale, it may be a producer starting over

@@ -41,6 +41,9 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   bool take_lines_that_fit();
   void wait_for_room();
   void wait_for_log();
+  enum class held : std::uint8_t { no, by_window, by_log };
+  held offer_lines(dispatcher& dispatch);
+  bool retry_behind_the_window();
   void note_start_over(dispatcher::line_outcome outcome, const parse_result& parsed, std::string_view line);
   void ask_for_durable();
   void send_durable();
