@@ -105,7 +105,19 @@ std::string render_metrics(const server_snapshot& s) {
              {"handshake_overlong", c.handshake_overlong},
              {"handshake_peer_closed", c.handshake_peer_closed},
              {"limit", c.clients_rejected_limit},
-             {"peer_closed", c.clients_disconnected_peer}});
+             {"peer_closed", c.clients_disconnected_peer},
+             {"stuck", c.clients_disconnected_stuck},
+             {"out_of_history", c.clients_out_of_history}});
+  m.gauge("eventserver_clients_catching_up", "Client connections reading from history (they fell behind, or resumed).",
+          s.clients_catching_up);
+  m.gauge("eventserver_catch_up_lag_events", "Events the client furthest behind in catch-up has yet to read.",
+          s.catch_up_lag_max);
+  m.reasons("eventserver_catch_up_total", "Clients that fell behind and read from history, and that caught up again.",
+            {{"entered", c.catch_up_entered}, {"rejoined", c.catch_up_rejoined}});
+  m.counter("eventserver_history_notifications_total", "Notifications sent from history (catch-up and resume).",
+            c.history_notifications);
+  m.reasons("eventserver_resumes_total", "Resume handshakes, by whether history still reached back far enough.",
+            {{"complete", c.resumes_complete}, {"incomplete", c.resumes_incomplete}});
   m.counter("eventserver_event_sources_accepted_total", "Event source connections accepted.", c.sources_accepted);
   m.counter("eventserver_event_sources_rejected_total", "Event source connections refused over maxEventSources.",
             c.sources_rejected_limit);
@@ -166,7 +178,9 @@ std::string render_connz(const std::vector<connection_info>& page, std::size_t t
                            {"queued_bytes", c.queued_bytes},
                            {"notifications", c.notifications},
                            {"last_sequence", c.last_sequence},
-                           {"behind", c.behind}});
+                           {"behind", c.behind},
+                           {"transport", c.transport},
+                           {"mode", c.mode}});
   }
   const nlohmann::json body = {{"processed_head", processed_head},
                                {"total", total},

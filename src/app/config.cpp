@@ -170,6 +170,8 @@ const std::vector<key_rule>& rules() {
       millis_key("logRetentionMs", &config::log_retention, 0, 100ULL * 365 * 86'400'000),
       integer_key("snapshotEveryEvents", &config::snapshot_every_events, 0, 1ULL << 40),
       one_of_key("newStreamPolicy", &config::new_stream_policy, {"restart", "continue"}),
+      integer_key("historyBytes", &config::history_bytes, 0, 1ULL << 40),
+      millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 0, 3'600'000),
   };
   return table;
 }

@@ -36,14 +36,29 @@ storage::fsync_policy fsync_of(const std::string& name) {
 
 }  // namespace
 
-durable_log::durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, hooks on)
-    : io_(io), settings_(settings), dispatch_(dispatch), on_(std::move(on)), recovery_(io) {}
+durable_log::durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, graph_changes& changes,
+                         hooks on)
+    : io_(io), settings_(settings), dispatch_(dispatch), changes_(changes), on_(std::move(on)), recovery_(io) {}
+
+history_source* durable_log::history() noexcept {
+  if (memory_) return memory_.get();
+  return history_.get();
+}
 
 durable_log::~durable_log() {
+  history_.reset();
   if (file_) file_->stop(steady::now() + settings_.shutdown_timeout);
 }
 
 void durable_log::start() {
+  if (settings_.data_dir.empty()) {
+    // No disk: the pipeline's batches are "durable" at once and kept in memory for history.
+    memory_ = std::make_unique<memory_history>(io_, settings_.history_bytes, [this] { on_memory_durable(); });
+    pipeline_ = std::make_unique<log_pipeline>(*memory_, pipeline_limits, log_position{1, 0});
+    dispatch_.attach_log(*pipeline_);
+    on_.recovered();
+    return;
+  }
   // The directory must exist and be writable: a daemon that cannot keep its log says so at
   // once rather than run without one.
   struct stat info {};
@@ -93,6 +108,10 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
                recovered->snapshot ? std::to_string(recovered->snapshot->seq) : std::string("none"),
                recovered->replayed, recovered->seconds * 1000);
   dispatch_.recover(position.epoch, position.seq, std::move(recovered->graph));
+  // The changes the replay made are not kept: over a snapshot written while the stream went on
+  // ("fuzzy"), a follow already in it does not show as a change. A resume from before the
+  // recovered position asks history, which knows how far a snapshot can be trusted.
+  changes_.reset(position.seq);
 
   storage::file_log_settings file_settings;
   file_settings.fsync = fsync_of(settings_.log_fsync);
@@ -105,9 +124,18 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
                                               });
   pipeline_ = std::make_unique<log_pipeline>(*file_, pipeline_limits, position);
   dispatch_.attach_log(*pipeline_);
+  history_ = std::make_unique<storage::history_service>(
+      settings_.data_dir, [file = file_.get()] { return file->segments(); },
+      [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
   applied_at_last_snapshot_ = 0;
   recovering_ = false;
   on_.recovered();
+}
+
+void durable_log::on_memory_durable() {
+  dispatch_.apply_durable();
+  on_.applied();
+  if (on_stopped_ && pipeline_->waiting() == 0) finish_shutdown();
 }
 
 void durable_log::on_report(const storage::file_log_report& report) {
@@ -199,7 +227,13 @@ void durable_log::abandon_snapshot() {
 }
 
 void durable_log::shutdown(steady::time_point deadline, std::function<void()> done) {
-  if (!file_) {  // no log, or still recovering: nothing to write
+  if (memory_) {  // nothing to write: what was handed over is applied within a post
+    on_stopped_ = std::move(done);
+    dispatch_.commit_log();
+    if (pipeline_->waiting() == 0) finish_shutdown();
+    return;
+  }
+  if (!file_) {  // still recovering: nothing to write
     done();
     return;
   }
@@ -212,6 +246,10 @@ void durable_log::shutdown(steady::time_point deadline, std::function<void()> do
 void durable_log::finish_shutdown() {
   auto done = std::move(on_stopped_);
   on_stopped_ = nullptr;
+  if (!file_) {
+    done();
+    return;
+  }
   // A last snapshot, so that the next start-up replays nothing. Encoded at once: shutdown
   // has no stream to hold up.
   if (snapshot_) abandon_snapshot();
@@ -224,6 +262,7 @@ void durable_log::finish_shutdown() {
     file_->snapshot_begin(position.epoch, position.seq);
     file_->snapshot_finish(encoder.take_output());
   }
+  history_.reset();  // its thread reads the files: stop it before the writer goes
   if (!file_->stop(deadline_)) {
     spdlog::warn("event log: the disk did not finish writing within shutdownTimeoutMs; stopping without it");
     (void)file_.release();  // its thread still runs and uses it: leave it to the process exit
@@ -235,7 +274,8 @@ void durable_log::finish_shutdown() {
 
 log_status durable_log::status() const {
   log_status out;
-  out.enabled = true;
+  out.enabled = file_ != nullptr || recovering_;
+  out.history_bytes = memory_ ? memory_->bytes() : 0;
   out.recovering = recovering_;
   out.failing = failing_;
   out.recovery_seconds = recovery_seconds_;

@@ -15,6 +15,9 @@ namespace eventserver {
 namespace {
 // Admin connections are for a scraper or an operator, not a crowd.
 constexpr std::size_t max_admin_connections = 32;
+// The recent follower-graph changes kept for resumes (24 bytes each, 192 KiB): in the
+// harness's stream, about the last 55,000 events; a resume from further back asks history.
+constexpr std::size_t recent_graph_changes = 8192;
 
 tcp::endpoint endpoint_of(const std::string& address, std::uint16_t port) {
   return {asio::ip::make_address(address), port};
@@ -32,7 +35,7 @@ server::server(asio::io_context& io, config settings)
       settings_(std::move(settings)),
       client_limits_{settings_.max_client_queue_bytes,
                      std::min(settings_.client_write_batch_bytes, settings_.max_client_queue_bytes),
-                     settings_.client_handshake_timeout, settings_.max_line_bytes},
+                     settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout},
       dispatcher_(settings_.stream(), stats_),
       hold_writes_(settings_.client_write_delay),
       gap_timer_(io),
@@ -40,7 +43,12 @@ server::server(asio::io_context& io, config settings)
       limit_warnings_(5, std::chrono::seconds(1)),
       handshake_warnings_(5, std::chrono::seconds(1)),
       slow_client_warnings_(20, std::chrono::seconds(1)),
-      log_(settings_.data_dir.empty() ? nullptr : std::make_unique<durable_log>(io, settings_, dispatcher_, log_hooks())) {}
+      changes_(recent_graph_changes),
+      log_(settings_.data_dir.empty() && settings_.history_bytes == 0
+               ? nullptr
+               : std::make_unique<durable_log>(io, settings_, dispatcher_, changes_, log_hooks())) {
+  dispatcher_.routes().record_changes(changes_);
+}
 
 server::~server() = default;
 
@@ -110,6 +118,16 @@ void server::tell_sources_durable() {
 
 bool server::input_blocked() { return dispatcher_.log_saturated(); }
 
+history_source* server::history() { return log_ ? log_->history() : nullptr; }
+
+log_position server::applied() const { return dispatcher_.applied(); }
+
+std::span<const user_id> server::following(user_id user) const { return dispatcher_.routes().graph().following(user); }
+
+std::optional<std::vector<user_id>> server::following_after(user_id user, sequence_number after) const {
+  return changes_.following_at(user, after, dispatcher_.applied().seq, following(user));
+}
+
 void server::want_durable(event_source_session& source) { source.note_durable(dispatcher_.applied()); }
 
 bool server::start_new_stream(event_source_session& source) {
@@ -173,7 +191,7 @@ void server::accept_client(tcp::socket socket) {
     return;
   }
   ++stats_.clients_accepted;
-  std::make_shared<client_session>(std::move(socket), *this)->start();
+  std::make_shared<tcp_client_session>(std::move(socket), *this)->start();
 }
 
 void server::pause_source(std::shared_ptr<event_source_session> source) { paused_.push_back(std::move(source)); }
@@ -319,11 +337,17 @@ server_snapshot server::snapshot() const {
   s.event_sources = sources_.size();
   s.follow_edges = routes.graph().edge_count();
   for (const auto* client : clients_) s.queued_bytes += client->queued_bytes();
-  const sequence_number processed_head = seq.next_expected() - 1;
+  const sequence_number processed_head = dispatcher_.applied().seq;
   // The ten most behind, described; the rest only compared (a scrape with 20,000 clients).
   std::vector<std::pair<std::uint64_t, const client_session*>> behind;
   for (const auto* client : clients_) {
-    if (client->registered()) behind.emplace_back(client->behind(processed_head), client);
+    if (!client->registered()) continue;
+    const std::uint64_t lag = client->behind(processed_head);
+    behind.emplace_back(lag, client);
+    if (client->catching_up()) {
+      ++s.clients_catching_up;
+      s.catch_up_lag_max = std::max(s.catch_up_lag_max, lag);
+    }
   }
   constexpr std::size_t most_behind_shown = 10;
   const auto shown = static_cast<std::ptrdiff_t>(std::min(behind.size(), most_behind_shown));
@@ -371,7 +395,7 @@ std::string server::connz(const connz_query& query) const {
   std::sort(selected.begin(), selected.end(), [](const client_session* a, const client_session* b) {
     return a->serial() < b->serial();
   });
-  const sequence_number processed_head = dispatcher_.sequence().next_expected() - 1;
+  const sequence_number processed_head = dispatcher_.applied().seq;
   std::vector<connection_info> page;
   for (std::size_t i = query.offset; i < selected.size() && page.size() < query.limit; ++i) {
     page.push_back(selected[i]->info(processed_head));

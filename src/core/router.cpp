@@ -43,6 +43,7 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
   switch (ev.type) {
     case event_type::follow:
       if (graph_.follow(ev.from, ev.to)) {
+        if (changes_ != nullptr) changes_->record(ev.seq, ev.from, ev.to, true);
         auto& followed = audiences_[ev.to];
         ++followed.followers;
         if (const connection_list* follower = find_online(ev.from)) {
@@ -54,6 +55,7 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
       break;
     case event_type::unfollow:
       if (graph_.unfollow(ev.from, ev.to)) {
+        if (changes_ != nullptr) changes_->record(ev.seq, ev.from, ev.to, false);
         const auto it = audiences_.find(ev.to);  // there: the edge was counted in it
         if (const connection_list* follower = find_online(ev.from)) {
           for (const recipient* connection : *follower) remove_connection(it->second, connection);
@@ -105,6 +107,7 @@ void router::remove_connection(audience& followed, const recipient* connection) 
 void router::begin_stream(stream_epoch epoch) {
   graph_.clear();
   audiences_.clear();
+  if (changes_ != nullptr) changes_->reset(0);
   for (const auto& [user, connections] : online_) {
     for (recipient* connection : connections) connection->begin_stream(epoch);
   }

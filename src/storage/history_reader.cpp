@@ -28,6 +28,7 @@ std::error_code history_reader::open_segment(sequence_number first_seq) {
 history_start history_reader::seek(std::span<const segment_info> segments, stream_epoch epoch,
                                    sequence_number from_seq) {
   reader_.close();
+  last_batch_first_ = 0;
   reason_.clear();
   error_.clear();
   epoch_ = epoch;
@@ -84,10 +85,23 @@ std::optional<history_status> history_reader::take(const batch_view& stored, bat
   if (stored.last_seq() < next_seq_) return std::nullopt;
   batch = batch_from(stored, next_seq_);
   next_seq_ = batch.next_seq();
+  // The batch comes from the open segment (a move to the next one reads on before returning).
+  last_batch_offset_ = reader_.offset() - stored.stored_size();
+  last_batch_first_ = stored.first_seq;
+  last_returned_first_ = batch.first_seq;
   return history_status::batch;
 }
 
+void history_reader::put_back(sequence_number seq) noexcept {
+  // Nothing to hand back unless next() just returned a batch holding seq.
+  if (last_batch_first_ == 0 || seq < last_returned_first_ || seq >= next_seq_) return;
+  reader_.seek(last_batch_offset_);
+  stored_next_ = last_batch_first_;
+  next_seq_ = seq;
+}
+
 history_status history_reader::next(batch_view& batch) {
+  last_batch_first_ = 0;
   if (!reader_.is_open()) return history_status::caught_up;
   for (;;) {
     batch_view stored;

@@ -198,6 +198,7 @@ TEST_F(AdminTest, MetricsCountWhatWasSent) {
 TEST_F(AdminTest, MetricsCountASlowClientAndAHandshakeFailure) {
   auto settings = with_admin();
   settings.max_client_queue_bytes = 4096;
+  settings.history_bytes = 0;  // no history: the slow client is cut off
   test_daemon d(settings);
   auto slow = d.connect_user(2, /*receive_buffer=*/4096);
   auto bad = d.connect_client();

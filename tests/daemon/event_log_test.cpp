@@ -125,7 +125,7 @@ TEST(EventLog, WithoutALogTheAppliedPositionIsReported) {
   test_daemon d;
   auto source = d.connect_source();
   source.send_lines({"1|B", "durable?"});
-  EXPECT_EQ(source.read_lines(1), (lines{"durable|1|1"}));
+  EXPECT_EQ(await_durable(source, 1), "durable|1|1");
 }
 
 // The seed's question: a source that starts again at 1 begins a new stream (newStreamPolicy

@@ -383,9 +383,11 @@ TEST(Integration, ClientDisconnectsAreCounted) {
 
 // --- Slow client ------------------------------------------------------------------------
 
+// Without history (no dataDir, historyBytes 0) a client over its bound is cut off.
 TEST(Integration, SlowClientIsCutOffWhileAnotherReceivesEverything) {
   auto settings = test_config();
   settings.max_client_queue_bytes = 4096;
+  settings.history_bytes = 0;
   test_daemon d(settings);
   auto good = d.connect_user(1);
   auto slow = d.connect_user(2, /*receive_buffer=*/4096);  // never reads until the end
@@ -507,6 +509,7 @@ TEST(Integration, BusySourceWithABatchOverTheQueueBoundDeliversEverythingPromptl
 TEST(Integration, SlowConnectionIsCutOffWhileTheSameUsersOtherConnectionGetsEverything) {
   auto settings = test_config();
   settings.max_client_queue_bytes = 4096;
+  settings.history_bytes = 0;  // no history: cut off (catch-up has its own tests)
   test_daemon d(settings);
   auto fast = d.connect_user(2);
   auto slow = d.connect_user(2, /*receive_buffer=*/4096);  // never reads

@@ -38,6 +38,7 @@ struct log_status {
   double last_snapshot_pause_seconds = 0;  // the longest the event loop spent on it at once
   double snapshot_age_seconds = -1;        // since the newest snapshot; -1: none
   double recovery_seconds = 0;
+  std::uint64_t history_bytes = 0;  // without a dataDir: the stream kept in memory for catch-up
 };
 
 // A warning or error the daemon logged recently (newest last).
@@ -61,6 +62,8 @@ struct server_snapshot {
   std::size_t queued_bytes = 0;  // all client queues together
   double uptime_seconds = 0;
   std::size_t ws_connections = 0;              // of client_connections, those over WebSocket
+  std::size_t clients_catching_up = 0;
+  std::uint64_t catch_up_lag_max = 0;          // events the client furthest behind has yet to read
   std::vector<connection_info> most_behind;    // registered connections, most behind first (at most 10)
   std::vector<recent_warning> recent_warnings;  // the last few, oldest first
   log_status log;

@@ -62,6 +62,13 @@ struct config {
   std::uint64_t snapshot_every_events = 5'000'000;             // 0: only at shutdown
   std::string new_stream_policy = "restart";                    // or "continue"
 
+  // Catch-up and resume. Without a dataDir, the most recent historyBytes of the stream are
+  // kept in memory for them (0: none; a client over its queue bound is then cut off).
+  std::uint64_t history_bytes = std::uint64_t{16} << 20;
+  // A client whose socket takes nothing for this long while bytes wait for it is disconnected
+  // (0: never).
+  std::chrono::milliseconds client_write_timeout{30000};
+
   // What the core reads of it.
   stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }
 };

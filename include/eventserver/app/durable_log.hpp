@@ -20,12 +20,14 @@
 #include <vector>
 
 #include "eventserver/admin/admin_views.hpp"
+#include "eventserver/app/memory_history.hpp"
 #include "eventserver/app/blocking_job.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/core/dispatcher.hpp"
 #include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/storage/file_log.hpp"
+#include "eventserver/storage/history_service.hpp"
 #include "eventserver/storage/recovery.hpp"
 #include "eventserver/storage/snapshot_encoder.hpp"
 
@@ -40,7 +42,8 @@ class durable_log {
     std::function<void(bool failing)> writing;    // writing started failing, or works again
   };
 
-  durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, hooks on);
+  // With a dataDir the log is on disk; without one (historyBytes > 0) it is kept in memory.
+  durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, graph_changes& changes, hooks on);
   ~durable_log();
   durable_log(const durable_log&) = delete;
   durable_log& operator=(const durable_log&) = delete;
@@ -60,9 +63,13 @@ class durable_log {
 
   log_status status() const;
 
+  // Where clients read the past (catch-up, resume); null until the log is recovered.
+  history_source* history() noexcept;
+
  private:
   void on_recovered(std::shared_ptr<storage::recovered_log> recovered);
   void on_report(const storage::file_log_report& report);
+  void on_memory_durable();
   void start_snapshot();
   void continue_snapshot();
   void abandon_snapshot();
@@ -71,11 +78,16 @@ class durable_log {
   asio::io_context& io_;
   const config& settings_;
   dispatcher& dispatch_;
+  graph_changes& changes_;
   hooks on_;
   blocking_job recovery_;
   bool recovering_ = false;
   double recovery_seconds_ = 0;
   std::unique_ptr<storage::file_log> file_;
+  std::unique_ptr<memory_history> memory_;  // without a dataDir
+  // Reads the files for clients catching up or resuming (a thread of its own). Declared after
+  // file_ so that it goes first: it asks file_ for the segments.
+  std::unique_ptr<storage::history_service> history_;
   std::unique_ptr<log_pipeline> pipeline_;
   std::string failing_;  // the write error while writing fails
 

@@ -98,6 +98,11 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void await_flush(client_session& client) override { awaiting_flush_.push_back(&client); }
   log_limiter& handshake_warnings() override { return handshake_warnings_; }
   log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
+  asio::any_io_executor executor() override { return io_.get_executor(); }
+  history_source* history() override;
+  log_position applied() const override;
+  std::span<const user_id> following(user_id user) const override;
+  std::optional<std::vector<user_id>> following_after(user_id user, sequence_number after) const override;
 
  private:
   void accept_event_source(tcp::socket socket);
@@ -151,6 +156,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   log_limiter limit_warnings_;
   log_limiter handshake_warnings_;
   log_limiter slow_client_warnings_;
+  graph_changes changes_;  // recorded by the router, read by resuming clients
   // Last: it refers to the dispatcher and the settings, and its writing thread stops first.
   std::unique_ptr<durable_log> log_;  // with a dataDir
 };

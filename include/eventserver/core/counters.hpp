@@ -41,7 +41,14 @@ struct counters {
   std::uint64_t handshake_bad_id = 0;
   std::uint64_t handshake_overlong = 0;
   std::uint64_t handshake_peer_closed = 0;
-  std::uint64_t clients_disconnected_slow = 0;  // policy: queue over maxClientQueueBytes
+  std::uint64_t clients_disconnected_slow = 0;  // policy: queue over maxClientQueueBytes with no history to catch up from
+  std::uint64_t clients_disconnected_stuck = 0;     // policy: nothing taken for clientWriteTimeoutMs
+  std::uint64_t clients_out_of_history = 0;         // policy: catching up, its history was deleted or overwritten
+  std::uint64_t catch_up_entered = 0;               // clients that fell behind and read from history
+  std::uint64_t catch_up_rejoined = 0;              // ... and caught up with the live stream again
+  std::uint64_t history_notifications = 0;          // notifications queued from history (of notifications_delivered)
+  std::uint64_t resumes_complete = 0;               // <user>|<last>: everything after <last> was there
+  std::uint64_t resumes_incomplete = 0;             // ... history no longer reached back that far
   std::uint64_t clients_disconnected_peer = 0;  // peer closed or reset
 };
 

@@ -18,6 +18,7 @@
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/event.hpp"
 #include "eventserver/core/follower_graph.hpp"
+#include "eventserver/core/graph_changes.hpp"
 
 namespace eventserver {
 
@@ -56,6 +57,9 @@ class router {
   void begin_stream(stream_epoch epoch);
   // The graph recovered at start-up (a snapshot and the log replayed over it).
   void install_graph(follower_graph graph);
+  // From now on every change to the graph is recorded there (for clients that resume).
+  void record_changes(graph_changes& changes) noexcept { changes_ = &changes; }
+  const graph_changes* changes() const noexcept { return changes_; }
 
   const follower_graph& graph() const noexcept { return graph_; }
   std::size_t connected_users() const noexcept { return online_.size(); }
@@ -86,6 +90,7 @@ class router {
   boost::unordered_flat_map<user_id, connection_list> online_;  // users with >= 1 connection
   boost::unordered_flat_map<user_id, audience> audiences_;  // exactly the users with followers
   std::size_t connections_ = 0;
+  graph_changes* changes_ = nullptr;
 };
 
 }  // namespace eventserver

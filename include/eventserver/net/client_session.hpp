@@ -1,39 +1,53 @@
 #pragma once
-// One user-client connection. After the id line it only receives: notifications are
-// appended to `queue_`, and one write sends everything queued since the previous one. The
-// server's flush pass decides when (after a batch of events; under sustained load only
-// every clientWriteDelayMs), and a client whose queue reaches clientWriteBatchBytes writes
-// on its own, so a burst costs each client one syscall per batch of bytes, not one per
-// notification. Writes are non-blocking and synchronous: whatever the kernel takes leaves
-// the queue at once, and when the socket is full the session waits for it to become writable.
+// One client connection, whatever carries it (plain TCP here; TLS and WebSocket subclasses
+// add their transport): its registration, its queue of notifications, live delivery and
+// catch-up from history, and the bounds on all of it.
 //
-// Bound: the bytes the kernel has not taken (queue_ past sent_) never exceed
-// maxClientQueueBytes. A notification that would go over first triggers a write on the
-// spot; only if the client's socket still cannot take enough is it cut off (slow-client
-// policy). So a client that keeps reading survives any burst, and nobody waits for one
-// that does not.
+// Live: the router delivers each notification (deliver()); it is appended to `queue_` and one
+// write sends everything queued since the previous one. The server's flush pass decides when
+// (after a batch of events; under sustained load only every clientWriteDelayMs), and a queue
+// that reaches clientWriteBatchBytes is written at once: one syscall per batch of bytes.
+//
+// Catch-up: a client whose queue would pass maxClientQueueBytes even after a write is not
+// cut off (when there is history): it stops taking live notifications and reads its own from
+// history, from the first one it missed, at the pace its socket takes them; once it has
+// reached what the daemon applied it takes the live stream again, with no gap and nothing
+// twice. A client that resumes (<user>|<last>) starts in catch-up after <last>. Without
+// history, a client over its bound is cut off, as before.
+//
+// Stuck: a client whose socket takes no byte for clientWriteTimeoutMs while bytes wait for it
+// is disconnected.
+//
+// Bound: the bytes queued and not yet taken by the transport never exceed maxClientQueueBytes;
+// a history read asks for no more than the room left.
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "eventserver/core/history.hpp"
+#include "eventserver/core/registration.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/core/send_buffer.hpp"
+#include "eventserver/core/user_filter.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/connection_info.hpp"
 #include "eventserver/net/session_hub.hpp"
 
 namespace eventserver {
 
-class client_session final : public recipient, public std::enable_shared_from_this<client_session> {
+class client_session : public recipient, public std::enable_shared_from_this<client_session> {
  public:
-  client_session(tcp::socket socket, client_hub& hub);
-  ~client_session();
+  virtual ~client_session();
+  client_session(const client_session&) = delete;
+  client_session& operator=(const client_session&) = delete;
 
-  void start();
+  virtual void start() = 0;
   void deliver(sequence_number seq, std::string_view notification, std::size_t readable) override;
-  void begin_stream(stream_epoch) override {}
+  void begin_stream(stream_epoch epoch) override;
   // The server's flush pass: write what is queued (the session is off the pass's list).
   void flush_awaited();
   bool awaiting_flush() const noexcept { return awaiting_flush_; }
@@ -43,28 +57,72 @@ class client_session final : public recipient, public std::enable_shared_from_th
 
   user_id user() const noexcept { return user_; }
   std::uint64_t serial() const noexcept { return serial_; }  // order of acceptance
-  bool registered() const noexcept { return state_ == state::active; }
+  bool registered() const noexcept { return state_ == state::live || state_ == state::catching_up; }
+  bool catching_up() const noexcept { return state_ == state::catching_up; }
   std::size_t queued_bytes() const noexcept { return queue_.size() - sent_; }
   // For /connz; `processed_head` is the last sequence number the daemon applied.
   connection_info info(sequence_number processed_head) const;
-  // Processed events not yet sent to it (0 when its queue is empty).
-  std::uint64_t behind(sequence_number processed_head) const noexcept {
-    return queued_bytes() == 0 || processed_head < last_sent_seq_ ? 0 : processed_head - last_sent_seq_;
-  }
+  // Applied events not yet sent to it: what is queued, or, in catch-up, what it has yet to read.
+  std::uint64_t behind(sequence_number processed_head) const noexcept;
+
+ protected:
+  enum class line_format : std::uint8_t {
+    crlf,  // "payload\r\n", as the event source sent it (TCP, TLS)
+    lf,    // "payload\n" (WebSocket: the transport drops the last '\n' of each frame)
+  };
+
+  client_session(client_hub& hub, std::string peer, std::string transport, line_format lines);
+
+  // --- For the transport subclasses ------------------------------------------------------
+  // The handshake gave this registration (its token already verified, if any).
+  void register_as(const registration& who);
+  // The handshake failed: counted, a rate-limited warning, closed.
+  void refuse(std::uint64_t& counter, std::string_view why);
+  // The peer closed or the connection failed while registered.
+  void peer_gone(const error_code& ec);
+  // An asynchronous write finished: `bytes` of what write() was given were taken (0 with no
+  // error: the socket is writable again, try once more).
+  void written(std::size_t bytes, const error_code& ec);
+  client_hub& hub() noexcept { return hub_; }
+  counters& stats() noexcept { return stats_; }
+  bool closed() const noexcept { return state_ == state::closed; }
+  bool handshaking() const noexcept { return state_ == state::handshake; }
+  const std::string& peer() const noexcept { return peer_; }
+
+  // --- What a transport provides ---------------------------------------------------------
+  // Writes (part of) `bytes`, whole lines. Either synchronously: returns how many the
+  // transport took at once (0: none now) and leaves `pending` false; or it starts an
+  // asynchronous write or wait, sets `pending`, and calls written() when it completes (the
+  // bytes stay untouched until then). An error other than would-block goes in `ec`.
+  virtual std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) = 0;
+  // Closes the transport; pending operations end with operation_aborted.
+  virtual void close_transport(bool graceful) = 0;
+  // Says goodbye on a transport that can (a WebSocket close code), before close_transport.
+  virtual void goodbye(std::uint16_t code, std::string_view reason) = 0;
 
  private:
-  enum class state : std::uint8_t { handshake, active, cut_off, closed };
+  enum class state : std::uint8_t { handshake, live, catching_up, cut_off, closed };
 
-  void on_handshake(const error_code& ec, std::size_t bytes);
-  void on_handshake_timeout(const error_code& ec);
-  void reject(std::uint64_t& counter, std::string_view why);
-  void do_read();
-  void on_read(const error_code& ec);
+  // Appends one line (a notification or a status line, "\r\n" included) in the transport's format.
+  void append_line(std::string_view line, std::size_t readable);
+  void append_status(std::string_view line);
   void grow_queue(std::size_t needed);
   void flush();
   void write_now();
-  void on_writable(const error_code& ec);
-  void cut_off_slow(std::size_t needed);
+  void overflow(sequence_number seq, std::size_t needed);
+  void cut_off(std::uint64_t& counter, std::string_view why, std::uint16_t close_code);
+
+  // Catch-up and resume.
+  void start_catch_up(stream_epoch epoch, sequence_number next, std::vector<user_id> following);
+  void resume(const registration& who);
+  void begin_resume(stream_epoch epoch, sequence_number after, bool complete, std::vector<user_id> following);
+  void read_history();
+  void on_history(history_chunk chunk);
+  void go_live();
+
+  // Stuck clients.
+  void arm_stuck_timer();
+  void on_stuck_timer(const error_code& ec);
 
   // What deliver() touches comes first, right after the vtable pointer: with a hundred
   // sessions taking turns in a fan-out, each one's fields are usually out of the L1 cache,
@@ -78,19 +136,56 @@ class client_session final : public recipient, public std::enable_shared_from_th
   sequence_number last_queued_seq_ = 0;  // newest notification in queue_
   std::uint64_t notifications_ = 0;
   state state_ = state::handshake;
-  bool waiting_writable_ = false;
+  line_format lines_;
+  bool write_pending_ = false;   // the transport has bytes (or a wait) in flight
   bool awaiting_flush_ = false;  // on the server's list for its next flush pass
   bool finishing_ = false;
+
+  std::string peer_;
+  std::string transport_;
+  std::uint64_t serial_;
+  std::int64_t connected_since_ms_;
+  sequence_number last_sent_seq_ = 0;  // newest notification fully written
+  user_id user_ = 0;
+
+  // Catch-up: the position in history and whom the user follows there.
+  struct cursor {
+    stream_epoch epoch;
+    sequence_number next;
+    user_filter filter;
+    bool reading = false;
+  };
+  std::optional<cursor> cursor_;
+  bool status_lines_ = false;  // it resumed: it is told of resumes and new epochs
+  std::uint64_t history_notifications_ = 0;
+
+  // Stuck clients: the last time the transport took bytes.
+  std::chrono::steady_clock::time_point progress_at_;
+  asio::steady_timer stuck_timer_;
+  bool stuck_timer_armed_ = false;
+  asio::steady_timer retry_timer_;  // a history read that came back empty too early
+};
+
+// The classic transport: plain TCP, the id line as handshake, non-blocking synchronous writes.
+class tcp_client_session final : public client_session {
+ public:
+  tcp_client_session(tcp::socket socket, client_hub& hub);
+  void start() override;
+
+ private:
+  std::shared_ptr<tcp_client_session> self() { return std::static_pointer_cast<tcp_client_session>(shared_from_this()); }
+  void on_handshake(const error_code& ec, std::size_t bytes);
+  void on_handshake_timeout(const error_code& ec);
+  void do_read();
+  void on_read(const error_code& ec);
+  std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
+  void close_transport(bool graceful) override;
+  void goodbye(std::uint16_t, std::string_view) override {}
 
   tcp::socket socket_;
   asio::steady_timer handshake_timer_;
   std::string handshake_buffer_;
   std::array<char, 512> discard_{};  // clients should not send after their id; we only watch for close
-  std::string peer_;
-  std::uint64_t serial_;
-  std::int64_t connected_since_ms_;
-  sequence_number last_sent_seq_ = 0;    // newest notification fully written
-  user_id user_ = 0;
 };
 
 }  // namespace eventserver

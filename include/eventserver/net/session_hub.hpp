@@ -6,12 +6,18 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
+#include "eventserver/core/history.hpp"
+#include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/core/event.hpp"
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/core/router.hpp"
+#include "eventserver/net/asio.hpp"
 
 namespace eventserver {
 
@@ -52,11 +58,14 @@ struct client_limits {
   std::size_t write_batch_bytes = 0;  // at most max_queue_bytes
   std::chrono::milliseconds handshake_timeout{0};
   std::size_t max_line_bytes = 0;
+  std::chrono::milliseconds write_timeout{0};  // a socket that takes nothing this long is stuck
 };
 
 // A client connection registers as a user and then only receives.
 class client_hub {
  public:
+  // Where the session's own timers and posts run: the daemon's one thread.
+  virtual asio::any_io_executor executor() = 0;
   virtual const client_limits& limits() const = 0;
   virtual counters& stats() = 0;
   virtual void client_opened(client_session& client) = 0;
@@ -70,6 +79,17 @@ class client_hub {
   // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
   virtual log_limiter& handshake_warnings() = 0;
   virtual log_limiter& slow_client_warnings() = 0;
+
+  // --- History: catch-up and resume ------------------------------------------------------
+  // Null when there is none (no dataDir and historyBytes 0): a client over its bound is cut off.
+  virtual history_source* history() = 0;
+  // The stream as it stands: its epoch, and every number up to `seq` applied.
+  virtual log_position applied() const = 0;
+  // Whom `user` follows now (at applied()).
+  virtual std::span<const user_id> following(user_id user) const = 0;
+  // Whom `user` followed right after `after` of the current epoch, from the recent changes
+  // kept in memory; nullopt when they do not reach back that far (ask history()).
+  virtual std::optional<std::vector<user_id>> following_after(user_id user, sequence_number after) const = 0;
 
  protected:
   ~client_hub() = default;

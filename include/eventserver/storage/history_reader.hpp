@@ -54,6 +54,11 @@ class history_reader {
   // next call.
   history_status next(batch_view& batch);
 
+  // Hands back the numbers from `seq` on of the batch the last next() returned (seq within
+  // it): the next call returns them again, from the buffer, with no seek. What a caller that
+  // must stop at a number inside a batch does with the rest of it.
+  void put_back(sequence_number seq) noexcept;
+
   // The next number to be read.
   sequence_number position() const noexcept { return next_seq_; }
   // Where the reader is: the open segment's file and the offset of its next batch.
@@ -77,6 +82,11 @@ class history_reader {
   // next_seq_ the next number handed out (batches are trimmed up to it).
   sequence_number stored_next_ = 0;
   sequence_number next_seq_ = 0;
+  // The stored batch the last next() returned (put_back): its offset and first number (0:
+  // none, after a seek or a next() that returned no batch), and the first number returned.
+  std::uint64_t last_batch_offset_ = 0;
+  sequence_number last_batch_first_ = 0;
+  sequence_number last_returned_first_ = 0;
   std::string reason_;
   std::error_code error_;
 };
