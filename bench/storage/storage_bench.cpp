@@ -1,17 +1,25 @@
 // The storage layer's costs: building and sealing batches (once per event on the daemon's
-// thread), crc32c, and scanning a segment (what a client catching up from history costs).
+// thread), crc32c, scanning a segment, and history_service (what a client catching up or
+// resuming from history costs: reads in chunks, following_at over the log).
 // Run: build/bench/storage_bench
 
 #include <benchmark/benchmark.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "eventserver/storage/batch_builder.hpp"
 #include "eventserver/storage/crc32c.hpp"
+#include "eventserver/storage/history_service.hpp"
+#include "eventserver/storage/log_directory.hpp"
 #include "eventserver/storage/reporter.hpp"
 #include "eventserver/storage/segment_reader.hpp"
 #include "eventserver/storage/segment_scan.hpp"
@@ -183,6 +191,137 @@ void BM_RecoveryScan(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * segment_fixture::events));
 }
 BENCHMARK(BM_RecoveryScan)->Arg(4 << 10)->Arg(64 << 10)->Unit(benchmark::kMillisecond);
+
+// A data directory holding 1M events of epoch 1 (1 .. 1M) in the daemon's 64 KiB batches over
+// 8 MiB segments, with a log_directory open on it for its segment list.
+class log_fixture {
+ public:
+  static constexpr sequence_number events = 1'000'000;
+
+  static log_fixture& get() {
+    static log_fixture fixture;
+    return fixture;
+  }
+  ~log_fixture() {
+    log_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  const std::string& dir() const { return dir_; }
+  std::vector<segment_info> segments() const { return log_->segments(); }
+
+ private:
+  log_fixture() {
+    std::string pattern = "/tmp/eventserver-history-bench-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+    dir_ = pattern;
+    log_options options;
+    options.dir = dir_;
+    options.segment_bytes = std::uint64_t{8} << 20;
+    log_.emplace(log_directory::open(options));
+    const line_set set = make_lines(events, 4);
+    batch_builder builder(64 << 10);
+    builder.reset(1);
+    for (const auto line : set.lines) {
+      if (!builder.append(line, batch_builder::short_block)) {
+        if (log_->append(1, builder.seal())) std::abort();
+        builder.reset(builder.next_seq());
+        builder.append(line, batch_builder::short_block);
+      }
+    }
+    if (log_->append(1, builder.seal())) std::abort();
+    if (log_->last_seq() != events) std::abort();
+  }
+
+  std::string dir_;
+  std::optional<log_directory> log_;
+};
+
+// The event thread: what history_service posts, run here.
+class post_queue {
+ public:
+  history_service::post_fn post() {
+    return [this](std::function<void()> work) {
+      {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(work));
+      }
+      ready_.notify_one();
+    };
+  }
+  void run_one() {
+    std::function<void()> work;
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [this] { return !queue_.empty(); });
+      work = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    work();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> queue_;
+};
+
+// Catch-up: the whole log read through history_service in chunks of max_bytes (the argument),
+// one read at a time, each answered through post before the next is asked (as a client
+// session does). The reader keeps its place between reads: one seek per iteration.
+void BM_HistoryServiceRead(benchmark::State& state) {
+  log_fixture& log = log_fixture::get();
+  post_queue loop;
+  history_service service(log.dir(), [&log] { return log.segments(); }, loop.post());
+  const auto max_bytes = static_cast<std::size_t>(state.range(0));
+  std::uint64_t reads = 0;
+  std::uint64_t bytes = 0;
+  for (auto _ : state) {
+    sequence_number next = 1;
+    while (next <= log_fixture::events) {
+      bool ok = false;
+      service.read({1, 1, next, log_fixture::events, max_bytes}, [&](history_chunk chunk) {
+        ok = chunk.result == history_chunk::outcome::ok && !chunk.runs.empty();
+        if (ok) next = chunk.runs.back().first + chunk.runs.back().count;
+        bytes += chunk.bytes.size();
+      });
+      loop.run_one();
+      ++reads;
+      if (!ok) {
+        state.SkipWithError("read failed");
+        return;
+      }
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * log_fixture::events));
+  state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+  state.counters["reads"] = static_cast<double>(reads) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_HistoryServiceRead)->Arg(64 << 10)->Arg(8 << 10)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A resume further back than memory reaches: following_at over the whole log (no snapshot, so
+// a replay from the epoch's start), for `range(0)` users asking at once (one shared pass).
+void BM_HistoryServiceFollowingAt(benchmark::State& state) {
+  log_fixture& log = log_fixture::get();
+  post_queue loop;
+  history_service service(log.dir(), [&log] { return log.segments(); }, loop.post());
+  const auto users = static_cast<int>(state.range(0));
+  std::size_t followed = 0;
+  for (auto _ : state) {
+    for (int i = 0; i < users; ++i) {
+      service.following_at(static_cast<user_id>(1 + i * 7), 1, log_fixture::events,
+                           [&](std::optional<std::vector<user_id>> answer) {
+                             if (!answer) state.SkipWithError("no answer");
+                             if (answer) followed += answer->size();
+                           });
+    }
+    for (int i = 0; i < users; ++i) loop.run_one();
+  }
+  benchmark::DoNotOptimize(followed);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * log_fixture::events));
+  state.counters["passes"] = static_cast<double>(service.following_passes()) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_HistoryServiceFollowingAt)->Arg(1)->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
