@@ -338,7 +338,9 @@ bool event_source::recover(bool keep_old, std::uint64_t& resume_from) {
     // Connected and told where the daemon stands: a later break gets the whole timeout again.
     deadline = now_ns() + static_cast<std::uint64_t>(opts_.restart_timeout_ms) * ms;
     const stream_position reported = *reader_.first();
-    const resend_plan plan = plan_resend(*stream_, reported, retained_.held_from());
+    // What this run was told is durable: whole retired chunks, and the newest durable line (a
+    // chunk is retired only once all of it is durable, and resends cut the lines below it).
+    const resend_plan plan = plan_resend(*stream_, reported, std::max(retained_.held_from(), durable_ + 1));
     if (!plan.error.empty()) {
       state_.fail("event source: " + plan.error);
       return false;
@@ -509,12 +511,18 @@ bool event_source::send_chunk() {
   const std::uint64_t timeout_ns = static_cast<std::uint64_t>(opts_.timeout_ms) * ms;
   const bool survive = opts_.survive_restarts;
 
-  // Resumes the chunk after a recovery: from its first batch holding a number the daemon lacks.
+  // Resumes the chunk after a recovery: from its first batch holding a number the daemon lacks,
+  // without the lines it holds (see retained_stream.hpp: resent stale lines could start a new
+  // stream). The cut moves the chunk's boundaries; batches already published stay published.
   const auto rewind = [&](std::uint64_t from) {
     sent_batches_.clear();
     for (const auto& b : batches_) sent_batches_.push_back({b.byte_end, b.last_seq});
     const std::size_t again = std::min(sent, resend_offset(sent_batches_, from));
-    report_.resent_bytes += sent - again;
+    stale_line_cut cut;
+    used_ = cut.apply(buffer_.data(), again, used_, from);
+    for (auto& b : batches_) b.byte_end = cut.shifted(b.byte_end);
+    if (reconnect_pending_) reconnect_at_ = cut.shifted(reconnect_at_);
+    report_.resent_bytes += cut.shifted(sent) - again;
     sent = again;
     last_progress = now_ns();
   };

@@ -109,6 +109,21 @@ void print_chaos_report(const options& opts, const source_report& source, const 
     }
     fmt::print("chaos bad clients: none received a byte; closed by the daemon: {}\n", kinds);
   }
+  if (opts.chaos_bad_tokens > 0) {
+    std::string kinds;
+    for (std::size_t k = 0; k < bad_token_kind_count; ++k) {
+      if (clients.bad_tokens_by_kind[k] == 0) continue;
+      kinds += fmt::format("{}{} {}/{}", kinds.empty() ? "" : ", ", to_string(static_cast<bad_token_kind>(k)),
+                           clients.bad_tokens_closed_by_kind[k], clients.bad_tokens_by_kind[k]);
+    }
+    fmt::print("chaos bad tokens: none received a notification; closed by the daemon: {}", kinds);
+    if (clients.bad_tokens_ws > 0) {
+      fmt::print(" ({} in a WebSocket upgrade: {} refused with an HTTP status, {} upgraded and closed with 1008, the "
+                 "others closed without a byte)",
+                 clients.bad_tokens_ws, clients.bad_tokens_http_refused, clients.bad_tokens_ws_closed);
+    }
+    fmt::print("\n");
+  }
   if (opts.chaos_duplicate_connections > 0) {
     fmt::print("chaos duplicate connections: {} users on two connections, each connection verified in full\n",
                opts.chaos_duplicate_connections);
@@ -147,7 +162,7 @@ int run(const options& opts) {
   for (std::uint32_t i = 0; i < opts.chaos_duplicate_connections; ++i) model.add_connection(p.connected[i]);
 
   const std::uint64_t descriptors =
-      model.connection_count() + opts.chaos_stuck_readers + opts.chaos_bad_clients + 64;
+      model.connection_count() + opts.chaos_stuck_readers + opts.chaos_bad_clients + opts.chaos_bad_tokens + 64;
   if (const auto limit = raise_fd_limit(descriptors); limit < descriptors) {
     fmt::print(stderr, "followermaze: needs {} file descriptors, RLIMIT_NOFILE allows {}\n", descriptors, limit);
     return exit_setup;
@@ -158,14 +173,21 @@ int run(const options& opts) {
   client_pool clients(opts, model, channel, state, p.settings.first_stuck_user);
   event_source source(opts, p.settings, model, channel, state);
 
-  spdlog::info("connecting {} clients ({} users{}) to {}:{}", model.connection_count() + opts.chaos_stuck_readers +
-                                                                   opts.chaos_bad_clients,
+  spdlog::info("connecting {} clients ({} users{}) to {}:{}{}{}{}",
+               model.connection_count() + opts.chaos_stuck_readers + opts.chaos_bad_clients + opts.chaos_bad_tokens,
                p.connected.size(),
-               opts.chaos_stuck_readers + opts.chaos_bad_clients + opts.chaos_duplicate_connections > 0
-                   ? fmt::format(", {} duplicate, {} stuck, {} bad connections", opts.chaos_duplicate_connections,
-                                 opts.chaos_stuck_readers, opts.chaos_bad_clients)
+               opts.chaos_stuck_readers + opts.chaos_bad_clients + opts.chaos_duplicate_connections +
+                           opts.chaos_bad_tokens >
+                       0
+                   ? fmt::format(", {} duplicate, {} stuck, {} bad, {} bad-token connections",
+                                 opts.chaos_duplicate_connections, opts.chaos_stuck_readers, opts.chaos_bad_clients,
+                                 opts.chaos_bad_tokens)
                    : std::string(),
-               opts.host, opts.client_listener_port);
+               opts.host, opts.client_listener_port,
+               opts.ws_clients > 0 ? fmt::format(", {} of them WebSocket clients on port {}", opts.ws_clients,
+                                                 opts.ws_listener_port)
+                                   : std::string(),
+               opts.tls ? ", over TLS" : "", opts.jwt_secret.empty() ? "" : ", with tokens");
   if (auto error = clients.connect_all(); !error.empty()) {
     fmt::print(stderr, "followermaze: {}\n", error);
     return exit_setup;
@@ -232,9 +254,10 @@ int run(const options& opts) {
              cli.verified, rate(notes_per_s), model.connection_count(), p.connected.size(), opts.number_of_users);
   fmt::print("latency       batch written -> line received: p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us{}\n",
              us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
-             cli.slow_readers + cli.reconnect_clients > 0
-                 ? fmt::format(" ({} connections: not the slow readers nor the chaos-reconnect ones)",
-                               model.connection_count() - cli.slow_readers - cli.reconnect_clients)
+             cli.slow_readers + cli.reconnect_clients + cli.ws_clients > 0
+                 ? fmt::format(" ({} connections: not the slow readers, the chaos-reconnect ones nor the WebSocket ones)",
+                               model.connection_count() - cli.slow_readers - cli.reconnect_clients -
+                                   (cli.ws_clients - cli.ws_slow - cli.ws_reconnecting))
                  : std::string());
   const double slow_finish_s =
       cli.slow_end_ns != 0 && src.start_ns != 0 ? static_cast<double>(cli.slow_end_ns - src.start_ns) / 1e9 : 0.0;
@@ -253,6 +276,25 @@ int run(const options& opts) {
   if (cli.reconnect_clients > 0) {
     fmt::print("reconnecting  {} connections that dropped and resumed: {}\n", cli.reconnect_clients,
                latency_summary(cli.reconnect_latency));
+  }
+  if (cli.ws_clients > 0) {
+    fmt::print("websocket     {} connections ({} of them slow readers, {} chaos-reconnect; their latency is in those "
+               "lines), the {} others: {}; {} upgrades checked, {} frames, {} messages ({} fragmented), {} pings "
+               "answered, {} close frames received\n",
+               cli.ws_clients, cli.ws_slow, cli.ws_reconnecting, cli.ws_clients - cli.ws_slow - cli.ws_reconnecting,
+               latency_summary(cli.ws_latency), cli.ws_upgrades, cli.ws_frames, cli.ws_messages, cli.ws_fragmented,
+               cli.ws_pings, cli.ws_closes);
+  }
+  if (opts.tls) {
+    fmt::print("tls           {} client handshakes ({}), the daemon's certificate verified against {} for {}{}\n",
+               cli.tls_handshakes, cli.tls_description.empty() ? std::string("none") : cli.tls_description,
+               opts.tls_ca_file, opts.tls_server_name.empty() ? opts.host : opts.tls_server_name,
+               opts.tls_cert_file.empty() ? "" : ", with a client certificate");
+  }
+  if (!opts.jwt_secret.empty()) {
+    fmt::print("tokens        {} HS256 tokens signed (ttl {} s{}{}), {} sent fresh on live connections\n",
+               cli.tokens_signed, opts.jwt_ttl_s, opts.jwt_audience.empty() ? "" : ", aud " + opts.jwt_audience,
+               opts.jwt_issuer.empty() ? "" : ", iss " + opts.jwt_issuer, cli.token_refreshes);
   }
   if (src.first_durable) {
     fmt::print("stream        epoch {} (the daemon held epoch {} durable through {} when the source connected{}); "
@@ -323,6 +365,10 @@ int run(const options& opts) {
   if (opts.chaos_client_reconnect > 0 || opts.survive_restarts) more += fmt::format(" client_resumes={}", cli.resumes);
   if (opts.survive_restarts) {
     more += fmt::format(" source_recoveries={} resent_bytes={}", src.recoveries, src.resent_bytes);
+  }
+  if (cli.ws_clients > 0) {
+    more += fmt::format(" ws_clients={} ws_p50_us={:.0f} ws_p99_us={:.0f} ws_max_us={:.0f}", cli.ws_clients,
+                        us(cli.ws_latency.percentile(50)), us(cli.ws_latency.percentile(99)), us(cli.ws_latency.max()));
   }
   fmt::print("RESULT events={} clients={} notifications={} wall_s={:.3f} events_per_s={:.0f} notif_per_s={:.0f} "
              "p50_us={:.0f} p99_us={:.0f} max_us={:.0f} daemon_cpu_s={} daemon_peak_rss_kb={}{}\n",

@@ -5,10 +5,12 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "followermaze/jwt.hpp"
 #include "followermaze/wire.hpp"
 
 namespace followermaze {
@@ -80,6 +82,13 @@ setter boolean(bool options::*field) {
       return "is a switch: give it alone, or as =true, =false, =1 or =0, got \"" + std::string(v) + "\"";
     }
     return {};
+  };
+}
+
+setter text(std::string options::*field) {
+  return [field](options& o, std::string_view v) {
+    o.*field = std::string(v);
+    return std::string{};
   };
 }
 
@@ -190,6 +199,40 @@ const std::vector<option_spec>& specs() {
        integer(&options::chaos_client_reconnect, 0, 1'000'000)},
       {"chaos-client-reconnect-times", "K", "how many times each of them drops its connection (default 1)",
        integer(&options::chaos_client_reconnect_times, 1, 10'000)},
+      {"ws-clients", "N",
+       "N of the verified connections are WebSocket clients (GET /users/<id> on the ws port), checked exactly as the "
+       "others; their latency is reported apart",
+       integer(&options::ws_clients, 0, 1'000'000)},
+      {"wsListenerPort", "PORT", "the daemon's WebSocket port (default 9098)",
+       integer(&options::ws_listener_port, 1, port_max)},
+      {"ws-port", "PORT", "the same as wsListenerPort", integer(&options::ws_listener_port, 1, port_max)},
+      {"tls", "",
+       "every client connection (TCP and WebSocket) over TLS, the server's certificate checked against --tls-ca and "
+       "the host; the event source stays plain TCP",
+       boolean(&options::tls)},
+      {"tls-ca", "FILE", "with tls: the CA certificates (PEM) the daemon's certificate must chain to",
+       text(&options::tls_ca_file)},
+      {"tls-cert", "FILE", "with tls: a client certificate chain (PEM), with --tls-key", text(&options::tls_cert_file)},
+      {"tls-key", "FILE", "with tls: the client certificate's private key (PEM)", text(&options::tls_key_file)},
+      {"tls-server-name", "NAME",
+       "with tls: the name the daemon's certificate must hold, also sent as SNI (default: host, checked as an IP "
+       "address)",
+       text(&options::tls_server_name)},
+      {"jwt-secret-file", "FILE",
+       "sign an HS256 token for every client (sub = its user id) with the secret the daemon's jwtSecretFile holds "
+       "(one trailing line end dropped; at least 32 bytes)",
+       text(&options::jwt_secret_file)},
+      {"jwt-ttl", "S",
+       "with jwt-secret-file: tokens expire this long after signing (default 3600); clients send a fresh one at 2/3 "
+       "of it",
+       integer(&options::jwt_ttl_s, 1, 315'360'000)},
+      {"jwt-audience", "AUD", "with jwt-secret-file: the aud claim (the daemon's jwtAudience)",
+       text(&options::jwt_audience)},
+      {"jwt-issuer", "ISS", "with jwt-secret-file: the iss claim (the daemon's jwtIssuer)", text(&options::jwt_issuer)},
+      {"chaos-bad-tokens", "N",
+       "with jwt-secret-file: N connections whose token is forged, expired, another user's, garbage, missing or "
+       "unsigned; each must be closed without a notification",
+       integer(&options::chaos_bad_tokens, 0, 100'000)},
       {"survive-restarts", "",
        "the daemon may be killed and restarted on its data directory at any moment: the source resends from the "
        "durable position the new connection reports, clients resume; the check stays exact",
@@ -218,8 +261,8 @@ bool is_identifier(std::string_view name) {
   return true;
 }
 
-// Reads eventListenerPort and clientListenerPort from the daemon's config file.
-std::string apply_daemon_config(options& o, bool event_port_flag, bool client_port_flag) {
+// Reads eventListenerPort, clientListenerPort and wsListenerPort from the daemon's config file.
+std::string apply_daemon_config(options& o, bool event_port_flag, bool client_port_flag, bool ws_port_flag) {
   std::ifstream in(o.daemon_config, std::ios::binary);
   if (!in) return "daemonConfig: cannot open " + o.daemon_config;
   std::ostringstream text;
@@ -236,7 +279,37 @@ std::string apply_daemon_config(options& o, bool event_port_flag, bool client_po
     return {};
   };
   if (auto error = port("eventListenerPort", o.event_listener_port, event_port_flag); !error.empty()) return error;
-  return port("clientListenerPort", o.client_listener_port, client_port_flag);
+  if (auto error = port("clientListenerPort", o.client_listener_port, client_port_flag); !error.empty()) return error;
+  return port("wsListenerPort", o.ws_listener_port, ws_port_flag);
+}
+
+std::string check_tls(const options& o) {
+  if (!o.tls) {
+    const std::pair<std::string_view, const std::string*> files[] = {{"tls-ca", &o.tls_ca_file},
+                                                                     {"tls-cert", &o.tls_cert_file},
+                                                                     {"tls-key", &o.tls_key_file},
+                                                                     {"tls-server-name", &o.tls_server_name}};
+    for (const auto& [name, value] : files) {
+      if (!value->empty()) return std::string(name) + " needs --tls";
+    }
+    return {};
+  }
+  if (o.tls_ca_file.empty()) return "tls needs --tls-ca: the daemon's certificate is always checked";
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) return "tls-cert and tls-key go together";
+  return {};
+}
+
+std::string check_jwt(options& o, bool ttl_set) {
+  if (o.jwt_secret_file.empty()) {
+    if (ttl_set) return "jwt-ttl needs --jwt-secret-file";
+    if (!o.jwt_audience.empty()) return "jwt-audience needs --jwt-secret-file";
+    if (!o.jwt_issuer.empty()) return "jwt-issuer needs --jwt-secret-file";
+    if (o.chaos_bad_tokens > 0) return "chaos-bad-tokens needs --jwt-secret-file";
+    return {};
+  }
+  std::string error;
+  o.jwt_secret = read_jwt_secret(o.jwt_secret_file, error);
+  return error.empty() ? std::string{} : "jwt-secret-file: " + error;
 }
 
 }  // namespace
@@ -247,6 +320,8 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
   bool users_set = false;
   bool event_port_flag = false;
   bool client_port_flag = false;
+  bool ws_port_flag = false;
+  bool jwt_ttl_set = false;
 
   const auto apply = [&](const option_spec& spec, std::string_view value, std::string_view origin) {
     auto error = spec.apply(o, value);
@@ -255,6 +330,7 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
       return false;
     }
     if (spec.name == "numberOfUsers") users_set = true;
+    if (spec.name == "jwt-ttl") jwt_ttl_set = true;
     return true;
   };
 
@@ -299,6 +375,7 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
     if (!apply(*spec, value, "flag")) return outcome;
     if (spec->name == "eventListenerPort") event_port_flag = true;
     if (spec->name == "clientListenerPort") client_port_flag = true;
+    if (spec->name == "wsListenerPort" || spec->name == "ws-port") ws_port_flag = true;
   }
 
   if (!users_set) {
@@ -330,8 +407,22 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
     outcome.error = "numberOfUsers + chaos-stuck-readers overflows a user id";
     return outcome;
   }
+  if (const std::uint64_t verified = static_cast<std::uint64_t>(o.concurrency_level) + o.chaos_duplicate_connections;
+      o.ws_clients > verified) {
+    outcome.error = "ws-clients (" + std::to_string(o.ws_clients) + ") exceeds the verified connections (" +
+                    std::to_string(verified) + ")";
+    return outcome;
+  }
+  if (auto error = check_tls(o); !error.empty()) {
+    outcome.error = std::move(error);
+    return outcome;
+  }
+  if (auto error = check_jwt(o, jwt_ttl_set); !error.empty()) {
+    outcome.error = std::move(error);
+    return outcome;
+  }
   if (!o.daemon_config.empty()) {
-    if (auto error = apply_daemon_config(o, event_port_flag, client_port_flag); !error.empty()) {
+    if (auto error = apply_daemon_config(o, event_port_flag, client_port_flag, ws_port_flag); !error.empty()) {
       outcome.error = std::move(error);
       return outcome;
     }
@@ -374,10 +465,12 @@ std::string usage_text() {
           "CPU seconds and peak RSS (with --daemonPid), and one machine-readable line:\n"
           "  RESULT events=.. notifications=.. wall_s=.. events_per_s=.. notif_per_s=.. p50_us=..\n"
           "         p99_us=.. max_us=.. daemon_cpu_s=.. daemon_peak_rss_kb=..\n"
-          "p50/p99/max leave out the slow readers and the chaos-reconnect clients; keys for the\n"
-          "modes that add them follow: slow_readers= slow_p50_us= slow_p99_us= slow_max_us=\n"
-          "slow_finish_s= (chaos-slow-readers), client_resumes= (chaos-client-reconnect,\n"
-          "survive-restarts), source_recoveries= resent_bytes= (survive-restarts).\n";
+          "p50/p99/max leave out the slow readers, the chaos-reconnect clients and the WebSocket\n"
+          "clients; keys for the modes that add them follow: slow_readers= slow_p50_us=\n"
+          "slow_p99_us= slow_max_us= slow_finish_s= (chaos-slow-readers), client_resumes=\n"
+          "(chaos-client-reconnect, survive-restarts), source_recoveries= resent_bytes=\n"
+          "(survive-restarts), ws_clients= ws_p50_us= ws_p99_us= ws_max_us= (ws-clients: the\n"
+          "steady WebSocket clients' latency).\n";
   return text.str();
 }
 

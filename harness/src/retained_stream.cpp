@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <string_view>
 
 #include "followermaze/wire.hpp"
@@ -36,6 +37,42 @@ moved_line bring_sequence_one_forward(std::span<char> batch, std::uint64_t old_p
     line = line_end;
   }
   return {};  // no number 1 here
+}
+
+std::size_t stale_line_cut::apply(char* bytes, std::size_t begin, std::size_t end, std::uint64_t from) {
+  cuts_.clear();
+  std::size_t out = begin;  // where the next kept line goes
+  std::size_t removed = 0;
+  for (std::size_t line = begin; line < end;) {
+    const auto* newline = static_cast<const char*>(std::memchr(bytes + line, '\n', end - line));
+    const std::size_t line_end = newline != nullptr ? static_cast<std::size_t>(newline - bytes) + 1 : end;
+    const auto seq = leading_sequence(std::string_view(bytes + line, line_end - line));
+    if (seq && *seq < from) {
+      removed += line_end - line;
+      cuts_.push_back({line_end, removed});
+    } else {
+      if (out != line) std::memmove(bytes + out, bytes + line, line_end - line);
+      out += line_end - line;
+    }
+    line = line_end;
+  }
+  return out;
+}
+
+std::size_t stale_line_cut::shifted(std::size_t boundary) const noexcept {
+  // The last cut that ended at or before the boundary says how much went before it.
+  const auto after = std::upper_bound(cuts_.begin(), cuts_.end(), boundary,
+                                      [](std::size_t b, const cut& c) { return b < c.old_end; });
+  return after == cuts_.begin() ? boundary : boundary - std::prev(after)->removed_through;
+}
+
+void retained_stream::drop_stale(held_chunk& held, std::size_t offset, std::uint64_t from) {
+  stale_line_cut cut;
+  const std::size_t end = cut.apply(held.bytes.data(), offset, held.used, from);
+  if (cut.removed_bytes() == 0) return;
+  for (auto& batch : held.batches) batch.byte_end = cut.shifted(batch.byte_end);
+  bytes_ -= held.used - end;
+  held.used = end;
 }
 
 void retained_stream::push(std::vector<char>& bytes, std::size_t used, std::span<const sent_batch> batches) {

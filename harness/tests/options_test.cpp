@@ -42,6 +42,13 @@ TEST(Options, DefaultsMatchTheOriginalTestProgram) {
   EXPECT_EQ(o.chaos_duplicate_connections, 0U);
   EXPECT_EQ(o.chaos_garbage, 0.0);
   EXPECT_EQ(o.chaos_reconnect, 0U);
+  EXPECT_EQ(o.ws_clients, 0U);
+  EXPECT_EQ(o.ws_listener_port, 9098);
+  EXPECT_FALSE(o.tls);
+  EXPECT_EQ(o.jwt_secret_file, "");
+  EXPECT_EQ(o.jwt_secret, "");
+  EXPECT_EQ(o.jwt_ttl_s, 3600U);
+  EXPECT_EQ(o.chaos_bad_tokens, 0U);
   EXPECT_FALSE(o.help);
 }
 
@@ -189,22 +196,82 @@ TEST(Options, Help) {
                            "--chaos-bad-clients", "--chaos-duplicate-connections", "--chaos-garbage",
                            "--chaos-reconnect", "--chaos-kernel-slack", "--chaos-handshake-timeout", "RESULT",
                            "--chaos-slow-readers=N", "--slow-read-fraction=F", "--chaos-client-reconnect=N",
-                           "--chaos-client-reconnect-times=K", "--restart-timeout=MS", "--restart-buffer=BYTES"}) {
+                           "--chaos-client-reconnect-times=K", "--restart-timeout=MS", "--restart-buffer=BYTES",
+                           "--ws-clients=N", "--ws-port=PORT", "--wsListenerPort=PORT", "--tls-ca=FILE",
+                           "--tls-cert=FILE", "--tls-key=FILE", "--tls-server-name=NAME", "--jwt-secret-file=FILE",
+                           "--jwt-ttl=S", "--jwt-audience=AUD", "--jwt-issuer=ISS", "--chaos-bad-tokens=N",
+                           "ws_p50_us="}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   EXPECT_NE(text.find("  --survive-restarts "), std::string::npos);  // a switch: no =VALUE
+  EXPECT_NE(text.find("  --tls "), std::string::npos);
+}
+
+TEST(Options, WebSocketClientsAndTheirPort) {
+  auto outcome = parse({{"wsListenerPort", "19098"}}, {"--ws-clients=40"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.ws_clients, 40U);
+  EXPECT_EQ(outcome.opts.ws_listener_port, 19098);  // from the environment
+  EXPECT_EQ(parse({{"wsListenerPort", "19098"}}, {"--ws-port=7"}).opts.ws_listener_port, 7);  // the flag wins
+  EXPECT_EQ(parse({}, {"--wsListenerPort=8"}).opts.ws_listener_port, 8);
+  // Every verified connection, duplicates included, may be one; no more.
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=10", "--chaos-duplicate-connections=2", "--ws-clients=12"}).error, "");
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=10", "--ws-clients=11"}).error,
+            "ws-clients (11) exceeds the verified connections (10)");
+}
+
+TEST(Options, TlsNeedsACaAndGoesWithItsFiles) {
+  auto outcome = parse({}, {"--tls", "--tls-ca=/ca.pem", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-server-name=localhost"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_TRUE(outcome.opts.tls);
+  EXPECT_EQ(outcome.opts.tls_ca_file, "/ca.pem");
+  EXPECT_EQ(outcome.opts.tls_cert_file, "c.pem");
+  EXPECT_EQ(outcome.opts.tls_key_file, "k.pem");
+  EXPECT_EQ(outcome.opts.tls_server_name, "localhost");
+  EXPECT_EQ(parse({}, {"--tls"}).error, "tls needs --tls-ca: the daemon's certificate is always checked");
+  EXPECT_EQ(parse({}, {"--tls-ca=/ca.pem"}).error, "tls-ca needs --tls");
+  EXPECT_EQ(parse({}, {"--tls", "--tls-ca=/ca.pem", "--tls-cert=c.pem"}).error, "tls-cert and tls-key go together");
+}
+
+TEST(Options, JwtReadsItsSecretAndGuardsItsCompanions) {
+  const std::string path = testing::TempDir() + "followermaze_options_secret";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(40, 'q') << "\r\n";
+  }
+  auto outcome = parse({}, {"--jwt-secret-file", path, "--jwt-ttl=60", "--jwt-audience=maze", "--jwt-issuer=me",
+                            "--chaos-bad-tokens=8"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.jwt_secret, std::string(40, 'q'));
+  EXPECT_EQ(outcome.opts.jwt_ttl_s, 60U);
+  EXPECT_EQ(outcome.opts.jwt_audience, "maze");
+  EXPECT_EQ(outcome.opts.jwt_issuer, "me");
+  EXPECT_EQ(outcome.opts.chaos_bad_tokens, 8U);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "short\n";
+  }
+  EXPECT_NE(parse({}, {"--jwt-secret-file", path}).error.find("at least 32"), std::string::npos);
+  std::remove(path.c_str());
+  EXPECT_EQ(parse({}, {"--chaos-bad-tokens=1"}).error, "chaos-bad-tokens needs --jwt-secret-file");
+  EXPECT_EQ(parse({}, {"--jwt-ttl=5"}).error, "jwt-ttl needs --jwt-secret-file");
+  EXPECT_EQ(parse({}, {"--jwt-audience=a"}).error, "jwt-audience needs --jwt-secret-file");
+  EXPECT_EQ(parse({}, {"--jwt-issuer=i"}).error, "jwt-issuer needs --jwt-secret-file");
+  EXPECT_EQ(parse({}, {"--jwt-secret-file=/nonexistent/s"}).error, "jwt-secret-file: cannot open /nonexistent/s");
 }
 
 TEST(Options, PortsFromTheDaemonConfigUnlessFlagged) {
   const std::string path = testing::TempDir() + "followermaze_options_test.json";
   {
     std::ofstream out(path);
-    out << R"({"eventListenerPort": 19090, "clientListenerPort": 19099, "maxClients": 50})";
+    out << R"({"eventListenerPort": 19090, "clientListenerPort": 19099, "wsListenerPort": 19098, "maxClients": 50})";
   }
   auto outcome = parse({}, {"--daemonConfig", path});
   ASSERT_EQ(outcome.error, "");
   EXPECT_EQ(outcome.opts.event_listener_port, 19090);
   EXPECT_EQ(outcome.opts.client_listener_port, 19099);
+  EXPECT_EQ(outcome.opts.ws_listener_port, 19098);
+  EXPECT_EQ(parse({}, {"--ws-port=5001", "--daemonConfig", path}).opts.ws_listener_port, 5001);
   outcome = parse({}, {"--clientListenerPort=5000", "--daemonConfig", path});
   ASSERT_EQ(outcome.error, "");
   EXPECT_EQ(outcome.opts.event_listener_port, 19090);

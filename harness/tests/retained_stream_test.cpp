@@ -10,7 +10,7 @@ namespace {
 
 std::vector<char> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
 
-std::string resent(const retained_stream& held, std::uint64_t from) {
+std::string resent(retained_stream& held, std::uint64_t from) {
   std::string out;
   held.resend(from, [&](const char* data, std::size_t size) {
     out.append(data, size);
@@ -43,10 +43,10 @@ TEST(RetainedStream, ResendsEveryBatchHoldingANumberAtOrAboveFrom) {
   EXPECT_EQ(held.next_seq(), 8U);
 
   EXPECT_EQ(resent(held, 1), "2|B\n1|B\n3|B\n/5|B\n4|B\n6|B\n7|B\n/");
-  EXPECT_EQ(resent(held, 2), "2|B\n1|B\n3|B\n/5|B\n4|B\n6|B\n7|B\n/");  // 1 is stale for the daemon: harmless
   EXPECT_EQ(resent(held, 3), "3|B\n/5|B\n4|B\n6|B\n7|B\n/");
   EXPECT_EQ(resent(held, 7), "7|B\n/");
   EXPECT_EQ(resent(held, 8), "");
+  EXPECT_EQ(held.bytes(), 28U);  // nothing stale in what went again
 
   held.retire(2);  // chunk 1 still holds 3
   EXPECT_EQ(held.chunks(), 2U);
@@ -55,11 +55,65 @@ TEST(RetainedStream, ResendsEveryBatchHoldingANumberAtOrAboveFrom) {
   EXPECT_EQ(held.chunks(), 1U);
   EXPECT_EQ(held.held_from(), 4U);
   EXPECT_EQ(held.bytes(), 16U);
-  EXPECT_EQ(resent(held, 6), "5|B\n4|B\n6|B\n7|B\n/");
   held.retire(7);
   EXPECT_EQ(held.chunks(), 0U);
   EXPECT_EQ(held.bytes(), 0U);
   EXPECT_EQ(held.held_from(), 8U);
+}
+
+TEST(RetainedStream, AResendLeavesOutTheLinesTheDaemonHolds) {
+  // Resent, 1 would be stale and could start a new stream (docs/protocol.md, "Starting over":
+  // a connection whose lines so far were all stale starts one at its first 1). With 1 durable,
+  // the batch holding 2 goes again without it, and the held bytes lose it for good.
+  retained_stream held;
+  auto first = bytes_of("2|B\n1|B\n3|B\n");
+  held.push(first, first.size(), std::vector<sent_batch>{{8, 2}, {12, 3}});
+  auto second = bytes_of("5|B\n4|B\n6|B\n7|B\n");
+  held.push(second, second.size(), std::vector<sent_batch>{{12, 6}, {16, 7}});
+  EXPECT_EQ(resent(held, 2), "2|B\n3|B\n/5|B\n4|B\n6|B\n7|B\n/");
+  EXPECT_EQ(held.bytes(), 24U);
+  EXPECT_EQ(std::string(held.first_batch().data(), held.first_batch().size()), "2|B\n");
+  EXPECT_EQ(resent(held, 5), "5|B\n6|B\n7|B\n/");
+  EXPECT_EQ(held.bytes(), 20U);
+  EXPECT_EQ(resent(held, 7), "7|B\n/");  // a later batch: nothing of it is stale
+  held.retire(6);
+  EXPECT_EQ(held.chunks(), 1U);
+  EXPECT_EQ(held.bytes(), 12U);  // what was left of chunk 2: "5|B\n6|B\n7|B\n"
+  EXPECT_EQ(resent(held, 7), "7|B\n/");
+  held.retire(7);
+  EXPECT_EQ(held.bytes(), 0U);
+}
+
+TEST(RetainedStream, AResendKeepsLinesWithoutANumberAndDropsStaleDuplicates) {
+  retained_stream held;
+  // Chunk: batch 1..3 with garbage ("abc|B", an empty line) and a bare LF; batch 4..5 with a
+  // chaos duplicate of 2 (a broadcast body).
+  auto chunk = bytes_of("3|B\r\nabc|B\r\n1|B\n\r\n2|P|1|2\r\n4|B\r\n2|B\r\n5|B\r\n");
+  const std::size_t batch_one = std::string("3|B\r\nabc|B\r\n1|B\n\r\n2|P|1|2\r\n").size();
+  held.push(chunk, chunk.size(), std::vector<sent_batch>{{batch_one, 3}, {chunk.size(), 5}});
+  EXPECT_EQ(resent(held, 3), "3|B\r\nabc|B\r\n\r\n4|B\r\n5|B\r\n/");
+  EXPECT_EQ(resent(held, 4), "4|B\r\n5|B\r\n/");  // the batch boundary moved with the cut
+}
+
+TEST(RetainedStream, StaleLineCutMovesBoundaries) {
+  std::string bytes = "10|B\r\n7|B\r\n12|B\r\n8|S|1\r\n11|B\r\n";
+  //                   0      6      11      17       24      30
+  stale_line_cut cut;
+  const std::size_t end = cut.apply(bytes.data(), 6, bytes.size(), 10);
+  EXPECT_EQ(bytes.substr(0, end), "10|B\r\n12|B\r\n11|B\r\n");
+  EXPECT_EQ(cut.removed_bytes(), 12U);
+  EXPECT_EQ(cut.shifted(0), 0U);
+  EXPECT_EQ(cut.shifted(6), 6U);    // the start of a removed line
+  EXPECT_EQ(cut.shifted(11), 6U);   // its end
+  EXPECT_EQ(cut.shifted(17), 12U);
+  EXPECT_EQ(cut.shifted(24), 12U);
+  EXPECT_EQ(cut.shifted(30), 18U);  // the end
+  // Nothing below `from`: untouched.
+  std::string fresh = "3|B\n4|B\n";
+  stale_line_cut none;
+  EXPECT_EQ(none.apply(fresh.data(), 0, fresh.size(), 3), fresh.size());
+  EXPECT_EQ(none.removed_bytes(), 0U);
+  EXPECT_EQ(none.shifted(4), 4U);
 }
 
 TEST(RetainedStream, PushHandsBackABufferOfTheSameSizeAndStopsOnAFailedSend) {

@@ -19,6 +19,16 @@
 // a non-blocking connect, retried until its deadline; the handshake `<user>|<last>[|<epoch>]`
 // with the sequence number of the last notification it verified; then the `resumed` line,
 // checked, before the notifications after <last> go on being checked from the same queue.
+//
+// Transports (--ws-clients, --tls): a connection's set-up runs as steps that never block, the
+// same for the first connection (driven by poll() in connect_all) and for a resume (driven by
+// the epoll loop): the TCP connect, the TLS handshake, the greeting (the id line, or the
+// WebSocket upgrade request), and for a WebSocket the 101 response. A WebSocket client's frames
+// are turned back into the line protocol's bytes (websocket.hpp) and checked by the same code
+// against the same expectations; its pings are answered, a close frame from the daemon is a
+// broken connection. Tokens (--jwt-secret-file) ride in the greeting, and a fresh one is sent
+// at 2/3 of a token's life. Bad-token connections (--chaos-bad-tokens) are checked like bad
+// clients: closed by the daemon, never sent a notification.
 
 #include <netinet/in.h>
 
@@ -29,11 +39,14 @@
 
 #include "followermaze/expectation_channel.hpp"
 #include "followermaze/expectation_model.hpp"
+#include "followermaze/jwt.hpp"
 #include "followermaze/latency_histogram.hpp"
 #include "followermaze/options.hpp"
 #include "followermaze/owned_expectations.hpp"
 #include "followermaze/prng.hpp"
 #include "followermaze/run_state.hpp"
+#include "followermaze/tls.hpp"
+#include "followermaze/websocket.hpp"
 
 namespace followermaze {
 
@@ -83,6 +96,33 @@ struct client_report {
   std::uint64_t awaited_epoch = 0;     // resumed into an older stream, then waited for this run's
   std::uint64_t skipped_lines = 0;     // lines of an older stream skipped while waiting
   latency_histogram reconnect_latency;  // the chaos-reconnect connections
+
+  // --ws-clients: how many of each group speak WebSocket; the steady ones' latency apart.
+  std::uint32_t ws_clients = 0;
+  std::uint32_t ws_slow = 0;
+  std::uint32_t ws_reconnecting = 0;
+  latency_histogram ws_latency;
+  std::uint64_t ws_frames = 0;
+  std::uint64_t ws_messages = 0;
+  std::uint64_t ws_fragmented = 0;    // messages in more than one frame
+  std::uint64_t ws_pings = 0;         // answered with a pong
+  std::uint64_t ws_closes = 0;        // close frames from the daemon (broken connections)
+  std::uint64_t ws_upgrades = 0;      // 101 responses checked
+
+  // --tls.
+  std::uint64_t tls_handshakes = 0;
+  std::string tls_description;        // protocol and cipher of the first handshake
+
+  // --jwt-secret-file.
+  std::uint64_t tokens_signed = 0;
+  std::uint64_t token_refreshes = 0;  // fresh tokens sent on live connections
+
+  // --chaos-bad-tokens.
+  std::uint32_t bad_tokens_by_kind[bad_token_kind_count] = {};
+  std::uint32_t bad_tokens_closed_by_kind[bad_token_kind_count] = {};
+  std::uint32_t bad_tokens_ws = 0;            // sent in a WebSocket upgrade instead of a handshake line
+  std::uint32_t bad_tokens_http_refused = 0;  // ... answered with an HTTP error status
+  std::uint32_t bad_tokens_ws_closed = 0;     // ... upgraded, then closed with 1008
 };
 
 class client_pool {
@@ -105,7 +145,7 @@ class client_pool {
   const client_report& report() const noexcept { return report_; }
 
  private:
-  enum class role : std::uint8_t { verified, stuck, bad };
+  enum class role : std::uint8_t { verified, stuck, bad, bad_token };
   // Which latency a verified connection's lines count in.
   enum class group : std::uint8_t { steady, slow, reconnecting };
   static constexpr std::size_t group_count = 3;
@@ -114,8 +154,19 @@ class client_pool {
     live,            // every line is a notification
     waiting,         // dropped; connects again at retry_at_ns
     connecting,      // a non-blocking connect is under way
+    securing,        // the TLS handshake is under way
+    upgrading,       // WebSocket: the upgrade request sent, its response awaited
     resuming,        // resume handshake sent: the first line must be `resumed|...`
     awaiting_epoch,  // the daemon has not (re)started this run's stream: skip lines up to `epoch|<epoch>`
+  };
+
+  // How far a set-up step got (advance_setup).
+  enum class setup_step : std::uint8_t {
+    done,           // set up: the connection is live (or resuming)
+    wait_readable,  // call again once the socket is readable
+    wait_writable,  // ... writable
+    broken,         // the connection failed: a resume tries again
+    refused,        // the daemon refused it (certificate, upgrade): no point in trying again
   };
 
   struct connection {
@@ -126,7 +177,27 @@ class client_pool {
     phase state = phase::live;
     bool detached = false;  // expectations copied (owned_expectations), not referenced
     bool in_epoll = false;
+    std::uint32_t watched = 0;  // the epoll events registered
     bad_client_kind bad = bad_client_kind::silent;
+    bad_token_kind bad_token = bad_token_kind::garbage;
+
+    // Transport.
+    bool websocket = false;
+    bool token_in_header = false;  // WebSocket: Authorization: Bearer rather than ?token=
+    tls_session tls;
+    bool read_wants_write = false;  // TLS: a read goes on once the socket is writable
+    bool again = false;             // in again_: TLS holds decrypted bytes the socket no longer signals
+    phase after_setup = phase::live;  // live for the first connection, resuming for the others
+    std::uint32_t setup_wait = 0;     // while securing/upgrading: the epoll events awaited
+    std::string outbox;     // bytes for the daemon: greeting, upgrade request, pongs, close, fresh tokens
+    std::string upgrade;    // WebSocket: the response so far, while upgrading
+    std::string ws_key;
+    ws_frame_reader frames;
+    bool close_answered = false;
+    std::int64_t token_refresh_at_s = 0;  // 0: no token to refresh
+    // Bad tokens over WebSocket: what the refusal looked like.
+    bool upgrade_seen = false;
+    bool upgraded = false;
     connection_index index = 0;  // verified: the model's / channel's index
     std::uint64_t connected_ns = 0;
     std::vector<expectation> queue;  // drained from the channel; checked from `head`
@@ -144,7 +215,8 @@ class client_pool {
     std::uint64_t retry_at_ns = 0;
     std::uint64_t deadline_ns = 0;  // to be live again by
     std::uint32_t attempts = 0;     // resume handshakes sent
-    std::string handshake;          // the last one, for messages
+    std::string handshake;          // the last one, for messages (token elided)
+    bool with_epoch = false;        // the last one named the epoch
     std::vector<std::uint64_t> drops;  // chaos: drop once last_seq reaches drops[next_drop]
     std::size_t next_drop = 0;
     bool drop_now = false;
@@ -157,7 +229,12 @@ class client_pool {
   };
 
   void on_readable(connection& c, std::uint64_t now, std::size_t max_bytes);
+  void on_event(connection& c, std::uint32_t events, std::uint64_t now);
+  void on_broken(connection& c, std::uint64_t now, const std::string& why);
   void on_bad_readable(connection& c);
+  // A bad token's WebSocket: its refusal (an HTTP error, or a 101 and a 1008 close); false when
+  // the run failed.
+  bool on_refusal_bytes(connection& c, const char* data, std::size_t size);
   // Checks the complete lines of data[0, size); keeps the rest in c.carry.
   void process(connection& c, const char* data, std::size_t size, std::uint64_t received_ns);
   // A line while the connection is not live; false when the run failed.
@@ -168,7 +245,28 @@ class client_pool {
   void check_chaos_outcome();
   void drain_stuck_readers();
   std::string describe(const connection& c) const;
-  static std::string handshake_text(const connection& c);  // without its line end
+  static std::string handshake_text(const connection& c);
+
+  // Set-up (see the top of this file).
+  void begin_setup(connection& c, phase after);
+  setup_step advance_setup(connection& c, std::string& error);
+  void continue_setup(connection& c, std::uint64_t now);
+  void on_setup_done(connection& c, std::uint64_t now);
+  // connect_all's: drives advance_setup with poll() until done; the error, empty on success.
+  std::string establish(connection& c);
+  std::string greeting(connection& c, bool resume);
+  std::string fresh_token(user_id user);
+  void refresh_tokens();
+  // Writes what the outbox holds as far as the socket takes it; false with `error` when the
+  // connection failed.
+  bool flush_outbox(connection& c, std::string& error);
+  // Decodes a WebSocket's bytes into `lines`, answers its pings; false on a protocol violation.
+  bool ws_ingest(connection& c, const char* data, std::size_t size, std::vector<char>& lines);
+  void count_frames(connection& c);
+  void close_socket(connection& c);
+  std::uint32_t wanted_events(const connection& c) const noexcept;
+  void update_watch(connection& c);
+  void read_again(connection& c);
 
   // Resuming.
   bool may_resume_on_break() const noexcept { return opts_.survive_restarts; }
@@ -177,7 +275,7 @@ class client_pool {
   void on_connect_ready(connection& c, std::uint64_t now);
   void retry_later(connection& c, std::uint64_t now, const std::string& why);
   void service_reconnects(std::uint64_t now);
-  void watch(connection& c, std::uint32_t events);
+  void watch(connection& c, std::uint32_t events);  // events 0: unwatch
   void unwatch(connection& c);
   std::uint64_t run_epoch() const noexcept;
 
@@ -196,6 +294,16 @@ class client_pool {
   std::vector<connection*> retrying_;
   std::vector<connection*> slow_;      // slow readers, paced by the tick
   std::vector<connection*> resuming_;  // connections not live, each once
+  std::vector<connection*> again_;     // TLS connections to read without waiting for epoll
+  std::vector<connection*> again_now_;
+  tls_context tls_;
+  jwt_settings jwt_;
+  bool jwt_on_ = false;
+  std::string ws_host_;  // the Host header
+  sockaddr_in ws_address_{};
+  std::vector<char> ws_raw_;    // a WebSocket read, before decoding
+  std::vector<char> ws_lines_;  // ... after: carried bytes plus the lines of its text messages
+  std::vector<ws_frame_reader::control> ws_controls_;
   int epoll_fd_ = -1;
   sockaddr_in address_{};
   prng rng_;  // drop points and reconnect delays

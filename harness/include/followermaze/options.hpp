@@ -56,6 +56,25 @@ struct options {
   std::uint32_t chaos_client_reconnect = 0;
   std::uint32_t chaos_client_reconnect_times = 1;
 
+  // WebSocket clients (docs/protocol.md, "WebSocket"): that many of the verified connections.
+  std::uint32_t ws_clients = 0;
+  std::uint16_t ws_listener_port = 9098;
+
+  // TLS on every client connection (TCP and WebSocket); the event source stays plain TCP.
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;  // a client certificate, with tls_key_file
+  std::string tls_key_file;
+  std::string tls_server_name;  // checked against the certificate; empty: `host`, as an IP address
+
+  // Client tokens (clientAuth "jwt"): signed with the secret the daemon reads from its jwtSecretFile.
+  std::string jwt_secret_file;
+  std::string jwt_secret;  // the file's bytes less one trailing line end, read while parsing
+  std::uint32_t jwt_ttl_s = 3600;
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  std::uint32_t chaos_bad_tokens = 0;
+
   // Surviving a daemon restart (kill -9 and start on the same data directory).
   bool survive_restarts = false;
   std::uint32_t restart_timeout_ms = 30'000;      // how long a broken connection keeps retrying

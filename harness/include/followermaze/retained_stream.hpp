@@ -6,6 +6,11 @@
 // Chunks are kept whole, as the source built them (shuffled batches, chaos lines and all), and
 // moved in rather than copied; a chunk goes when the daemon reports every number in it durable.
 // The source bounds the total (--restart-buffer) by waiting for the daemon to catch up.
+//
+// A resend leaves out the lines at or below the durable position (stale_line_cut). Sent again
+// they would be stale, and stale lines are not harmless: under docs/protocol.md's "Starting
+// over" a connection whose event lines so far were all stale starts a new stream at the first
+// 1 it sends, so a resent first batch ("3, 1, 7" with 5 durable) would begin a new epoch.
 
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +47,25 @@ struct moved_line {
 moved_line bring_sequence_one_forward(std::span<char> batch, std::uint64_t old_position,
                                       std::size_t carry_bytes) noexcept;
 
+// Removes, in place, every line of bytes[begin, end) whose sequence number is below `from` (lines
+// without a readable number stay), moving the rest down. Boundaries between lines (a batch's end,
+// the chaos reconnect point) move with them: shifted() says where one went.
+class stale_line_cut {
+ public:
+  // Returns the new end.
+  std::size_t apply(char* bytes, std::size_t begin, std::size_t end, std::uint64_t from);
+  // Where a line boundary of the bytes given to apply() is now; boundaries before `begin` stay.
+  std::size_t shifted(std::size_t boundary) const noexcept;
+  std::size_t removed_bytes() const noexcept { return cuts_.empty() ? 0 : cuts_.back().removed_through; }
+
+ private:
+  struct cut {
+    std::size_t old_end;          // the removed line ended here, before the cut
+    std::size_t removed_through;  // bytes removed up to and including this line
+  };
+  std::vector<cut> cuts_;
+};
+
 class retained_stream {
  public:
   // Takes bytes[0, used) of a chunk whose every byte was accepted by the kernel, with its
@@ -60,12 +84,15 @@ class retained_stream {
 
   // Calls send(const char* data, std::size_t size) with the bytes of every held batch holding a
   // number at or above `from`, oldest first, one call per chunk; stops at the first call that
-  // returns false and returns false.
+  // returns false and returns false. The lines numbered below `from` in those batches are
+  // removed from the held bytes first, for good: the daemon holds them durably, and a durable
+  // position never goes back (plan_resend fails the run if the daemon says otherwise).
   template <class Send>
-  bool resend(std::uint64_t from, Send&& send) const {
-    for (const auto& held : chunks_) {
+  bool resend(std::uint64_t from, Send&& send) {
+    for (auto& held : chunks_) {
       if (held.batches.back().last_seq < from) continue;
       const std::size_t offset = resend_offset(held.batches, from);
+      drop_stale(held, offset, from);
       if (!send(held.bytes.data() + offset, held.used - offset)) return false;
     }
     return true;
@@ -80,6 +107,8 @@ class retained_stream {
     std::size_t used = 0;
     std::vector<sent_batch> batches;
   };
+
+  void drop_stale(held_chunk& held, std::size_t offset, std::uint64_t from);
 
   std::deque<held_chunk> chunks_;
   std::vector<std::vector<char>> spare_;  // buffers of dropped chunks, handed back by push()
