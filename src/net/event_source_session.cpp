@@ -182,14 +182,19 @@ void event_source_session::note_start_over(dispatcher::line_outcome outcome, con
     only_stale_so_far_ = false;
     auto& dispatch = hub_.dispatch();
     dispatch.offer_line(line);
+    std::uint64_t retaken = 1;
     // The shuffled batch's lines before the 1, now numbers of the new stream.
     std::string_view kept = stale_lines_;
     while (!kept.empty()) {
       const auto end = kept.find('\n');
       dispatch.offer_line(kept.substr(0, end));
       kept.remove_prefix(end + 1);
+      ++retaken;
     }
     std::string().swap(stale_lines_);
+    // Each was counted as received and stale when it came, and as received again just now.
+    hub_.stats().rejected_stale -= retaken;
+    hub_.stats().lines_received -= retaken;
     return;
   }
   if (stale_lines_.size() + line.size() + 1 > max_kept_stale_bytes) {

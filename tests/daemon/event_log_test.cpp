@@ -148,6 +148,8 @@ TEST(EventLog, AProducerStartingOverBeginsANewEpoch) {
   EXPECT_EQ(alice.expect_no_more(150ms), "");
   EXPECT_EQ(await_durable(again, 3, 2), "durable|2|3");
   EXPECT_EQ(d.stats().streams_started, 1u);
+  EXPECT_EQ(d.stats().rejected_stale, 0u);  // taken into the new stream: not rejected after all
+  EXPECT_EQ(d.stats().lines_received, 6u);
   EXPECT_TRUE(fs::exists(dir.path() / storage::segment_file_name(2, 1)));
   EXPECT_TRUE(d.logs().contains("new stream: epoch 2 begins")) << d.logs().dump();
 }
