@@ -12,8 +12,10 @@
 #   40 samples are needed to judge.
 #
 # Chaos, all at once (see harness/README.md): stuck readers and bad clients connect at the start
-# (stuck readers receive their private messages all along the stream and are cut off once over
-# the queue bound), garbage lines and bare-LF endings run through the whole stream, and the
+# (stuck readers receive their private messages all along the stream; the daemon keeps history,
+# so it does not cut them off at the queue bound but disconnects them once their socket has taken
+# nothing for clientWriteTimeoutMs, and the harness checks that with the same --chaos-stuck-timeout),
+# garbage lines and bare-LF endings run through the whole stream, and the
 # source reconnects mid-batch every ~30 s; duplicate connections are verified in full.
 #
 # Writes bench/results/soak.csv (one row a second) and bench/results/soak.md (the verdict).
@@ -26,6 +28,8 @@
 #   SOAK_DUPLICATES     duplicate connections (10)    SOAK_GARBAGE    garbage rate (default 0.01)
 #   SOAK_RECONNECTS     source reconnects (default: one per 30 s of stream)
 #   SOAK_QUEUE_BOUND    the daemon's maxClientQueueBytes (default 65536, see below)
+#   SOAK_STUCK_TIMEOUT  the daemon's clientWriteTimeoutMs and the harness's --chaos-stuck-timeout
+#                       (default 5000, see below; 0 fails: a daemon with history then keeps them)
 #   SOAK_PORTS          "event client admin" ports (default: free ports below the ephemeral range)
 #   BUILD_DIR, RESULTS_DIR, KEEP_LOGS=1 as in bench/e2e/run.sh
 # Exit status: 0 PASS, 1 FAIL, 2 set-up error.
@@ -46,12 +50,19 @@ SOAK_PORTS=${SOAK_PORTS:-}
 DAEMON="$BUILD_DIR/eventserver"
 HARNESS="$BUILD_DIR/followermaze"
 total_events=$((SOAK_RATE * SOAK_SECONDS))
-# The daemon's maxClientQueueBytes, and the harness's --chaos-queue-bound. Stuck readers get
-# their traffic spread over the whole stream, so they are cut off about half-way through, right
-# where the plateau rule compares: at the default 256 KiB their queues would add ~1 MiB there and
-# hide that much growth. At 64 KiB (still 2,500 notifications of headroom, far above what a
-# well-behaved client here ever has queued) the transient stays within the allowance.
+# The daemon's maxClientQueueBytes, and the harness's --chaos-queue-bound. The daemon keeps its
+# default in-memory history, so a stuck reader past the bound switches to catch-up and holds at
+# most the bound; at the default 256 KiB the stuck readers' queues would add ~1 MiB for as long as
+# they are connected. At 64 KiB (still 2,500 notifications of headroom, far above what a
+# well-behaved client here ever has queued) that stays within the plateau's allowance.
 queue_bound=${SOAK_QUEUE_BOUND:-65536}
+# The daemon's clientWriteTimeoutMs, and the harness's --chaos-stuck-timeout: what disconnects a
+# stuck reader when the daemon keeps history. A stuck reader's socket fills after ~50 KB of its
+# traffic (a few per cent into the stream), so at 5 s they are gone within the warm-up quarter,
+# and the harness, which waits up to this plus ~2 s after the last message to each, needs no
+# wait at the end (it sees the daemon's end of each connection closed in /proc/net/tcp). The
+# daemon's default, 30 s, would do as well at the cost of keeping them (and their queues) longer.
+stuck_timeout=${SOAK_STUCK_TIMEOUT:-5000}
 
 # Helpers shared by the bench scripts (shellcheck -x follows them; plain shellcheck does not).
 # shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
@@ -86,6 +97,7 @@ cat >"$config" <<EOF
   "adminListenerPort": $admin_port,
   "maxClients": $((SOAK_CLIENTS + SOAK_DUPLICATES + SOAK_STUCK + SOAK_BAD + 1000)),
   "maxClientQueueBytes": $queue_bound,
+  "clientWriteTimeoutMs": $stuck_timeout,
   "logLevel": "info",
   "logFile": "$work/daemon.log"
 }
@@ -108,11 +120,12 @@ grep -q "admin HTTP" "$log" 2>/dev/null || { echo "run.sh: the daemon did not st
 harness_args=(
   --eventListenerPort="$event_port" --clientListenerPort="$client_port" --daemonPid="$daemon_pid"
   --totalEvents="$total_events" --maxRate="$SOAK_RATE" --concurrencyLevel="$SOAK_CLIENTS" --logInterval=10000
-  --chaos-stuck-readers="$SOAK_STUCK" --chaos-queue-bound="$queue_bound" --chaos-bad-clients="$SOAK_BAD"
+  --chaos-stuck-readers="$SOAK_STUCK" --chaos-queue-bound="$queue_bound" --chaos-stuck-timeout="$stuck_timeout"
+  --chaos-bad-clients="$SOAK_BAD"
   --chaos-duplicate-connections="$SOAK_DUPLICATES" --chaos-garbage="$SOAK_GARBAGE" --chaos-reconnect="$SOAK_RECONNECTS"
 )
 echo "== soak: daemon pid $daemon_pid (ports $event_port/$client_port/$admin_port), $total_events events at $SOAK_RATE/s" \
-  "(~${SOAK_SECONDS} s), $SOAK_CLIENTS clients, chaos: $SOAK_STUCK stuck, $SOAK_BAD bad, $SOAK_DUPLICATES duplicate," \
+  "(~${SOAK_SECONDS} s), $SOAK_CLIENTS clients, chaos: $SOAK_STUCK stuck (write timeout $stuck_timeout ms), $SOAK_BAD bad, $SOAK_DUPLICATES duplicate," \
   "garbage $SOAK_GARBAGE, $SOAK_RECONNECTS reconnects"
 "$HARNESS" "${harness_args[@]}" >"$work/harness.log" 2>&1 &
 harness_pid=$!
@@ -216,8 +229,8 @@ md="$RESULTS_DIR/soak.md"
   echo
   echo "| | |"
   echo "|---|---|"
-  echo "| stream | $total_events events at $SOAK_RATE/s (planned ${SOAK_SECONDS} s), default mix, $SOAK_CLIENTS connected users of $((SOAK_CLIENTS * 10)); maxClientQueueBytes $queue_bound |"
-  echo "| chaos | \`--chaos-stuck-readers=$SOAK_STUCK --chaos-bad-clients=$SOAK_BAD --chaos-duplicate-connections=$SOAK_DUPLICATES --chaos-garbage=$SOAK_GARBAGE --chaos-reconnect=$SOAK_RECONNECTS\` |"
+  echo "| stream | $total_events events at $SOAK_RATE/s (planned ${SOAK_SECONDS} s), default mix, $SOAK_CLIENTS connected users of $((SOAK_CLIENTS * 10)); maxClientQueueBytes $queue_bound, clientWriteTimeoutMs $stuck_timeout |"
+  echo "| chaos | \`--chaos-stuck-readers=$SOAK_STUCK --chaos-stuck-timeout=$stuck_timeout --chaos-bad-clients=$SOAK_BAD --chaos-duplicate-connections=$SOAK_DUPLICATES --chaos-garbage=$SOAK_GARBAGE --chaos-reconnect=$SOAK_RECONNECTS\` |"
   echo "| harness | $([[ "$banner" == yes ]] && echo "ALL NOTIFICATIONS RECEIVED" || echo "FAILED"), exit $harness_status |"
   echo "| sampled | ${duration} s, $samples RSS samples (one a second, in \`soak.csv\`) |"
   echo "| RSS first sample, min, max | $(kib_to_mib "$rss_first"), $(kib_to_mib "$rss_min"), $(kib_to_mib "$rss_max") MiB |"

@@ -1247,8 +1247,125 @@ void client_pool::drain_stuck_readers() {
   }
 }
 
+void client_pool::await_stuck_cut_off() {
+  // The rule (--chaos-stuck-timeout, nonzero): a stuck reader must be disconnected within the
+  // daemon's clientWriteTimeoutMs, plus the slack (2 s, plus the verified clients' worst latency:
+  // how far behind the source the daemon ran), of the moment the batch holding the last private
+  // message to it was accepted by the kernel. Sent more than its socket holds, it had bytes
+  // waiting from then on at the latest, which its socket, never read, could not take.
+  //
+  // Not read while waiting: reading would let its socket take bytes again and restart the
+  // daemon's clock. A daemon that closes it with a plain close() leaves its FIN behind the bytes
+  // the reader has not taken, so the socket itself shows nothing; the daemon's end of the
+  // connection in /proc/net/tcp does (FIN_WAIT1), when the daemon runs on this host, and so does
+  // a reset. Either ends the wait for that reader early; the drain that follows decides.
+  const std::uint64_t load = std::max(report_.latency.max(), report_.ws_latency.max());
+  report_.stuck_timeout_rule = true;
+  report_.stuck_slack_ns = stuck_reader_slack_ns(load);
+  struct waiting {
+    connection* c;
+    std::uint64_t sent_ns;
+    std::uint64_t deadline_ns;
+    bool ever_open = false;
+    bool done = false;
+  };
+  std::vector<waiting> readers;
+  for (auto& c : connections_) {
+    if (c.kind != role::stuck || c.fd < 0) continue;
+    const std::uint64_t sent = state_.stuck_last_sent_ns(c.user - first_stuck_user_);
+    if (sent == 0) continue;  // never sent a message: nothing waits for it, nothing to wait for
+    readers.push_back({&c, sent, stuck_reader_deadline_ns(opts_, sent, load)});
+  }
+  const std::uint64_t start = now_ns();
+  std::uint64_t next_table = start;
+  bool announced = false;
+  std::vector<int> fds;
+  std::vector<waiting*> asked;
+  for (bool first_look = true; !state_.stopping(); first_look = false) {
+    const std::uint64_t now = now_ns();
+    const auto seen_closed = [&](waiting& r) {
+      r.done = true;
+      if (first_look) {
+        ++report_.stuck_closed_before_wait;  // when it closed is not known, only that it had
+        return;
+      }
+      ++report_.stuck_seen_closed;
+      report_.stuck_latest_close_ns = std::max(report_.stuck_latest_close_ns, now - r.sent_ns);
+    };
+    for (auto& r : readers) {
+      if (r.done) continue;
+      pollfd pfd{r.c->fd, POLLRDHUP, 0};
+      if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) seen_closed(r);
+    }
+    if (now >= next_table) {
+      fds.clear();
+      asked.clear();
+      for (auto& r : readers) {
+        if (r.done) continue;
+        fds.push_back(r.c->fd);
+        asked.push_back(&r);
+      }
+      const auto ends = peer_ends(fds);
+      for (std::size_t i = 0; i < asked.size(); ++i) {
+        waiting& r = *asked[i];
+        if (ends[i] == peer_end::open) r.ever_open = true;
+        if (ends[i] == peer_end::closed || (ends[i] == peer_end::unknown && r.ever_open)) seen_closed(r);
+      }
+      next_table = now + 100 * ms;
+    }
+    std::uint64_t last_deadline = 0;
+    for (const auto& r : readers) {
+      if (!r.done) last_deadline = std::max(last_deadline, r.deadline_ns);
+    }
+    if (now >= last_deadline) break;
+    if (!announced) {
+      announced = true;
+      spdlog::info("waiting up to {} ms for the daemon to disconnect the stuck readers (clientWriteTimeoutMs {} ms + "
+                   "{} ms after the last message to each: --chaos-stuck-timeout)",
+                   (last_deadline - now) / ms, opts_.chaos_stuck_timeout_ms, report_.stuck_slack_ns / ms);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  report_.stuck_waited_ns = now_ns() - start;
+}
+
+bool client_pool::judge_stuck_readers() {
+  // After the drain: a reader still connected fails the run if it was sent more than its socket
+  // can hold (--chaos-kernel-slack), since bytes waited for it; otherwise it proves nothing.
+  std::vector<const connection*> open;
+  for (const auto& c : connections_) {
+    if (c.kind != role::stuck || c.closed) continue;
+    if (state_.stuck_bytes_sent(c.user - first_stuck_user_) > opts_.chaos_kernel_slack) {
+      open.push_back(&c);
+    } else {
+      ++report_.stuck_unproven;
+    }
+  }
+  if (open.empty()) return true;
+  const connection& first = *open.front();
+  const std::size_t index = first.user - first_stuck_user_;
+  std::string message =
+      "chaos stuck readers: " + describe(first) + " was not disconnected within " +
+      std::to_string(opts_.chaos_stuck_timeout_ms + report_.stuck_slack_ns / ms) + " ms (clientWriteTimeoutMs " +
+      std::to_string(opts_.chaos_stuck_timeout_ms) + " ms, from --chaos-stuck-timeout or --daemonConfig, + " +
+      std::to_string(report_.stuck_slack_ns / ms) + " ms of slack) of the last private message to it, although it " +
+      "was sent " + std::to_string(state_.stuck_bytes_sent(index)) + " bytes, more than its socket holds (" +
+      "--chaos-kernel-slack " + std::to_string(opts_.chaos_kernel_slack) +
+      "): the daemon must disconnect a client whose socket takes nothing for clientWriteTimeoutMs";
+  if (open.size() > 1) {
+    message += "; also still connected:";
+    for (std::size_t i = 1; i < open.size() && i <= 10; ++i) message += (i == 1 ? " user " : ", ") + std::to_string(open[i]->user);
+    if (open.size() > 11) message += " and " + std::to_string(open.size() - 11) + " more";
+  }
+  state_.fail(std::move(message));
+  return false;
+}
+
 void client_pool::check_chaos_outcome() {
+  const bool stuck_timeout = opts_.chaos_stuck_timeout_ms > 0 && opts_.chaos_stuck_readers > 0;
+  if (stuck_timeout) await_stuck_cut_off();
   drain_stuck_readers();
+  if (stuck_timeout && !judge_stuck_readers()) return;
 
   // Bad clients: a rejected handshake must have been closed at once, a silent one within the
   // daemon's handshake timeout of connecting (plus a second for its timer and the scheduler).

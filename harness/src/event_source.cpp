@@ -41,6 +41,7 @@ event_source::event_source(const options& opts, const generator_settings& settin
       first_stuck_user_(settings.first_stuck_user),
       read_buffer_(4096) {
   report_.stuck_bytes.assign(settings.stuck_users, 0);
+  state_.expect_stuck_readers(settings.stuck_users);
   order_.reserve(opts.max_event_source_batch_size);
   if (opts.chaos_reconnect > 0 && opts.total_events > 1) {
     reconnects_planned_ = opts.chaos_reconnect;
@@ -408,7 +409,9 @@ void event_source::write_event_line(const formatted_line& line) {
 void event_source::account(const event& e, const formatted_line& line) {
   if (e.kind == event_kind::bad_body) ++report_.bad_body_lines;
   if (e.kind == event_kind::private_message && !report_.stuck_bytes.empty() && e.to >= first_stuck_user_) {
-    report_.stuck_bytes[e.to - first_stuck_user_] += line.length;  // as delivered, "\r\n" included
+    const auto reader = static_cast<std::uint32_t>(e.to - first_stuck_user_);
+    report_.stuck_bytes[reader] += line.length;  // as delivered, "\r\n" included
+    stuck_marks_.push_back({batches_.size(), reader, static_cast<std::uint32_t>(line.length)});  // the batch being built
   }
 }
 
@@ -441,6 +444,7 @@ bool event_source::build_chunk() {
   auto& lines = chunk_->lines;
   auto& staged = chunk_->staged;
   batches_.clear();
+  stuck_marks_.clear();
   reconnect_pending_ = false;
   // Paced, a chunk holds about a millisecond's worth of events so the pace is smooth.
   const std::uint64_t chunk_first = generator_.generated();
@@ -507,6 +511,7 @@ bool event_source::send_chunk() {
   std::size_t sent = 0;
   std::size_t next_batch = 0;
   std::size_t staged_published = 0;
+  std::size_t stuck_published = 0;  // stuck_marks_ handed to run_state
   std::uint64_t last_progress = now_ns();
   const std::uint64_t timeout_ns = static_cast<std::uint64_t>(opts_.timeout_ms) * ms;
   const bool survive = opts_.survive_restarts;
@@ -569,6 +574,11 @@ bool event_source::send_chunk() {
         staged_published = staged_end;
         report_.events = batches_[next_batch - 1].last_seq;
         state_.events_sent.store(report_.events, std::memory_order_relaxed);
+        for (; stuck_published < stuck_marks_.size() && stuck_marks_[stuck_published].batch < next_batch;
+             ++stuck_published) {
+          const auto& mark = stuck_marks_[stuck_published];
+          state_.stuck_message_sent(mark.reader, mark.bytes, now);
+        }
       }
       continue;
     }

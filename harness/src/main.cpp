@@ -78,28 +78,52 @@ plan make_plan(const options& opts) {
   return p;
 }
 
+void report_stuck_readers(const options& opts, const source_report& source, const client_report& clients,
+                          std::vector<std::string>& failures) {
+  std::uint64_t least = ~0ULL;
+  std::uint64_t most = 0;
+  for (const auto bytes : source.stuck_bytes) {
+    least = std::min(least, bytes);
+    most = std::max(most, bytes);
+  }
+  fmt::print("chaos stuck readers: {} of {} cut off by the daemon; each was sent {}..{} bytes, {} bytes had reached "
+             "them in all; every well-behaved client got everything\n",
+             clients.stuck_cut_off, clients.stuck_readers, least, most, clients.stuck_bytes_received);
+  if (clients.stuck_timeout_rule) {
+    // Checked reader by reader in the client thread (client_pool::judge_stuck_readers): a
+    // failure there ended the run before this report.
+    fmt::print("chaos stuck readers: rule clientWriteTimeoutMs {} ms (--chaos-stuck-timeout) + {} ms after the last "
+               "message to each; the run waited {} ms for them after the stream ({} already closed then, {} seen "
+               "closing while it waited{}, the others judged by the drain)\n",
+               opts.chaos_stuck_timeout_ms, clients.stuck_slack_ns / 1'000'000, clients.stuck_waited_ns / 1'000'000,
+               clients.stuck_closed_before_wait, clients.stuck_seen_closed,
+               clients.stuck_seen_closed > 0 ? fmt::format(", the last {} ms after the last message to it",
+                                                           clients.stuck_latest_close_ns / 1'000'000)
+                                             : std::string());
+    if (clients.stuck_unproven > 0) {
+      fmt::print("chaos stuck readers: warning: {} still connected were sent no more than --chaos-kernel-slack ({} "
+                 "bytes), too little to be sure their socket filled (raise totalEvents)\n",
+                 clients.stuck_unproven, opts.chaos_kernel_slack);
+    }
+    return;
+  }
+  if (clients.stuck_cut_off < clients.stuck_readers && least > opts.chaos_queue_bound + opts.chaos_kernel_slack) {
+    failures.push_back(fmt::format(
+        "chaos stuck readers: {} of {} still connected although each was sent at least {} bytes, more than the "
+        "queue bound {} plus {} bytes of kernel buffers (--chaos-stuck-timeout=0: a daemon without history must "
+        "cut a client off at its queue bound; one that keeps history disconnects a stuck reader after its "
+        "clientWriteTimeoutMs instead, which --chaos-stuck-timeout or --daemonConfig checks, and never with "
+        "clientWriteTimeoutMs 0)",
+        clients.stuck_readers - clients.stuck_cut_off, clients.stuck_readers, least, opts.chaos_queue_bound,
+        opts.chaos_kernel_slack));
+  } else if (clients.stuck_cut_off < clients.stuck_readers) {
+    fmt::print("chaos stuck readers: warning: the stream was too short to prove the cut-off (raise totalEvents)\n");
+  }
+}
+
 void print_chaos_report(const options& opts, const source_report& source, const client_report& clients,
                         std::vector<std::string>& failures) {
-  if (opts.chaos_stuck_readers > 0) {
-    std::uint64_t least = ~0ULL;
-    std::uint64_t most = 0;
-    for (const auto bytes : source.stuck_bytes) {
-      least = std::min(least, bytes);
-      most = std::max(most, bytes);
-    }
-    fmt::print("chaos stuck readers: {} of {} cut off by the daemon; each was sent {}..{} bytes, {} bytes had reached "
-               "them in all; every well-behaved client got everything\n",
-               clients.stuck_cut_off, clients.stuck_readers, least, most, clients.stuck_bytes_received);
-    if (clients.stuck_cut_off < clients.stuck_readers && least > opts.chaos_queue_bound + opts.chaos_kernel_slack) {
-      failures.push_back(fmt::format(
-          "chaos stuck readers: {} of {} still connected although each was sent at least {} bytes, more than the "
-          "queue bound {} plus {} bytes of kernel buffers",
-          clients.stuck_readers - clients.stuck_cut_off, clients.stuck_readers, least, opts.chaos_queue_bound,
-          opts.chaos_kernel_slack));
-    } else if (clients.stuck_cut_off < clients.stuck_readers) {
-      fmt::print("chaos stuck readers: warning: the stream was too short to prove the cut-off (raise totalEvents)\n");
-    }
-  }
+  if (opts.chaos_stuck_readers > 0) report_stuck_readers(opts, source, clients, failures);
   if (opts.chaos_bad_clients > 0) {
     std::string kinds;
     for (std::size_t k = 0; k < bad_client_kind_count; ++k) {

@@ -1,5 +1,6 @@
 #include "followermaze/options.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <fstream>
@@ -140,7 +141,9 @@ const std::vector<option_spec>& specs() {
        }},
       {"daemonPid", "PID", "report this process's CPU seconds and peak RSS at the end",
        optional_integer(&options::daemon_pid, 1, std::numeric_limits<int>::max())},
-      {"daemonConfig", "FILE", "take the two ports from the daemon's JSON config (flags still win)",
+      {"daemonConfig", "FILE",
+       "take the event, client and ws ports and clientWriteTimeoutMs (for chaos-stuck-timeout) from the daemon's "
+       "JSON config (flags still win)",
        [](options& o, std::string_view v) {
          o.daemon_config = std::string(v);
          return std::string{};
@@ -162,14 +165,21 @@ const std::vector<option_spec>& specs() {
        "the source waits while this many notifications are owed to clients (default 1000000): keeps the "
        "verifier's queues, and the latency, from measuring how far ahead the source ran",
        integer(&options::max_in_flight, 1)},
-      {"chaos-stuck-readers", "N", "N extra users that register and never read; the server must cut them off",
+      {"chaos-stuck-readers", "N",
+       "N extra users that register and never read; the daemon must disconnect them (see chaos-stuck-timeout)",
        integer(&options::chaos_stuck_readers, 0, 100'000)},
+      {"chaos-stuck-timeout", "MS",
+       "the daemon's clientWriteTimeoutMs (default: daemonConfig's, else 30000): each stuck reader must be "
+       "disconnected within this, plus 2 s and the run's worst client latency, of the last private message to it, "
+       "and the run waits for that; 0 (a daemon without history or write timeout): one sent more than "
+       "chaos-queue-bound + chaos-kernel-slack must have been cut off",
+       integer(&options::chaos_stuck_timeout_ms, 0, 3'600'000)},
       {"chaos-stuck-bytes", "BYTES",
        "private-message traffic sent to each stuck reader (default 1.5 x (chaos-queue-bound + chaos-kernel-slack))",
        optional_integer(&options::chaos_stuck_bytes, 0, std::numeric_limits<std::uint64_t>::max())},
       {"chaos-queue-bound", "BYTES",
-       "the daemon's per-client queue bound (default 262144): a stuck reader sent more than this plus "
-       "chaos-kernel-slack must have been cut off",
+       "the daemon's maxClientQueueBytes (default 262144); with chaos-stuck-timeout=0 a stuck reader sent more "
+       "than this plus chaos-kernel-slack must have been cut off",
        integer(&options::chaos_queue_bound, 0)},
       {"chaos-kernel-slack", "BYTES",
        "what the kernel's socket buffers may hold for a stuck reader beyond the daemon's queue (default 1048576; "
@@ -261,8 +271,10 @@ bool is_identifier(std::string_view name) {
   return true;
 }
 
-// Reads eventListenerPort, clientListenerPort and wsListenerPort from the daemon's config file.
-std::string apply_daemon_config(options& o, bool event_port_flag, bool client_port_flag, bool ws_port_flag) {
+// Reads eventListenerPort, clientListenerPort, wsListenerPort and clientWriteTimeoutMs from the
+// daemon's config file. A key it leaves out keeps the harness's default, which is the daemon's.
+std::string apply_daemon_config(options& o, bool event_port_flag, bool client_port_flag, bool ws_port_flag,
+                                bool stuck_timeout_flag) {
   std::ifstream in(o.daemon_config, std::ios::binary);
   if (!in) return "daemonConfig: cannot open " + o.daemon_config;
   std::ostringstream text;
@@ -280,7 +292,25 @@ std::string apply_daemon_config(options& o, bool event_port_flag, bool client_po
   };
   if (auto error = port("eventListenerPort", o.event_listener_port, event_port_flag); !error.empty()) return error;
   if (auto error = port("clientListenerPort", o.client_listener_port, client_port_flag); !error.empty()) return error;
-  return port("wsListenerPort", o.ws_listener_port, ws_port_flag);
+  // wsListenerPort 0 is the daemon's "no WebSocket listener" (config/config.json ships it): only
+  // a run with WebSocket clients needs the port.
+  if (!ws_port_flag && document.contains("wsListenerPort") && document["wsListenerPort"].is_number_unsigned() &&
+      document["wsListenerPort"].get<std::uint64_t>() == 0) {
+    if (o.ws_clients > 0) {
+      return "daemonConfig: wsListenerPort is 0 (no WebSocket listener), and --ws-clients asks for " +
+             std::to_string(o.ws_clients) + " WebSocket clients";
+    }
+  } else if (auto error = port("wsListenerPort", o.ws_listener_port, ws_port_flag); !error.empty()) {
+    return error;
+  }
+  if (!stuck_timeout_flag && document.contains("clientWriteTimeoutMs")) {
+    const auto& value = document["clientWriteTimeoutMs"];
+    if (!value.is_number_unsigned() || value.get<std::uint64_t>() > 3'600'000) {
+      return "daemonConfig: clientWriteTimeoutMs is not a number of milliseconds from 0 to 3600000";
+    }
+    o.chaos_stuck_timeout_ms = static_cast<std::uint32_t>(value.get<std::uint64_t>());
+  }
+  return {};
 }
 
 std::string check_tls(const options& o) {
@@ -321,6 +351,7 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
   bool event_port_flag = false;
   bool client_port_flag = false;
   bool ws_port_flag = false;
+  bool stuck_timeout_flag = false;
   bool jwt_ttl_set = false;
 
   const auto apply = [&](const option_spec& spec, std::string_view value, std::string_view origin) {
@@ -376,6 +407,7 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
     if (spec->name == "eventListenerPort") event_port_flag = true;
     if (spec->name == "clientListenerPort") client_port_flag = true;
     if (spec->name == "wsListenerPort" || spec->name == "ws-port") ws_port_flag = true;
+    if (spec->name == "chaos-stuck-timeout") stuck_timeout_flag = true;
   }
 
   if (!users_set) {
@@ -422,7 +454,8 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
     return outcome;
   }
   if (!o.daemon_config.empty()) {
-    if (auto error = apply_daemon_config(o, event_port_flag, client_port_flag, ws_port_flag); !error.empty()) {
+    if (auto error = apply_daemon_config(o, event_port_flag, client_port_flag, ws_port_flag, stuck_timeout_flag);
+        !error.empty()) {
       outcome.error = std::move(error);
       return outcome;
     }
@@ -436,6 +469,16 @@ std::uint64_t stuck_bytes_per_reader(const options& o) noexcept {
   if (o.chaos_queue_bound > most / 2 || o.chaos_kernel_slack > most / 2) return most;
   const std::uint64_t let_through = o.chaos_queue_bound + o.chaos_kernel_slack;
   return let_through > most / 3 * 2 ? most : let_through + let_through / 2;
+}
+
+std::uint64_t stuck_reader_slack_ns(std::uint64_t load_ns) noexcept {
+  constexpr std::uint64_t timer_and_scheduler_ns = 2'000'000'000;
+  return timer_and_scheduler_ns + std::min<std::uint64_t>(load_ns, std::numeric_limits<std::uint64_t>::max() / 4);
+}
+
+std::uint64_t stuck_reader_deadline_ns(const options& o, std::uint64_t last_sent_ns, std::uint64_t load_ns) noexcept {
+  if (o.chaos_stuck_timeout_ms == 0) return 0;
+  return last_sent_ns + std::uint64_t{o.chaos_stuck_timeout_ms} * 1'000'000 + stuck_reader_slack_ns(load_ns);
 }
 
 std::string usage_text() {

@@ -130,6 +130,57 @@ TEST(Options, HandshakeTimeoutForSilentClients) {
             "flag chaos-handshake-timeout must be an integer from 0 to 3600000, got \"3600001\"");
 }
 
+TEST(Options, StuckTimeoutFromTheFlagTheDaemonConfigOrTheDaemonsDefault) {
+  // The daemon's clientWriteTimeoutMs default, when nothing says otherwise.
+  EXPECT_EQ(parse({}).opts.chaos_stuck_timeout_ms, 30'000U);
+  EXPECT_EQ(parse({}, {"--chaos-stuck-timeout=3000"}).opts.chaos_stuck_timeout_ms, 3000U);
+  EXPECT_EQ(parse({}, {"--chaos-stuck-timeout", "0"}).opts.chaos_stuck_timeout_ms, 0U);  // the queue-bound rule
+  EXPECT_EQ(parse({}, {"--chaos-stuck-timeout=3600001"}).error,
+            "flag chaos-stuck-timeout must be an integer from 0 to 3600000, got \"3600001\"");
+
+  const std::string path = testing::TempDir() + "followermaze_options_stuck.json";
+  const auto write = [&path](const std::string& json) {
+    std::ofstream out(path);
+    out << json;
+  };
+  write(R"({"clientListenerPort": 19099, "clientWriteTimeoutMs": 1500})");
+  auto outcome = parse({}, {"--daemonConfig", path});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.chaos_stuck_timeout_ms, 1500U);
+  EXPECT_EQ(outcome.opts.client_listener_port, 19099);
+  // The flag wins, before or after --daemonConfig.
+  EXPECT_EQ(parse({}, {"--chaos-stuck-timeout=0", "--daemonConfig", path}).opts.chaos_stuck_timeout_ms, 0U);
+  EXPECT_EQ(parse({}, {"--daemonConfig", path, "--chaos-stuck-timeout=700"}).opts.chaos_stuck_timeout_ms, 700U);
+
+  write(R"({"dataDir": "", "historyBytes": 0, "clientWriteTimeoutMs": 0})");
+  EXPECT_EQ(parse({}, {"--daemonConfig", path}).opts.chaos_stuck_timeout_ms, 0U);
+  write(R"({"clientListenerPort": 19099})");  // left out: the daemon's default
+  EXPECT_EQ(parse({}, {"--daemonConfig", path}).opts.chaos_stuck_timeout_ms, 30'000U);
+  write(R"({"clientWriteTimeoutMs": "3000"})");
+  EXPECT_EQ(parse({}, {"--daemonConfig", path}).error,
+            "daemonConfig: clientWriteTimeoutMs is not a number of milliseconds from 0 to 3600000");
+  write(R"({"clientWriteTimeoutMs": -1})");
+  EXPECT_NE(parse({}, {"--daemonConfig", path}).error, "");
+  write(R"({"clientWriteTimeoutMs": 3600001})");
+  EXPECT_NE(parse({}, {"--daemonConfig", path}).error, "");
+  EXPECT_EQ(parse({}, {"--chaos-stuck-timeout=5", "--daemonConfig", path}).error, "");  // not read when flagged
+  std::remove(path.c_str());
+}
+
+TEST(Options, StuckReaderDeadline) {
+  auto o = parse({}, {"--chaos-stuck-timeout=3000"}).opts;
+  constexpr std::uint64_t ms = 1'000'000;
+  EXPECT_EQ(stuck_reader_slack_ns(0), 2000 * ms);
+  EXPECT_EQ(stuck_reader_slack_ns(250 * ms), 2250 * ms);  // the daemon ran that far behind the source
+  // Timeout + 2 s + load after the last message was written.
+  EXPECT_EQ(stuck_reader_deadline_ns(o, 10'000 * ms, 0), (10'000 + 3000 + 2000) * ms);
+  EXPECT_EQ(stuck_reader_deadline_ns(o, 10'000 * ms, 400 * ms), (10'000 + 3000 + 2400) * ms);
+  o.chaos_stuck_timeout_ms = 0;
+  EXPECT_EQ(stuck_reader_deadline_ns(o, 10'000 * ms, 400 * ms), 0U);  // no deadline: the queue-bound rule
+  o.chaos_stuck_timeout_ms = 3'600'000;
+  EXPECT_GT(stuck_reader_deadline_ns(o, 10'000 * ms, ~0ULL), 10'000 * ms);  // no wrap on an absurd load
+}
+
 TEST(Options, SlowReadersAndClientReconnects) {
   auto outcome = parse({});
   EXPECT_EQ(outcome.opts.chaos_slow_readers, 0U);
@@ -193,6 +244,7 @@ TEST(Options, Help) {
   EXPECT_TRUE(parse({}, {"-h"}).opts.help);
   const auto text = usage_text();
   for (const char* name : {"--totalEvents", "--concurrencyLevel", "--daemonPid", "--mix", "--chaos-stuck-readers",
+                           "--chaos-stuck-timeout=MS", "clientWriteTimeoutMs",
                            "--chaos-bad-clients", "--chaos-duplicate-connections", "--chaos-garbage",
                            "--chaos-reconnect", "--chaos-kernel-slack", "--chaos-handshake-timeout", "RESULT",
                            "--chaos-slow-readers=N", "--slow-read-fraction=F", "--chaos-client-reconnect=N",
@@ -276,6 +328,23 @@ TEST(Options, PortsFromTheDaemonConfigUnlessFlagged) {
   ASSERT_EQ(outcome.error, "");
   EXPECT_EQ(outcome.opts.event_listener_port, 19090);
   EXPECT_EQ(outcome.opts.client_listener_port, 5000);
+  // wsListenerPort 0: the daemon has no WebSocket listener (config/config.json), fine without ws-clients.
+  {
+    std::ofstream out(path);
+    out << R"({"eventListenerPort": 19090, "clientListenerPort": 19099, "wsListenerPort": 0})";
+  }
+  outcome = parse({}, {"--daemonConfig", path});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.ws_listener_port, 9098);
+  EXPECT_EQ(parse({}, {"--ws-clients=2", "--daemonConfig", path}).error,
+            "daemonConfig: wsListenerPort is 0 (no WebSocket listener), and --ws-clients asks for 2 WebSocket clients");
+  EXPECT_EQ(parse({}, {"--ws-clients=2", "--ws-port=5001", "--daemonConfig", path}).opts.ws_listener_port, 5001);
+  {
+    std::ofstream out(path);
+    out << R"({"clientListenerPort": 0})";
+  }
+  EXPECT_EQ(parse({}, {"--daemonConfig", path}).error,
+            "daemonConfig: clientListenerPort is not a port the harness can connect to");
   std::remove(path.c_str());
   EXPECT_EQ(parse({}, {"--daemonConfig=/nonexistent/x.json"}).error, "daemonConfig: cannot open /nonexistent/x.json");
 }

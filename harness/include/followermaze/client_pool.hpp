@@ -8,7 +8,8 @@
 // that grow to the backlog and are reused).
 //
 // Chaos connections: stuck readers register and are never read until the end, when the
-// harness drains them to see whether the daemon cut them off; bad clients send a bad
+// harness drains them to see whether the daemon cut them off (with --chaos-stuck-timeout, only
+// once each one's deadline has passed: reading would unstick it); bad clients send a bad
 // handshake (or none) and must receive nothing at all.
 //
 // Verified connections that may fall far behind (slow readers, clients that drop and resume)
@@ -77,6 +78,14 @@ struct client_report {
   std::uint32_t stuck_readers = 0;
   std::uint32_t stuck_cut_off = 0;         // EOF or reset once drained
   std::uint64_t stuck_bytes_received = 0;  // what they had been sent before the cut
+  // --chaos-stuck-timeout (nonzero): the rule checked reader by reader (see check_chaos_outcome).
+  bool stuck_timeout_rule = false;
+  std::uint64_t stuck_slack_ns = 0;         // allowed beyond the timeout (stuck_reader_slack_ns)
+  std::uint64_t stuck_waited_ns = 0;        // how long the run waited for them after the stream
+  std::uint32_t stuck_closed_before_wait = 0;  // seen closed at its first look (a reset, or /proc/net/tcp)
+  std::uint32_t stuck_seen_closed = 0;         // ... seen closing while it waited
+  std::uint64_t stuck_latest_close_ns = 0;     // the most time from one of those's last message to its close
+  std::uint32_t stuck_unproven = 0;         // still connected, sent too little to be sure their socket filled
   std::uint32_t bad_clients_by_kind[bad_client_kind_count] = {};
   std::uint32_t bad_clients_closed_by_kind[bad_client_kind_count] = {};
 
@@ -243,6 +252,10 @@ class client_pool {
   void drain_expectations();
   void check_timeouts(std::uint64_t now);
   void check_chaos_outcome();
+  // --chaos-stuck-timeout: waits (without reading them) until every stuck reader's deadline has
+  // passed or its end is seen closed; then, after the drain, fails naming those still connected.
+  void await_stuck_cut_off();
+  bool judge_stuck_readers();
   void drain_stuck_readers();
   std::string describe(const connection& c) const;
   static std::string handshake_text(const connection& c);

@@ -99,6 +99,13 @@ class event_source {
     std::size_t staged_end;   // its expectations are chunk_->staged[..staged_end)
     std::uint64_t last_seq;
   };
+  // A private message to a stuck reader in the chunk being built: when its batch is accepted by
+  // the kernel, run_state learns the time (--chaos-stuck-timeout's reference point).
+  struct stuck_mark {
+    std::size_t batch;  // index in batches_
+    std::uint32_t reader;
+    std::uint32_t bytes;
+  };
   // How an I/O step on the daemon connection ended.
   enum class io : std::uint8_t { ok, broken, failed };
 
@@ -164,6 +171,7 @@ class event_source {
   std::uint64_t duplicate_floor_ = 1;  // lowest sequence number sent earlier on this connection
   std::uint64_t chunk_first_seq_ = 1;
   user_id first_stuck_user_;
+  std::vector<stuck_mark> stuck_marks_;  // the current chunk's, in batch order
 
   durable_reader reader_;       // fd_'s
   bool daemon_talks_ = false;   // the daemon has written on a source connection

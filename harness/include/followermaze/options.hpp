@@ -31,7 +31,7 @@ struct options {
   // The harness's own.
   std::string host = "127.0.0.1";
   std::optional<int> daemon_pid;
-  std::string daemon_config;  // read the two ports from the daemon's JSON config
+  std::string daemon_config;  // read the ports and clientWriteTimeoutMs from the daemon's JSON config
   std::string mix_name = "default";
   event_mix mix = named_mixes[0].mix;
   std::uint32_t avg_follows = 10;
@@ -46,6 +46,10 @@ struct options {
   std::optional<std::uint64_t> chaos_stuck_bytes;  // traffic each stuck reader is sent; see stuck_bytes_per_reader
   std::uint64_t chaos_queue_bound = 256 * 1024;    // the daemon's maxClientQueueBytes
   std::uint64_t chaos_kernel_slack = 1ULL << 20;   // what kernel buffers may hold for a stuck reader besides
+  // The daemon's clientWriteTimeoutMs: nonzero, every stuck reader must be disconnected within it
+  // (plus stuck_reader_slack_ns) of the last private message sent to it; 0, the queue-bound rule.
+  // --chaos-stuck-timeout, else --daemonConfig's clientWriteTimeoutMs, else the daemon's default.
+  std::uint32_t chaos_stuck_timeout_ms = 30'000;
   std::uint32_t chaos_bad_clients = 0;
   std::uint32_t chaos_handshake_timeout_ms = 5000;  // the daemon's clientHandshakeTimeoutMs; 0: don't wait for it
   std::uint32_t chaos_duplicate_connections = 0;
@@ -100,5 +104,13 @@ std::string usage_text();
 // half as much again as a daemon that honours its queue bound can let through before cutting
 // the reader off (queue bound + kernel slack), so the cut-off is proven with room to spare.
 std::uint64_t stuck_bytes_per_reader(const options& o) noexcept;
+
+// --chaos-stuck-timeout: how long after the last private message to a stuck reader was written
+// (its batch accepted by the kernel) the daemon may take to disconnect it: its write timeout,
+// plus 2 s for its timer and the scheduler, plus `load_ns`, how far behind the source the daemon
+// was seen to run (the verified clients' worst latency: the daemon may have handled that message
+// that much later). 0 when the timeout is 0 (the queue-bound rule applies instead).
+std::uint64_t stuck_reader_slack_ns(std::uint64_t load_ns) noexcept;
+std::uint64_t stuck_reader_deadline_ns(const options& o, std::uint64_t last_sent_ns, std::uint64_t load_ns) noexcept;
 
 }  // namespace followermaze

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -42,10 +44,35 @@ class run_state {
   std::atomic<bool> source_done{false};
   std::atomic<bool> clients_done{false};
 
+  // --chaos-stuck-readers: for each stuck reader, when the kernel accepted the batch holding the
+  // latest private message to it (0: none yet) and the bytes of those messages so far. Sized
+  // before the threads start; the source writes as it publishes batches, the client thread reads
+  // at the end (--chaos-stuck-timeout's reference point).
+  void expect_stuck_readers(std::size_t count) {
+    stuck_count_ = count;
+    stuck_sent_ns_ = std::make_unique<std::atomic<std::uint64_t>[]>(count);
+    stuck_bytes_ = std::make_unique<std::atomic<std::uint64_t>[]>(count);
+  }
+  std::size_t stuck_readers() const noexcept { return stuck_count_; }
+  void stuck_message_sent(std::size_t reader, std::uint64_t bytes, std::uint64_t at_ns) noexcept {
+    if (reader >= stuck_count_) return;
+    stuck_bytes_[reader].fetch_add(bytes, std::memory_order_relaxed);
+    stuck_sent_ns_[reader].store(at_ns, std::memory_order_release);
+  }
+  std::uint64_t stuck_last_sent_ns(std::size_t reader) const noexcept {
+    return reader < stuck_count_ ? stuck_sent_ns_[reader].load(std::memory_order_acquire) : 0;
+  }
+  std::uint64_t stuck_bytes_sent(std::size_t reader) const noexcept {
+    return reader < stuck_count_ ? stuck_bytes_[reader].load(std::memory_order_acquire) : 0;
+  }
+
  private:
   mutable std::mutex mutex_;
   std::string failure_;
   std::atomic<bool> stop_{false};
+  std::size_t stuck_count_ = 0;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> stuck_sent_ns_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> stuck_bytes_;
 };
 
 }  // namespace followermaze
