@@ -2,6 +2,10 @@
 // are a user's, and whom the user followed at a past point.
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <utility>
+
 #include "eventserver/core/graph_changes.hpp"
 #include "eventserver/core/registration.hpp"
 #include "eventserver/core/router.hpp"
@@ -60,6 +64,108 @@ TEST(UserFilter, DecidesAsTheRouterDoesAndTracksTheUsersFollows) {
   EXPECT_FALSE(f.notifies({10, event_type::private_message, 5, 2}));
   EXPECT_FALSE(f.notifies({11, event_type::no_op, 0, 0}));
   EXPECT_EQ(ids(f.following().begin(), f.following().end()), (ids{4, 9}));
+}
+
+// user_filter::scan, the catch-up loop, against the careful way it stands in for: every line
+// framed, parsed with parse_event and given to notifies(). Streams as the log stores them,
+// then with every kind of damage a line could have, must give the same lines and the same
+// follows at the end.
+using taken_lines = std::vector<std::pair<sequence_number, std::string>>;
+
+taken_lines careful(user_filter& f, std::string_view lines, sequence_number first) {
+  taken_lines out;
+  sequence_number seq = first;
+  while (!lines.empty()) {
+    const auto nl = lines.find('\n');
+    const std::string_view line = lines.substr(0, nl == std::string_view::npos ? lines.size() : nl + 1);
+    lines.remove_prefix(line.size());
+    std::string_view body = line;
+    if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+    if (!body.empty() && body.back() == '\r') body.remove_suffix(1);
+    const parse_result parsed = parse_event(body);
+    if (parsed.status == parse_status::ok && f.notifies(event{seq, parsed.ev.type, parsed.ev.from, parsed.ev.to})) {
+      out.emplace_back(seq, std::string(line));
+    }
+    ++seq;
+  }
+  return out;
+}
+
+taken_lines scanned(user_filter& f, std::string_view lines, sequence_number first) {
+  taken_lines out;
+  const std::uint64_t count = f.scan(lines, first, [&](sequence_number seq, std::string_view line) {
+    out.emplace_back(seq, std::string(line));
+  });
+  EXPECT_EQ(count, static_cast<std::uint64_t>(std::count(lines.begin(), lines.end(), '\n')) +
+                       (!lines.empty() && lines.back() != '\n' ? 1 : 0));
+  return out;
+}
+
+std::string stored_line(std::mt19937_64& rng, sequence_number seq) {
+  const auto id = [&] { return std::to_string(rng() % 12 + 1); };  // few users: the filter's user is hit often
+  std::string line = std::to_string(seq);
+  switch (rng() % 6) {
+    case 0: line += "|F|" + id() + "|" + id(); break;
+    case 1: line += "|U|" + id() + "|" + id(); break;
+    case 2: line += "|B"; break;
+    case 3: line += "|P|" + id() + "|" + id(); break;
+    case 4: line += "|S|" + id(); break;
+    default: return "\r\n";  // a no-op (a bad body's number)
+  }
+  return line + "\r\n";
+}
+
+// One kind of damage to a line; the careful way decides what it means.
+std::string damaged(std::mt19937_64& rng, std::string line) {
+  static const std::vector<std::string> replacements = {"0", "9", "|", "\r", "\n", "x", "B", "S", "18446744073709551616",
+                                                        "99999999999999999999", "", "\r\n", "-", " "};
+  switch (rng() % 5) {
+    case 0:  // one byte replaced
+      if (!line.empty()) line[rng() % line.size()] = replacements[rng() % 10][0];
+      break;
+    case 1:  // a piece inserted
+      line.insert(rng() % (line.size() + 1), replacements[rng() % replacements.size()]);
+      break;
+    case 2:  // a byte removed
+      if (!line.empty()) line.erase(rng() % line.size(), 1);
+      break;
+    case 3:  // a leading zero
+      line = "0" + line;
+      break;
+    default:  // "\r\n" becomes "\n"
+      if (line.size() >= 2 && line[line.size() - 2] == '\r') line.erase(line.size() - 2, 1);
+      break;
+  }
+  return line;
+}
+
+TEST(UserFilter, ScanTakesWhatTheCarefulWayTakes) {
+  std::mt19937_64 rng(20261126);
+  for (int round = 0; round < 3000; ++round) {
+    // Runs that cross a change in the sequence number's digit count.
+    const sequence_number first = round % 3 == 0 ? 1 : round % 3 == 1 ? 95 + rng() % 10 : 999'990 + rng() % 20;
+    std::string lines;
+    const int count = 1 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < count; ++i) {
+      std::string line = stored_line(rng, first + static_cast<sequence_number>(i));
+      if (round % 2 == 1 && rng() % 4 == 0) line = damaged(rng, line);
+      lines += line;
+    }
+    if (round % 7 == 0 && !lines.empty()) lines.resize(rng() % lines.size());  // a cut run
+    const ids following = {static_cast<user_id>(rng() % 12 + 1), static_cast<user_id>(rng() % 12 + 1)};
+    const user_id user = rng() % 12 + 1;
+    user_filter a(user, following);
+    user_filter b(user, following);
+    ASSERT_EQ(scanned(a, lines, first), careful(b, lines, first)) << "first " << first << ", lines:\n" << lines;
+    ASSERT_EQ(ids(a.following().begin(), a.following().end()), ids(b.following().begin(), b.following().end()));
+  }
+}
+
+TEST(UserFilter, ScanOfAStoredRun) {
+  user_filter f(5, {3});
+  const std::string lines = "9|S|3\r\n10|P|1|5\r\n11|F|5|4\r\n\r\n13|S|4\r\n14|U|5|3\r\n15|S|3\r\n16|B\r\n";
+  EXPECT_EQ(scanned(f, lines, 9), (taken_lines{{9, "9|S|3\r\n"}, {10, "10|P|1|5\r\n"}, {13, "13|S|4\r\n"}, {16, "16|B\r\n"}}));
+  EXPECT_EQ(ids(f.following().begin(), f.following().end()), (ids{4}));
 }
 
 // The router records every effective change; undoing a user's changes after N gives its
