@@ -8,6 +8,10 @@ namespace {
 // A flood of bad lines costs at most this many warnings per second per kind.
 constexpr std::size_t warn_burst = 5;
 constexpr std::chrono::seconds warn_interval{1};
+
+// The line a no-op keeps in the log, padded: the log copies readable_bytes from a line's start.
+constexpr char empty_line_storage[log_batch::readable_bytes] = "\r\n";
+constexpr std::string_view empty_line{empty_line_storage, 2};
 }  // namespace
 
 dispatcher::dispatcher(const stream_settings& settings, counters& stats)
@@ -100,7 +104,7 @@ void dispatcher::release_ready() {
                       : sequencer_.drain([this](const event& ev, std::string_view notification) {
                           SPDLOG_TRACE("log seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
                           // A no-op keeps its place in the log as an empty line: its bytes are not kept.
-                          log_->append(ev, notification.empty() ? std::string_view("\r\n") : notification);
+                          log_->append(ev, notification.empty() ? empty_line : notification);
                         });
   stats_.events_processed += released;
   if (released != 0) {
