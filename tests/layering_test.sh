@@ -4,8 +4,9 @@
 #   net/      core/ and net/
 #   storage/  core/ and storage/
 #   auth/     core/ and auth/
+#   tls/      core/, net/ and tls/
 #   admin/    core/, net/, storage/ and admin/
-#   ws/       core/, net/, auth/ and ws/
+#   ws/       core/, net/, auth/, tls/ and ws/
 #   cluster/  core/, storage/ and cluster/
 #   app/      anything: it wires the layers together
 # usage: layering_test.sh SOURCE_DIR
@@ -19,8 +20,9 @@ allowed() {
     net) echo "core net" ;;
     storage) echo "core storage" ;;
     auth) echo "core auth" ;;
+    tls) echo "core net tls" ;;
     admin) echo "core net storage admin" ;;
-    ws) echo "core net auth ws" ;;
+    ws) echo "core net auth tls ws" ;;
     cluster) echo "core storage cluster" ;;
     app) echo "*" ;;
     *) echo "" ;;
