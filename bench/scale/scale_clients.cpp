@@ -12,6 +12,12 @@
 // the expected stream is built once and each connection only keeps its offset into it; every
 // read is one memcmp against the stream at that offset.
 //
+// --ws: every connection is a WebSocket client instead (docs/protocol.md, "WebSocket"): it sends
+// GET /users/<id> with the upgrade headers, checks the 101 (Sec-WebSocket-Accept for RFC 6455's
+// sample key: the bench needs no SHA-1), then reads frames with a minimal decoder written here:
+// every text frame must hold whole lines separated by '\n', and their payloads with a '\n' after
+// each must be the stream "1|B\n2|B\n..." byte for byte; the daemon's pings are answered.
+//
 // Exit status: 0 when every connection received every broadcast, 1 on a wrong, missing or
 // extra byte, a refused or dropped connection, or a timeout, 2 on a usage or set-up error
 // (descriptor limit, daemon not reachable).
@@ -37,6 +43,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +76,8 @@ struct options {
   std::uint32_t settle_ms = 3000;
   std::uint32_t timeout_ms = 60000;
   std::uint32_t quiet_ms = 300;
+  bool ws = false;                // WebSocket clients on ws_port instead of TCP clients on client_port
+  std::uint16_t ws_port = 9098;
 };
 
 constexpr std::string_view usage =
@@ -80,6 +89,9 @@ constexpr std::string_view usage =
     "                         connection, exactly and in order (default 1000)\n"
     "  --host=ADDR            the daemon's IPv4 address (default 127.0.0.1)\n"
     "  --clientPort=PORT      the daemon's client port (default 9099)\n"
+    "  --transport=tcp|ws     tcp: the id line on the client port (default); ws: WebSocket\n"
+    "                         clients (GET /users/<id>) on the WebSocket port\n"
+    "  --wsPort=PORT          the daemon's WebSocket port (default 9098)\n"
     "  --eventPort=PORT       the daemon's event source port (default 9090)\n"
     "  --adminPort=PORT       the daemon's admin port, polled for eventserver_connected_users\n"
     "                         (default 9095; 0: wait --settle instead)\n"
@@ -97,7 +109,8 @@ constexpr std::string_view usage =
     "\n"
     "Prints a report and one line: RESULT clients=.. connect_per_s=.. register_per_s=..\n"
     "  rss_before_kb=.. rss_after_kb=.. bytes_per_connection=.. notifications=.. notif_per_s=..\n"
-    "  daemon_register_cpu_s=.. daemon_deliver_cpu_s=.. daemon_peak_rss_kb=..\n";
+    "  daemon_register_cpu_s=.. daemon_deliver_cpu_s=.. daemon_peak_rss_kb=.. transport=tcp|ws\n"
+    "  frames=.. (text frames verified, --transport=ws)\n";
 
 [[noreturn]] void fail(int status, const char* format, ...) __attribute__((format(printf, 2, 3)));
 void fail(int status, const char* format, ...) {
@@ -161,6 +174,11 @@ options parse_options(int argc, char** argv) {
       opts.host = value;
     } else if (name == "clientPort") {
       port(opts.client_port);
+    } else if (name == "transport") {
+      if (value != "tcp" && value != "ws") bad();
+      opts.ws = value == "ws";
+    } else if (name == "wsPort") {
+      port(opts.ws_port);
     } else if (name == "eventPort") {
       port(opts.event_port);
     } else if (name == "adminPort") {
@@ -344,13 +362,31 @@ std::string printable(const char* data, std::size_t size) {
 
 // --- the bench ----------------------------------------------------------------------------
 
-enum class client_state : std::uint8_t { connecting, registered };
+enum class client_state : std::uint8_t { connecting, upgrading, registered };
+
+// RFC 6455's sample key and the accept value it requires (section 1.3): the same key for every
+// connection is allowed (it only proves the server speaks WebSocket) and spares the bench SHA-1.
+constexpr std::string_view ws_key = "dGhlIHNhbXBsZSBub25jZQ==";
+constexpr std::string_view ws_accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+constexpr std::size_t max_upgrade_response = 4096;
+
+// A WebSocket connection's place in the daemon's frames (server frames are never masked).
+struct ws_reader {
+  std::array<unsigned char, 10> header{};
+  std::uint8_t header_have = 0;
+  std::uint8_t header_need = 2;
+  std::uint8_t opcode = 0;
+  bool in_payload = false;
+  std::uint64_t payload_left = 0;
+  std::string pending;  // the upgrade response while it is incomplete; a control frame's payload
+};
 
 // One client connection: the socket and how far into the expected stream it has got.
 struct client {
   int fd = -1;
   client_state state = client_state::connecting;
   std::uint64_t received = 0;  // bytes of the expected broadcast stream matched so far
+  std::unique_ptr<ws_reader> ws;  // --ws only
 };
 
 // epoll data: the client's index, or the event source.
@@ -364,7 +400,7 @@ class scale_bench {
     check_descriptor_limit();
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) fail(exit_setup, "epoll_create1: %s", std::strerror(errno));
-    server_ = ipv4(opts_.host, opts_.client_port);
+    server_ = ipv4(opts_.host, opts_.ws ? opts_.ws_port : opts_.client_port);
     admin_ = ipv4(opts_.host, opts_.admin_port);
     first_source_ = ipv4(opts_.source_base, 0);
     address_count_ = (opts_.clients + opts_.per_address - 1) / opts_.per_address;
@@ -429,15 +465,22 @@ class scale_bench {
   }
 
   // "1|B\r\n2|B\r\n...": what the source sends and, byte for byte, what every client must get.
+  // A WebSocket client gets "1|B\n2|B\n..." (frames' payloads, a '\n' after each).
   void build_expected_stream() {
     expected_.reserve(static_cast<std::size_t>(opts_.broadcasts) * 16);
+    source_stream_.reserve(static_cast<std::size_t>(opts_.broadcasts) * 16);
     char line[32];
     const std::uint64_t end_sequence = opts_.first_sequence + opts_.broadcasts;
     for (std::uint64_t seq = opts_.first_sequence; seq < end_sequence; ++seq) {
       const auto end = std::to_chars(line, line + 20, seq).ptr;
       std::memcpy(end, "|B\r\n", 4);
-      expected_.append(line, static_cast<std::size_t>(end + 4 - line));
+      source_stream_.append(line, static_cast<std::size_t>(end + 4 - line));
+      if (opts_.ws) {
+        end[2] = '\n';
+        expected_.append(line, static_cast<std::size_t>(end + 3 - line));
+      }
     }
+    if (!opts_.ws) expected_ = source_stream_;
   }
 
   sockaddr_in source_address(std::uint32_t index) const {
@@ -496,6 +539,18 @@ class scale_bench {
     }
     char id[32];
     const auto end = std::to_chars(id, id + 20, user_of(index)).ptr;
+    if (opts_.ws) {
+      const std::string request = "GET /users/" + std::string(id, end) + " HTTP/1.1\r\nHost: " + opts_.host +
+                                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
+                                  std::string(ws_key) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      if (send(c.fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+        fail(exit_failed, "sending the upgrade of user %" PRIu64 ": %s", user_of(index), std::strerror(errno));
+      }
+      c.ws = std::make_unique<ws_reader>();
+      c.state = client_state::upgrading;
+      modify_epoll(c.fd, EPOLLIN | EPOLLRDHUP, index);
+      return;
+    }
     std::memcpy(end, "\r\n", 2);
     const auto size = static_cast<std::size_t>(end + 2 - id);
     // A fresh socket's send buffer always takes a few bytes whole.
@@ -508,9 +563,10 @@ class scale_bench {
 
   void connect_all() {
     clients_.resize(opts_.clients);
-    std::printf("connecting %" PRIu32 " clients to %s:%u from %" PRIu32 " source address(es) %s..%s, %" PRIu32
+    std::printf("connecting %" PRIu32 " %s clients to %s:%u from %" PRIu32 " source address(es) %s..%s, %" PRIu32
                 " in flight at most\n",
-                opts_.clients, opts_.host.c_str(), opts_.client_port, address_count_,
+                opts_.clients, opts_.ws ? "WebSocket" : "TCP", opts_.host.c_str(),
+                opts_.ws ? opts_.ws_port : opts_.client_port, address_count_,
                 address_text(source_address(0)).c_str(), address_text(source_address(opts_.clients - 1)).c_str(),
                 opts_.connect_window);
     std::fflush(stdout);
@@ -538,7 +594,8 @@ class scale_bench {
       }
     }
     connect_seconds_ = seconds_since(connect_start_);
-    std::printf("connected %" PRIu32 " clients and sent their ids in %.3f s\n", opts_.clients, connect_seconds_);
+    std::printf("connected %" PRIu32 " clients and sent their %s in %.3f s\n", opts_.clients,
+                opts_.ws ? "upgrade requests" : "ids", connect_seconds_);
     std::fflush(stdout);
   }
 
@@ -612,6 +669,11 @@ class scale_bench {
     }
     if (n == 0) fail_client(index, "closed by the daemon");
     const auto size = static_cast<std::size_t>(n);
+    if (opts_.ws) {
+      read_ws(index, buffer_.data(), size);
+      last_progress_ = steady::now();
+      return;
+    }
     const std::size_t owed = expected_.size() - c.received;
     if (size > owed || std::memcmp(buffer_.data(), expected_.data() + c.received, size) != 0) {
       report_mismatch(index, size);
@@ -622,6 +684,134 @@ class scale_bench {
       last_complete_ = steady::now();
     }
     last_progress_ = steady::now();
+  }
+
+  // --- WebSocket ---------------------------------------------------------------------------
+
+  void read_ws(std::uint32_t index, const char* data, std::size_t size) {
+    client& c = clients_[index];
+    ws_reader& r = *c.ws;
+    if (c.state == client_state::upgrading) {
+      r.pending.append(data, size);
+      const auto end = r.pending.find("\r\n\r\n");
+      if (end == std::string::npos) {
+        if (r.pending.size() > max_upgrade_response) fail_client(index, "an upgrade response without an end");
+        return;
+      }
+      const std::string_view head(r.pending.data(), end);
+      if (!head.starts_with("HTTP/1.1 101 ")) {
+        const std::string status(head.substr(0, head.find('\r')));
+        fail_client(index, ("upgrade refused: " + status).c_str());
+      }
+      if (head.find("\r\nSec-WebSocket-Accept: " + std::string(ws_accept)) == std::string_view::npos) {
+        fail_client(index, "a 101 without the right Sec-WebSocket-Accept");
+      }
+      c.state = client_state::registered;
+      const std::string rest = r.pending.substr(end + 4);
+      std::string().swap(r.pending);
+      if (!rest.empty()) read_ws(index, rest.data(), rest.size());
+      return;
+    }
+    while (size != 0) {
+      if (!r.in_payload) {
+        const std::size_t take = std::min<std::size_t>(size, r.header_need - r.header_have);
+        std::memcpy(r.header.data() + r.header_have, data, take);
+        r.header_have = static_cast<std::uint8_t>(r.header_have + take);
+        data += take;
+        size -= take;
+        if (r.header_have < r.header_need) return;
+        if (!frame_header(index)) continue;  // the extended length follows
+      }
+      const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(size, r.payload_left));
+      payload(index, data, take);
+      data += take;
+      size -= take;
+      r.payload_left -= take;
+      if (r.payload_left == 0) end_frame(index);
+    }
+  }
+
+  // The header is complete (true), or needs its extended length first (false).
+  bool frame_header(std::uint32_t index) {
+    ws_reader& r = *clients_[index].ws;
+    const unsigned char first = r.header[0];
+    const unsigned char second = r.header[1];
+    if ((second & 0x80) != 0) fail_client(index, "a masked frame from the daemon");
+    const unsigned length7 = second & 0x7fu;
+    const std::uint8_t need = length7 == 126 ? 4 : length7 == 127 ? 10 : 2;
+    if (r.header_need < need) {
+      r.header_need = need;
+      return false;
+    }
+    std::uint64_t length = length7;
+    if (need > 2) {
+      length = 0;
+      for (std::uint8_t i = 2; i < need; ++i) length = (length << 8) | r.header[i];
+    }
+    r.opcode = static_cast<std::uint8_t>(first & 0x0fu);
+    if ((first & 0x80u) == 0) fail_client(index, "a fragmented message (the daemon sends whole lines in one frame)");
+    if (r.opcode != 0x1 && r.opcode != 0x8 && r.opcode != 0x9 && r.opcode != 0xa) {
+      fail_client(index, "a frame that is not text, ping, pong or close");
+    }
+    if (r.opcode == 0x1 && length == 0) fail_client(index, "an empty text frame");
+    if (r.opcode >= 0x8 && length > 125) fail_client(index, "a control frame over 125 bytes");
+    r.in_payload = true;
+    r.payload_left = length;
+    r.header_have = 0;
+    r.header_need = 2;
+    if (length == 0) end_frame(index);
+    return length != 0;
+  }
+
+  void payload(std::uint32_t index, const char* data, std::size_t size) {
+    client& c = clients_[index];
+    if (c.ws->opcode != 0x1) {
+      c.ws->pending.append(data, size);
+      return;
+    }
+    const std::size_t owed = expected_.size() - c.received;
+    if (size > owed || std::memcmp(data, expected_.data() + c.received, size) != 0) {
+      fail(exit_failed, "user %" PRIu64 ": a frame differs from the stream at offset %" PRIu64 ": received \"%s\"",
+           user_of(index), c.received, printable(data, size).c_str());
+    }
+    c.received += size;
+  }
+
+  void end_frame(std::uint32_t index) {
+    client& c = clients_[index];
+    ws_reader& r = *c.ws;
+    r.in_payload = false;
+    if (r.opcode == 0x8) {
+      const std::string& p = r.pending;
+      const unsigned code = p.size() >= 2 ? (static_cast<unsigned char>(p[0]) << 8 | static_cast<unsigned char>(p[1])) : 1005;
+      fail_client(index, ("a close frame, code " + std::to_string(code) + " " + p.substr(std::min<std::size_t>(2, p.size()))).c_str());
+    }
+    if (r.opcode == 0x9) {
+      // The pong: masked (all clients' frames are), the ping's payload.
+      std::string pong;
+      pong += static_cast<char>(0x8a);
+      pong += static_cast<char>(0x80 | r.pending.size());
+      const std::array<unsigned char, 4> mask{0x5a, 0xc3, 0x0f, 0x96};
+      for (const unsigned char m : mask) pong += static_cast<char>(m);
+      for (std::size_t i = 0; i < r.pending.size(); ++i) pong += static_cast<char>(r.pending[i] ^ mask[i % 4]);
+      if (send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(pong.size())) {
+        fail_client(index, "could not answer a ping");
+      }
+      ++pings_;
+    }
+    r.pending.clear();
+    if (r.opcode != 0x1) return;
+    // The line the frame ends with is followed by the '\n' the frame leaves out.
+    if (c.received >= expected_.size() || expected_[c.received] != '\n') {
+      fail(exit_failed, "user %" PRIu64 ": a frame ends inside a line, at offset %" PRIu64 " of its stream",
+           user_of(index), c.received);
+    }
+    ++c.received;
+    ++frames_;
+    if (c.received == expected_.size()) {
+      ++complete_;
+      last_complete_ = steady::now();
+    }
   }
 
   [[noreturn]] void fail_client(std::uint32_t index, const char* what) {
@@ -649,9 +839,9 @@ class scale_bench {
   }
 
   void write_source() {
-    while (source_sent_ < expected_.size()) {
+    while (source_sent_ < source_stream_.size()) {
       const ssize_t n =
-          send(source_fd_, expected_.data() + source_sent_, expected_.size() - source_sent_, MSG_NOSIGNAL);
+          send(source_fd_, source_stream_.data() + source_sent_, source_stream_.size() - source_sent_, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN) return;
         if (errno == EINTR) continue;
@@ -717,8 +907,8 @@ class scale_bench {
     const double delivery_rate = notifications / deliver_seconds_;
     std::printf("\n%" PRIu32 " connections from %" PRIu32 " source address(es), %" PRIu32 " broadcasts each\n",
                 opts_.clients, address_count_, opts_.broadcasts);
-    std::printf("connect:      %.3f s to connect and send every id (%.0f connections/s)\n", connect_seconds_,
-                connect_rate);
+    std::printf("connect:      %.3f s to connect and send every %s (%.0f connections/s)\n", connect_seconds_,
+                opts_.ws ? "upgrade request" : "id", connect_rate);
     if (opts_.admin_port != 0) {
       std::printf("register:     %.3f s until the daemon reported all users connected (%.0f connections/s)\n",
                   register_seconds_, register_rate);
@@ -746,6 +936,11 @@ class scale_bench {
     if (peak_rss_kb_) {
       std::printf("peak RSS:     daemon VmHWM %.1f MiB\n", static_cast<double>(*peak_rss_kb_) / 1024.0);
     }
+    if (opts_.ws) {
+      std::printf("WebSocket:    %" PRIu32 " upgrades checked, %" PRIu64 " text frames verified (%.1f lines each), %" PRIu64
+                  " pings answered\n",
+                  opts_.clients, frames_, frames_ != 0 ? notifications / static_cast<double>(frames_) : 0.0, pings_);
+    }
     std::printf("ALL %" PRIu32 " CONNECTIONS RECEIVED ALL %" PRIu32 " BROADCASTS\n", opts_.clients, opts_.broadcasts);
     const auto kb = [](const std::optional<std::uint64_t>& value) {
       return value ? std::to_string(*value) : std::string("na");
@@ -754,7 +949,7 @@ class scale_bench {
                 " connect_s=%.3f connect_per_s=%.0f register_s=%s "
                 "register_per_s=%s rss_before_kb=%s rss_after_kb=%s bytes_per_connection=%s broadcasts=%" PRIu32
                 " notifications=%.0f deliver_s=%.3f notif_per_s=%.0f daemon_register_cpu_s=%s daemon_deliver_cpu_s=%s "
-                "daemon_peak_rss_kb=%s\n",
+                "daemon_peak_rss_kb=%s transport=%s frames=%" PRIu64 "\n",
                 opts_.clients, address_count_, connect_seconds_, connect_rate,
                 opts_.admin_port != 0 ? format_double("%.3f", register_seconds_).c_str() : "na",
                 opts_.admin_port != 0 ? format_double("%.0f", register_rate).c_str() : "na", kb(rss_before_kb_).c_str(),
@@ -762,7 +957,7 @@ class scale_bench {
                 opts_.broadcasts, notifications, deliver_seconds_, delivery_rate,
                 register_cpu_seconds_ ? format_double("%.2f", *register_cpu_seconds_).c_str() : "na",
                 deliver_cpu_seconds_ ? format_double("%.2f", *deliver_cpu_seconds_).c_str() : "na",
-                kb(peak_rss_kb_).c_str());
+                kb(peak_rss_kb_).c_str(), opts_.ws ? "ws" : "tcp", frames_);
   }
 
   static std::string format_double(const char* format, double value) {
@@ -779,7 +974,10 @@ class scale_bench {
   sockaddr_in first_source_{};
   std::uint32_t address_count_ = 0;
   std::vector<client> clients_;
-  std::string expected_;  // the whole broadcast stream, as sent and as every client must receive it
+  std::string source_stream_;  // the whole broadcast stream, as the source sends it
+  std::string expected_;       // ... as every client must receive it (the same bytes over TCP)
+  std::uint64_t frames_ = 0;   // --ws: text frames verified
+  std::uint64_t pings_ = 0;    // --ws: pings answered
   std::size_t source_sent_ = 0;
   bool sending_ = false;
   std::uint32_t complete_ = 0;  // connections that have received the whole stream

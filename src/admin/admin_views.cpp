@@ -107,7 +107,19 @@ std::string render_metrics(const server_snapshot& s) {
              {"limit", c.clients_rejected_limit},
              {"peer_closed", c.clients_disconnected_peer},
              {"stuck", c.clients_disconnected_stuck},
-             {"out_of_history", c.clients_out_of_history}});
+             {"out_of_history", c.clients_out_of_history},
+             {"ws_pong_timeout", c.ws_pong_timeouts},
+             {"ws_protocol_error", c.ws_protocol_errors}});
+  m.gauge("eventserver_ws_connections", "Client connections over WebSocket (of eventserver_client_connections).",
+          s.ws_connections);
+  m.counter("eventserver_ws_upgrades_total", "WebSocket upgrades accepted (101 Switching Protocols).", c.ws_upgrades);
+  m.reasons("eventserver_ws_upgrades_refused_total", "WebSocket upgrade requests refused, by reason (the HTTP status).",
+            {{"bad_request", c.ws_upgrades_refused_bad_request},
+             {"bad_target", c.ws_upgrades_refused_bad_target},
+             {"not_found", c.ws_upgrades_refused_not_found},
+             {"method", c.ws_upgrades_refused_method},
+             {"not_upgrade", c.ws_upgrades_refused_not_upgrade},
+             {"origin", c.ws_upgrades_refused_origin}});
   m.gauge("eventserver_clients_catching_up", "Client connections reading from history (they fell behind, or resumed).",
           s.clients_catching_up);
   m.gauge("eventserver_catch_up_lag_events", "Events the client furthest behind in catch-up has yet to read.",

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventserver/ws/upgrade_request.hpp"
+
 namespace eventserver {
 
 namespace {
@@ -171,6 +173,28 @@ const std::vector<key_rule>& rules() {
       integer_key("snapshotEveryEvents", &config::snapshot_every_events, 0, 1ULL << 40),
       one_of_key("newStreamPolicy", &config::new_stream_policy, {"restart", "continue"}),
       integer_key("historyBytes", &config::history_bytes, 0, 1ULL << 40),
+      {"wsListenerAddress",
+       [](config& c, std::string_view o, const json& v) { c.ws_listener_address = ip_address(o, "wsListenerAddress", v); }},
+      {"wsListenerPort",
+       [](config& c, std::string_view o, const json& v) {
+         c.ws_listener_port = static_cast<std::uint16_t>(integer_in(o, "wsListenerPort", v, 0, port_max));
+         c.ws_enabled = c.ws_listener_port != 0;
+       }},
+      millis_key("wsPingIntervalMs", &config::ws_ping_interval, 0, 3'600'000),
+      millis_key("wsPongTimeoutMs", &config::ws_pong_timeout, 100, 3'600'000),
+      {"wsAllowedOrigins",
+       [](config& c, std::string_view o, const json& v) {
+         constexpr std::string_view problem =
+             "must be an array of origins such as \"https://example.com\" (scheme, host, optional port; no path)";
+         constexpr std::size_t max_origins = 1024;
+         if (!v.is_array() || v.size() > max_origins) fail(o, "wsAllowedOrigins", problem, v);
+         std::vector<std::string> origins;
+         for (const auto& entry : v) {
+           if (!entry.is_string() || !valid_origin(entry.get<std::string>())) fail(o, "wsAllowedOrigins", problem, entry);
+           origins.push_back(entry.get<std::string>());
+         }
+         c.ws_allowed_origins = std::move(origins);
+       }},
       millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 0, 3'600'000),
   };
   return table;
@@ -209,6 +233,10 @@ config parse_config(std::string_view json_text, std::string_view origin) {
     throw config_error(std::string(origin) + ": \"maxSequenceJump\" (" + std::to_string(result.max_sequence_jump) +
                        ") must be 0 or at least \"maxPendingEvents\" (" + std::to_string(result.max_pending_events) +
                        "): the window's own numbers cannot be too far");
+  }
+  if (result.ws_ping_interval.count() != 0 && result.ws_ping_interval < std::chrono::milliseconds(100)) {
+    throw config_error(std::string(origin) + ": \"wsPingIntervalMs\" (" + std::to_string(result.ws_ping_interval.count()) +
+                       ") must be 0 (no pings) or at least 100");
   }
   return result;
 }

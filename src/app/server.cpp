@@ -9,6 +9,7 @@
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/event_source_session.hpp"
 #include "eventserver/net/listener.hpp"
+#include "eventserver/ws/ws_client_session.hpp"
 
 namespace eventserver {
 
@@ -37,6 +38,7 @@ server::server(asio::io_context& io, config settings)
                      std::min(settings_.client_write_batch_bytes, settings_.max_client_queue_bytes),
                      settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout},
       dispatcher_(settings_.stream(), stats_),
+      ws_settings_{settings_.ws_ping_interval, settings_.ws_pong_timeout, settings_.ws_allowed_origins},
       hold_writes_(settings_.client_write_delay),
       gap_timer_(io),
       shutdown_timer_(io),
@@ -64,8 +66,19 @@ void server::start() {
         io_, endpoint_of(settings_.admin_listener_address, settings_.admin_listener_port), "admin",
         [this](tcp::socket socket) { accept_admin(std::move(socket)); });
   }
+  if (settings_.ws_enabled) {
+    ws_listener_ = std::make_shared<listener>(
+        io_, endpoint_of(settings_.ws_listener_address, settings_.ws_listener_port), "WebSocket client",
+        [this](tcp::socket socket) { accept_ws_client(std::move(socket)); });
+  }
   spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
                to_string(client_endpoint()));
+  if (ws_listener_) {
+    spdlog::info("WebSocket clients (GET /users/<id>) on {}{}", to_string(ws_endpoint()),
+                 settings_.ws_allowed_origins.empty()
+                     ? std::string(", from pages of any origin")
+                     : fmt::format(", from pages of {} allowed origin(s)", settings_.ws_allowed_origins.size()));
+  }
   if (admin_listener_) {
     admin_listener_->start();
     spdlog::info("admin HTTP (/metrics /healthz /readyz /connz) on {}", to_string(admin_endpoint()));
@@ -82,6 +95,7 @@ void server::start() {
 void server::take_connections() {
   event_listener_->start();
   client_listener_->start();
+  if (ws_listener_) ws_listener_->start();
 }
 
 durable_log::hooks server::log_hooks() {
@@ -150,6 +164,7 @@ tcp::endpoint server::event_endpoint() const { return event_listener_ ? event_li
 tcp::endpoint server::client_endpoint() const { return client_listener_ ? client_listener_->local_endpoint() : tcp::endpoint{}; }
 
 tcp::endpoint server::admin_endpoint() const { return admin_listener_ ? admin_listener_->local_endpoint() : tcp::endpoint{}; }
+tcp::endpoint server::ws_endpoint() const { return ws_listener_ ? ws_listener_->local_endpoint() : tcp::endpoint{}; }
 
 void server::accept_admin(tcp::socket socket) {
   if (stopping_ || admins_.size() >= max_admin_connections) return;
@@ -180,18 +195,28 @@ std::size_t server::live_event_sources() const {
                                                 [](event_source_session* s) { return !s->peer_has_left(); }));
 }
 
-void server::accept_client(tcp::socket socket) {
-  if (stopping_) return;
+bool server::admit_client() {
+  if (stopping_) return false;  // the socket closes as it goes out of scope
   if (clients_.size() >= settings_.max_clients) {
     ++stats_.clients_rejected_limit;
     if (const auto suppressed = limit_warnings_.allow(std::chrono::steady_clock::now())) {
       spdlog::warn("refused a client connection: maxClients ({}) already connected{}", settings_.max_clients,
                    suppressed_note(*suppressed));
     }
-    return;
+    return false;
   }
   ++stats_.clients_accepted;
+  return true;
+}
+
+void server::accept_client(tcp::socket socket) {
+  if (!admit_client()) return;
   std::make_shared<tcp_client_session>(std::move(socket), *this)->start();
+}
+
+void server::accept_ws_client(tcp::socket socket) {
+  if (!admit_client()) return;
+  std::make_shared<ws_client_session>(std::move(socket), *this, ws_settings_)->start();
 }
 
 void server::pause_source(std::shared_ptr<event_source_session> source) { paused_.push_back(std::move(source)); }
@@ -271,6 +296,7 @@ void server::shutdown(std::function<void()> done) {
                settings_.shutdown_timeout.count());
   if (event_listener_) event_listener_->stop();
   if (client_listener_) client_listener_->stop();
+  if (ws_listener_) ws_listener_->stop();
   if (admin_listener_) admin_listener_->stop();
   for (auto* admin : std::vector<admin_session*>(admins_.begin(), admins_.end())) admin->close();
   gap_timer_.cancel();
@@ -336,7 +362,10 @@ server_snapshot server::snapshot() const {
   s.client_connections = clients_.size();
   s.event_sources = sources_.size();
   s.follow_edges = routes.graph().edge_count();
-  for (const auto* client : clients_) s.queued_bytes += client->queued_bytes();
+  for (const auto* client : clients_) {
+    s.queued_bytes += client->queued_bytes();
+    if (client->transport() == "ws") ++s.ws_connections;
+  }
   const sequence_number processed_head = dispatcher_.applied().seq;
   // The ten most behind, described; the rest only compared (a scrape with 20,000 clients).
   std::vector<std::pair<std::uint64_t, const client_session*>> behind;
@@ -410,13 +439,20 @@ void server::log_totals() const {
       "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}, "
       "too far ahead {}; "
       "gaps skipped {} ({} sequence numbers); clients accepted {}, registered {}, refused over limit {}, "
-      "handshake failures {}, cut off slow {}, peer closed {}; bytes in {}, out {} in {} writes",
+      "handshake failures {}, cut off slow {}, peer closed {}; bytes in {}, out {} in {} writes{}",
       s.events_processed, dispatcher_.sequence().pending(), dispatcher_.sequence().next_expected(),
       s.notifications_delivered, s.notifications_dropped_offline, s.notifications_dropped_closing,
       s.rejected_no_sequence, s.rejected_bad_body, s.rejected_duplicate, s.rejected_stale, s.rejected_overlong,
       s.rejected_unterminated, s.rejected_too_far, s.gaps_skipped, s.sequence_numbers_skipped, s.clients_accepted, s.clients_registered,
       s.clients_rejected_limit, s.handshake_timeouts + s.handshake_bad_id + s.handshake_overlong + s.handshake_peer_closed,
-      s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes);
+      s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes,
+      ws_listener_ ? fmt::format("; WebSocket upgrades {}, refused {}, pong timeouts {}, protocol errors {}",
+                                 s.ws_upgrades,
+                                 s.ws_upgrades_refused_bad_request + s.ws_upgrades_refused_bad_target +
+                                     s.ws_upgrades_refused_not_found + s.ws_upgrades_refused_method +
+                                     s.ws_upgrades_refused_not_upgrade + s.ws_upgrades_refused_origin,
+                                 s.ws_pong_timeouts, s.ws_protocol_errors)
+                   : std::string());
 }
 
 }  // namespace eventserver

@@ -66,6 +66,11 @@ inline config test_config() {
   settings.admin_enabled = false;
   settings.admin_listener_address = "127.0.0.1";
   settings.admin_listener_port = 0;
+  // The WebSocket listener is off, as by default; tests/ws turns it on (ws_enabled), on an
+  // OS-chosen loopback port.
+  settings.ws_enabled = false;
+  settings.ws_listener_address = "127.0.0.1";
+  settings.ws_listener_port = 0;
   return settings;
 }
 
@@ -275,6 +280,7 @@ class test_daemon {
     recovering_ = server_->recovering();
     event_port_ = server_->event_endpoint().port();
     client_port_ = server_->client_endpoint().port();
+    ws_port_ = server_->ws_endpoint().port();
     logs_ = std::make_shared<log_capture>();
     spdlog::default_logger()->sinks().push_back(logs_);  // before the io thread exists
     thread_ = std::thread([this] {
@@ -296,6 +302,7 @@ class test_daemon {
 
   std::uint16_t event_port() const noexcept { return event_port_; }
   std::uint16_t client_port() const noexcept { return client_port_; }
+  std::uint16_t ws_port() const noexcept { return ws_port_; }  // 0 unless ws_enabled
   log_capture& logs() noexcept { return *logs_; }
 
   // Runs f(server&) on the io thread and returns its result. Throws if the io thread does not
@@ -421,6 +428,7 @@ class test_daemon {
   std::shared_ptr<log_capture> logs_;
   std::uint16_t event_port_ = 0;
   std::uint16_t client_port_ = 0;
+  std::uint16_t ws_port_ = 0;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable finished_cv_;

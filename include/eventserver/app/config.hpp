@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eventserver/core/stream_settings.hpp"
 
@@ -41,6 +42,17 @@ struct config {
   std::size_t max_clients = 10000;
   std::size_t max_event_sources = 16;
   std::chrono::milliseconds shutdown_timeout{5000};
+
+  // WebSocket client listener (docs/protocol.md, "WebSocket"). Off by default: in JSON, port 0
+  // disables it (9098 is its conventional port). Open to any address when on, like the client
+  // port: browsers reach it from anywhere.
+  bool ws_enabled = false;
+  std::string ws_listener_address = "0.0.0.0";
+  std::uint16_t ws_listener_port = 0;
+  std::chrono::milliseconds ws_ping_interval{25000};  // 0: no pings
+  std::chrono::milliseconds ws_pong_timeout{10000};   // no pong within this after a ping: closed (4001)
+  // Origins ("https://example.com") whose pages may open a WebSocket; empty: any.
+  std::vector<std::string> ws_allowed_origins;
 
   // Admin HTTP listener (/metrics, /healthz, /readyz, /connz). In JSON, port 0 disables it.
   bool admin_enabled = true;

@@ -1,7 +1,8 @@
 #pragma once
-// Wires the daemon together on one io_context: two listeners, the sessions they start, the
-// dispatcher that owns the sequencer, the follower graph and the routing, and the timers
-// for the gap timeout and the shutdown deadline. Everything runs on the io_context's single
+// Wires the daemon together on one io_context: the listeners (event sources, TCP and
+// WebSocket clients, admin), the sessions they start, the dispatcher that owns the sequencer,
+// the follower graph and the routing, and the timers for the gap timeout and the shutdown
+// deadline. Everything runs on the io_context's single
 // thread, so no state here is locked.
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/session_hub.hpp"
+#include "eventserver/ws/ws_settings.hpp"
 
 namespace eventserver {
 
@@ -57,6 +59,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   tcp::endpoint event_endpoint() const;
   tcp::endpoint client_endpoint() const;
   tcp::endpoint admin_endpoint() const;  // unspecified when the admin listener is disabled
+  tcp::endpoint ws_endpoint() const;     // unspecified when the WebSocket listener is disabled
   const config& settings() const noexcept { return settings_; }
   const counters& stats() const noexcept { return stats_; }
   const dispatcher& dispatch() const noexcept { return dispatcher_; }
@@ -107,6 +110,9 @@ class server final : public source_hub, public client_hub, public admin_hub {
  private:
   void accept_event_source(tcp::socket socket);
   void accept_client(tcp::socket socket);
+  void accept_ws_client(tcp::socket socket);
+  // maxClients and shutdown, for TCP and WebSocket clients alike; counts the accepted one.
+  bool admit_client();
   void accept_admin(tcp::socket socket);
   void arm_gap_timer();
   void on_gap_timer(const error_code& ec);
@@ -129,6 +135,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   std::shared_ptr<listener> event_listener_;
   std::shared_ptr<listener> client_listener_;
   std::shared_ptr<listener> admin_listener_;
+  std::shared_ptr<listener> ws_listener_;  // with wsListenerPort
+  ws_settings ws_settings_;                // outlives every WebSocket session
   // Sessions own themselves (shared_from_this in their handlers); these are back-pointers
   // that each session removes in its destructor.
   std::size_t live_event_sources() const;

@@ -50,6 +50,18 @@ struct counters {
   std::uint64_t resumes_complete = 0;               // <user>|<last>: everything after <last> was there
   std::uint64_t resumes_incomplete = 0;             // ... history no longer reached back that far
   std::uint64_t clients_disconnected_peer = 0;  // peer closed or reset
+
+  // WebSocket clients. They are client connections too: accepted, registered, the handshake
+  // timeouts and the disconnects above count them as well.
+  std::uint64_t ws_upgrades = 0;                      // upgrades accepted (101 Switching Protocols)
+  std::uint64_t ws_upgrades_refused_bad_request = 0;  // 400 malformed HTTP or handshake, a body; 431 headers too large
+  std::uint64_t ws_upgrades_refused_bad_target = 0;   // 400 /users/<id>?... with a bad number or parameter
+  std::uint64_t ws_upgrades_refused_not_found = 0;    // 404 a path other than /users/<id>
+  std::uint64_t ws_upgrades_refused_method = 0;       // 405 not GET
+  std::uint64_t ws_upgrades_refused_not_upgrade = 0;  // 426 a GET without the WebSocket upgrade headers
+  std::uint64_t ws_upgrades_refused_origin = 0;       // 403 an Origin not in wsAllowedOrigins
+  std::uint64_t ws_pong_timeouts = 0;                 // policy: no pong within wsPongTimeoutMs, closed with 4001
+  std::uint64_t ws_protocol_errors = 0;               // policy: the client sent data or broke the framing (1003, 1009, 1002)
 };
 
 }  // namespace eventserver

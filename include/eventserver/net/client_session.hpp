@@ -57,6 +57,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
 
   user_id user() const noexcept { return user_; }
   std::uint64_t serial() const noexcept { return serial_; }  // order of acceptance
+  const std::string& transport() const noexcept { return transport_; }  // tcp, ws, ...
   bool registered() const noexcept { return state_ == state::live || state_ == state::catching_up; }
   bool catching_up() const noexcept { return state_ == state::catching_up; }
   std::size_t queued_bytes() const noexcept { return queue_.size() - sent_; }

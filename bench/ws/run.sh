@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# WebSocket delivery against TCP on the default run, interleaved: each round runs the harness's
+# default stream (EVENTS, CLIENTS) once with every client on TCP and once with every client on
+# WebSocket (--ws-clients=CLIENTS), in an order that alternates from round to round (this
+# machine's speed drifts by +-15% from minute to minute, so only interleaved runs compare).
+# Every run is verified by the harness; a fresh daemon each time, with the same config for both
+# (the WebSocket listener on in both, so the only difference is the clients' transport).
+#
+# usage: bench/ws/run.sh [ROUNDS]      (default 5)
+#   BUILD_DIR   the build (default build): its eventserver and followermaze
+#   EVENTS      events per run (default 10000000), CLIENTS (default 100)
+#   OUT         results file (default bench/results/ws.md)
+# Writes a markdown table of medians (daemon CPU, wall, p99, peak RSS, client writes) with the
+# median per-round CPU ratio ws / tcp against the goal (at most 2), and the runs behind each
+# median. p99 is the harness's latency from a batch written to a line received: p99_us for the
+# TCP clients, ws_p99_us for the WebSocket ones (the harness keeps them apart).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
+source bench/lib.sh
+
+rounds=${1:-5}
+build=${BUILD_DIR:-build}
+events=${EVENTS:-10000000}
+clients=${CLIENTS:-100}
+out=${OUT:-bench/results/ws.md}
+goal=2
+require_binaries "$build/eventserver" "$build/followermaze"
+if [[ "$("$build/followermaze" --help 2>&1 || true)" != *--ws-clients=* ]]; then
+  echo "run.sh: $build/followermaze has no --ws-clients option yet; rebuild it once the harness has it" >&2
+  exit 2
+fi
+
+work=$(mktemp -d)
+daemon_pid=""
+cleanup() {
+  if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+declare -A runs
+
+# run_variant tcp|ws: one verified run; appends "cpu wall p99_ms rss_kb writes" to runs[NAME].
+run_variant() {
+  local name=$1 event_port client_port ws_port ws_flag=""
+  [[ "$name" == ws ]] && ws_flag="--ws-clients=$clients"
+  pick_ports event_port client_port ws_port
+  printf '{"eventListenerPort": %s, "clientListenerPort": %s, "clientListenerAddress": "127.0.0.1", "adminListenerPort": 0, "wsListenerAddress": "127.0.0.1", "wsListenerPort": %s}\n' \
+    "$event_port" "$client_port" "$ws_port" >"$work/config.json"
+  "$build/eventserver" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  local result
+  # shellcheck disable=SC2086  # ws_flag is one flag or nothing
+  if ! result=$(eventListenerPort=$event_port clientListenerPort=$client_port wsListenerPort=$ws_port \
+    "$build/followermaze" --totalEvents="$events" --concurrencyLevel="$clients" --daemonPid="$daemon_pid" $ws_flag 2>&1 |
+    tee "$work/harness.log" | grep '^RESULT'); then
+    echo "run.sh: $name: the harness failed:" >&2
+    tail -20 "$work/harness.log" >&2
+    terminate_daemon "$daemon_pid" || true
+    daemon_pid=""
+    exit 1
+  fi
+  terminate_daemon "$daemon_pid" || true
+  daemon_pid=""
+  local cpu wall p99_key=p99_us p99 rss writes
+  [[ "$name" == ws ]] && p99_key=ws_p99_us
+  cpu=$(grep -oE 'daemon_cpu_s=[0-9.]+' <<<"$result" | cut -d= -f2)
+  wall=$(grep -oE 'wall_s=[0-9.]+' <<<"$result" | cut -d= -f2)
+  p99=$(grep -oE " $p99_key=[0-9]+" <<<"$result" | cut -d= -f2)
+  rss=$(grep -oE 'daemon_peak_rss_kb=[0-9]+' <<<"$result" | cut -d= -f2)
+  # The daemon's totals line: "bytes in N, out M in W writes" (a WebSocket write is one frame).
+  writes=$(grep -oE 'in [0-9]+ writes' "$work/daemon.log" | grep -oE '[0-9]+' || echo 0)
+  p99=$(awk -v us="$p99" 'BEGIN { printf "%.1f", us / 1000 }')
+  runs[$name]+="$cpu $wall $p99 $rss $writes;"
+  printf '  %-4s cpu %s s  wall %s s  p99 %s ms  rss %s KB  writes %s\n' "$name" "$cpu" "$wall" "$p99" "$rss" "$writes"
+}
+
+order=(tcp ws)
+for round in $(seq 1 "$rounds"); do
+  echo "round $round/$rounds"
+  if ((round % 2)); then run_variant tcp; run_variant ws; else run_variant ws; run_variant tcp; fi
+done
+
+# median COLUMN RUNS: the median of one column (1-based) of "a b c d e;" records.
+median() {
+  tr ';' '\n' <<<"$2" | grep . | awk -v c="$1" '{print $c}' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
+
+# pair_ratio RUNS REFERENCE_RUNS: the median over rounds of this variant's CPU over the
+# reference's in the same round (the machine's drift cancels out within a round).
+pair_ratio() {
+  paste -d' ' <(tr ';' '\n' <<<"$1" | grep . | awk '{print $1}') <(tr ';' '\n' <<<"$2" | grep . | awk '{print $1}') |
+    awk '{print $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
+
+ratio=$(pair_ratio "${runs[ws]}" "${runs[tcp]}")
+verdict=$(awk -v r="$ratio" -v g="$goal" 'BEGIN { print (r <= g) ? "met" : "NOT met" }')
+{
+  echo "# WebSocket delivery against TCP on the default run"
+  echo
+  echo "$(date -u +%F), commit \`$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo -dirty)\`, $rounds rounds" \
+    "interleaved (\`bench/ws/run.sh $rounds\`), $events events, $clients clients, all on TCP (tcp) or all on" \
+    "WebSocket (ws, \`--ws-clients=$clients\`), every run verified by the harness; $(nproc) cores, the harness on the same machine."
+  echo "Medians; the runs behind each are listed below. Goal: WebSocket daemon CPU at most ${goal}x TCP's: **$verdict** ($ratio)."
+  echo
+  echo "| variant | daemon CPU s | CPU / tcp (per round) | wall s | p99 ms | peak RSS MB | client writes |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for name in "${order[@]}"; do
+    r=${runs[$name]}
+    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' "$name" "$(median 1 "$r")" "$(pair_ratio "$r" "${runs[tcp]}")" \
+      "$(median 2 "$r")" "$(median 3 "$r")" "$(awk -v k="$(median 4 "$r")" 'BEGIN {print k / 1024}')" "$(median 5 "$r")"
+  done
+  echo
+  echo "Client writes: the daemon's count of writes that moved bytes (for WebSocket, frames); one per client per flush."
+  echo
+  echo "Runs (cpu s, wall s, p99 ms, rss KB, writes):"
+  echo
+  for name in "${order[@]}"; do echo "- $name: ${runs[$name]}"; done
+} >"$out"
+cat "$out"
