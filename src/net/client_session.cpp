@@ -125,8 +125,9 @@ void client_session::append_line(std::string_view line, std::size_t readable) {
     queue_.append_short(line, readable);
     return;
   }
-  // "payload\n": the "\r\n" of the line becomes one '\n'.
-  const std::string_view payload = line.substr(0, line.size() - 2);
+  // "payload\n": the "\r\n" of the line (or a bare '\n') becomes one '\n'.
+  const std::size_t ending = line.size() >= 2 && line[line.size() - 2] == '\r' ? 2 : 1;
+  const std::string_view payload = line.substr(0, line.size() - ending);
   if (queue_.size() + payload.size() + 1 > queue_.capacity()) grow_queue(payload.size() + 1);
   queue_.append_short(payload, readable);
   queue_.append("\n");
@@ -397,23 +398,15 @@ void client_session::on_history(history_chunk chunk) {
   }
   for (const history_run& run : chunk.runs) {
     if (run.first != at.next) break;  // not the run asked for: read again from where we are
-    std::string_view lines = run.lines;
-    sequence_number seq = run.first;
-    while (!lines.empty()) {
-      const auto end = lines.find('\n');
-      const std::string_view line = lines.substr(0, end + 1);
-      lines.remove_prefix(end + 1);
-      const parse_result parsed = parse_event(strip_cr(line.substr(0, line.size() - 1)));
-      if (parsed.status == parse_status::ok && at.filter.notifies(event{seq, parsed.ev.type, parsed.ev.from, parsed.ev.to})) {
-        append_line(line, line.size());
-        last_queued_seq_ = seq;
-        ++notifications_;
-        ++history_notifications_;
-        ++stats_.notifications_delivered;
-        ++stats_.history_notifications;
-      }
-      ++seq;
-    }
+    // Only this user's lines, found without parsing the rest (core/user_filter.hpp).
+    at.filter.scan(run.lines, run.first, [this](sequence_number seq, std::string_view line) {
+      append_line(line, line.size());
+      last_queued_seq_ = seq;
+      ++notifications_;
+      ++history_notifications_;
+      ++stats_.notifications_delivered;
+      ++stats_.history_notifications;
+    });
     at.next = run.first + run.count;
   }
   flush();  // writes, and reads on (read_history) or goes live
