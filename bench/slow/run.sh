@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Slow readers: what 10 clients reading at half the rate they are sent cost the daemon and the
+# other clients. Goals: every client gets everything (ALL NOTIFICATIONS RECEIVED); daemon CPU
+# <= 1.5x the run without slow readers; p99 of the other clients within 20% of that run; peak
+# RSS with slow readers < 16 MB.
+#
+# Variants (each run the harness's default stream, EVENTS events, CLIENTS clients, verified):
+#   A        no slow readers, event log on (fresh dataDir, logFsync interval)
+#   B        --chaos-slow-readers=SLOW (taken from the CLIENTS, not added), event log on
+#   Bmem     as B without a dataDir: catch-up from historyBytes (16 MiB) in memory
+#   Ap, Bp   A and B paced at RATE events/s: the latency is the daemon's own, not queueing
+# Each round runs every variant once, the order rotating (the machine drifts +-15-40%); the
+# ratios are per round (B/A, Bmem/A, Bp/Ap), then the median over rounds.
+#
+# usage: bench/slow/run.sh [ROUNDS]     (default 5)
+#   EVENTS (default 10000000)  CLIENTS (default 100)  SLOW (default 10)  RATE (default 1000000)
+#   VARIANTS (default "A B Bmem Ap Bp")  DAEMON, HARNESS (default build/eventserver, build/followermaze)
+#   OUT (default bench/results/slow_readers.md)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source bench/lib.sh
+
+rounds=${1:-5}
+events=${EVENTS:-10000000}
+clients=${CLIENTS:-100}
+slow=${SLOW:-10}
+rate=${RATE:-1000000}
+variants=${VARIANTS:-"A B Bmem Ap Bp"}
+daemon=${DAEMON:-build/eventserver}
+harness=${HARNESS:-build/followermaze}
+out=${OUT:-bench/results/slow_readers.md}
+require_binaries "$daemon" "$harness"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+declare -A runs
+fails=()
+
+# run_variant NAME: one run; appends "cpu p99_us rss_kb slow_p99_us slow_finish_s wall_s entered" to runs[NAME].
+run_variant() {
+  local name=$1 log_keys=", \"dataDir\": \"$work/data\", \"logFsync\": \"interval\"" flags=()
+  case $name in
+    A) ;;
+    B) flags=(--chaos-slow-readers="$slow") ;;
+    Bmem) flags=(--chaos-slow-readers="$slow") log_keys="" ;;
+    Ap) flags=(--maxRate="$rate") ;;
+    Bp) flags=(--chaos-slow-readers="$slow" --maxRate="$rate") ;;
+    *) echo "run.sh: unknown variant $name" >&2; exit 2 ;;
+  esac
+  rm -rf "$work/data" && mkdir -p "$work/data"
+  local event_port client_port admin_port
+  pick_ports event_port client_port admin_port
+  printf '{"eventListenerPort": %s, "clientListenerPort": %s, "clientListenerAddress": "127.0.0.1", "adminListenerPort": %s%s}\n' \
+    "$event_port" "$client_port" "$admin_port" "$log_keys" >"$work/config.json"
+  "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
+  local pid=$!
+  "$harness" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --totalEvents="$events" \
+    --concurrencyLevel="$clients" --daemonPid="$pid" "${flags[@]}" >"$work/harness.log" 2>&1 || true
+  local entered
+  curl -s "http://127.0.0.1:$admin_port/metrics" >"$work/metrics" || true
+  entered=$(awk '/catch_up_total\{reason="entered"\}/ {print $2}' "$work/metrics")
+  terminate_daemon "$pid" || true
+  local result
+  result=$(grep '^RESULT' "$work/harness.log" || true)
+  if ! grep -q 'ALL NOTIFICATIONS RECEIVED' "$work/harness.log"; then
+    fails+=("$name: $(grep -m2 -E 'FAIL|error' "$work/harness.log" | tr '\n' ' ')")
+    echo "  $name FAILED: $(tail -n 3 "$work/harness.log" | tr '\n' ' ')"
+    return 0
+  fi
+  key() { grep -oE "(^| )$1=[0-9.]+" <<<"$result" | cut -d= -f2 || echo 0; }
+  local rec
+  rec="$(key daemon_cpu_s) $(key p99_us) $(key daemon_peak_rss_kb) $(key slow_p99_us) $(key slow_finish_s) $(key wall_s) ${entered:-0}"
+  runs[$name]+="$rec;"
+  echo "  $(printf '%-5s' "$name") cpu_s p99_us rss_kb slow_p99_us slow_finish_s wall_s catch_ups: $rec"
+}
+
+read -r -a order <<<"$variants"
+for round in $(seq 1 "$rounds"); do
+  echo "round $round/$rounds"
+  n=${#order[@]}
+  for i in $(seq 0 $((n - 1))); do run_variant "${order[$(((i + round - 1) % n))]}"; done
+done
+
+# col N RUNS: column N of the "a b c;" records, one a line.
+col() { tr ';' '\n' <<<"$2" | grep . | awk -v c="$1" '{print $c}'; }
+med() { sort -g | awk '{v[NR]=$1} END {if (NR) printf "%.4g", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; else print "-"}'; }
+# ratio N RUNS REF: per-round ratios of column N, comma-separated, then " (median X)".
+ratio() {
+  local list
+  list=$(paste -d' ' <(col "$1" "$2") <(col "$1" "$3") | awk '$2 > 0 {printf "%.2f\n", $1 / $2}')
+  echo "$(tr '\n' ' ' <<<"$list")(median $(med <<<"$list"))"
+}
+reference() { case $1 in Bp) echo Ap ;; *) echo A ;; esac; }
+
+{
+  echo "# Slow readers"
+  echo
+  echo "$(date -u '+%F %H:%M UTC'), daemon \`$daemon\` (built from commit \`${DAEMON_COMMIT:-$(git rev-parse --short HEAD)}\`), $(nproc) cores," \
+    "noisy shared machine (other builds running). \`bench/slow/run.sh $rounds\`: $rounds rounds interleaved, $events events," \
+    "$clients clients; B has --chaos-slow-readers=$slow (the harness takes them from the $clients, so 90 steady + 10 slow," \
+    "reading at 0.5 of their rate); paced variants --maxRate=$rate."
+  echo "Event log: fresh dataDir, logFsync interval (the shipped config); Bmem: no dataDir, historyBytes 16 MiB."
+  echo
+  echo "Goals: all notifications received; CPU <= 1.5x A; p99 of the 90 others within 20% of A; peak RSS < 16 MB."
+  echo
+  echo "| variant | runs ok | daemon CPU s | p99 ms (others) | peak RSS MB | slow p99 s | slow finish s | wall s | catch-ups entered |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for name in "${order[@]}"; do
+    r=${runs[$name]:-}
+    printf '| %s | %s/%s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(col 1 "$r" | wc -l)" "$rounds" \
+      "$(col 1 "$r" | med)" "$(col 2 "$r" | awk '{print $1 / 1000}' | med)" "$(col 3 "$r" | awk '{print $1 / 1024}' | med)" \
+      "$(col 4 "$r" | awk '{print $1 / 1e6}' | med)" "$(col 5 "$r" | med)" "$(col 6 "$r" | med)" "$(col 7 "$r" | med)"
+  done
+  echo
+  echo "Per-round ratios to the run without slow readers (A, or Ap for Bp):"
+  echo
+  echo "| variant | CPU ratio (goal <= 1.5) | p99 ratio (goal <= 1.2) | RSS ratio |"
+  echo "|---|---|---|---|"
+  for name in "${order[@]}"; do
+    [[ $name == B* ]] || continue
+    ref=$(reference "$name")
+    [[ -n "${runs[$name]:-}" && -n "${runs[$ref]:-}" ]] || continue
+    echo "| $name / $ref | $(ratio 1 "${runs[$name]}" "${runs[$ref]}") | $(ratio 2 "${runs[$name]}" "${runs[$ref]}") | $(ratio 3 "${runs[$name]}" "${runs[$ref]}") |"
+  done
+  echo
+  if ((${#fails[@]} > 0)); then
+    echo "Failed runs:"
+    echo
+    for f in "${fails[@]}"; do echo "- $f"; done
+    echo
+  fi
+  echo "Runs (cpu s, p99 us, peak RSS KB, slow p99 us, slow finish s, wall s, catch-ups entered):"
+  echo
+  for name in "${order[@]}"; do echo "- $name: ${runs[$name]:-}"; done
+} >"$out"
+cat "$out"
