@@ -229,7 +229,7 @@ const std::vector<option_spec>& specs() {
        "address)",
        text(&options::tls_server_name)},
       {"jwt-secret-file", "FILE",
-       "sign an HS256 token for every client (sub = its user id) with the secret the daemon's jwtSecretFile holds "
+       "sign an HS256 token for every client (sub = its user id) with the secret the daemon's jwtKeyFile holds (jwtAlgorithm HS256) "
        "(one trailing line end dropped; at least 32 bytes)",
        text(&options::jwt_secret_file)},
       {"jwt-ttl", "S",

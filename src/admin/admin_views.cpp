@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <span>
+
 #include <nlohmann/json.hpp>
 
 namespace eventserver {
@@ -26,6 +28,10 @@ class exposition {
   // One metric family with a `reason` label per value.
   void reasons(std::string_view name, std::string_view help,
                std::initializer_list<std::pair<std::string_view, std::uint64_t>> values) {
+    reasons(name, help, std::span(values.begin(), values.size()));
+  }
+  void reasons(std::string_view name, std::string_view help,
+               std::span<const std::pair<std::string_view, std::uint64_t>> values) {
     header(name, help, "counter");
     for (const auto& [reason, value] : values) {
       sample(name, fmt::format("{{reason=\"{}\"}}", reason), value);
@@ -110,6 +116,15 @@ std::string render_metrics(const server_snapshot& s) {
              {"out_of_history", c.clients_out_of_history},
              {"ws_pong_timeout", c.ws_pong_timeouts},
              {"ws_protocol_error", c.ws_protocol_errors}});
+  m.counter("eventserver_tls_handshake_failures_total",
+            "TLS handshakes that failed (plain text, an unknown CA, no client certificate, an old version).",
+            c.tls_handshake_failures);
+  if (!s.auth_refusals.empty()) {
+    m.reasons("eventserver_client_auth_refused_total", "Client handshakes refused for their token, by reason.",
+              s.auth_refusals);
+  }
+  m.reasons("eventserver_client_token_events_total", "Tokens of live sessions: refreshed, refused on refresh, expired.",
+            {{"refreshed", c.token_refreshes}, {"refused", c.clients_disconnected_auth}, {"expired", c.clients_disconnected_expired}});
   m.gauge("eventserver_ws_connections", "Client connections over WebSocket (of eventserver_client_connections).",
           s.ws_connections);
   m.counter("eventserver_ws_upgrades_total", "WebSocket upgrades accepted (101 Switching Protocols).", c.ws_upgrades);

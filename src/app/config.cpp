@@ -1,6 +1,7 @@
 #include "eventserver/app/config.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -102,6 +103,38 @@ key_rule millis_key(std::string_view key, std::chrono::milliseconds config::*fie
           }};
 }
 
+// 127.0.0.0/8, ::1, or an IPv4-mapped 127.x (the address is already known to be a literal).
+bool loopback_address(const std::string& address) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+key_rule bool_key(std::string_view key, bool config::*field) {
+  return {key, [key, field](config& c, std::string_view o, const json& v) {
+            if (!v.is_boolean()) fail(o, key, "must be true or false", v);
+            c.*field = v.get<bool>();
+          }};
+}
+
+// A file path; "" for none.
+key_rule path_key(std::string_view key, std::string config::*field) {
+  return {key, [key, field](config& c, std::string_view o, const json& v) {
+            if (!v.is_string() || v.get<std::string>().size() > 4096) fail(o, key, "must be a file path (a string; \"\" for none)", v);
+            c.*field = v.get<std::string>();
+          }};
+}
+
+key_rule string_key(std::string_view key, std::string config::*field) {
+  return {key, [key, field](config& c, std::string_view o, const json& v) {
+            if (!v.is_string() || v.get<std::string>().size() > 1024) fail(o, key, "must be a string of at most 1024 bytes", v);
+            c.*field = v.get<std::string>();
+          }};
+}
+
 key_rule one_of_key(std::string_view key, std::string config::*field, std::initializer_list<std::string_view> choices) {
   std::string problem = "must be one of";
   for (const auto choice : choices) problem.append(problem.back() == 'f' ? " \"" : ", \"").append(choice).append("\"");
@@ -196,11 +229,29 @@ const std::vector<key_rule>& rules() {
          c.ws_allowed_origins = std::move(origins);
        }},
       millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 0, 3'600'000),
+      bool_key("clientTls", &config::client_tls),
+      bool_key("wsTls", &config::ws_tls),
+      path_key("tlsCertFile", &config::tls_cert_file),
+      path_key("tlsKeyFile", &config::tls_key_file),
+      path_key("tlsClientCaFile", &config::tls_client_ca_file),
+      one_of_key("tlsMinVersion", &config::tls_min_version, {"1.2", "1.3"}),
+      one_of_key("clientAuth", &config::client_auth, {"none", "jwt"}),
+      one_of_key("jwtAlgorithm", &config::jwt_algorithm, {"HS256", "RS256", "ES256"}),
+      path_key("jwtKeyFile", &config::jwt_key_file),
+      string_key("jwtAudience", &config::jwt_audience),
+      string_key("jwtIssuer", &config::jwt_issuer),
+      path_key("adminTokenFile", &config::admin_token_file),
   };
   return table;
 }
 
 }  // namespace
+
+std::vector<std::string_view> config_keys() {
+  std::vector<std::string_view> keys;
+  for (const auto& rule : rules()) keys.push_back(rule.key);
+  return keys;
+}
 
 config parse_config(std::string_view json_text, std::string_view origin) {
   json document;
@@ -237,6 +288,21 @@ config parse_config(std::string_view json_text, std::string_view origin) {
   if (result.ws_ping_interval.count() != 0 && result.ws_ping_interval < std::chrono::milliseconds(100)) {
     throw config_error(std::string(origin) + ": \"wsPingIntervalMs\" (" + std::to_string(result.ws_ping_interval.count()) +
                        ") must be 0 (no pings) or at least 100");
+  }
+  // Protected mode (as Redis's): /connz names users and addresses, so an admin port others
+  // can reach must ask for a token.
+  if (result.admin_enabled && result.admin_token_file.empty() && !loopback_address(result.admin_listener_address)) {
+    throw config_error(std::string(origin) + ": \"adminListenerAddress\" " + result.admin_listener_address +
+                       " is not loopback: set \"adminTokenFile\" (a file holding the bearer token every admin "
+                       "request must carry), or bind the admin port to 127.0.0.1");
+  }
+  // What TLS and authentication need, named before anything is read.
+  if ((result.client_tls || result.ws_tls) && (result.tls_cert_file.empty() || result.tls_key_file.empty())) {
+    throw config_error(std::string(origin) + ": \"clientTls\" or \"wsTls\" needs \"tlsCertFile\" and \"tlsKeyFile\"");
+  }
+  if (result.client_auth == "jwt" && result.jwt_key_file.empty()) {
+    throw config_error(std::string(origin) + ": \"clientAuth\" \"jwt\" needs \"jwtKeyFile\" (the " + result.jwt_algorithm +
+                       (result.jwt_algorithm == "HS256" ? " secret)" : " public key)"));
   }
   return result;
 }

@@ -13,6 +13,7 @@
 
 #include "eventserver/net/asio.hpp"
 #include "eventserver/app/blocking_job.hpp"
+#include "eventserver/app/credentials.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/app/log_tool.hpp"
 #include "eventserver/net/fd_limit.hpp"
@@ -73,8 +74,10 @@ int main(int argc, char** argv) {
   }
 
   eventserver::config settings;
+  eventserver::credentials credentials;
   try {
     settings = eventserver::load_config_file(config_path);
+    credentials = eventserver::load_credentials(settings);  // TLS certificate and keys, tokens
   } catch (const eventserver::config_error& e) {
     std::fprintf(stderr, "eventserver: %s\n", e.what());
     return exit_bad_config;
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
 
   eventserver::asio::io_context io{1};
   eventserver::server daemon(io, settings);
+  daemon.set_credentials(std::move(credentials));
   try {
     daemon.start();
   } catch (const std::exception& e) {
@@ -133,19 +137,37 @@ int main(int argc, char** argv) {
   eventserver::blocking_job reload(io);
   std::function<void(const eventserver::error_code&, int)> on_hangup = [&](const eventserver::error_code& ec, int) {
     if (ec || daemon.stopping()) return;
-    const bool started = reload.start([config_path, settings]() -> eventserver::blocking_job::completion {
+    const bool started = reload.start([config_path, settings, &daemon]() -> eventserver::blocking_job::completion {
       eventserver::reopen_log_file(settings);
+      // The certificate, keys and tokens at the paths the daemon started with: a renewed
+      // certificate is taken without a restart, and a bad one changes nothing.
+      std::function<void()> renew_credentials = [] {};
+      if (settings.client_tls || settings.ws_tls || settings.client_auth == "jwt" || !settings.admin_token_file.empty()) {
+        try {
+          auto fresh = std::make_shared<eventserver::credentials>(eventserver::load_credentials(settings));
+          renew_credentials = [fresh, &daemon] {
+            daemon.set_credentials(std::move(*fresh));
+            spdlog::info("SIGHUP: TLS certificate, keys and tokens re-read; new connections use them");
+          };
+        } catch (const eventserver::config_error& e) {
+          renew_credentials = [error = std::string(e.what())] {
+            spdlog::error("SIGHUP: keeping the TLS certificate, keys and tokens in use: {}", error);
+          };
+        }
+      }
       try {
         const auto fresh = eventserver::load_config_file(config_path);
-        return [fresh] {
+        return [fresh, renew_credentials] {
           // Said before the change, so a quieter level does not swallow its own announcement.
           spdlog::info("SIGHUP: log file reopened, logLevel {} -> {}",
                        spdlog::level::to_string_view(spdlog::default_logger()->level()), fresh.log_level);
           spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+          renew_credentials();
         };
       } catch (const eventserver::config_error& e) {
-        return [error = std::string(e.what())] {
+        return [error = std::string(e.what()), renew_credentials] {
           spdlog::error("SIGHUP: config not reloaded, keeping logLevel: {}", error);
+          renew_credentials();
         };
       }
     });

@@ -9,6 +9,7 @@
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/event_source_session.hpp"
 #include "eventserver/net/listener.hpp"
+#include "eventserver/tls/tls_client_session.hpp"
 #include "eventserver/ws/ws_client_session.hpp"
 
 namespace eventserver {
@@ -36,7 +37,9 @@ server::server(asio::io_context& io, config settings)
       settings_(std::move(settings)),
       client_limits_{settings_.max_client_queue_bytes,
                      std::min(settings_.client_write_batch_bytes, settings_.max_client_queue_bytes),
-                     settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout},
+                     settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout,
+                     // The id line and, under jwt, a space and a token.
+                     settings_.max_line_bytes + (settings_.client_auth == "jwt" ? token_verifier::max_token_bytes + 1 : 0)},
       dispatcher_(settings_.stream(), stats_),
       ws_settings_{settings_.ws_ping_interval, settings_.ws_pong_timeout, settings_.ws_allowed_origins},
       hold_writes_(settings_.client_write_delay),
@@ -81,8 +84,10 @@ void server::start() {
   }
   if (admin_listener_) {
     admin_listener_->start();
-    spdlog::info("admin HTTP (/metrics /healthz /readyz /connz) on {}", to_string(admin_endpoint()));
+    spdlog::info("admin HTTP (/metrics /healthz /readyz /connz) on {}{}", to_string(admin_endpoint()),
+                 admin_token_.empty() ? "" : ", bearer token required");
   }
+  log_security();
   if (!log_) {
     take_connections();
     return;
@@ -211,12 +216,62 @@ bool server::admit_client() {
 
 void server::accept_client(tcp::socket socket) {
   if (!admit_client()) return;
+  if (settings_.client_tls) {
+    std::make_shared<tls_client_session>(std::move(socket), *this, credentials_.tls)->start();
+    return;
+  }
   std::make_shared<tcp_client_session>(std::move(socket), *this)->start();
 }
 
 void server::accept_ws_client(tcp::socket socket) {
   if (!admit_client()) return;
+  if (settings_.ws_tls) {
+    std::make_shared<wss_client_session>(std::move(socket), *this, ws_settings_, credentials_.tls)->start();
+    return;
+  }
   std::make_shared<ws_client_session>(std::move(socket), *this, ws_settings_)->start();
+}
+
+void server::log_security() const {
+  const auto transport = [this](bool tls) {
+    return tls ? fmt::format("TLS {}+{}", settings_.tls_min_version,
+                             settings_.tls_client_ca_file.empty() ? "" : ", client certificates required")
+               : std::string("plain text");
+  };
+  spdlog::info("clients: {}, clientAuth {}{}", transport(settings_.client_tls), settings_.client_auth,
+               ws_listener_ ? fmt::format("; WebSocket clients: {}", transport(settings_.ws_tls)) : std::string());
+  const auto reachable = [](const tcp::endpoint& at) { return !at.address().is_loopback(); };
+  if (settings_.client_auth == "none" && (reachable(client_endpoint()) || (ws_listener_ && reachable(ws_endpoint())))) {
+    spdlog::warn("clients are not authenticated (clientAuth none): anyone who can reach the client port may read any "
+                 "user's notifications; see docs/security.md");
+  }
+}
+
+void server::set_credentials(credentials fresh) {
+  credentials_ = std::move(fresh);
+  admin_token_ = credentials_.admin_token;
+  if (credentials_.verifier && auth_refusals_.empty()) {
+    for (auto reason = token_refusal::malformed; reason <= token_refusal::user_mismatch;
+         reason = static_cast<token_refusal>(static_cast<int>(reason) + 1)) {
+      auth_refusals_.emplace_back(to_string(reason), 0);
+    }
+    auth_refusals_.emplace_back("missing_token", 0);
+  }
+}
+
+auth_verdict server::authenticate(user_id user, std::string_view token) {
+  const auto refused = [this](std::string_view reason) {
+    for (auto& [name, count] : auth_refusals_) {
+      if (name == reason) ++count;
+    }
+    return auth_verdict{false, reason, {}};
+  };
+  if (!credentials_.verifier) return {};
+  if (token.empty()) return refused("missing_token");
+  const token_result result = credentials_.verifier->verify(token, std::chrono::system_clock::now());
+  if (!result) return refused(to_string(result.error()));
+  if (result->user != user) return refused(to_string(token_refusal::user_mismatch));
+  return {true, {}, result->expires};
 }
 
 void server::pause_source(std::shared_ptr<event_source_session> source) { paused_.push_back(std::move(source)); }
@@ -364,7 +419,7 @@ server_snapshot server::snapshot() const {
   s.follow_edges = routes.graph().edge_count();
   for (const auto* client : clients_) {
     s.queued_bytes += client->queued_bytes();
-    if (client->transport() == "ws") ++s.ws_connections;
+    if (client->transport() == "ws" || client->transport() == "wss") ++s.ws_connections;
   }
   const sequence_number processed_head = dispatcher_.applied().seq;
   // The ten most behind, described; the rest only compared (a scrape with 20,000 clients).
@@ -383,6 +438,7 @@ server_snapshot server::snapshot() const {
   std::partial_sort(behind.begin(), behind.begin() + shown, behind.end(),
                     [](const auto& a, const auto& b) { return a.first > b.first; });
   for (auto it = behind.begin(); it != behind.begin() + shown; ++it) s.most_behind.push_back(it->second->info(processed_head));
+  s.auth_refusals = auth_refusals_;
   s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
   s.log_lines_dropped = log_lines_dropped();
   if (log_) {
@@ -439,13 +495,18 @@ void server::log_totals() const {
       "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}, "
       "too far ahead {}; "
       "gaps skipped {} ({} sequence numbers); clients accepted {}, registered {}, refused over limit {}, "
-      "handshake failures {}, cut off slow {}, peer closed {}; bytes in {}, out {} in {} writes{}",
+      "handshake failures {}, cut off slow {}, peer closed {}; bytes in {}, out {} in {} writes{}{}",
       s.events_processed, dispatcher_.sequence().pending(), dispatcher_.sequence().next_expected(),
       s.notifications_delivered, s.notifications_dropped_offline, s.notifications_dropped_closing,
       s.rejected_no_sequence, s.rejected_bad_body, s.rejected_duplicate, s.rejected_stale, s.rejected_overlong,
       s.rejected_unterminated, s.rejected_too_far, s.gaps_skipped, s.sequence_numbers_skipped, s.clients_accepted, s.clients_registered,
       s.clients_rejected_limit, s.handshake_timeouts + s.handshake_bad_id + s.handshake_overlong + s.handshake_peer_closed,
       s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes,
+      (settings_.client_tls || settings_.ws_tls || credentials_.verifier)
+          ? fmt::format("; TLS handshakes failed {}; tokens refused {}, refreshed {}, expired {}",
+                        s.tls_handshake_failures, s.clients_refused_auth + s.clients_disconnected_auth,
+                        s.token_refreshes, s.clients_disconnected_expired)
+          : std::string(),
       ws_listener_ ? fmt::format("; WebSocket upgrades {}, refused {}, pong timeouts {}, protocol errors {}",
                                  s.ws_upgrades,
                                  s.ws_upgrades_refused_bad_request + s.ws_upgrades_refused_bad_target +

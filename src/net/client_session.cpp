@@ -20,6 +20,8 @@ constexpr std::size_t max_history_read = 256 * 1024;
 // WebSocket close codes (docs/protocol.md).
 constexpr std::uint16_t close_stuck = 4002;
 constexpr std::uint16_t close_slow = 4003;
+constexpr std::uint16_t close_token_expired = 4000;
+constexpr std::uint16_t close_policy = 1008;  // a refused token
 
 std::string describe_peer(const tcp::socket& socket) {
   error_code ec;
@@ -63,6 +65,7 @@ void client_session::register_as(const registration& who) {
   ++stats_.clients_registered;
   hub_.connect(user_, *this);
   SPDLOG_DEBUG("client {} registered as user {}", peer_, user_);
+  arm_expiry_timer();
   if (!who.resumes()) {
     state_ = state::live;
     return;
@@ -70,6 +73,61 @@ void client_session::register_as(const registration& who) {
   state_ = state::catching_up;  // live notifications wait until the history up to them is sent
   status_lines_ = true;
   resume(who);
+}
+
+void client_session::on_id_line(std::string_view line) {
+  const auto who = parse_registration(line);
+  if (!who) {
+    // The token is not quoted: only what comes before the first space.
+    refuse(stats_.handshake_bad_id, "id line is not <user>[|<last>[|<epoch>]][ <token>] of unsigned 64-bit decimals: " +
+                                        quote_for_log(line.substr(0, std::min(line.find(' '), std::size_t{64}))));
+    return;
+  }
+  if (auto refusal = check_token(*who)) {
+    refuse(stats_.clients_refused_auth, *refusal);
+    return;
+  }
+  registration accepted = *who;
+  accepted.token = {};  // a view into the transport's buffer, which it reuses
+  register_as(accepted);
+}
+
+std::optional<std::string> client_session::check_token(const registration& who) {
+  if (!hub_.auth_required()) return std::nullopt;  // clientAuth none: a token, if any, is ignored
+  const auth_verdict verdict = hub_.authenticate(who.user, who.token);
+  if (!verdict.ok) return fmt::format("authentication refused for user {}: {}", who.user, verdict.refusal);
+  token_expires_ = verdict.expires;
+  return std::nullopt;
+}
+
+void client_session::on_token_line(std::string_view token) {
+  if (!registered()) return;
+  const auth_verdict verdict = hub_.authenticate(user_, token);
+  if (!verdict.ok) {
+    cut_off(stats_.clients_disconnected_auth, fmt::format("a fresh token was refused: {}", verdict.refusal), close_policy);
+    return;
+  }
+  ++stats_.token_refreshes;
+  token_expires_ = verdict.expires;
+  arm_expiry_timer();
+}
+
+void client_session::arm_expiry_timer() {
+  if (token_expires_ == std::chrono::system_clock::time_point::max()) return;
+  if (!expiry_timer_) expiry_timer_ = std::make_unique<asio::steady_timer>(hub_.executor());
+  // The system clock's distance, on the steady clock: a step of the wall clock afterwards
+  // moves the end by as much, which a token's lifetime tolerates.
+  const auto left = token_expires_ - std::chrono::system_clock::now();
+  expiry_timer_->expires_after(std::max(std::chrono::duration_cast<std::chrono::steady_clock::duration>(left),
+                                        std::chrono::steady_clock::duration::zero()));
+  expiry_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || !self->registered()) return;
+    if (std::chrono::system_clock::now() < self->token_expires_) {
+      self->arm_expiry_timer();  // the clock was stepped back: wait on
+      return;
+    }
+    self->cut_off(self->stats_.clients_disconnected_expired, "its token expired", close_token_expired);
+  });
 }
 
 void client_session::refuse(std::uint64_t& counter, std::string_view why) {
@@ -171,7 +229,10 @@ void client_session::cut_off(std::uint64_t& counter, std::string_view why, std::
   sent_ = 0;
   // We may be inside the router's fan-out: leave it before unregistering.
   asio::post(hub_.executor(), [self = shared_from_this(), close_code] {
-    self->goodbye(close_code, close_code == close_stuck ? "stuck" : "slow");
+    self->goodbye(close_code, close_code == close_stuck           ? "stuck"
+                              : close_code == close_slow          ? "slow"
+                              : close_code == close_token_expired ? "token expired"
+                                                                  : "token refused");
     self->close();
   });
 }
@@ -264,6 +325,7 @@ void client_session::close() {
   if (was_registered) hub_.disconnect(user_, *this);
   stuck_timer_.cancel();
   retry_timer_.cancel();
+  if (expiry_timer_) expiry_timer_->cancel();
   close_transport(finishing_);
 }
 
@@ -484,8 +546,8 @@ void tcp_client_session::start() {
 
   handshake_timer_.expires_after(hub().limits().handshake_timeout);
   handshake_timer_.async_wait([self = self()](const error_code& ec) { self->on_handshake_timeout(ec); });
-  // +2: the id line may be maxLineBytes long plus its "\r\n".
-  asio::async_read_until(socket_, asio::dynamic_buffer(handshake_buffer_, hub().limits().max_line_bytes + 2), '\n',
+  // +2: the id line may be max_handshake_bytes long plus its "\r\n".
+  asio::async_read_until(socket_, asio::dynamic_buffer(handshake_buffer_, hub().limits().max_handshake_bytes + 2), '\n',
                          [self = self()](const error_code& ec, std::size_t bytes) { self->on_handshake(ec, bytes); });
 }
 
@@ -506,19 +568,35 @@ void tcp_client_session::on_handshake(const error_code& ec, std::size_t bytes) {
     close();
     return;
   }
-  const std::string_view line = strip_cr(std::string_view(handshake_buffer_).substr(0, bytes - 1));
-  const auto who = parse_registration(line);
-  if (!who) {
-    refuse(stats().handshake_bad_id,
-           "id line is not <user>[|<last>[|<epoch>]] of unsigned 64-bit decimals: " + quote_for_log(line));
+  handshake_timer_.cancel();
+  on_id_line(strip_cr(std::string_view(handshake_buffer_).substr(0, bytes - 1)));
+  if (!registered()) return;
+  handshake_buffer_.erase(0, bytes);
+  if (hub().auth_required()) {
+    read_token_line();  // what follows the id line may be fresh tokens
     return;
   }
-  handshake_timer_.cancel();
-  registration accepted = *who;
-  accepted.token = {};  // a view into the buffer released below (tokens are checked before this)
   std::string().swap(handshake_buffer_);  // anything sent after the id line is ignored
-  register_as(accepted);
   do_read();
+}
+
+void tcp_client_session::read_token_line() {
+  asio::async_read_until(socket_, asio::dynamic_buffer(handshake_buffer_, hub().limits().max_handshake_bytes + 2), '\n',
+                         [self = self()](const error_code& ec, std::size_t bytes) { self->on_token_read(ec, bytes); });
+}
+
+void tcp_client_session::on_token_read(const error_code& ec, std::size_t bytes) {
+  if (ec == asio::error::not_found) {
+    on_token_line({});  // longer than any token: refused as malformed
+    return;
+  }
+  if (ec) {
+    peer_gone(ec);
+    return;
+  }
+  on_token_line(strip_cr(std::string_view(handshake_buffer_).substr(0, bytes - 1)));
+  handshake_buffer_.erase(0, bytes);
+  if (registered()) read_token_line();
 }
 
 void tcp_client_session::do_read() {

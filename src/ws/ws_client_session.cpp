@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string_view>
 
 #include <boost/beast/http/read.hpp>
@@ -39,6 +40,18 @@ std::string describe_peer(const tcp::socket& socket) {
   return remote.address().to_string() + ":" + std::to_string(remote.port());
 }
 
+// The credentials of "Bearer <token>" (the scheme in any case); empty for anything else.
+std::string_view bearer_token(std::string_view value) {
+  constexpr std::string_view scheme = "bearer ";
+  if (value.size() <= scheme.size()) return {};
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (static_cast<char>(std::tolower(static_cast<unsigned char>(value[i]))) != scheme[i]) return {};
+  }
+  value.remove_prefix(scheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return value;
+}
+
 // Errors of the HTTP parser that say the request was malformed, not that the peer left.
 bool malformed_request(const error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category() &&
@@ -46,31 +59,67 @@ bool malformed_request(const error_code& ec) {
 }
 }  // namespace
 
-ws_client_session::ws_client_session(tcp::socket socket, client_hub& hub, const ws_settings& settings)
-    : client_session(hub, describe_peer(socket), "ws", line_format::lf),
-      ws_(std::move(socket)),
+template <class NextLayer>
+basic_ws_client_session<NextLayer>::basic_ws_client_session(tcp::socket socket, client_hub& hub,
+                                                            const ws_settings& settings,
+                                                            std::shared_ptr<ssl::context> context)
+    : client_session(hub, describe_peer(socket), secure ? "wss" : "ws", line_format::lf),
+      context_(std::move(context)),
+      ws_(make_stream(std::move(socket), context_.get())),
       settings_(settings),
       deadline_(hub.executor()),
       ping_timer_(hub.executor()),
       // Room for the largest header the parser takes (past it: 431, not a buffer overflow).
       upgrade_(std::make_unique<upgrade_state>(max_request_header + 1024)) {}
 
+template <class NextLayer>
+typename basic_ws_client_session<NextLayer>::websocket_stream basic_ws_client_session<NextLayer>::make_stream(
+    tcp::socket socket, ssl::context* context) {
+  if constexpr (secure) {
+    return websocket_stream(std::move(socket), *context);
+  } else {
+    (void)context;
+    return websocket_stream(std::move(socket));
+  }
+}
+
 // operation_aborted: we closed the socket or re-armed the timer, nothing to say. Anything else
 // ends the operation too; how the session goes on is up to the caller.
-void ws_client_session::fail(const error_code& ec, const char* what) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::fail(const error_code& ec, const char* what) {
   if (ec == asio::error::operation_aborted) return;
   SPDLOG_DEBUG("WebSocket client {} (user {}): {}: {}", peer(), user(), what, ec.message());
   (void)what;
 }
 
-void ws_client_session::start() {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::start() {
   hub().client_opened(*this);
   error_code ignored;
-  ws_.next_layer().set_option(tcp::no_delay(true), ignored);  // writes are already coalesced
+  beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ignored);  // writes are already coalesced
 
-  // The whole upgrade, request and response, within clientHandshakeTimeoutMs.
+  // The whole upgrade (the TLS handshake, the request and the response) within
+  // clientHandshakeTimeoutMs.
   deadline_.expires_after(hub().limits().handshake_timeout);
   deadline_.async_wait([self = self()](const error_code& ec) { self->on_handshake_timeout(ec); });
+  if constexpr (secure) {
+    ws_.next_layer().async_handshake(ssl::stream_base::server, [self = self()](const error_code& ec) {
+      if (!self->handshaking()) return;  // timed out or shut down meanwhile
+      if (ec) {
+        // Plain text on a TLS port, an unknown CA, a version below tlsMinVersion, or a peer
+        // that left: OpenSSL's reason says which.
+        self->refuse(self->stats().tls_handshake_failures, "TLS handshake failed: " + ec.message());
+        return;
+      }
+      self->read_request();
+    });
+  } else {
+    read_request();
+  }
+}
+
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::read_request() {
   upgrade_->parser.header_limit(max_request_header);
   upgrade_->parser.body_limit(0);  // an upgrade has no body
   http::async_read(ws_.next_layer(), upgrade_->buffer, upgrade_->parser,
@@ -79,7 +128,8 @@ void ws_client_session::start() {
 
 // --- The HTTP upgrade ----------------------------------------------------------------------
 
-void ws_client_session::on_handshake_timeout(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_handshake_timeout(const error_code& ec) {
   if (ec || !handshaking()) return;
   if (upgrade_ && upgrade_->refusal) {
     close();  // a refusal nobody reads: on_refusal_written counts it
@@ -88,7 +138,8 @@ void ws_client_session::on_handshake_timeout(const error_code& ec) {
   refuse(stats().handshake_timeouts, "no WebSocket upgrade within clientHandshakeTimeoutMs");
 }
 
-void ws_client_session::on_request(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   if (!handshaking() || upgrade_->refusal) return;  // timed out or shut down meanwhile
   if (ec == http::error::header_limit) {
     refuse_upgrade(http::status::request_header_fields_too_large, stats().ws_upgrades_refused_bad_request,
@@ -134,9 +185,13 @@ void ws_client_session::on_request(const error_code& ec) {
     return;
   }
   who_ = target.who;
-  // Hook for clientAuth jwt: the token is who_.token (the query's) or the Authorization
-  // header's "Bearer <jwt>"; it is verified here, before the 101, and a refusal closes the
-  // connection as the TCP handshake does. Until then no token is kept.
+  // clientAuth jwt: the token of the query, or else of "Authorization: Bearer <jwt>", is
+  // verified before the 101; a refusal is a 401 (its reason, never the token, in the body).
+  if (who_.token.empty()) who_.token = bearer_token(request[http::field::authorization]);
+  if (auto refusal = check_token(who_)) {
+    refuse_upgrade(http::status::unauthorized, stats().clients_refused_auth, std::move(*refusal));
+    return;
+  }
   who_.token = {};  // a view into the request, which goes once the upgrade is answered
 
   websocket::stream_base::timeout timeouts{};
@@ -155,16 +210,20 @@ void ws_client_session::on_request(const error_code& ec) {
   ws_.async_accept(request, [self = self()](const error_code& accept_ec) { self->on_accept(accept_ec); });
 }
 
-void ws_client_session::refuse_upgrade(http::status status, std::uint64_t& counter, std::string why) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::refuse_upgrade(http::status status, std::uint64_t& counter, std::string why) {
   const auto code = static_cast<unsigned>(status);
   upgrade_->refused_counter = &counter;
-  upgrade_->refused_why = fmt::format("WebSocket upgrade refused with {} ({}), target {}", code, why,
-                                      quote_for_log(upgrade_->parser.get().target()));
+  // The path only: the query may hold a token, which is never logged.
+  const std::string_view target = upgrade_->parser.get().target();
+  upgrade_->refused_why = fmt::format("WebSocket upgrade refused with {} ({}), path {}", code, why,
+                                      quote_for_log(target.substr(0, target.find('?'))));
   auto& response = upgrade_->refusal.emplace(status, 11);
   response.set(http::field::server, "eventserver");
   response.set(http::field::content_type, "text/plain; charset=utf-8");
   response.set("X-Content-Type-Options", "nosniff");  // the body quotes what the client sent
   if (status == http::status::method_not_allowed) response.set(http::field::allow, "GET");
+  if (status == http::status::unauthorized) response.set(http::field::www_authenticate, "Bearer");
   if (status == http::status::upgrade_required) {
     // RFC 9110 15.5.22: a 426 names the protocol to upgrade to.
     response.set(http::field::upgrade, "websocket");
@@ -182,12 +241,14 @@ void ws_client_session::refuse_upgrade(http::status status, std::uint64_t& count
   });
 }
 
-void ws_client_session::on_refusal_written() {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_refusal_written() {
   // Counted, logged (rate-limited) and closed, written or not.
   refuse(*upgrade_->refused_counter, upgrade_->refused_why);
 }
 
-void ws_client_session::on_accept(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_accept(const error_code& ec) {
   upgrade_.reset();  // a client sends nothing before the 101; anything it did is dropped
   if (!handshaking()) return;  // timed out or shut down meanwhile
   if (ec == websocket::condition::handshake_failed) {
@@ -212,12 +273,14 @@ void ws_client_session::on_accept(const error_code& ec) {
 
 // --- Reading: control frames, the peer's close, and what clients must not send ---------------
 
-void ws_client_session::do_read() {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::do_read() {
   ws_.async_read_some(asio::buffer(discard_),
-                      [self = self()](const error_code& ec, std::size_t) { self->on_read(ec); });
+                      [self = self()](const error_code& ec, std::size_t bytes) { self->on_read(ec, bytes); });
 }
 
-void ws_client_session::on_read(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_read(const error_code& ec, std::size_t bytes) {
   if (ec) {
     fail(ec, "read");
     if (said_goodbye_ || closed()) {
@@ -237,20 +300,32 @@ void ws_client_session::on_read(const error_code& ec) {
     peer_gone(ec);
     return;
   }
+  // Under clientAuth jwt a text message may hold a fresh token: kept (read_message_max bounds
+  // it); otherwise only the first bytes matter.
+  if (hub().auth_required() && !said_goodbye_) message_.append(discard_.data(), bytes);
   if (!said_goodbye_ && !ws_.is_message_done()) {
     do_read();  // the rest of the message first: one over read_message_max is 1009, not 1003
     return;
   }
   if (!said_goodbye_) {
-    // Hook for clientAuth jwt: a text message holding only a fresh token (same sub) will
-    // extend the session here (docs/protocol.md). Until then clients send no data.
-    end_session(stats().ws_protocol_errors, close_unsupported_data, "protocol error: the client sent a data message",
-                hub().handshake_warnings());
+    if (hub().auth_required() && ws_.got_text()) {
+      on_token_line(message_);  // same user and valid, or the session ends (1008)
+      message_.clear();
+      if (message_.capacity() > discard_.size()) std::string().swap(message_);
+      if (registered()) {
+        do_read();
+        return;
+      }
+    } else {
+      end_session(stats().ws_protocol_errors, close_unsupported_data, "protocol error: the client sent a data message",
+                  hub().handshake_warnings());
+    }
   }
   do_read();  // until the peer answers our close (close_linger bounds it)
 }
 
-void ws_client_session::on_control(websocket::frame_type kind) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_control(websocket::frame_type kind) {
   if (said_goodbye_ || closed()) return;
   if (kind == websocket::frame_type::close) {
     // Beast answers it, then waits for the peer to close TCP before our read ends; a peer that
@@ -269,7 +344,8 @@ void ws_client_session::on_control(websocket::frame_type kind) {
   arm_ping_timer(settings_.ping_interval);  // cancels the pong deadline
 }
 
-void ws_client_session::end_session(std::uint64_t& counter, std::uint16_t code, std::string_view reason,
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::end_session(std::uint64_t& counter, std::uint16_t code, std::string_view reason,
                                     log_limiter& warnings) {
   ++counter;
   if (const auto suppressed = warnings.allow(std::chrono::steady_clock::now())) {
@@ -281,12 +357,14 @@ void ws_client_session::end_session(std::uint64_t& counter, std::uint16_t code, 
 
 // --- Pings ---------------------------------------------------------------------------------
 
-void ws_client_session::arm_ping_timer(std::chrono::milliseconds after) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::arm_ping_timer(std::chrono::milliseconds after) {
   ping_timer_.expires_after(after);
   ping_timer_.async_wait([self = self()](const error_code& ec) { self->on_ping_timer(ec); });
 }
 
-void ws_client_session::on_ping_timer(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_ping_timer(const error_code& ec) {
   if (ec || said_goodbye_ || closed()) return;  // cancelled, or re-armed by a pong
   if (awaiting_pong_) {
     end_session(stats().ws_pong_timeouts, close_no_pong,
@@ -302,14 +380,16 @@ void ws_client_session::on_ping_timer(const error_code& ec) {
   start_ping();
 }
 
-void ws_client_session::start_ping() {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::start_ping() {
   busy_ = in_flight::ping;
   awaiting_pong_ = true;
   arm_ping_timer(settings_.pong_timeout);
   ws_.async_ping({}, [self = self()](const error_code& ec) { self->on_ping(ec); });
 }
 
-void ws_client_session::on_ping(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_ping(const error_code& ec) {
   busy_ = in_flight::none;
   if (ec) fail(ec, "ping");
   if (start_waiting_control()) return;
@@ -319,8 +399,9 @@ void ws_client_session::on_ping(const error_code& ec) {
   }
 }
 
-bool ws_client_session::start_waiting_control() {
-  if (!ws_.next_layer().is_open()) return false;  // closed meanwhile (the close linger passed)
+template <class NextLayer>
+bool basic_ws_client_session<NextLayer>::start_waiting_control() {
+  if (!beast::get_lowest_layer(ws_).is_open()) return false;  // closed meanwhile (the close linger passed)
   if (goodbye_code_) {
     start_close();
     return true;
@@ -339,7 +420,8 @@ bool ws_client_session::start_waiting_control() {
 // `bytes` are whole lines, each "payload\n". The frame is the longest run of whole lines that
 // fits max_frame_bytes (at least one line), without its last '\n'; written() is told of
 // them all, that '\n' included.
-std::size_t ws_client_session::write(std::span<const char> bytes, bool& pending, error_code&) {
+template <class NextLayer>
+std::size_t basic_ws_client_session<NextLayer>::write(std::span<const char> bytes, bool& pending, error_code&) {
   pending = true;
   if (busy_ != in_flight::none) {
     write_waiting_ = true;  // behind a ping: on_ping calls written(0) and the base writes again
@@ -361,7 +443,8 @@ std::size_t ws_client_session::write(std::span<const char> bytes, bool& pending,
   return 0;
 }
 
-void ws_client_session::on_frame_written(const error_code& ec, std::size_t frame) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_frame_written(const error_code& ec, std::size_t frame) {
   busy_ = in_flight::none;
   if (ec) fail(ec, "write");
   if (out_.capacity() > keep_frame_capacity) std::string().swap(out_);
@@ -371,8 +454,9 @@ void ws_client_session::on_frame_written(const error_code& ec, std::size_t frame
 
 // --- Closing -------------------------------------------------------------------------------
 
-void ws_client_session::goodbye(std::uint16_t code, std::string_view reason) {
-  if (!accepted_ || said_goodbye_ || !ws_.next_layer().is_open()) return;
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::goodbye(std::uint16_t code, std::string_view reason) {
+  if (!accepted_ || said_goodbye_ || !beast::get_lowest_layer(ws_).is_open()) return;
   said_goodbye_ = true;
   ping_timer_.cancel();
   goodbye_code_ = code;
@@ -380,7 +464,8 @@ void ws_client_session::goodbye(std::uint16_t code, std::string_view reason) {
   if (busy_ == in_flight::none) start_close();
 }
 
-void ws_client_session::start_close() {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::start_close() {
   busy_ = in_flight::close;
   websocket::close_reason reason(*goodbye_code_);
   reason.reason.assign(goodbye_reason_.data(), goodbye_reason_.size());
@@ -388,13 +473,15 @@ void ws_client_session::start_close() {
   ws_.async_close(reason, [self = self()](const error_code& ec) { self->on_close(ec); });
 }
 
-void ws_client_session::on_close(const error_code& ec) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::on_close(const error_code& ec) {
   busy_ = in_flight::none;
   if (ec) fail(ec, "close");
   hard_close();  // the closing handshake is over (Beast has closed the socket) or failed
 }
 
-void ws_client_session::close_transport(bool graceful) {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::close_transport(bool graceful) {
   ping_timer_.cancel();
   if (graceful) goodbye(close_going_away, "shutting down");  // a shutdown, the queue flushed
   if (!said_goodbye_) {
@@ -409,14 +496,18 @@ void ws_client_session::close_transport(bool graceful) {
   });
 }
 
-void ws_client_session::hard_close() {
+template <class NextLayer>
+void basic_ws_client_session<NextLayer>::hard_close() {
   deadline_.cancel();
   ping_timer_.cancel();
-  auto& socket = ws_.next_layer();
+  auto& socket = beast::get_lowest_layer(ws_);
   if (!socket.is_open()) return;
   error_code ignored;
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
 }
+
+template class basic_ws_client_session<tcp::socket>;
+template class basic_ws_client_session<ssl::stream<tcp::socket>>;
 
 }  // namespace eventserver

@@ -232,5 +232,27 @@ TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {
   EXPECT_EQ(c.data_dir, "data");  // the one difference: the shipped config keeps an event log
 }
 
+// The shipped config spells out every key, and the README's table and docs/configuration.md
+// name each one: a new key cannot be left undocumented.
+TEST(Config, EveryKeyIsInTheShippedConfigTheReadmeAndTheConfigurationPage) {
+  const auto read = [](const char* path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string shipped = read(EVENTSERVER_SOURCE_DIR "/config/config.json");
+  const std::string readme = read(EVENTSERVER_SOURCE_DIR "/README.md");
+  const std::string reference = read(EVENTSERVER_SOURCE_DIR "/docs/configuration.md");
+  for (const auto key : config_keys()) {
+    // Appended, not "x" + key: GCC 12 warns (-Wrestrict) about operator+ with a literal first.
+    const std::string quoted = std::string(1, '"').append(key).append(1, '"');
+    const std::string code = std::string(1, '`').append(key).append(1, '`');
+    EXPECT_NE(shipped.find(quoted), std::string::npos) << key << " is not in config/config.json";
+    EXPECT_NE(readme.find(code), std::string::npos) << key << " is not in the README's configuration table";
+    EXPECT_NE(reference.find(code), std::string::npos) << key << " is not in docs/configuration.md";
+  }
+}
+
 }  // namespace
 }  // namespace eventserver

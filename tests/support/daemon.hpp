@@ -43,6 +43,7 @@
 
 #include "eventserver/net/asio.hpp"
 #include "eventserver/app/config.hpp"
+#include "eventserver/app/credentials.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/app/server.hpp"
 
@@ -276,6 +277,7 @@ class test_daemon {
   // like server::start() when a listener cannot be bound.
   explicit test_daemon(config settings = test_config())
       : io_(std::make_unique<asio::io_context>(1)), server_(std::make_unique<server>(*io_, std::move(settings))) {
+    server_->set_credentials(load_credentials(server_->settings()));  // as main() does
     server_->start();
     recovering_ = server_->recovering();
     event_port_ = server_->event_endpoint().port();
@@ -303,6 +305,7 @@ class test_daemon {
   std::uint16_t event_port() const noexcept { return event_port_; }
   std::uint16_t client_port() const noexcept { return client_port_; }
   std::uint16_t ws_port() const noexcept { return ws_port_; }  // 0 unless ws_enabled
+  std::uint16_t admin_port() { return on_io([](server& s) { return s.admin_endpoint().port(); }); }
   log_capture& logs() noexcept { return *logs_; }
 
   // Runs f(server&) on the io thread and returns its result. Throws if the io thread does not

@@ -24,7 +24,7 @@ inline std::string base64url(std::string_view text) {
 // The HS256 signature of `signing_input` (base64url(header) "." base64url(payload)), base64url.
 std::string hs256_signature(std::string_view secret, std::string_view signing_input);
 
-// The secret the daemon's jwtSecretFile holds, as the daemon reads it: the file's bytes with one
+// The secret the daemon's jwtKeyFile holds (jwtAlgorithm HS256), as the daemon reads it: the file's bytes with one
 // trailing "\n" or "\r\n" removed, at least 32 bytes. Returns the error (empty) in `error`.
 std::string read_jwt_secret(const std::string& path, std::string& error);
 inline constexpr std::size_t min_jwt_secret_bytes = 32;

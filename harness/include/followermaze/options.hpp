@@ -71,7 +71,7 @@ struct options {
   std::string tls_key_file;
   std::string tls_server_name;  // checked against the certificate; empty: `host`, as an IP address
 
-  // Client tokens (clientAuth "jwt"): signed with the secret the daemon reads from its jwtSecretFile.
+  // Client tokens (clientAuth "jwt"): signed with the secret the daemon reads from its jwtKeyFile (jwtAlgorithm HS256).
   std::string jwt_secret_file;
   std::string jwt_secret;  // the file's bytes less one trailing line end, read while parsing
   std::uint32_t jwt_ttl_s = 3600;

@@ -61,6 +61,8 @@ struct server_snapshot {
   std::size_t follow_edges = 0;
   std::size_t queued_bytes = 0;  // all client queues together
   double uptime_seconds = 0;
+  // Client handshakes refused for their token, by reason (clientAuth jwt); empty under none.
+  std::vector<std::pair<std::string_view, std::uint64_t>> auth_refusals;
   std::size_t ws_connections = 0;              // of client_connections, those over WebSocket
   std::size_t clients_catching_up = 0;
   std::uint64_t catch_up_lag_max = 0;          // events the client furthest behind has yet to read

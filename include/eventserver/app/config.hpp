@@ -54,6 +54,28 @@ struct config {
   // Origins ("https://example.com") whose pages may open a WebSocket; empty: any.
   std::vector<std::string> ws_allowed_origins;
 
+  // TLS (docs/security.md): on the client port (clientTls) and the WebSocket port (wsTls),
+  // with one certificate and key; a client CA makes every client show a certificate. The
+  // files are re-read on SIGHUP.
+  bool client_tls = false;
+  bool ws_tls = false;
+  std::string tls_cert_file;       // PEM: the certificate, then any intermediates
+  std::string tls_key_file;        // PEM, unencrypted
+  std::string tls_client_ca_file;  // "": clients are not asked for a certificate
+  std::string tls_min_version = "1.2";
+
+  // Client authentication: "none" (the classic handshake) or "jwt" (every client presents a
+  // token whose sub is its user; docs/protocol.md, "Authentication").
+  std::string client_auth = "none";
+  std::string jwt_algorithm = "HS256";  // or RS256, ES256
+  std::string jwt_key_file;             // HS256: the secret; RS256/ES256: the PEM public key
+  std::string jwt_audience;             // "": aud is not checked
+  std::string jwt_issuer;               // "": iss is not checked
+
+  // The admin port's bearer token, from this file. Required when the admin listener is bound
+  // to anything but loopback (the daemon refuses to start without it: protected mode).
+  std::string admin_token_file;
+
   // Admin HTTP listener (/metrics, /healthz, /readyz, /connz). In JSON, port 0 disables it.
   bool admin_enabled = true;
   std::string admin_listener_address = "127.0.0.1";
@@ -84,6 +106,9 @@ struct config {
   // What the core reads of it.
   stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }
 };
+
+// Every key a config file may hold, in the reader's order.
+std::vector<std::string_view> config_keys();
 
 // Parses the JSON text of a config file; `origin` names it in error messages.
 config parse_config(std::string_view json_text, std::string_view origin = "config");

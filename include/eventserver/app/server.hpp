@@ -21,6 +21,7 @@
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/session_hub.hpp"
+#include "eventserver/app/credentials.hpp"
 #include "eventserver/ws/ws_settings.hpp"
 
 namespace eventserver {
@@ -101,6 +102,12 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void await_flush(client_session& client) override { awaiting_flush_.push_back(&client); }
   log_limiter& handshake_warnings() override { return handshake_warnings_; }
   log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
+  bool auth_required() const override { return credentials_.verifier != nullptr; }
+  auth_verdict authenticate(user_id user, std::string_view token) override;
+
+  // The TLS context, the token verifier and the admin token (app/credentials.hpp): before
+  // start(), and again after a SIGHUP reload. Connections keep what they started with.
+  void set_credentials(credentials fresh);
   asio::any_io_executor executor() override { return io_.get_executor(); }
   history_source* history() override;
   log_position applied() const override;
@@ -114,6 +121,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // maxClients and shutdown, for TCP and WebSocket clients alike; counts the accepted one.
   bool admit_client();
   void accept_admin(tcp::socket socket);
+  // The clients' transport and authentication, and a warning when anyone may read anything.
+  void log_security() const;
   void arm_gap_timer();
   void on_gap_timer(const error_code& ec);
   void resume_paused_sources();
@@ -129,6 +138,9 @@ class server final : public source_hub, public client_hub, public admin_hub {
   config settings_;
   client_limits client_limits_;
   std::string admin_token_;  // from adminTokenFile; empty: the admin port asks for none
+  credentials credentials_;
+  // Handshake refusals by reason (auth's token_refusal names, then missing_token).
+  std::vector<std::pair<std::string_view, std::uint64_t>> auth_refusals_;
   std::uint64_t admin_unauthorized_ = 0;  // admin requests refused for their token
   counters stats_;
   dispatcher dispatcher_;

@@ -62,6 +62,13 @@ struct counters {
   std::uint64_t ws_upgrades_refused_origin = 0;       // 403 an Origin not in wsAllowedOrigins
   std::uint64_t ws_pong_timeouts = 0;                 // policy: no pong within wsPongTimeoutMs, closed with 4001
   std::uint64_t ws_protocol_errors = 0;               // policy: the client sent data or broke the framing (1003, 1009, 1002)
+
+  // TLS and client authentication (clientTls, wsTls, clientAuth).
+  std::uint64_t tls_handshake_failures = 0;        // policy: a failed TLS handshake (plain text, wrong CA, ...), closed
+  std::uint64_t clients_refused_auth = 0;          // policy: no token, or a token refused at the handshake (by reason: the server's)
+  std::uint64_t clients_disconnected_auth = 0;     // policy: a refused token sent to refresh a live session
+  std::uint64_t clients_disconnected_expired = 0;  // policy: the session's newest token expired (4000)
+  std::uint64_t token_refreshes = 0;               // fresh tokens accepted from live sessions
 };
 
 }  // namespace eventserver

@@ -77,6 +77,16 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // --- For the transport subclasses ------------------------------------------------------
   // The handshake gave this registration (its token already verified, if any).
   void register_as(const registration& who);
+  // A handshake line ("<user>[|<last>[|<epoch>]][ <token>]", no line end): parsed, its token
+  // checked, registered; or refused (counted, warned of, closed).
+  void on_id_line(std::string_view line);
+  // Under clientAuth jwt: the refusal of `who`'s token (counted by the hub; the text for the
+  // log, without the token), or nullopt when it may register. Keeps the token's expiry for
+  // register_as. Always nullopt under clientAuth none.
+  std::optional<std::string> check_token(const registration& who);
+  // A registered client sent a fresh token (a line or message holding only it): same user
+  // and valid, the session lives until it expires; otherwise the client is disconnected.
+  void on_token_line(std::string_view token);
   // The handshake failed: counted, a rate-limited warning, closed.
   void refuse(std::uint64_t& counter, std::string_view why);
   // The peer closed or the connection failed while registered.
@@ -125,6 +135,9 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   void arm_stuck_timer();
   void on_stuck_timer(const error_code& ec);
 
+  // Tokens: the session ends when the newest one expires.
+  void arm_expiry_timer();
+
   // What deliver() touches comes first, right after the vtable pointer: with a hundred
   // sessions taking turns in a fan-out, each one's fields are usually out of the L1 cache,
   // so they should span as few cache lines as possible.
@@ -165,6 +178,10 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   asio::steady_timer stuck_timer_;
   bool stuck_timer_armed_ = false;
   asio::steady_timer retry_timer_;  // a history read that came back empty too early
+
+  // Under clientAuth jwt: when the newest token expires, and the timer that ends the session then.
+  std::chrono::system_clock::time_point token_expires_ = std::chrono::system_clock::time_point::max();
+  std::unique_ptr<asio::steady_timer> expiry_timer_;  // only for sessions with a token
 };
 
 // The classic transport: plain TCP, the id line as handshake, non-blocking synchronous writes.
@@ -179,13 +196,16 @@ class tcp_client_session final : public client_session {
   void on_handshake_timeout(const error_code& ec);
   void do_read();
   void on_read(const error_code& ec);
+  // Under clientAuth jwt, what a client sends after its id line are token lines.
+  void read_token_line();
+  void on_token_read(const error_code& ec, std::size_t bytes);
   std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
   void close_transport(bool graceful) override;
   void goodbye(std::uint16_t, std::string_view) override {}
 
   tcp::socket socket_;
   asio::steady_timer handshake_timer_;
-  std::string handshake_buffer_;
+  std::string handshake_buffer_;  // the id line, then (under jwt) each token line
   std::array<char, 512> discard_{};  // clients should not send after their id; we only watch for close
 };
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "eventserver/core/counters.hpp"
@@ -59,6 +60,17 @@ struct client_limits {
   std::chrono::milliseconds handshake_timeout{0};
   std::size_t max_line_bytes = 0;
   std::chrono::milliseconds write_timeout{0};  // a socket that takes nothing this long is stuck
+  // The longest handshake line: maxLineBytes, plus room for a token when clientAuth is jwt.
+  std::size_t max_handshake_bytes = 0;
+};
+
+// The hub's answer on a client's token (clientAuth). The transports know no token format:
+// the hub verifies, and counts refusals by reason.
+struct auth_verdict {
+  bool ok = true;
+  std::string_view refusal;  // not ok: the reason's metric label ("expired", "user_mismatch", ...)
+  // ok: when the session that rests on this token must end (max(): never).
+  std::chrono::system_clock::time_point expires = std::chrono::system_clock::time_point::max();
 };
 
 // A client connection registers as a user and then only receives.
@@ -79,6 +91,13 @@ class client_hub {
   // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
   virtual log_limiter& handshake_warnings() = 0;
   virtual log_limiter& slow_client_warnings() = 0;
+
+  // --- Authentication (clientAuth) -------------------------------------------------------
+  // Whether every client must present a token naming its user.
+  virtual bool auth_required() const = 0;
+  // The verdict on `token` (possibly empty: none given) for a connection of `user`. Counts
+  // the refusal by reason; never logs the token.
+  virtual auth_verdict authenticate(user_id user, std::string_view token) = 0;
 
   // --- History: catch-up and resume ------------------------------------------------------
   // Null when there is none (no dataDir and historyBytes 0): a client over its bound is cut off.

@@ -12,8 +12,8 @@
 // what is queued as ONE text frame without its last '\n', so a frame holds one or more whole
 // lines separated by '\n': one frame per flush, not per notification. A frame holds at most
 // max_frame_bytes (or one longer line): see write().
-// A client's message is read into a small array (see discard_): with the clientAuth jwt hook,
-// a token message will need a buffer of max_client_message.
+// A client's message is read into a small array (see discard_); under clientAuth jwt a text
+// message is a fresh token, collected in message_ (at most max_client_message).
 //
 // Beast allows one write-type operation at a time from us; this session keeps to it: a ping
 // or the close frame waits for the frame in flight, and the next frame waits for them.
@@ -33,12 +33,15 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "eventserver/core/log_limiter.hpp"
@@ -46,12 +49,18 @@
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/session_hub.hpp"
+#include "eventserver/tls/tls_context.hpp"
 #include "eventserver/ws/ws_settings.hpp"
 
 namespace eventserver {
 
-class ws_client_session final : public client_session {
+// NextLayer: tcp::socket (ws://) or ssl::stream<tcp::socket> (wss://, wsTls: the TLS
+// handshake comes first, within the same clientHandshakeTimeoutMs).
+template <class NextLayer>
+class basic_ws_client_session final : public client_session {
  public:
+  static constexpr bool secure = !std::is_same_v<NextLayer, tcp::socket>;
+
   // The largest message a client may send (a pong's payload, a fresh token later): bigger
   // closes with 1009.
   static constexpr std::size_t max_client_message = 4 * 1024;
@@ -63,22 +72,26 @@ class ws_client_session final : public client_session {
   // clientWriteTimeoutMs is never called stuck; it also bounds the copy in flight.
   static constexpr std::size_t max_frame_bytes = 64 * 1024;
 
-  ws_client_session(tcp::socket socket, client_hub& hub, const ws_settings& settings);
+  // `context`: for wss, the one in force when the connection was accepted (null for ws).
+  basic_ws_client_session(tcp::socket socket, client_hub& hub, const ws_settings& settings,
+                          std::shared_ptr<ssl::context> context = nullptr);
   void start() override;
 
  private:
   using request_parser = boost::beast::http::request_parser<boost::beast::http::empty_body>;
-  using websocket_stream = boost::beast::websocket::stream<tcp::socket, /*deflateSupported=*/false>;
+  using websocket_stream = boost::beast::websocket::stream<NextLayer, /*deflateSupported=*/false>;
+  static websocket_stream make_stream(tcp::socket socket, ssl::context* context);
   // What of ours Beast is writing: at most one at a time.
   enum class in_flight : std::uint8_t { none, frame, ping, close };
 
-  std::shared_ptr<ws_client_session> self() {
-    return std::static_pointer_cast<ws_client_session>(shared_from_this());
+  std::shared_ptr<basic_ws_client_session> self() {
+    return std::static_pointer_cast<basic_ws_client_session>(shared_from_this());
   }
   // Every completion's error check starts here (see the .cpp).
   void fail(const error_code& ec, const char* what);
 
   // --- The HTTP upgrade ------------------------------------------------------------------
+  void read_request();
   void on_request(const error_code& ec);
   void on_handshake_timeout(const error_code& ec);
   void refuse_upgrade(boost::beast::http::status status, std::uint64_t& counter, std::string why);
@@ -87,7 +100,7 @@ class ws_client_session final : public client_session {
 
   // --- The WebSocket ---------------------------------------------------------------------
   void do_read();
-  void on_read(const error_code& ec);
+  void on_read(const error_code& ec, std::size_t bytes);
   void on_control(boost::beast::websocket::frame_type kind);
   // The client broke the protocol, or answered no ping: counted, warned of (rate-limited by
   // `warnings`), told `code` (0: Beast has told it already) and closed.
@@ -120,6 +133,7 @@ class ws_client_session final : public client_session {
     explicit upgrade_state(std::size_t buffer_limit) : buffer(buffer_limit) {}
   };
 
+  std::shared_ptr<ssl::context> context_;  // wss: outlives ws_, which uses it
   websocket_stream ws_;
   const ws_settings& settings_;
   asio::steady_timer deadline_;    // the upgrade (clientHandshakeTimeoutMs), then the close handshake
@@ -130,6 +144,7 @@ class ws_client_session final : public client_session {
   // Where a client's message would go: any data ends the session, so the first bytes are
   // enough (read_message_max still applies to the whole message: over it, 1009).
   std::array<char, 64> discard_{};
+  std::string message_;  // clientAuth jwt: the text message being read (a fresh token)
 
   in_flight busy_ = in_flight::none;
   bool write_waiting_ = false;  // write() was called while a ping or the close was in flight
@@ -140,5 +155,8 @@ class ws_client_session final : public client_session {
   std::optional<std::uint16_t> goodbye_code_;  // the close frame that waits for the frame in flight
   std::string goodbye_reason_;
 };
+
+using ws_client_session = basic_ws_client_session<tcp::socket>;
+using wss_client_session = basic_ws_client_session<ssl::stream<tcp::socket>>;
 
 }  // namespace eventserver
