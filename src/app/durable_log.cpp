@@ -127,7 +127,10 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
   history_ = std::make_unique<storage::history_service>(
       settings_.data_dir, [file = file_.get()] { return file->segments(); },
       [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
-  applied_at_last_snapshot_ = 0;
+  // The next periodic snapshot counts from the one recovered (of this stream), not from 0:
+  // otherwise every restart past snapshotEveryEvents would write one at once.
+  applied_at_last_snapshot_ =
+      recovered->snapshot && recovered->snapshot->epoch == position.epoch ? recovered->snapshot->seq : 0;
   recovering_ = false;
   on_.recovered();
 }

@@ -88,6 +88,34 @@ TEST(EventLog, ARestartContinuesAtTheNextNumberWithTheGraphIntact) {
   EXPECT_TRUE(d.logs().contains("event log: recovered epoch 1 at sequence number 2")) << d.logs().dump();
 }
 
+// The next periodic snapshot counts from the snapshot recovered, not from the stream's start:
+// a restart past snapshotEveryEvents does not write another one at once.
+TEST(EventLog, ARestartDoesNotSnapshotAgainAtOnce) {
+  temp_data_dir dir;
+  config settings = with_log(dir);
+  settings.snapshot_every_events = 1000;
+  const auto snapshots = [&] {
+    std::size_t count = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) count += entry.path().extension() == ".snap";
+    return count;
+  };
+  {
+    test_daemon d(settings);
+    auto source = d.connect_source();
+    source.send_lines(broadcasts(1, 1500));
+    source.send_lines({"durable?"});
+    ASSERT_EQ(await_durable(source, 1500), "durable|1|1500");
+  }  // a graceful stop: the last snapshot, at 1500
+  const std::size_t before = snapshots();
+  test_daemon d(settings);
+  auto source = d.connect_source();
+  source.send_lines(broadcasts(1501, 1600));
+  source.send_lines({"durable?"});
+  ASSERT_EQ(await_durable(source, 1600), "durable|1|1600");
+  EXPECT_EQ(snapshots(), before);
+  EXPECT_FALSE(d.logs().contains("event log: snapshot ")) << d.logs().dump();
+}
+
 TEST(EventLog, WithoutASnapshotTheGraphIsReplayedFromTheLog) {
   temp_data_dir dir;
   {
