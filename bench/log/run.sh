@@ -96,6 +96,8 @@ pair_ratio() {
   echo
   echo "$(date -u +%F), commit \`$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo -dirty)\`, $rounds rounds" \
     "interleaved (\`bench/log/run.sh $rounds\`), $events events, $clients clients, every run verified by the harness."
+  # What the command line above does not show: which daemons ran and in what order of variants.
+  echo "Daemon \`$build/eventserver\`$([[ -z "${BASE_BIN:-}" ]] || echo ", before = \`$BASE_BIN\`"); VARIANTS=\"${order[*]}\"."
   echo "Medians; the runs behind each are listed below."
   echo
   reference=${order[0]}

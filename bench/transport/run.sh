@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# WebSocket delivery against TCP on the default run, interleaved: each round runs the harness's
-# default stream (EVENTS, CLIENTS) once with every client on TCP and once with every client on
-# WebSocket (--ws-clients=CLIENTS), in an order that alternates from round to round (this
-# machine's speed drifts by +-15% from minute to minute, so only interleaved runs compare).
-# Every run is verified by the harness; a fresh daemon each time, with the same config for both
-# (the WebSocket listener on in both, so the only difference is the clients' transport).
+# Client transports against plain TCP on the default run, interleaved: each round runs the
+# harness's default stream (EVENTS, CLIENTS) once per variant, every client over that
+# transport, in an order that rotates from round to round (this machine's speed drifts by
+# +-15% from minute to minute, so only interleaved runs compare). Variants:
+#   tcp   the classic protocol
+#   ws    WebSocket (--ws-clients=CLIENTS)
+#   tls   TLS on the client port (clientTls; the harness's --tls, certificates made fresh by
+#         tests/support/make_test_certs.sh)
+#   wss   WebSocket over TLS (wsTls)
+# Every run is verified by the harness; a fresh daemon each time, with the same listeners on
+# in every variant, so the only difference is the clients' transport.
 #
-# usage: bench/ws/run.sh [ROUNDS]      (default 5)
+# usage: bench/transport/run.sh [ROUNDS]      (default 5)
+#   VARIANTS    which, tcp first (default "tcp ws"; "tcp tls wss" for TLS)
 #   BUILD_DIR   the build (default build): its eventserver and followermaze
 #   EVENTS      events per run (default 10000000), CLIENTS (default 100)
-#   OUT         results file (default bench/results/ws.md)
+#   OUT         results file (default bench/results/ws.md, or tls.md when VARIANTS has tls)
 # Writes a markdown table of medians (daemon CPU, wall, p99, peak RSS, client writes) with the
-# median per-round CPU ratio ws / tcp against the goal (at most 2), and the runs behind each
+# median per-round CPU ratio against tcp and the goal (at most 2), and the runs behind each
 # median. p99 is the harness's latency from a batch written to a line received: p99_us for the
 # TCP clients, ws_p99_us for the WebSocket ones (the harness keeps them apart).
 set -euo pipefail
@@ -20,10 +26,13 @@ cd "$(dirname "$0")/../.."
 source bench/lib.sh
 
 rounds=${1:-5}
+read -r -a order <<<"${VARIANTS:-tcp ws}"
 build=${BUILD_DIR:-build}
 events=${EVENTS:-10000000}
 clients=${CLIENTS:-100}
-out=${OUT:-bench/results/ws.md}
+default_out=bench/results/ws.md
+[[ " ${order[*]} " == *" tls "* || " ${order[*]} " == *" wss "* ]] && default_out=bench/results/tls.md
+out=${OUT:-$default_out}
 goal=2
 require_binaries "$build/eventserver" "$build/followermaze"
 if [[ "$("$build/followermaze" --help 2>&1 || true)" != *--ws-clients=* ]]; then
@@ -32,6 +41,7 @@ if [[ "$("$build/followermaze" --help 2>&1 || true)" != *--ws-clients=* ]]; then
 fi
 
 work=$(mktemp -d)
+sh tests/support/make_test_certs.sh "$work/certs" >/dev/null
 daemon_pid=""
 cleanup() {
   if [[ -n "$daemon_pid" ]] && kill -0 "$daemon_pid" 2>/dev/null; then kill -KILL "$daemon_pid" 2>/dev/null || true; fi
@@ -40,19 +50,25 @@ cleanup() {
 trap cleanup EXIT
 declare -A runs
 
-# run_variant tcp|ws: one verified run; appends "cpu wall p99_ms rss_kb writes" to runs[NAME].
+# run_variant tcp|ws|tls|wss: one verified run; appends "cpu wall p99_ms rss_kb writes" to runs[NAME].
 run_variant() {
-  local name=$1 event_port client_port ws_port ws_flag=""
-  [[ "$name" == ws ]] && ws_flag="--ws-clients=$clients"
+  local name=$1 event_port client_port ws_port flags=""
+  case "$name" in
+    ws) flags="--ws-clients=$clients" ;;
+    tls) flags="--tls --tls-ca=$work/certs/ca.pem" ;;
+    wss) flags="--tls --tls-ca=$work/certs/ca.pem --ws-clients=$clients" ;;
+  esac
+  local tls=false
+  [[ "$name" == tls || "$name" == wss ]] && tls=true
   pick_ports event_port client_port ws_port
-  printf '{"eventListenerPort": %s, "clientListenerPort": %s, "clientListenerAddress": "127.0.0.1", "adminListenerPort": 0, "wsListenerAddress": "127.0.0.1", "wsListenerPort": %s}\n' \
-    "$event_port" "$client_port" "$ws_port" >"$work/config.json"
+  printf '{"eventListenerPort": %s, "clientListenerPort": %s, "clientListenerAddress": "127.0.0.1", "adminListenerPort": 0, "wsListenerAddress": "127.0.0.1", "wsListenerPort": %s, "clientTls": %s, "wsTls": %s, "tlsCertFile": "%s", "tlsKeyFile": "%s"}\n' \
+    "$event_port" "$client_port" "$ws_port" "$tls" "$tls" "$work/certs/server.pem" "$work/certs/server.key" >"$work/config.json"
   "$build/eventserver" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   local result
-  # shellcheck disable=SC2086  # ws_flag is one flag or nothing
+  # shellcheck disable=SC2086  # flags are words
   if ! result=$(eventListenerPort=$event_port clientListenerPort=$client_port wsListenerPort=$ws_port \
-    "$build/followermaze" --totalEvents="$events" --concurrencyLevel="$clients" --daemonPid="$daemon_pid" $ws_flag 2>&1 |
+    "$build/followermaze" --totalEvents="$events" --concurrencyLevel="$clients" --daemonPid="$daemon_pid" $flags 2>&1 |
     tee "$work/harness.log" | grep '^RESULT'); then
     echo "run.sh: $name: the harness failed:" >&2
     tail -20 "$work/harness.log" >&2
@@ -63,7 +79,7 @@ run_variant() {
   terminate_daemon "$daemon_pid" || true
   daemon_pid=""
   local cpu wall p99_key=p99_us p99 rss writes
-  [[ "$name" == ws ]] && p99_key=ws_p99_us
+  [[ "$name" == ws || "$name" == wss ]] && p99_key=ws_p99_us
   cpu=$(grep -oE 'daemon_cpu_s=[0-9.]+' <<<"$result" | cut -d= -f2)
   wall=$(grep -oE 'wall_s=[0-9.]+' <<<"$result" | cut -d= -f2)
   p99=$(grep -oE " $p99_key=[0-9]+" <<<"$result" | cut -d= -f2)
@@ -75,10 +91,10 @@ run_variant() {
   printf '  %-4s cpu %s s  wall %s s  p99 %s ms  rss %s KB  writes %s\n' "$name" "$cpu" "$wall" "$p99" "$rss" "$writes"
 }
 
-order=(tcp ws)
 for round in $(seq 1 "$rounds"); do
   echo "round $round/$rounds"
-  if ((round % 2)); then run_variant tcp; run_variant ws; else run_variant ws; run_variant tcp; fi
+  # Rotate the order: each variant goes first as often as the others.
+  for i in "${!order[@]}"; do run_variant "${order[(i + round) % ${#order[@]}]}"; done
 done
 
 # median COLUMN RUNS: the median of one column (1-based) of "a b c d e;" records.
@@ -93,15 +109,23 @@ pair_ratio() {
     awk '{print $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
 }
 
-ratio=$(pair_ratio "${runs[ws]}" "${runs[tcp]}")
+worst=tcp
+for name in "${order[@]}"; do
+  if awk -v a="$(pair_ratio "${runs[$name]}" "${runs[tcp]}")" -v b="$(pair_ratio "${runs[$worst]}" "${runs[tcp]}")" 'BEGIN { exit !(a > b) }'; then
+    worst=$name
+  fi
+done
+ratio=$(pair_ratio "${runs[$worst]}" "${runs[tcp]}")
 verdict=$(awk -v r="$ratio" -v g="$goal" 'BEGIN { print (r <= g) ? "met" : "NOT met" }')
 {
-  echo "# WebSocket delivery against TCP on the default run"
+  echo "# Client transports against TCP on the default run: ${order[*]}"
   echo
   echo "$(date -u +%F), commit \`$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo -dirty)\`, $rounds rounds" \
-    "interleaved (\`bench/ws/run.sh $rounds\`), $events events, $clients clients, all on TCP (tcp) or all on" \
-    "WebSocket (ws, \`--ws-clients=$clients\`), every run verified by the harness; $(nproc) cores, the harness on the same machine."
-  echo "Medians; the runs behind each are listed below. Goal: WebSocket daemon CPU at most ${goal}x TCP's: **$verdict** ($ratio)."
+    "interleaved (\`VARIANTS=\"${order[*]}\" bench/transport/run.sh $rounds\`), $events events, $clients clients, all over one" \
+    "transport per run (ws: \`--ws-clients=$clients\`; tls/wss: \`--tls\`, TLS 1.3), every run verified by the harness;" \
+    "$(nproc) cores, the harness on the same machine."
+  echo "Medians; the runs behind each are listed below. Goal: every transport's daemon CPU at most ${goal}x TCP's:" \
+    "**$verdict** (highest: $worst, $ratio)."
   echo
   echo "| variant | daemon CPU s | CPU / tcp (per round) | wall s | p99 ms | peak RSS MB | client writes |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -111,7 +135,7 @@ verdict=$(awk -v r="$ratio" -v g="$goal" 'BEGIN { print (r <= g) ? "met" : "NOT 
       "$(median 2 "$r")" "$(median 3 "$r")" "$(awk -v k="$(median 4 "$r")" 'BEGIN {print k / 1024}')" "$(median 5 "$r")"
   done
   echo
-  echo "Client writes: the daemon's count of writes that moved bytes (for WebSocket, frames); one per client per flush."
+  echo "Client writes: the daemon's count of writes that moved bytes (WebSocket: frames; TLS: writes of up to one 16 KiB record); one per client per flush."
   echo
   echo "Runs (cpu s, wall s, p99 ms, rss KB, writes):"
   echo
