@@ -79,3 +79,17 @@ totals_markdown() {
   # shellcheck disable=SC2016  # the backquotes are markdown, not a command substitution
   printf '\nDaemon totals at shutdown:\n\n```\n%s\n```\n' "$1"
 }
+
+# Runs recorded as "a b c d e;" per run, the first column the daemon's CPU seconds (the
+# interleaved scripts: log, transport).
+# records_median COLUMN RUNS: the median of one column (1-based).
+records_median() {
+  tr ';' '\n' <<<"$2" | grep . | awk -v c="$1" '{print $c}' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}
+
+# pair_ratio RUNS REFERENCE_RUNS: the median over rounds of this variant's CPU over the
+# reference's in the same round (the machine's drift cancels out within a round).
+pair_ratio() {
+  paste -d' ' <(tr ';' '\n' <<<"$1" | grep . | awk '{print $1}') <(tr ';' '\n' <<<"$2" | grep . | awk '{print $1}') |
+    awk '{print $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
+}

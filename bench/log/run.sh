@@ -79,18 +79,6 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-# median COLUMN RUNS: the median of one column (1-based) of "a b c d e;" records.
-median() {
-  tr ';' '\n' <<<"$2" | grep . | awk -v c="$1" '{print $c}' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
-}
-
-# pair_ratio RUNS REFERENCE_RUNS: the median over rounds of this variant's CPU over the
-# reference's in the same round (the machine's drift cancels out within a round).
-pair_ratio() {
-  paste -d' ' <(tr ';' '\n' <<<"$1" | grep . | awk '{print $1}') <(tr ';' '\n' <<<"$2" | grep . | awk '{print $1}') |
-    awk '{print $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
-}
-
 {
   echo "# The event log's cost on the default run"
   echo
@@ -105,8 +93,8 @@ pair_ratio() {
   echo "|---|---:|---:|---:|---:|---:|---:|"
   for name in "${order[@]}"; do
     r=${runs[$name]}
-    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' "$name" "$(median 1 "$r")" "$(pair_ratio "$r" "${runs[$reference]}")" \
-      "$(median 2 "$r")" "$(median 3 "$r")" "$(awk -v k="$(median 4 "$r")" 'BEGIN {print k / 1024}')" "$(median 5 "$r")"
+    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' "$name" "$(records_median 1 "$r")" "$(pair_ratio "$r" "${runs[$reference]}")" \
+      "$(records_median 2 "$r")" "$(records_median 3 "$r")" "$(awk -v k="$(records_median 4 "$r")" 'BEGIN {print k / 1024}')" "$(records_median 5 "$r")"
   done
   echo
   echo "Runs (cpu s, wall s, p99 ms, rss KB, log bytes):"

@@ -97,18 +97,6 @@ for round in $(seq 1 "$rounds"); do
   for i in "${!order[@]}"; do run_variant "${order[(i + round) % ${#order[@]}]}"; done
 done
 
-# median COLUMN RUNS: the median of one column (1-based) of "a b c d e;" records.
-median() {
-  tr ';' '\n' <<<"$2" | grep . | awk -v c="$1" '{print $c}' | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
-}
-
-# pair_ratio RUNS REFERENCE_RUNS: the median over rounds of this variant's CPU over the
-# reference's in the same round (the machine's drift cancels out within a round).
-pair_ratio() {
-  paste -d' ' <(tr ';' '\n' <<<"$1" | grep . | awk '{print $1}') <(tr ';' '\n' <<<"$2" | grep . | awk '{print $1}') |
-    awk '{print $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
-}
-
 worst=tcp
 for name in "${order[@]}"; do
   if awk -v a="$(pair_ratio "${runs[$name]}" "${runs[tcp]}")" -v b="$(pair_ratio "${runs[$worst]}" "${runs[tcp]}")" 'BEGIN { exit !(a > b) }'; then
@@ -131,8 +119,8 @@ verdict=$(awk -v r="$ratio" -v g="$goal" 'BEGIN { print (r <= g) ? "met" : "NOT 
   echo "|---|---:|---:|---:|---:|---:|---:|"
   for name in "${order[@]}"; do
     r=${runs[$name]}
-    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' "$name" "$(median 1 "$r")" "$(pair_ratio "$r" "${runs[tcp]}")" \
-      "$(median 2 "$r")" "$(median 3 "$r")" "$(awk -v k="$(median 4 "$r")" 'BEGIN {print k / 1024}')" "$(median 5 "$r")"
+    printf '| %s | %s | %s | %s | %s | %.1f | %s |\n' "$name" "$(records_median 1 "$r")" "$(pair_ratio "$r" "${runs[tcp]}")" \
+      "$(records_median 2 "$r")" "$(records_median 3 "$r")" "$(awk -v k="$(records_median 4 "$r")" 'BEGIN {print k / 1024}')" "$(records_median 5 "$r")"
   done
   echo
   echo "Client writes: the daemon's count of writes that moved bytes (WebSocket: frames; TLS: writes of up to one 16 KiB record); one per client per flush."
