@@ -56,6 +56,7 @@ using json = nlohmann::json;
 // The load: paced, so the run lasts well past the test's few seconds and the page's
 // events/s is the harness's rate rather than whatever the two shared cores allow.
 constexpr int harness_clients = 50;
+constexpr int harness_ws_clients = 20;  // of harness_clients, over WebSocket
 constexpr double harness_rate = 100000;  // events/s
 constexpr int updates_to_wait_for = 5;
 
@@ -308,10 +309,12 @@ class StatusPageBrowser : public ::testing::Test {
   bool start_daemon() {
     for (int attempt = 0; attempt < 3; ++attempt) {
       admin_port_ = free_loopback_port();
+      ws_port_ = free_loopback_port();
       const fs::path config_path = dir_ / "config.json";
       std::ofstream(config_path) << json{{"eventListenerAddress", "127.0.0.1"},  {"eventListenerPort", 0},
                                          {"clientListenerAddress", "127.0.0.1"}, {"clientListenerPort", 0},
-                                         {"adminListenerAddress", "127.0.0.1"},  {"adminListenerPort", admin_port_}}
+                                         {"adminListenerAddress", "127.0.0.1"},  {"adminListenerPort", admin_port_},
+                                         {"wsListenerAddress", "127.0.0.1"},     {"wsListenerPort", ws_port_}}
                                         .dump(2);
       daemon_ = std::make_unique<child_process>(
           std::vector<std::string>{EVENTSERVER_BINARY, "-config", config_path.string()}, dir_ / "daemon.log");
@@ -358,6 +361,7 @@ class StatusPageBrowser : public ::testing::Test {
   std::uint16_t admin_port_ = 0;
   std::uint16_t event_port_ = 0;
   std::uint16_t client_port_ = 0;
+  std::uint16_t ws_port_ = 0;
   std::unique_ptr<child_process> daemon_;
   std::unique_ptr<child_process> harness_;
   std::unique_ptr<child_process> browser_;
@@ -373,6 +377,7 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
                                "--clientListenerPort=" + std::to_string(client_port_), "--totalEvents=10000000",
                                "--maxRate=" + std::to_string(static_cast<long>(harness_rate)),
                                "--concurrencyLevel=" + std::to_string(harness_clients), "--logLevel=warn",
+                               "--ws-port=" + std::to_string(ws_port_), "--ws-clients=" + std::to_string(harness_ws_clients),
                                "--logInterval=60000"},
       dir_ / "harness.log");
   std::string metrics;
@@ -465,8 +470,9 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
 
   EXPECT_EQ(static_cast<double>(digits_of(dom["connections"])), *connections);
   EXPECT_EQ(*connections, harness_clients);
-  EXPECT_EQ(dom["tcp-connections"], std::to_string(harness_clients));
-  EXPECT_EQ(dom["ws-connections"], "0");
+  EXPECT_EQ(dom["tcp-connections"], std::to_string(harness_clients - harness_ws_clients));
+  EXPECT_EQ(dom["ws-connections"], std::to_string(harness_ws_clients));
+  EXPECT_EQ(metric(metrics, "eventserver_ws_connections").value_or(-1), harness_ws_clients);
   EXPECT_EQ(dom["behind-rows"], 10);
   EXPECT_GT(digits_of(dom["events-per-s"]), 0u);
   EXPECT_GT(digits_of(dom["notifications-per-s"]), 0u);
