@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
     return bad_config ? exit_bad_config : exit_startup_failed;
   }
 
+  // SIGHUP's reloads run here (see below); declared first: a stop abandons a stuck one.
+  eventserver::blocking_job reload(io);
   eventserver::asio::signal_set signals(io, SIGINT, SIGTERM);
   eventserver::asio::signal_set hangup(io, SIGHUP);
   std::function<void(const eventserver::error_code&, int)> on_signal = [&](const eventserver::error_code& ec, int sig) {
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
     spdlog::info("received {}: stopping", strsignal(sig));
     // The log output gets as long as the client queues to take what is queued, no longer.
     eventserver::abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
+    reload.abandon();  // a reload stuck on a hung filesystem does not hold the exit
     daemon.shutdown([&] {
       signals.cancel();
       hangup.cancel();
@@ -134,7 +137,6 @@ int main(int argc, char** argv) {
   // file. Other keys need a restart; a config that no longer parses changes nothing. Both
   // touch the filesystem, which can hang, so they run on a thread of their own and only the
   // outcome comes back to the event thread.
-  eventserver::blocking_job reload(io);
   std::function<void(const eventserver::error_code&, int)> on_hangup = [&](const eventserver::error_code& ec, int) {
     if (ec || daemon.stopping()) return;
     const bool started = reload.start([config_path, settings, &daemon]() -> eventserver::blocking_job::completion {
@@ -180,6 +182,7 @@ int main(int argc, char** argv) {
   // server chose.
   daemon.on_fatal([&] {
     eventserver::abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
+    reload.abandon();  // a reload stuck on a hung filesystem does not hold the exit
     daemon.shutdown([&] {
       signals.cancel();
       hangup.cancel();

@@ -98,6 +98,9 @@ void server::start() {
 }
 
 void server::take_connections() {
+  if (auth_required() && !credentials_.verifier) {
+    spdlog::error("clientAuth jwt without a token verifier: every client will be refused (set_credentials not called)");
+  }
   event_listener_->start();
   client_listener_->start();
   if (ws_listener_) ws_listener_->start();
@@ -250,7 +253,7 @@ void server::log_security() const {
 void server::set_credentials(credentials fresh) {
   credentials_ = std::move(fresh);
   admin_token_ = credentials_.admin_token;
-  if (credentials_.verifier && auth_refusals_.empty()) {
+  if (auth_required() && auth_refusals_.empty()) {
     for (auto reason = token_refusal::malformed; reason <= token_refusal::user_mismatch;
          reason = static_cast<token_refusal>(static_cast<int>(reason) + 1)) {
       auth_refusals_.emplace_back(to_string(reason), 0);
@@ -259,14 +262,17 @@ void server::set_credentials(credentials fresh) {
   }
 }
 
-auth_verdict server::authenticate(user_id user, std::string_view token) {
-  const auto refused = [this](std::string_view reason) {
+auth_verdict server::authenticate(user_id user, std::string_view token, bool at_handshake) {
+  const auto refused = [this, at_handshake](std::string_view reason) {
     for (auto& [name, count] : auth_refusals_) {
-      if (name == reason) ++count;
+      if (name == reason && at_handshake) ++count;
     }
     return auth_verdict{false, reason, {}};
   };
-  if (!credentials_.verifier) return {};
+  if (!auth_required()) return {};
+  // Fails closed: under clientAuth jwt a daemon without its key (never given credentials)
+  // lets nobody in.
+  if (!credentials_.verifier) return refused("malformed");
   if (token.empty()) return refused("missing_token");
   const token_result result = credentials_.verifier->verify(token, std::chrono::system_clock::now());
   if (!result) return refused(to_string(result.error()));
@@ -502,7 +508,7 @@ void server::log_totals() const {
       s.rejected_unterminated, s.rejected_too_far, s.gaps_skipped, s.sequence_numbers_skipped, s.clients_accepted, s.clients_registered,
       s.clients_rejected_limit, s.handshake_timeouts + s.handshake_bad_id + s.handshake_overlong + s.handshake_peer_closed,
       s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes,
-      (settings_.client_tls || settings_.ws_tls || credentials_.verifier)
+      (settings_.client_tls || settings_.ws_tls || auth_required())
           ? fmt::format("; TLS handshakes failed {}; tokens refused {}, refreshed {}, expired {}",
                         s.tls_handshake_failures, s.clients_refused_auth + s.clients_disconnected_auth,
                         s.token_refreshes, s.clients_disconnected_expired)

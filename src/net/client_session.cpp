@@ -22,6 +22,7 @@ constexpr std::uint16_t close_stuck = 4002;
 constexpr std::uint16_t close_slow = 4003;
 constexpr std::uint16_t close_token_expired = 4000;
 constexpr std::uint16_t close_policy = 1008;  // a refused token
+constexpr std::chrono::seconds min_refresh_interval{1};
 
 std::string describe_peer(const tcp::socket& socket) {
   error_code ec;
@@ -78,9 +79,11 @@ void client_session::register_as(const registration& who) {
 void client_session::on_id_line(std::string_view line) {
   const auto who = parse_registration(line);
   if (!who) {
-    // The token is not quoted: only what comes before the first space.
+    // Only the leading digits and '|' are quoted: whatever follows may be (part of) a token.
+    const auto shown = std::min(line.find_first_not_of("0123456789|"), std::size_t{64});
     refuse(stats_.handshake_bad_id, "id line is not <user>[|<last>[|<epoch>]][ <token>] of unsigned 64-bit decimals: " +
-                                        quote_for_log(line.substr(0, std::min(line.find(' '), std::size_t{64}))));
+                                        quote_for_log(line.substr(0, shown)) +
+                                        (shown < line.size() ? fmt::format(" and {} more bytes", line.size() - shown) : ""));
     return;
   }
   if (auto refusal = check_token(*who)) {
@@ -94,7 +97,7 @@ void client_session::on_id_line(std::string_view line) {
 
 std::optional<std::string> client_session::check_token(const registration& who) {
   if (!hub_.auth_required()) return std::nullopt;  // clientAuth none: a token, if any, is ignored
-  const auth_verdict verdict = hub_.authenticate(who.user, who.token);
+  const auth_verdict verdict = hub_.authenticate(who.user, who.token, true);
   if (!verdict.ok) return fmt::format("authentication refused for user {}: {}", who.user, verdict.refusal);
   token_expires_ = verdict.expires;
   return std::nullopt;
@@ -102,7 +105,15 @@ std::optional<std::string> client_session::check_token(const registration& who) 
 
 void client_session::on_token_line(std::string_view token) {
   if (!registered()) return;
-  const auth_verdict verdict = hub_.authenticate(user_, token);
+  // Each token costs a signature check on the event thread: a client may refresh at most once
+  // a second (real ones do every few minutes), so none can keep the thread busy with them.
+  const auto now = std::chrono::steady_clock::now();
+  if (last_refresh_ && now - *last_refresh_ < min_refresh_interval) {
+    cut_off(stats_.clients_disconnected_auth, "fresh tokens sent more often than once a second", close_policy);
+    return;
+  }
+  last_refresh_ = now;
+  const auth_verdict verdict = hub_.authenticate(user_, token, false);
   if (!verdict.ok) {
     cut_off(stats_.clients_disconnected_auth, fmt::format("a fresh token was refused: {}", verdict.refusal), close_policy);
     return;
@@ -110,6 +121,11 @@ void client_session::on_token_line(std::string_view token) {
   ++stats_.token_refreshes;
   token_expires_ = verdict.expires;
   arm_expiry_timer();
+}
+
+void client_session::token_line_too_long() {
+  if (!registered()) return;
+  cut_off(stats_.clients_disconnected_auth, "a fresh token longer than any token (malformed)", close_policy);
 }
 
 void client_session::arm_expiry_timer() {
@@ -132,6 +148,10 @@ void client_session::arm_expiry_timer() {
 
 void client_session::refuse(std::uint64_t& counter, std::string_view why) {
   ++counter;
+  refused(why);
+}
+
+void client_session::refused(std::string_view why) {
   if (const auto suppressed = hub_.handshake_warnings().allow(std::chrono::steady_clock::now())) {
     spdlog::warn("client {} closed during handshake: {}{}", peer_, why, suppressed_note(*suppressed));
   }
@@ -587,7 +607,7 @@ void tcp_client_session::read_token_line() {
 
 void tcp_client_session::on_token_read(const error_code& ec, std::size_t bytes) {
   if (ec == asio::error::not_found) {
-    on_token_line({});  // longer than any token: refused as malformed
+    token_line_too_long();
     return;
   }
   if (ec) {

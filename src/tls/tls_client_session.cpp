@@ -65,7 +65,7 @@ void tls_client_session::on_line(const error_code& ec, std::size_t bytes, bool f
     if (first) {
       refuse(stats().handshake_overlong, "id line longer than maxLineBytes");
     } else {
-      on_token_line({});  // longer than any token: refused as malformed
+      token_line_too_long();
     }
     return;
   }

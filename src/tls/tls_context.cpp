@@ -43,6 +43,14 @@ std::shared_ptr<ssl::context> make_server_context(const tls_material& material) 
   // OpenSSL's own read and write buffers (~34 KiB a connection) are given back while a
   // connection is idle: thousands of quiet clients should cost their sockets, not buffers.
   SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  // Sessions resumed by a returning client (a ticket or a session id) must carry this
+  // context's id: without one, OpenSSL refuses every resumption once client certificates are
+  // verified ("session id context uninitialized"), and browsers and most TLS stacks resume.
+  static constexpr unsigned char session_context[] = "eventserver";
+  SSL_CTX_set_session_id_context(native, session_context, sizeof session_context - 1);
+  // An encrypted key is refused, never prompted for: OpenSSL's default would ask on the
+  // terminal and hang the reload thread.
+  SSL_CTX_set_default_passwd_cb(native, [](char*, int, int, void*) { return 0; });
 
   try {
     context->use_certificate_chain(asio::buffer(material.certificate_chain));

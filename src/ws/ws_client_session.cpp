@@ -10,6 +10,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "eventserver/auth/token_verifier.hpp"
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/ws/upgrade_request.hpp"
 
@@ -132,7 +133,7 @@ template <class NextLayer>
 void basic_ws_client_session<NextLayer>::on_handshake_timeout(const error_code& ec) {
   if (ec || !handshaking()) return;
   if (upgrade_ && upgrade_->refusal) {
-    close();  // a refusal nobody reads: on_refusal_written counts it
+    close();  // a refusal nobody reads (counted already): on_refusal_written logs it
     return;
   }
   refuse(stats().handshake_timeouts, "no WebSocket upgrade within clientHandshakeTimeoutMs");
@@ -202,7 +203,9 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& response) { response.set(http::field::server, "eventserver"); }));
-  ws_.read_message_max(max_client_message);
+  // Under clientAuth jwt a message may be a fresh token, which may be as long as any token.
+  ws_.read_message_max(hub().auth_required() ? std::max(max_client_message, token_verifier::max_token_bytes)
+                                             : max_client_message);
   ws_.auto_fragment(false);  // a frame never splits a line: one write() is one frame
   ws_.text(true);
   // Runs inside our reads only, which hold the session alive.
@@ -213,7 +216,7 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
 template <class NextLayer>
 void basic_ws_client_session<NextLayer>::refuse_upgrade(http::status status, std::uint64_t& counter, std::string why) {
   const auto code = static_cast<unsigned>(status);
-  upgrade_->refused_counter = &counter;
+  ++counter;  // now, not once the response is written: the client may read it first
   // The path only: the query may hold a token, which is never logged.
   const std::string_view target = upgrade_->parser.get().target();
   upgrade_->refused_why = fmt::format("WebSocket upgrade refused with {} ({}), path {}", code, why,
@@ -243,8 +246,8 @@ void basic_ws_client_session<NextLayer>::refuse_upgrade(http::status status, std
 
 template <class NextLayer>
 void basic_ws_client_session<NextLayer>::on_refusal_written() {
-  // Counted, logged (rate-limited) and closed, written or not.
-  refuse(*upgrade_->refused_counter, upgrade_->refused_why);
+  // Logged (rate-limited) and closed, written or not; counted when decided.
+  refused(upgrade_->refused_why);
 }
 
 template <class NextLayer>

@@ -170,6 +170,12 @@ class tls_client {
       if (read_ec) return read_ec != asio::error::timed_out;
     }
   }
+  // The session to resume on a later connection (TLS 1.3 sends its ticket after the
+  // handshake: read something first). Owned by the caller (SSL_SESSION_free).
+  SSL_SESSION* session() { return ::SSL_get1_session(stream_.native_handle()); }
+  void resume(SSL_SESSION* session) { ::SSL_set_session(stream_.native_handle(), session); }
+  bool resumed() { return ::SSL_session_reused(stream_.native_handle()) == 1; }
+
   // The serial number of the certificate the daemon showed.
   std::string peer_serial() {
     X509* cert = ::SSL_get1_peer_certificate(stream_.native_handle());
@@ -294,6 +300,32 @@ TEST(Tls, WithAClientCaOnlyClientsItSignedAreServed) {
   auto source = d.connect_source();
   source.send_lines({"1|P|9|4"});
   EXPECT_EQ(known.read_lines(1), lines{"1|P|9|4"});
+}
+
+// A returning client resumes its TLS session (browsers and most stacks do), client
+// certificates or not.
+TEST(Tls, AReturningClientResumesItsSession) {
+  for (const bool client_ca : {false, true}) {
+    SCOPED_TRACE(client_ca ? "with a client CA" : "without");
+    config c = tls_config();
+    if (client_ca) c.tls_client_ca_file = files().path("ca.pem");
+    test_daemon d(c);
+    // `first` stays open: OpenSSL marks the session of a connection freed without a
+    // close_notify as not resumable.
+    tls_client first(d.client_port(), files().path("ca.pem"), client_ca ? "client" : "");
+    register_tls(d, first, "1");
+    auto source = d.connect_source();
+    source.send_lines({"1|B"});
+    ASSERT_EQ(first.read_lines(1), lines{"1|B"});
+    SSL_SESSION* session = first.session();
+    ASSERT_NE(session, nullptr);
+    tls_client again(d.client_port(), files().path("ca.pem"), client_ca ? "client" : "");
+    again.resume(session);
+    register_tls(d, again, "2");
+    EXPECT_TRUE(again.resumed());
+    ::SSL_SESSION_free(session);
+    EXPECT_EQ(d.stats().tls_handshake_failures, 0u);
+  }
 }
 
 // SIGHUP re-reads the certificate (main() calls load_credentials on its helper thread, then
@@ -448,6 +480,24 @@ TEST(Jwt, AConnectionIsClosedWhenItsTokenExpiresUnlessRefreshed) {
   refreshed.send(token_for("9", 600) + "\r\n");
   EXPECT_EQ(refreshed.wait_closed(), read_status::eof);
   EXPECT_EQ(d.stats().clients_disconnected_auth, 1u);
+}
+
+// Each fresh token costs a signature check on the event thread: two within a second end the
+// session. A refused refresh is not a refused handshake in the by-reason counts.
+TEST(Jwt, FreshTokensMoreOftenThanOnceASecondEndTheSession) {
+  test_daemon d(jwt_config());
+  auto client = connection::open(d.client_port());
+  client.send("7 " + token_for("7") + "\r\n");
+  ASSERT_TRUE(d.wait_for_registered_connections(1));
+  client.send(token_for("7") + "\r\n" + token_for("7") + "\r\n");
+  EXPECT_EQ(client.wait_closed(), read_status::eof);
+  EXPECT_EQ(d.stats().token_refreshes, 1u);
+  EXPECT_EQ(d.stats().clients_disconnected_auth, 1u);
+  const auto by_reason = d.on_io([](server& s) { return s.snapshot().auth_refusals; });
+  std::uint64_t counted = 0;
+  for (const auto& [reason, count] : by_reason) counted += count;
+  EXPECT_EQ(counted, d.stats().clients_refused_auth);
+  EXPECT_EQ(counted, 0u);
 }
 
 TEST(Jwt, WebSocketClientsPresentTheTokenInTheQueryOrTheHeader) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "eventserver/net/asio.hpp"
@@ -30,12 +31,16 @@ class blocking_job {
   // nothing starts) while the previous job is still running.
   bool start(work job);
   bool running() const noexcept { return state_->running; }
+  // Shutdown: a job still running is left to finish on its own; its completion is dropped and
+  // the io_context may return from run() without waiting for it. No job starts after this.
+  void abandon();
 
  private:
   struct shared_state {
     std::mutex mutex;
     asio::io_context* io;  // null once the owner is gone
     std::atomic<bool> running{false};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> busy;  // while a job runs
   };
 
   std::shared_ptr<shared_state> state_;

@@ -102,8 +102,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void await_flush(client_session& client) override { awaiting_flush_.push_back(&client); }
   log_limiter& handshake_warnings() override { return handshake_warnings_; }
   log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
-  bool auth_required() const override { return credentials_.verifier != nullptr; }
-  auth_verdict authenticate(user_id user, std::string_view token) override;
+  bool auth_required() const override { return settings_.client_auth == "jwt"; }
+  auth_verdict authenticate(user_id user, std::string_view token, bool at_handshake) override;
 
   // The TLS context, the token verifier and the admin token (app/credentials.hpp): before
   // start(), and again after a SIGHUP reload. Connections keep what they started with.

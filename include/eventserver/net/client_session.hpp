@@ -85,10 +85,15 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // register_as. Always nullopt under clientAuth none.
   std::optional<std::string> check_token(const registration& who);
   // A registered client sent a fresh token (a line or message holding only it): same user
-  // and valid, the session lives until it expires; otherwise the client is disconnected.
+  // and valid, the session lives until it expires; otherwise (or a second one within a
+  // second) the client is disconnected.
   void on_token_line(std::string_view token);
+  // The same for a line too long to be a token: the client is disconnected.
+  void token_line_too_long();
   // The handshake failed: counted, a rate-limited warning, closed.
   void refuse(std::uint64_t& counter, std::string_view why);
+  // The same, counted already (when the refusal was decided).
+  void refused(std::string_view why);
   // The peer closed or the connection failed while registered.
   void peer_gone(const error_code& ec);
   // An asynchronous write finished: `bytes` of what write() was given were taken (0 with no
@@ -182,6 +187,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // Under clientAuth jwt: when the newest token expires, and the timer that ends the session then.
   std::chrono::system_clock::time_point token_expires_ = std::chrono::system_clock::time_point::max();
   std::unique_ptr<asio::steady_timer> expiry_timer_;  // only for sessions with a token
+  std::optional<std::chrono::steady_clock::time_point> last_refresh_;  // the last fresh token taken
 };
 
 // The classic transport: plain TCP, the id line as handshake, non-blocking synchronous writes.

@@ -95,9 +95,9 @@ class client_hub {
   // --- Authentication (clientAuth) -------------------------------------------------------
   // Whether every client must present a token naming its user.
   virtual bool auth_required() const = 0;
-  // The verdict on `token` (possibly empty: none given) for a connection of `user`. Counts
-  // the refusal by reason; never logs the token.
-  virtual auth_verdict authenticate(user_id user, std::string_view token) = 0;
+  // The verdict on `token` (possibly empty: none given) for a connection of `user`. A refusal
+  // `at_handshake` is counted by reason (client_auth_refused_total); never logs the token.
+  virtual auth_verdict authenticate(user_id user, std::string_view token, bool at_handshake) = 0;
 
   // --- History: catch-up and resume ------------------------------------------------------
   // Null when there is none (no dataDir and historyBytes 0): a client over its bound is cut off.

@@ -61,8 +61,8 @@ class basic_ws_client_session final : public client_session {
  public:
   static constexpr bool secure = !std::is_same_v<NextLayer, tcp::socket>;
 
-  // The largest message a client may send (a pong's payload, a fresh token later): bigger
-  // closes with 1009.
+  // The largest message a client may send (a pong's payload; under clientAuth jwt, a fresh
+  // token of up to 8 KiB): bigger closes with 1009.
   static constexpr std::size_t max_client_message = 4 * 1024;
   // The upgrade request's header: browsers send cookies and a long User-Agent, and a token
   // may ride in the target or in Authorization; more is refused with 431.
@@ -126,9 +126,8 @@ class basic_ws_client_session final : public client_session {
   struct upgrade_state {
     boost::beast::flat_buffer buffer;  // the request (max_request_header and a little room)
     request_parser parser;
-    // A refused upgrade: the response being written, then refuse() with these.
+    // A refused upgrade (counted when decided): the response being written, then refused().
     std::optional<boost::beast::http::response<boost::beast::http::string_body>> refusal;
-    std::uint64_t* refused_counter = nullptr;
     std::string refused_why;
     explicit upgrade_state(std::size_t buffer_limit) : buffer(buffer_limit) {}
   };
