@@ -113,6 +113,20 @@ bool loopback_address(const std::string& address) {
   return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
+constexpr std::uint64_t port_max = std::numeric_limits<std::uint16_t>::max();
+
+key_rule address_key(std::string_view key, std::string config::*field) {
+  return {key, [key, field](config& c, std::string_view o, const json& v) { c.*field = ip_address(o, key, v); }};
+}
+
+// A listener's port where 0 turns the listener off.
+key_rule optional_port_key(std::string_view key, std::uint16_t config::*port, bool config::*enabled) {
+  return {key, [key, port, enabled](config& c, std::string_view o, const json& v) {
+            c.*port = static_cast<std::uint16_t>(integer_in(o, key, v, 0, port_max));
+            c.*enabled = c.*port != 0;
+          }};
+}
+
 key_rule bool_key(std::string_view key, bool config::*field) {
   return {key, [key, field](config& c, std::string_view o, const json& v) {
             if (!v.is_boolean()) fail(o, key, "must be true or false", v);
@@ -154,14 +168,11 @@ key_rule one_of_key(std::string_view key, std::string config::*field, std::initi
 }
 
 const std::vector<key_rule>& rules() {
-  constexpr std::uint64_t port_max = std::numeric_limits<std::uint16_t>::max();
   static const std::vector<key_rule> table = {
       integer_key("eventListenerPort", &config::event_listener_port, 0, port_max),
       integer_key("clientListenerPort", &config::client_listener_port, 0, port_max),
-      {"eventListenerAddress",
-       [](config& c, std::string_view o, const json& v) { c.event_listener_address = ip_address(o, "eventListenerAddress", v); }},
-      {"clientListenerAddress",
-       [](config& c, std::string_view o, const json& v) { c.client_listener_address = ip_address(o, "clientListenerAddress", v); }},
+      address_key("eventListenerAddress", &config::event_listener_address),
+      address_key("clientListenerAddress", &config::client_listener_address),
       {"logLevel", [](config& c, std::string_view o, const json& v) { c.log_level = log_level(o, "logLevel", v); }},
       // 64 bytes hold the longest valid event: three 20-digit numbers, a type and separators.
       integer_key("maxLineBytes", &config::max_line_bytes, 64, 1 << 20),
@@ -175,13 +186,8 @@ const std::vector<key_rule>& rules() {
       integer_key("maxClients", &config::max_clients, 1, 1'000'000),
       integer_key("maxEventSources", &config::max_event_sources, 1, 1024),
       millis_key("shutdownTimeoutMs", &config::shutdown_timeout, 0, 600'000),
-      {"adminListenerAddress",
-       [](config& c, std::string_view o, const json& v) { c.admin_listener_address = ip_address(o, "adminListenerAddress", v); }},
-      {"adminListenerPort",
-       [](config& c, std::string_view o, const json& v) {
-         c.admin_listener_port = static_cast<std::uint16_t>(integer_in(o, "adminListenerPort", v, 0, port_max));
-         c.admin_enabled = c.admin_listener_port != 0;
-       }},
+      address_key("adminListenerAddress", &config::admin_listener_address),
+      optional_port_key("adminListenerPort", &config::admin_listener_port, &config::admin_enabled),
       millis_key("readyMaxGapAgeMs", &config::ready_max_gap_age, 1, 86'400'000),
       {"logFormat",
        [](config& c, std::string_view o, const json& v) {
@@ -206,13 +212,8 @@ const std::vector<key_rule>& rules() {
       integer_key("snapshotEveryEvents", &config::snapshot_every_events, 0, 1ULL << 40),
       one_of_key("newStreamPolicy", &config::new_stream_policy, {"restart", "continue"}),
       integer_key("historyBytes", &config::history_bytes, 0, 1ULL << 40),
-      {"wsListenerAddress",
-       [](config& c, std::string_view o, const json& v) { c.ws_listener_address = ip_address(o, "wsListenerAddress", v); }},
-      {"wsListenerPort",
-       [](config& c, std::string_view o, const json& v) {
-         c.ws_listener_port = static_cast<std::uint16_t>(integer_in(o, "wsListenerPort", v, 0, port_max));
-         c.ws_enabled = c.ws_listener_port != 0;
-       }},
+      address_key("wsListenerAddress", &config::ws_listener_address),
+      optional_port_key("wsListenerPort", &config::ws_listener_port, &config::ws_enabled),
       millis_key("wsPingIntervalMs", &config::ws_ping_interval, 0, 3'600'000),
       millis_key("wsPongTimeoutMs", &config::ws_pong_timeout, 100, 3'600'000),
       {"wsAllowedOrigins",

@@ -11,13 +11,7 @@ write_config() {
   printf '{"eventListenerPort": 0, "clientListenerPort": 0, "adminListenerPort": 0, "clientListenerAddress": "127.0.0.1", "logFile": "%s", "logLevel": "%s"}\n' \
     "$work/eventserver.log" "$1" > "$work/config.json"
 }
-wait_for() {  # file, text: bounded wait (10 s) for text to appear in file
-  i=0
-  while ! grep -q "$2" "$1" 2>/dev/null; do
-    i=$((i + 1)); [ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1" 2>/dev/null; exit 1; }
-    sleep 0.05
-  done
-}
+. "$(dirname "$0")/wait_for.sh"
 
 write_config info
 "$binary" -config "$work/config.json" > "$work/stdout" 2>&1 &

@@ -9,13 +9,7 @@ source_dir=$2
 work=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-wait_for() {  # file, text: bounded wait (10 s) for text to appear in file
-  i=0
-  while ! grep -q "$2" "$1" 2>/dev/null; do
-    i=$((i + 1)); [ $i -le 200 ] || { echo "timed out waiting for '$2' in $1"; cat "$1" 2>/dev/null; exit 1; }
-    sleep 0.05
-  done
-}
+. "$(dirname "$0")/wait_for.sh"
 # The serial number of the certificate the daemon shows a new connection.
 serial() {
   openssl s_client -connect "127.0.0.1:$port" -CAfile "$work/ca.pem" -verify_return_error </dev/null 2>/dev/null |
