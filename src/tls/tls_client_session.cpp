@@ -114,7 +114,8 @@ std::size_t tls_client_session::write(std::span<const char> bytes, bool& pending
   if (size > max_record_bytes) {
     const std::string_view lines(bytes.data(), bytes.size());
     const auto last = lines.rfind('\n', max_record_bytes - 1);
-    size = last != std::string_view::npos ? last + 1 : lines.find('\n') + 1;
+    const auto end = last != std::string_view::npos ? last : lines.find('\n');
+    size = end != std::string_view::npos ? end + 1 : lines.size();
   }
   out_.assign(bytes.data(), size);
   pending = true;
