@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/net/peer.hpp"
 
 namespace eventserver {
 
@@ -23,13 +24,6 @@ constexpr std::uint16_t close_slow = 4003;
 constexpr std::uint16_t close_token_expired = 4000;
 constexpr std::uint16_t close_policy = 1008;  // a refused token
 constexpr std::chrono::seconds min_refresh_interval{1};
-
-std::string describe_peer(const tcp::socket& socket) {
-  error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
-  if (ec) return "unknown peer";
-  return remote.address().to_string() + ":" + std::to_string(remote.port());
-}
 
 void release_if_large(send_buffer& buffer) {
   if (buffer.capacity() > keep_buffer_capacity) buffer.release();
@@ -209,6 +203,13 @@ void client_session::append_line(std::string_view line, std::size_t readable) {
   if (queue_.size() + payload.size() + 1 > queue_.capacity()) grow_queue(payload.size() + 1);
   queue_.append_short(payload, readable);
   queue_.append("\n");
+}
+
+std::size_t client_session::whole_lines_within(std::string_view lines, std::size_t max) noexcept {
+  if (lines.size() <= max) return lines.size();
+  const auto last = lines.rfind('\n', max - 1);
+  const auto end = last != std::string_view::npos ? last : lines.find('\n', max);
+  return end != std::string_view::npos ? end + 1 : lines.size();
 }
 
 void client_session::append_status(std::string_view line) { append_line(line, line.size()); }

@@ -5,17 +5,11 @@
 #include <algorithm>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/net/peer.hpp"
 
 namespace eventserver {
 
 namespace {
-std::string describe_peer(const tcp::socket& socket) {
-  error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
-  if (ec) return "unknown peer";
-  return remote.address().to_string() + ":" + std::to_string(remote.port());
-}
-
 // A record buffer larger than this is given back once written: idle connections keep little.
 constexpr std::size_t keep_out_capacity = 1024;
 }  // namespace
@@ -110,14 +104,7 @@ void tls_client_session::on_read(const error_code& ec) {
 
 std::size_t tls_client_session::write(std::span<const char> bytes, bool& pending, error_code&) {
   // Whole lines up to one record; a longer single line goes whole.
-  std::size_t size = bytes.size();
-  if (size > max_record_bytes) {
-    const std::string_view lines(bytes.data(), bytes.size());
-    const auto last = lines.rfind('\n', max_record_bytes - 1);
-    const auto end = last != std::string_view::npos ? last : lines.find('\n');
-    size = end != std::string_view::npos ? end + 1 : lines.size();
-  }
-  out_.assign(bytes.data(), size);
+  out_.assign(bytes.data(), whole_lines_within(std::string_view(bytes.data(), bytes.size()), max_record_bytes));
   pending = true;
   asio::async_write(stream_, asio::buffer(out_), [self = self()](const error_code& ec, std::size_t written) {
     if (self->out_.capacity() > keep_out_capacity) std::string().swap(self->out_);

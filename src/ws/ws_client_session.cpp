@@ -13,6 +13,7 @@
 #include "eventserver/auth/token_verifier.hpp"
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/ws/upgrade_request.hpp"
+#include "eventserver/net/peer.hpp"
 
 namespace eventserver {
 
@@ -33,13 +34,6 @@ constexpr std::chrono::seconds close_linger{1};
 // A frame buffer larger than this is given back once sent: thousands of idle WebSockets should
 // not each keep their last flush's copy (a malloc per flush costs far less than its write).
 constexpr std::size_t keep_frame_capacity = 1024;
-
-std::string describe_peer(const tcp::socket& socket) {
-  error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
-  if (ec) return "unknown peer";
-  return remote.address().to_string() + ":" + std::to_string(remote.port());
-}
 
 // The credentials of "Bearer <token>" (the scheme in any case); empty for anything else.
 std::string_view bearer_token(std::string_view value) {
@@ -430,15 +424,9 @@ std::size_t basic_ws_client_session<NextLayer>::write(std::span<const char> byte
     write_waiting_ = true;  // behind a ping: on_ping calls written(0) and the base writes again
     return 0;
   }
-  const std::string_view lines(bytes.data(), bytes.size());
-  std::size_t frame = lines.size();
-  if (frame > max_frame_bytes) {
-    const auto last = lines.rfind('\n', max_frame_bytes - 1);
-    const auto end = last != std::string_view::npos ? last : lines.find('\n', max_frame_bytes);
-    frame = end != std::string_view::npos ? end + 1 : lines.size();
-  }
+  const std::size_t frame = whole_lines_within(std::string_view(bytes.data(), bytes.size()), max_frame_bytes);
   // A copy: deliver() may append to the base's queue, and move it, while the frame is in flight.
-  out_.assign(lines.data(), frame - 1);
+  out_.assign(bytes.data(), frame - 1);
   busy_ = in_flight::frame;
   ws_.async_write(asio::buffer(out_), [self = self(), frame](const error_code& ec, std::size_t) {
     self->on_frame_written(ec, frame);

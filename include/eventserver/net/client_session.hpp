@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "eventserver/core/history.hpp"
 #include "eventserver/core/registration.hpp"
@@ -99,6 +100,10 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // An asynchronous write finished: `bytes` of what write() was given were taken (0 with no
   // error: the socket is writable again, try once more).
   void written(std::size_t bytes, const error_code& ec);
+  // How much of `lines` (whole lines) one transport write takes: the longest run of whole
+  // lines within `max` bytes, or the first line alone when it is longer. A write never
+  // splits a line.
+  static std::size_t whole_lines_within(std::string_view lines, std::size_t max) noexcept;
   client_hub& hub() noexcept { return hub_; }
   counters& stats() noexcept { return stats_; }
   bool closed() const noexcept { return state_ == state::closed; }
