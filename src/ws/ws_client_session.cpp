@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 
 #include <boost/beast/http/read.hpp>
@@ -13,6 +12,7 @@
 #include "eventserver/auth/token_verifier.hpp"
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/ws/upgrade_request.hpp"
+#include "eventserver/net/bearer.hpp"
 #include "eventserver/net/peer.hpp"
 
 namespace eventserver {
@@ -34,18 +34,6 @@ constexpr std::chrono::seconds close_linger{1};
 // A frame buffer larger than this is given back once sent: thousands of idle WebSockets should
 // not each keep their last flush's copy (a malloc per flush costs far less than its write).
 constexpr std::size_t keep_frame_capacity = 1024;
-
-// The credentials of "Bearer <token>" (the scheme in any case); empty for anything else.
-std::string_view bearer_token(std::string_view value) {
-  constexpr std::string_view scheme = "bearer ";
-  if (value.size() <= scheme.size()) return {};
-  for (std::size_t i = 0; i < scheme.size(); ++i) {
-    if (static_cast<char>(std::tolower(static_cast<unsigned char>(value[i]))) != scheme[i]) return {};
-  }
-  value.remove_prefix(scheme.size());
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  return value;
-}
 
 // Errors of the HTTP parser that say the request was malformed, not that the peer left.
 bool malformed_request(const error_code& ec) {
@@ -182,7 +170,7 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   who_ = target.who;
   // clientAuth jwt: the token of the query, or else of "Authorization: Bearer <jwt>", is
   // verified before the 101; a refusal is a 401 (its reason, never the token, in the body).
-  if (who_.token.empty()) who_.token = bearer_token(request[http::field::authorization]);
+  if (who_.token.empty()) who_.token = bearer_credentials(request[http::field::authorization]).value_or("");
   if (auto refusal = check_token(who_)) {
     refuse_upgrade(http::status::unauthorized, stats().clients_refused_auth, std::move(*refusal));
     return;

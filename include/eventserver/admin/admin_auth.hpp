@@ -14,15 +14,13 @@
 #include <string>
 #include <string_view>
 
+#include "eventserver/net/bearer.hpp"  // bearer_credentials
+
 namespace eventserver {
 
 // Equality for secrets: the time taken depends on the lengths, never on where the contents
 // differ, so a timing probe cannot guess a token byte by byte.
 bool secrets_equal(std::string_view expected, std::string_view given) noexcept;
-
-// The credentials of an Authorization header value: "Bearer <token>" (the scheme in any case);
-// nullopt for another scheme or no token.
-std::optional<std::string_view> bearer_credentials(std::string_view authorization) noexcept;
 
 // The value of `name` in a query string ("a=1&token=x"), percent-decoded; nullopt when absent
 // or badly encoded. '+' stays '+': a token holds no spaces, and base64 tokens hold '+'.
