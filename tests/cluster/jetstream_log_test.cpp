@@ -80,9 +80,11 @@ std::vector<std::string> stream_lines(jetstream_stream& stream) {
   return out;
 }
 
-std::vector<std::string> broadcasts(sequence_number first, sequence_number last) {
+std::vector<std::string> broadcasts(sequence_number first, sequence_number last, user_id user = 0) {
   std::vector<std::string> out;
-  for (sequence_number seq = first; seq <= last; ++seq) out.push_back(std::to_string(seq) + "|B");
+  for (sequence_number seq = first; seq <= last; ++seq) {
+    out.push_back(std::to_string(seq) + (user == 0 ? "|B" : "|S|" + std::to_string(user)));
+  }
   return out;
 }
 
@@ -156,7 +158,8 @@ TEST_F(JetStreamLog, ASecondIngestIsFencedNotForked) {
   jetstream_log second(jetstream_stream::open(settings_), 0, second_reports.callback());
   log_pipeline first_pipeline(first, {256, 4}, {1, 0});
   log_pipeline second_pipeline(second, {256, 4}, {1, 0});
-  append(first_pipeline, 1, 100);
+  // Lines of the same lengths: both cut their batches at the same numbers, so the ids agree.
+  append(first_pipeline, 1, 100, 8);
   ASSERT_TRUE(first_reports.wait([](const reports& r) { return r.durable_ >= 1; }));
   append(second_pipeline, 1, 150, 7);
   ASSERT_TRUE(second_reports.wait([](const reports& r) { return r.fenced_; }));
@@ -165,7 +168,7 @@ TEST_F(JetStreamLog, ASecondIngestIsFencedNotForked) {
   EXPECT_TRUE(second.status().fenced);
   ASSERT_TRUE(first.stop(std::chrono::steady_clock::now() + 10s));
   jetstream_stream reader = jetstream_stream::open(settings_);
-  EXPECT_EQ(stream_lines(reader), broadcasts(1, 100));
+  EXPECT_EQ(stream_lines(reader), broadcasts(1, 100, 8));
 }
 
 }  // namespace
