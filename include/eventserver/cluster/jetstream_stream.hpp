@@ -107,6 +107,7 @@ class jetstream_stream {
   static std::string message_id(stream_epoch epoch, sequence_number first, sequence_number last);
 
  private:
+  friend class stream_follower;  // subscribes on the same connection
   struct impl;
   explicit jetstream_stream(std::unique_ptr<impl> state);
   std::unique_ptr<impl> impl_;
