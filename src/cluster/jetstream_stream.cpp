@@ -2,6 +2,9 @@
 
 #include "jetstream_impl.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace eventserver::cluster {
 
 jetstream_stream::jetstream_stream(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
@@ -24,7 +27,16 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   state->settings = settings;
   const auto timeout = static_cast<int64_t>(settings.timeout.count());
   natsStatus s = natsOptions_Create(&state->options);
-  if (s == NATS_OK) s = natsOptions_SetURL(state->options, settings.servers.c_str());
+  // Each URL of the comma-separated list a server of its own (libnats takes one URL per entry).
+  std::vector<std::string> urls;
+  for (std::size_t from = 0; from <= settings.servers.size();) {
+    const std::size_t comma = std::min(settings.servers.find(',', from), settings.servers.size());
+    if (comma > from) urls.push_back(settings.servers.substr(from, comma - from));
+    from = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (const auto& url : urls) servers.push_back(url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(state->options, servers.data(), static_cast<int>(servers.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(state->options, timeout);
   // Reconnect for ever, every half second: a publisher or reader waits for the cluster to come
   // back rather than give up (its caller bounds what it holds meanwhile).
@@ -140,7 +152,9 @@ stream_state jetstream_stream::state() {
   jsErrCode code{};
   const natsStatus s = js_GetStreamInfo(&info.p, impl_->js, impl_->settings.name.c_str(), nullptr, &code);
   if (s != NATS_OK) throw cluster_error("cannot read stream " + impl_->settings.name + ": " + status_text(s, code));
-  return {info.p->State.FirstSeq, info.p->State.LastSeq, info.p->State.Msgs, info.p->State.Bytes};
+  stream_state out{info.p->State.FirstSeq, info.p->State.LastSeq, info.p->State.Msgs, info.p->State.Bytes, {}};
+  if (info.p->Cluster != nullptr && info.p->Cluster->Leader != nullptr) out.leader = info.p->Cluster->Leader;
+  return out;
 }
 
 std::optional<stored_batch> jetstream_stream::at(std::uint64_t stream_seq) {

@@ -4,10 +4,14 @@
 // store (a crash and a recovery). Skips the test when nats-server is not installed and not under
 // CI (the Makefile installs it); every wait is bounded.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -38,6 +42,17 @@ class nats_server {
 
   static bool installed() { return std::system("command -v nats-server >/dev/null 2>&1") == 0; }
 
+  // Runs from a config file instead of the command line (a cluster node); `text` may name
+  // STORE_DIR, which becomes this server's own store directory. Its client port is "-1" (any).
+  void use_config(std::string text) {
+    const std::string marker = "STORE_DIR";
+    for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker)) {
+      text.replace(at, marker.size(), (dir_ / "store").string());
+    }
+    config_ = dir_ / "server.conf";
+    std::ofstream(config_) << text;
+  }
+
   // Starts it (port 0: an ephemeral one; later starts reuse the port it got) and waits until it
   // accepts clients. False, with the reason in error(), when it did not come up.
   bool start() {
@@ -53,8 +68,13 @@ class nats_server {
       const std::string ports = ports_dir.string();
       std::freopen(log.c_str(), "a", stdout);
       std::freopen(log.c_str(), "a", stderr);
-      ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port.c_str(), "-js", "-sd", store.c_str(),
-               "--ports_file_dir", ports.c_str(), static_cast<char*>(nullptr));
+      if (!config_.empty()) {
+        ::execlp("nats-server", "nats-server", "-c", config_.c_str(), "-a", "127.0.0.1", "-p", port.c_str(),
+                 "--ports_file_dir", ports.c_str(), static_cast<char*>(nullptr));
+      } else {
+        ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port.c_str(), "-js", "-sd", store.c_str(),
+                 "--ports_file_dir", ports.c_str(), static_cast<char*>(nullptr));
+      }
       ::_exit(127);
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -90,6 +110,7 @@ class nats_server {
   }
 
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  bool running() const { return pid_ > 0; }
   const std::string& error() const { return error_; }
 
  private:
@@ -101,8 +122,65 @@ class nats_server {
   }
 
   std::filesystem::path dir_;
+  std::filesystem::path config_;
   pid_t pid_ = -1;
   unsigned short port_ = 0;
+  std::string error_;
+};
+
+// A port the OS calls free now (bound and released): for the route ports a cluster's nodes must
+// know of each other before they start.
+inline unsigned short free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("no free loopback port");
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Three JetStream nodes on loopback routed to each other (server names n1..n3): R3 streams,
+// leader elections, a node killed and brought back.
+class nats_cluster {
+ public:
+  nats_cluster() {
+    for (auto& port : route_ports_) port = free_loopback_port();
+    std::string routes;
+    for (const auto port : route_ports_) routes += "nats-route://127.0.0.1:" + std::to_string(port) + ", ";
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      nodes_[i].use_config("server_name: n" + std::to_string(i + 1) + "\n" +
+                           "jetstream { store_dir: \"STORE_DIR\" }\n" +
+                           "cluster { name: eventserver-test, listen: 127.0.0.1:" + std::to_string(route_ports_[i]) +
+                           ", routes: [" + routes + "] }\n");
+    }
+  }
+  bool start() {
+    for (auto& node : nodes_) {
+      if (!node.start()) {
+        error_ = node.error();
+        return false;
+      }
+    }
+    return true;
+  }
+  nats_server& node(std::size_t i) { return nodes_.at(i); }
+  // Every node's client URL, comma-separated.
+  std::string urls() const {
+    std::string out;
+    for (const auto& node : nodes_) out += (out.empty() ? "" : ",") + node.url();
+    return out;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::array<nats_server, 3> nodes_;
+  std::array<unsigned short, 3> route_ports_{};
   std::string error_;
 };
 

@@ -73,6 +73,7 @@ struct stream_state {
   std::uint64_t last_seq = 0;   // 0: empty
   std::uint64_t messages = 0;
   std::uint64_t bytes = 0;
+  std::string leader;  // the server leading the stream (clustered JetStream); empty otherwise
 };
 
 class jetstream_stream {
