@@ -111,6 +111,32 @@ TEST_F(LogPipelineTest, GivenUpNumbersAreASkipBatchInTheirPlace) {
   EXPECT_EQ(d.applied(), (log_position{1, 5}));
 }
 
+// Durable latency: from the read that brought a batch's oldest event to the batch coming back
+// durable, once per event; and the events being applied carry that arrival to the clients.
+TEST_F(LogPipelineTest, DurableLatencyRunsFromTheOldestReadOfTheBatch) {
+  using std::chrono::microseconds;
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  dispatch.note_input(t0);
+  feed({"2|B", "1|B"});
+  dispatch.note_input(t0 + microseconds(300));  // a second read, before the commit: the batch keeps t0
+  feed({"3|B"});
+  dispatch.commit_log();
+  dispatch.note_input(t0 + microseconds(900));
+  feed({"4|B"});
+  dispatch.commit_log();
+
+  dispatch.apply_durable(t0 + microseconds(1500));
+  EXPECT_EQ(dispatch.applying_arrival(), t0);
+  dispatch.apply_durable(t0 + microseconds(1000));
+  EXPECT_EQ(dispatch.applying_arrival(), t0 + microseconds(900));
+  const latency_histogram& h = stats.durable_latency;
+  EXPECT_EQ(h.count(), 4u);
+  EXPECT_EQ(h.cumulative(0), 1u);  // 4|B: 100 us
+  EXPECT_EQ(h.cumulative(3), 1u);  // le 1 ms
+  EXPECT_EQ(h.cumulative(4), 4u);  // le 2 ms: 1, 2 and 3 after 1.5 ms
+  EXPECT_NEAR(h.sum_seconds(), 0.0046, 1e-12);
+}
+
 class SmallBatchTest : public LogPipelineTest {
  protected:
   SmallBatchTest() : LogPipelineTest({256, 2}) {}
