@@ -142,6 +142,25 @@ class SmallBatchTest : public LogPipelineTest {
   SmallBatchTest() : LogPipelineTest({256, 2}) {}
 };
 
+// A batch sealed at its bound in the middle of a read: the one opened after it holds lines of
+// the same read, and carries its arrival.
+TEST_F(SmallBatchTest, ABatchOpenedInTheMiddleOfAReadCarriesItsArrival) {
+  const auto first_read = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  const auto second_read = first_read + std::chrono::milliseconds(5);
+  std::vector<std::string> input;
+  for (int seq = 1; seq <= 60; ++seq) input.push_back(std::to_string(seq) + "|P|7|1");
+  dispatch.note_input(first_read);
+  for (int i = 0; i < 30; ++i) dispatch.offer_line(input[static_cast<std::size_t>(i)]);
+  dispatch.commit_log();
+  while (log.waiting() != 0) dispatch.apply_durable(second_read);  // the spares come back
+  const std::size_t before = backend.submitted.size();
+  dispatch.note_input(second_read);
+  for (int i = 30; i < 60; ++i) dispatch.offer_line(input[static_cast<std::size_t>(i)]);
+  dispatch.commit_log();
+  ASSERT_GE(backend.submitted.size(), before + 2);  // sealed at its bound at least once
+  for (std::size_t i = before; i < backend.submitted.size(); ++i) EXPECT_EQ(backend.submitted[i]->arrival(), second_read) << i;
+}
+
 TEST_F(SmallBatchTest, ABatchIsSealedAtItsBoundAndTooManyWaitingSaturates) {
   std::vector<std::string> input;
   for (int seq = 1; seq <= 100; ++seq) input.push_back(std::to_string(seq) + "|P|7|1");  // ~11 bytes each
