@@ -145,8 +145,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     <div class="card"><div class="label">Notifications / s</div><div class="plot"><canvas id="chart-notifications"></canvas></div></div>
     <div class="card"><div class="label">Connections</div><div class="plot"><canvas id="chart-connections"></canvas></div></div>
     <div class="card"><div class="label">Reorder window fill %</div><div class="plot"><canvas id="chart-window"></canvas></div></div>
-    <div class="card"><div class="label">Delivery latency p99, ms</div><div class="sub">arrival to a client's socket · p50 <b id="delivery-p50">–</b> · p99 <b id="delivery-p99">–</b></div><div class="plot"><canvas id="chart-delivery-latency"></canvas></div></div>
-    <div class="card"><div class="label">Durable latency p99, ms</div><div class="sub">arrival to the event log · p50 <b id="durable-p50">–</b> · p99 <b id="durable-p99">–</b></div><div class="plot"><canvas id="chart-durable-latency"></canvas></div></div>
+    <div class="card"><div class="label">Arrival to client socket, p99 ms</div><div class="sub">p50 <b id="delivery-p50">–</b> · p99 <b id="delivery-p99">–</b></div><div class="plot"><canvas id="chart-delivery-latency"></canvas></div></div>
+    <div class="card"><div class="label">Arrival to event log, p99 ms</div><div class="sub">p50 <b id="durable-p50">–</b> · p99 <b id="durable-p99">–</b></div><div class="plot"><canvas id="chart-durable-latency"></canvas></div></div>
   </section>
 
   <section class="tables">

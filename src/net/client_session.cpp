@@ -176,17 +176,22 @@ void client_session::deliver(sequence_number seq, std::string_view notification,
       ++stats_.notifications_dropped_closing;
       return;
     }
+    // All written: this notification is the oldest queued (the client may still be on the
+    // flush pass's list, so the stamp below would not be reached).
+    if (queued_bytes() == 0) oldest_arrival_ = hub_.applying_arrival();
   }
   if (queued_bytes() + needed > max_queue_bytes_) {
     overflow(seq, needed);
     return;
   }
-  if (oldest_arrival_ == std::chrono::steady_clock::time_point{}) oldest_arrival_ = hub_.applying_arrival();
   append_line(notification, readable);
   last_queued_seq_ = seq;
   ++notifications_;
   ++stats_.notifications_delivered;
   if (!awaiting_flush_ && !write_pending_) {
+    // The first notification since the last write (the queue was empty): stamped here, once
+    // per write rather than once per notification.
+    oldest_arrival_ = hub_.applying_arrival();
     awaiting_flush_ = true;
     hub_.await_flush(*this);
   }
