@@ -5,7 +5,8 @@
 # runs the shipped config/config.json with free loopback ports, clientListenerAddress 127.0.0.1,
 # an admin port and a fresh temporary dataDir. For each run: the harness's RESULT (daemon CPU,
 # p99); for NEW, also /metrics at the end of the run and the p99s histogram_quantile() would
-# compute from its histograms, set beside the harness's p99.
+# compute from its histograms, set beside the harness's p99; for both, the client writes (the
+# coalescing depends on timing, and more writes cost more system time).
 #
 # usage: bench/latency/run.sh OLD_DAEMON NEW_DAEMON [ROUNDS]   (default 9 rounds)
 # Environment: HARNESS (default build/followermaze), HARNESS_ARGS (extra followermaze flags),
@@ -79,6 +80,7 @@ run_one() {  # run_one NAME DAEMON
   cpu=$(sed -E 's/.* daemon_cpu_s=([0-9.]+).*/\1/' <<<"$result")
   p99_us=$(sed -E 's/.* p99_us=([0-9]+).*/\1/' <<<"$result")
   echo "$name cpu_s=$cpu harness_p99_ms=$(awk -v u="$p99_us" 'BEGIN { printf "%.1f", u / 1000 }')" \
+    "client_writes=$(awk '$1 == "eventserver_client_writes_total" { print $2 }' "$metrics")" \
     "delivery_p50_ms=$(quantile_ms 0.5 eventserver_delivery_latency_seconds "$metrics")" \
     "delivery_p99_ms=$(quantile_ms 0.99 eventserver_delivery_latency_seconds "$metrics")" \
     "durable_p99_ms=$(quantile_ms 0.99 eventserver_durable_latency_seconds "$metrics")"

@@ -54,6 +54,8 @@ using admin_test::http_request;
 using admin_test::metric;
 using json = nlohmann::json;
 using test_support::child_process;
+using test_support::free_loopback_port;
+using test_support::poll_until;
 using test_support::read_text;
 
 // The load: paced, so the run lasts well past the test's few seconds and the page's
@@ -64,23 +66,6 @@ constexpr double harness_rate = 100000;  // events/s
 constexpr int updates_to_wait_for = 5;
 
 bool executable(const fs::path& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-// A loopback port free a moment ago (the daemon's admin port 0 means "off", not "any").
-std::uint16_t free_loopback_port() {
-  asio::io_context io;
-  tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return probe.local_endpoint().port();
-}
-
-template <class Pred>
-bool poll_until(Pred pred, milliseconds bound, milliseconds every = 50ms) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
 
 std::string base64_decode(std::string_view text) {
   const auto value = [](char c) -> int {

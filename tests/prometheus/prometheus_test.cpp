@@ -48,25 +48,11 @@ using admin_test::http_request;
 using admin_test::metric;
 using json = nlohmann::json;
 using test_support::child_process;
+using test_support::free_loopback_port;
+using test_support::poll_until;
 using test_support::read_text;
 
 constexpr std::string_view admin_token = "prometheus-test-token-0123456789";
-
-std::uint16_t free_loopback_port() {
-  asio::io_context io;
-  tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return probe.local_endpoint().port();
-}
-
-template <class Pred>
-bool poll_until(Pred pred, milliseconds bound, milliseconds every = 100ms) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
 
 // `command` run by the shell; its exit status (-1: it did not exit normally).
 int run_command(const std::string& command) {

@@ -1,7 +1,7 @@
 #pragma once
 // Test support for tests that run other programs (the built daemon, followermaze, Chromium,
 // Prometheus): a child in its own process group, its output in a file, stopped (the whole
-// group) by its id when the object goes. Every wait is bounded.
+// group) by its id when the object goes; a free loopback port to give one; a bounded poll.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -18,7 +19,28 @@
 #include <thread>
 #include <vector>
 
+#include "eventserver/net/asio.hpp"
+
 namespace eventserver::test_support {
+
+// A loopback port free a moment ago, for a program's config (the daemon's admin port 0 means
+// "off", not "any").
+inline std::uint16_t free_loopback_port() {
+  asio::io_context io;
+  tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return probe.local_endpoint().port();
+}
+
+// Polls `pred` every `every` until it holds (true) or `bound` has passed (false).
+template <class Pred>
+bool poll_until(Pred pred, std::chrono::milliseconds bound, std::chrono::milliseconds every = std::chrono::milliseconds(50)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(every);
+  }
+}
 
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
