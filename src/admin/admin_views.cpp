@@ -47,6 +47,13 @@ class exposition {
     fmt::format_to(std::back_inserter(out_), "{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count, name, sum,
                    name, count);
   }
+  void histogram(std::string_view name, std::string_view help, const latency_histogram& h) {
+    std::vector<std::pair<double, std::uint64_t>> buckets;
+    for (std::size_t i = 0; i < latency_histogram::bounds_seconds.size(); ++i) {
+      buckets.emplace_back(latency_histogram::bounds_seconds[i], h.cumulative(i));
+    }
+    histogram(name, help, buckets, h.count(), h.sum_seconds());
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -152,6 +159,13 @@ std::string render_metrics(const server_snapshot& s) {
   m.counter("eventserver_bytes_sent_total", "Bytes written to clients.", c.bytes_out);
   m.counter("eventserver_client_writes_total", "Writes to clients that moved bytes (bytes_sent / this = mean write size).",
             c.client_writes);
+  m.histogram("eventserver_delivery_latency_seconds",
+              "From an event line's arrival to a write of its notification to a live client (one observation per "
+              "write: the oldest notification it carried).",
+              c.delivery_latency);
+  m.histogram("eventserver_durable_latency_seconds",
+              "From an event line's arrival to its batch being durable in the event log (one observation per event).",
+              c.durable_latency);
   m.counter("eventserver_admin_unauthorized_total", "Admin requests refused for a missing or wrong bearer token.",
             s.admin_unauthorized);
   m.counter("eventserver_log_lines_dropped_total",
@@ -177,7 +191,7 @@ std::string render_metrics(const server_snapshot& s) {
     m.counter("eventserver_log_write_errors_total", "Failed writes or syncs of the event log (each retried).",
               l.write_errors);
     m.counter("eventserver_log_segments_deleted_total", "Segments deleted by retention.", l.segments_deleted);
-    m.histogram("eventserver_log_fsync_seconds", "Time one fsync of the event log took (logFsync always).",
+    m.histogram("eventserver_log_fsync_seconds", "Time one fsync of the event log took (logFsync always or interval).",
                 l.fsync_buckets, l.fsyncs, l.fsync_seconds_sum);
     m.reasons("eventserver_log_snapshots_total", "Snapshots of the follower graph written, by result.",
               {{"ok", l.snapshots_written}, {"failed", l.snapshot_failures}});
@@ -203,7 +217,13 @@ std::string render_metrics(const server_snapshot& s) {
     m.gauge_seconds("eventserver_log_recovery_seconds", "How long recovering the event log took at start-up.",
                     l.recovery_seconds);
   }
+  m.gauge("eventserver_ready", "1 while /readyz answers 200 (recovered, writing the log, no stall past readyMaxGapAgeMs).",
+          s.ready ? 1 : 0);
   m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);
+  if (s.max_fds != 0) {
+    m.gauge("process_open_fds", "Open file descriptors.", s.open_fds);
+    m.gauge("process_max_fds", "The soft limit on open file descriptors (RLIMIT_NOFILE).", s.max_fds);
+  }
   return m.take();
 }
 

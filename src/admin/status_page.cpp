@@ -145,6 +145,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     <div class="card"><div class="label">Notifications / s</div><div class="plot"><canvas id="chart-notifications"></canvas></div></div>
     <div class="card"><div class="label">Connections</div><div class="plot"><canvas id="chart-connections"></canvas></div></div>
     <div class="card"><div class="label">Reorder window fill %</div><div class="plot"><canvas id="chart-window"></canvas></div></div>
+    <div class="card"><div class="label">Arrival to client socket, p99 ms</div><div class="sub">p50 <b id="delivery-p50">–</b> · p99 <b id="delivery-p99">–</b></div><div class="plot"><canvas id="chart-delivery-latency"></canvas></div></div>
+    <div class="card"><div class="label">Arrival to event log, p99 ms</div><div class="sub">p50 <b id="durable-p50">–</b> · p99 <b id="durable-p99">–</b></div><div class="plot"><canvas id="chart-durable-latency"></canvas></div></div>
   </section>
 
   <section class="tables">
@@ -216,6 +218,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     { key: "notifications", canvas: "chart-notifications", color: "#7c3aed", data: [] },
     { key: "connections", canvas: "chart-connections", color: "#059669", data: [] },
     { key: "window", canvas: "chart-window", color: "#d97706", data: [], max: 100 },
+    { key: "delivery", canvas: "chart-delivery-latency", color: "#dc2626", data: [] },
+    { key: "durable", canvas: "chart-durable-latency", color: "#0891b2", data: [] },
   ];
   let charts = null;
 
@@ -329,6 +333,22 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     return seconds > 0 && delta >= 0 ? delta / seconds : null;  // a restarted daemon counts from 0
   };
   const push = (array, value) => { array.push(value); if (array.length > HISTORY) array.shift(); };
+  // A quantile of what a latency histogram gained since the previous snapshot, in ms, as
+  // Prometheus's histogram_quantile() computes it; null when nothing was observed.
+  const latencyQuantile = (q, now, before) => {
+    if (!now || !before || now.counts.length !== before.counts.length) return null;
+    const counts = now.counts.map((c, i) => c - before.counts[i]);
+    const total = counts[counts.length - 1];
+    if (!(total > 0)) return null;
+    const rank = q * total;
+    let lower = 0, below = 0;
+    for (let i = 0; i < now.le.length; ++i) {
+      if (counts[i] >= rank) return 1000 * (lower + (now.le[i] - lower) * (counts[i] === below ? 0 : (rank - below) / (counts[i] - below)));
+      lower = now.le[i]; below = counts[i];
+    }
+    return 1000 * lower;
+  };
+  const msText = (ms) => (ms == null ? "–" : ms < 10 ? ms.toFixed(2) + " ms" : integer(ms) + " ms");
 
   function draw(d) {
     const eventsPerSecond = rate(d, previous, "events_processed");
@@ -388,6 +408,13 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     push(series[1].data, notificationsPerSecond);
     push(series[2].data, d.client_connections);
     push(series[3].data, fill);
+    ["delivery", "durable"].forEach((key, i) => {
+      const p50 = latencyQuantile(0.5, d[key + "_latency"], previous && previous[key + "_latency"]);
+      const p99 = latencyQuantile(0.99, d[key + "_latency"], previous && previous[key + "_latency"]);
+      show(key + "-p50", msText(p50));
+      show(key + "-p99", msText(p99));
+      push(series[4 + i].data, p99);
+    });
     redraw();
 
     previous = d;
@@ -420,6 +447,21 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
 }  // namespace
 
 std::string_view status_page_html() noexcept { return page; }
+
+namespace {
+// A latency histogram as the page reads it: the bounds (seconds) and the cumulative counts,
+// the +Inf one last; the page takes the difference of two snapshots for the last second's p99.
+nlohmann::ordered_json latency_json(const latency_histogram& h) {
+  nlohmann::ordered_json le = nlohmann::ordered_json::array();
+  nlohmann::ordered_json counts = nlohmann::ordered_json::array();
+  for (std::size_t i = 0; i < latency_histogram::bounds_seconds.size(); ++i) {
+    le.push_back(latency_histogram::bounds_seconds[i]);
+    counts.push_back(h.cumulative(i));
+  }
+  counts.push_back(h.count());
+  return {{"le", std::move(le)}, {"counts", std::move(counts)}};
+}
+}  // namespace
 
 std::string render_status_json(const server_snapshot& s, std::int64_t time_ms) {
   using json = nlohmann::ordered_json;
@@ -469,6 +511,8 @@ std::string render_status_json(const server_snapshot& s, std::int64_t time_ms) {
         {"epoch", s.log.epoch}}},
       {"most_behind", std::move(most_behind)},
       {"recent_warnings", std::move(warnings)},
+      {"delivery_latency", latency_json(c.delivery_latency)},
+      {"durable_latency", latency_json(c.durable_latency)},
   };
   // replace: a remote or a warning may hold bytes that are not UTF-8; dump() would throw.
   return body.dump(-1, ' ', false, json::error_handler_t::replace);

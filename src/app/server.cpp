@@ -8,6 +8,7 @@
 #include "eventserver/app/logging.hpp"
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/event_source_session.hpp"
+#include "eventserver/net/fd_limit.hpp"
 #include "eventserver/net/listener.hpp"
 #include "eventserver/tls/tls_client_session.hpp"
 #include "eventserver/ws/ws_client_session.hpp"
@@ -455,6 +456,10 @@ server_snapshot server::snapshot() const {
     s.log.durable_seq = applied.seq;
   }
   s.recent_warnings = recent_log_warnings();
+  s.ready = readiness_problem().empty();
+  const fd_usage fds = current_fd_usage();
+  s.open_fds = fds.open;
+  s.max_fds = fds.limit;
   return s;
 }
 

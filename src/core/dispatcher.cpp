@@ -172,8 +172,14 @@ log_position dispatcher::applied() const noexcept {
   return {epoch_, sequencer_.next_expected() - 1};
 }
 
-void dispatcher::apply_durable() {
-  log_->durable([this](const log_batch& batch) { apply(batch); });
+void dispatcher::apply_durable(clock::time_point now) {
+  log_->durable([this, now](const log_batch& batch) {
+    if (batch.type() == log_batch::kind::events) {
+      stats_.durable_latency.observe(now - batch.arrival(), batch.count());
+      applying_arrival_ = batch.arrival();
+    }
+    apply(batch);
+  });
 }
 
 void dispatcher::apply(const log_batch& batch) {

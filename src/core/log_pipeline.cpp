@@ -58,6 +58,7 @@ std::unique_ptr<log_batch> log_pipeline::fresh(log_batch::kind type, sequence_nu
     spare_.pop_back();
   }
   batch->reset(type, epoch_, first_seq);
+  batch->arrival_ = arrival_;
   if (type == log_batch::kind::events) batch->body_limit_ = bounds_.batch_bytes;
   return batch;
 }

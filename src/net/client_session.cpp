@@ -176,6 +176,9 @@ void client_session::deliver(sequence_number seq, std::string_view notification,
       ++stats_.notifications_dropped_closing;
       return;
     }
+    // All written: this notification is the oldest queued (the client may still be on the
+    // flush pass's list, so the stamp below would not be reached).
+    if (queued_bytes() == 0) oldest_arrival_ = hub_.applying_arrival();
   }
   if (queued_bytes() + needed > max_queue_bytes_) {
     overflow(seq, needed);
@@ -186,6 +189,9 @@ void client_session::deliver(sequence_number seq, std::string_view notification,
   ++notifications_;
   ++stats_.notifications_delivered;
   if (!awaiting_flush_ && !write_pending_) {
+    // The first notification since the last write (the queue was empty): stamped here, once
+    // per write rather than once per notification.
+    oldest_arrival_ = hub_.applying_arrival();
     awaiting_flush_ = true;
     hub_.await_flush(*this);
   }
@@ -310,12 +316,16 @@ void client_session::written(std::size_t bytes, const error_code& ec) {
   }
   if (bytes != 0) {
     progress_at_ = std::chrono::steady_clock::now();
+    if (oldest_arrival_ != std::chrono::steady_clock::time_point{} && state_ == state::live) {
+      stats_.delivery_latency.observe(progress_at_ - oldest_arrival_);
+    }
     stats_.bytes_out += bytes;
     ++stats_.client_writes;
     sent_ += bytes;
     if (sent_ == queue_.size()) {
       queue_.clear();
       sent_ = 0;
+      oldest_arrival_ = {};
       last_sent_seq_ = last_queued_seq_;
       release_if_large(queue_);
     } else if (sent_ > queue_.size() / 2) {
@@ -366,6 +376,7 @@ void client_session::begin_stream(stream_epoch epoch) {
 
 void client_session::start_catch_up(stream_epoch epoch, sequence_number next, std::vector<user_id> following) {
   state_ = state::catching_up;
+  oldest_arrival_ = {};  // what it reads from history is not live delivery
   cursor_.emplace(cursor{epoch, next, user_filter(user_, std::move(following))});
   // Not from inside the fan-out that got here: what is being applied now is not applied yet.
   asio::post(hub_.executor(), [self = shared_from_this()] { self->read_history(); });

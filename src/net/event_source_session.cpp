@@ -66,6 +66,7 @@ void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
     hub_.stats().bytes_in += bytes;
     reader_.commit(bytes);
     last_read_filled_ = bytes == read_size_;
+    read_at_ = std::chrono::steady_clock::now();
   }
   process();  // also while paused: the new bytes may hold the awaited number
 }
@@ -74,6 +75,7 @@ void event_source_session::process() {
   auto& dispatch = hub_.dispatch();
   bool more_to_read = false;  // the source is ahead of us: worth holding client writes back
   for (int chunk = 1;; ++chunk) {
+    dispatch.note_input(read_at_);  // once per read: the clock is read by the read, not per line
     switch (offer_lines(dispatch)) {
       case held::no:
         break;
@@ -109,6 +111,7 @@ void event_source_session::process() {
     hub_.stats().bytes_in += bytes;
     reader_.commit(bytes);
     last_read_filled_ = bytes == room.size();
+    read_at_ = std::chrono::steady_clock::now();
   }
   end_batch(!more_to_read);
   if (peer_done_) {

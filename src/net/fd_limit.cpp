@@ -1,5 +1,6 @@
 #include "eventserver/net/fd_limit.hpp"
 
+#include <dirent.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -40,6 +41,20 @@ fd_limit_result raise_fd_limit(std::uint64_t needed) noexcept {
   result.after = limit.rlim_cur;
   result.hard = limit.rlim_max;
   return result;
+}
+
+fd_usage current_fd_usage() noexcept {
+  fd_usage usage;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) usage.limit = limit.rlim_cur;
+  DIR* fds = ::opendir("/proc/self/fd");
+  if (fds == nullptr) return usage;
+  while (const dirent* entry = ::readdir(fds)) {
+    if (entry->d_name[0] != '.') ++usage.open;
+  }
+  ::closedir(fds);
+  if (usage.open != 0) --usage.open;  // the directory's own descriptor
+  return usage;
 }
 
 }  // namespace eventserver

@@ -229,9 +229,12 @@ void file_log::run() {
     write_group();
     sync(written);
     if (settings_.fsync == fsync_policy::interval && dirty_ && steady::now() - last_sync_ >= settings_.fsync_interval) {
+      const auto started = steady::now();
       if (!directory_.sync()) {
         dirty_ = false;
         last_sync_ = steady::now();
+        std::lock_guard guard(mutex_);
+        note_fsync(std::chrono::duration<double>(last_sync_ - started).count());
       }
     }
     if (directory_.segments().size() != segments_before) apply_retention();
@@ -291,6 +294,15 @@ bool file_log::write(std::span<log_batch* const> group, std::size_t& written, st
   }
 }
 
+void file_log::note_fsync(double seconds) {
+  ++status_.fsyncs;
+  status_.fsync_seconds_sum += seconds;
+  for (std::size_t i = 0; i < fsync_bucket_count; ++i) {
+    if (seconds <= fsync_buckets[i]) ++status_.fsync_le[i];
+  }
+  ++status_.fsync_le[fsync_bucket_count];
+}
+
 // Reports the batches written this round, syncing first when the policy wants every one synced.
 void file_log::sync(std::size_t& written) {
   if (written == 0) return;
@@ -305,12 +317,7 @@ void file_log::sync(std::size_t& written) {
       status_.failing = "fsync: " + failure.message();
       return;
     }
-    ++status_.fsyncs;
-    status_.fsync_seconds_sum += seconds;
-    for (std::size_t i = 0; i < fsync_bucket_count; ++i) {
-      if (seconds <= fsync_buckets[i]) ++status_.fsync_le[i];
-    }
-    ++status_.fsync_le[fsync_bucket_count];
+    note_fsync(seconds);
     dirty_ = false;
     last_sync_ = steady::now();
   }

@@ -19,6 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 namespace test_support = eventserver::test_support;
 using test_support::test_config;
@@ -49,6 +50,44 @@ TEST(AdminViews, MetricsAreInPrometheusTextFormatWithExactValues) {
   EXPECT_THAT(text, HasSubstr("eventserver_reorder_window_events 7\n"));
   EXPECT_THAT(text, HasSubstr("eventserver_oldest_gap_age_seconds 1.5\n"));
   EXPECT_THAT(text, HasSubstr("eventserver_client_connections 9\n"));
+}
+
+TEST(AdminViews, LatencyHistogramsAreCumulativeWithSumAndCount) {
+  server_snapshot s;
+  s.stats.delivery_latency.observe(100us);  // on a bound: in its bucket
+  s.stats.delivery_latency.observe(100us + 1ns);
+  s.stats.delivery_latency.observe(3ms);
+  s.stats.delivery_latency.observe(20s);  // past the last bound: +Inf only
+  s.stats.durable_latency.observe(1ms, 7);
+  const std::string text = render_metrics(s);
+  EXPECT_THAT(text, HasSubstr("# TYPE eventserver_delivery_latency_seconds histogram\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"0.0001\"} 1\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"0.0002\"} 2\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"0.0005\"} 2\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"0.001\"} 2\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"0.002\"} 2\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"0.005\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_delivery_latency_seconds_bucket{le=\"10\"} 3\n"
+                              "eventserver_delivery_latency_seconds_bucket{le=\"+Inf\"} 4\n"
+                              "eventserver_delivery_latency_seconds_sum 20.003200001\n"
+                              "eventserver_delivery_latency_seconds_count 4\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_durable_latency_seconds_bucket{le=\"0.0005\"} 0\n"
+                              "eventserver_durable_latency_seconds_bucket{le=\"0.001\"} 7\n"));
+  EXPECT_THAT(text, HasSubstr("eventserver_durable_latency_seconds_sum 0.007\n"
+                              "eventserver_durable_latency_seconds_count 7\n"));
+}
+
+TEST(AdminViews, ReadinessAndDescriptors) {
+  server_snapshot s;
+  EXPECT_THAT(render_metrics(s), HasSubstr("# TYPE eventserver_ready gauge\neventserver_ready 0\n"));
+  EXPECT_THAT(render_metrics(s), Not(HasSubstr("process_open_fds")));  // unknown: not shown
+  s.ready = true;
+  s.open_fds = 12;
+  s.max_fds = 1024;
+  const std::string text = render_metrics(s);
+  EXPECT_THAT(text, HasSubstr("eventserver_ready 1\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE process_open_fds gauge\nprocess_open_fds 12\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE process_max_fds gauge\nprocess_max_fds 1024\n"));
 }
 
 TEST(AdminViews, NoGapMeansZeroGapAge) {
@@ -193,6 +232,12 @@ TEST_F(AdminTest, MetricsCountWhatWasSent) {
   EXPECT_EQ(metric(m, "eventserver_follow_edges"), 1);
   EXPECT_EQ(metric(m, "eventserver_bytes_sent_total"), 25);  // "1|F|1|2" "2|S|2" "4|P|2|1", each + CRLF
   EXPECT_EQ(metric(m, "eventserver_client_writes_total"), 2);  // one for each client: the lines came in one read
+  // Latency: one observation per write, one per event made durable (in memory: historyBytes).
+  EXPECT_EQ(metric(m, "eventserver_delivery_latency_seconds_count"), 2);
+  EXPECT_EQ(metric(m, "eventserver_durable_latency_seconds_count"), 4);
+  EXPECT_EQ(metric(m, "eventserver_ready"), 1);
+  EXPECT_GE(metric(m, "process_open_fds"), 5);  // three connections, two listeners at least
+  EXPECT_GT(metric(m, "process_max_fds"), metric(m, "process_open_fds"));
 }
 
 TEST_F(AdminTest, MetricsCountASlowClientAndAHandshakeFailure) {

@@ -37,6 +37,7 @@
 #include "admin/http_client.hpp"
 #include "eventserver/admin/status_page.hpp"
 #include "eventserver/net/asio.hpp"
+#include "support/child_process.hpp"
 
 #ifndef FOLLOWERMAZE_BINARY
 #error "FOLLOWERMAZE_BINARY: the path of the built harness (tests/CMakeLists.txt)"
@@ -52,6 +53,10 @@ using std::chrono::milliseconds;
 using admin_test::http_request;
 using admin_test::metric;
 using json = nlohmann::json;
+using test_support::child_process;
+using test_support::free_loopback_port;
+using test_support::poll_until;
+using test_support::read_text;
 
 // The load: paced, so the run lasts well past the test's few seconds and the page's
 // events/s is the harness's rate rather than whatever the two shared cores allow.
@@ -60,99 +65,7 @@ constexpr int harness_ws_clients = 20;  // of harness_clients, over WebSocket
 constexpr double harness_rate = 100000;  // events/s
 constexpr int updates_to_wait_for = 5;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool executable(const fs::path& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-// ---------------------------------------------------------------------------------------
-// A child process in its own process group, output to a file; stopped (the whole group) by
-// its id when the object goes.
-
-class child_process {
- public:
-  child_process(std::vector<std::string> args, const fs::path& output) : output_(output) {
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const std::string output_path = output.string();
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      // Child: async-signal-safe calls only.
-      ::setpgid(0, 0);
-      const int out = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (out < 0 || in < 0) ::_exit(127);
-      ::dup2(in, STDIN_FILENO);
-      ::dup2(out, STDOUT_FILENO);
-      ::dup2(out, STDERR_FILENO);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::setpgid(pid_, pid_);  // also from here: no race with the first kill
-  }
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
-  ~child_process() { stop(2s); }
-
-  pid_t pid() const noexcept { return pid_; }
-  std::string output() const { return read_text(output_); }
-
-  // The exit code (-N: killed by signal N), or nullopt if still running after `bound`.
-  std::optional<int> wait_exit(milliseconds bound) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!exit_code_) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : -1000;
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(10ms);
-    }
-    return exit_code_;
-  }
-
-  // SIGTERM to the process group, SIGKILL after `grace`; the exit code of the leader.
-  std::optional<int> stop(milliseconds grace) {
-    if (exit_code_) {
-      ::kill(-pid_, SIGKILL);  // helpers the leader left behind, if any
-      return exit_code_;
-    }
-    ::kill(-pid_, SIGTERM);
-    auto code = wait_exit(grace);
-    ::kill(-pid_, SIGKILL);
-    if (!code) code = wait_exit(5s);
-    return code;
-  }
-
- private:
-  fs::path output_;
-  pid_t pid_ = -1;
-  std::optional<int> exit_code_;
-};
-
-// A loopback port free a moment ago (the daemon's admin port 0 means "off", not "any").
-std::uint16_t free_loopback_port() {
-  asio::io_context io;
-  tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return probe.local_endpoint().port();
-}
-
-template <class Pred>
-bool poll_until(Pred pred, milliseconds bound, milliseconds every = 50ms) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  for (;;) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(every);
-  }
-}
 
 std::string base64_decode(std::string_view text) {
   const auto value = [](char c) -> int {
@@ -481,6 +394,10 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
   EXPECT_GE(std::stoi(dom["updates"].get<std::string>()), updates_to_wait_for);
   // The Debian Chart.js when installed, plain canvas otherwise.
   EXPECT_EQ(dom["chart-js"], load_chart_js().has_value());
+  // The latency charts' figures: p50 and p99 of the last second, from the histograms under load.
+  const auto delivery_p99 = page_->evaluate("document.getElementById('delivery-p99').textContent");
+  ASSERT_TRUE(delivery_p99 && delivery_p99->is_string()) << page_->last_error();
+  EXPECT_TRUE(std::regex_match(delivery_p99->get<std::string>(), std::regex(R"([0-9.,]+ ms)"))) << *delivery_p99;
 
   // The screenshot, for the README: the viewport made as tall as the page, so all of it shows.
   const auto layout = page_->call("Page.getLayoutMetrics");

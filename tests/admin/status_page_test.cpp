@@ -58,6 +58,8 @@ TEST(StatusJson, EveryFieldWithItsExactValue) {
   s.max_pending_events = 100000;
   s.queued_bytes = 512;
   s.follow_edges = 33;
+  s.stats.delivery_latency.observe(3ms);
+  s.stats.durable_latency.observe(150us, 5);
   s.admin_unauthorized = 3;
   s.uptime_seconds = 12.5;
   s.log.enabled = true;
@@ -86,7 +88,11 @@ TEST(StatusJson, EveryFieldWithItsExactValue) {
             R"("epoch":3},)"
             R"("most_behind":[{"user":42,"remote":"127.0.0.1:5000","transport":"tcp","mode":"live","behind":17,)"
             R"("queued_bytes":640,"last_sequence":983}],)"
-            R"("recent_warnings":[{"time_ms":1700000000123,"level":"warning","message":"slow client <b>7</b> cut off"}]})");
+            R"("recent_warnings":[{"time_ms":1700000000123,"level":"warning","message":"slow client <b>7</b> cut off"}],)"
+            R"("delivery_latency":{"le":[0.0001,0.0002,0.0005,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2,0.5,1.0,2.0,5.0,10.0],)"
+            R"("counts":[0,0,0,0,0,1,1,1,1,1,1,1,1,1,1,1,1]},)"
+            R"("durable_latency":{"le":[0.0001,0.0002,0.0005,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2,0.5,1.0,2.0,5.0,10.0],)"
+            R"("counts":[0,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5]}})");
 }
 
 TEST(StatusJson, NoGapNoLogNothingBehind) {

@@ -36,6 +36,16 @@ TEST_F(DispatcherTest, ShuffledStreamIsAppliedInOrder) {
   EXPECT_EQ(stats.events_accepted, 4u);
 }
 
+// Without a log an event is applied as it is released: its arrival is the read's.
+TEST_F(DispatcherTest, WithoutALogTheEventsAppliedArriveWithTheirRead) {
+  const auto read_at = clock_type::time_point{} + 5s;
+  dispatch.note_input(read_at);
+  EXPECT_EQ(dispatch.applying_arrival(), read_at);
+  feed({"1|B"});
+  EXPECT_EQ(dispatch.applying_arrival(), read_at);
+  EXPECT_EQ(stats.durable_latency.count(), 0u);  // nothing is made durable
+}
+
 TEST_F(DispatcherTest, LineWithoutSequenceNumberIsDroppedAndCounted) {
   dispatch.routes().connect(1, alice);
   feed({"", "abc", "-1|B", "18446744073709551616|B", "1|B"});

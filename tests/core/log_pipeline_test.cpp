@@ -111,10 +111,55 @@ TEST_F(LogPipelineTest, GivenUpNumbersAreASkipBatchInTheirPlace) {
   EXPECT_EQ(d.applied(), (log_position{1, 5}));
 }
 
+// Durable latency: from the read that brought a batch's oldest event to the batch coming back
+// durable, once per event; and the events being applied carry that arrival to the clients.
+TEST_F(LogPipelineTest, DurableLatencyRunsFromTheOldestReadOfTheBatch) {
+  using std::chrono::microseconds;
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  dispatch.note_input(t0);
+  feed({"2|B", "1|B"});
+  dispatch.note_input(t0 + microseconds(300));  // a second read, before the commit: the batch keeps t0
+  feed({"3|B"});
+  dispatch.commit_log();
+  dispatch.note_input(t0 + microseconds(900));
+  feed({"4|B"});
+  dispatch.commit_log();
+
+  dispatch.apply_durable(t0 + microseconds(1500));
+  EXPECT_EQ(dispatch.applying_arrival(), t0);
+  dispatch.apply_durable(t0 + microseconds(1000));
+  EXPECT_EQ(dispatch.applying_arrival(), t0 + microseconds(900));
+  const latency_histogram& h = stats.durable_latency;
+  EXPECT_EQ(h.count(), 4u);
+  EXPECT_EQ(h.cumulative(0), 1u);  // 4|B: 100 us
+  EXPECT_EQ(h.cumulative(3), 1u);  // le 1 ms
+  EXPECT_EQ(h.cumulative(4), 4u);  // le 2 ms: 1, 2 and 3 after 1.5 ms
+  EXPECT_NEAR(h.sum_seconds(), 0.0046, 1e-12);
+}
+
 class SmallBatchTest : public LogPipelineTest {
  protected:
   SmallBatchTest() : LogPipelineTest({256, 2}) {}
 };
+
+// A batch sealed at its bound in the middle of a read: the one opened after it holds lines of
+// the same read, and carries its arrival.
+TEST_F(SmallBatchTest, ABatchOpenedInTheMiddleOfAReadCarriesItsArrival) {
+  const auto first_read = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  const auto second_read = first_read + std::chrono::milliseconds(5);
+  std::vector<std::string> input;
+  for (int seq = 1; seq <= 60; ++seq) input.push_back(std::to_string(seq) + "|P|7|1");
+  dispatch.note_input(first_read);
+  for (int i = 0; i < 30; ++i) dispatch.offer_line(input[static_cast<std::size_t>(i)]);
+  dispatch.commit_log();
+  while (log.waiting() != 0) dispatch.apply_durable(second_read);  // the spares come back
+  const std::size_t before = backend.submitted.size();
+  dispatch.note_input(second_read);
+  for (int i = 30; i < 60; ++i) dispatch.offer_line(input[static_cast<std::size_t>(i)]);
+  dispatch.commit_log();
+  ASSERT_GE(backend.submitted.size(), before + 2);  // sealed at its bound at least once
+  for (std::size_t i = before; i < backend.submitted.size(); ++i) EXPECT_EQ(backend.submitted[i]->arrival(), second_read) << i;
+}
 
 TEST_F(SmallBatchTest, ABatchIsSealedAtItsBoundAndTooManyWaitingSaturates) {
   std::vector<std::string> input;

@@ -75,6 +75,9 @@ struct server_snapshot {
   std::vector<recent_warning> recent_warnings;  // the last few, oldest first
   log_status log;
   std::uint64_t log_lines_dropped = 0;  // log lines the log output could not take in time
+  bool ready = false;              // /readyz would answer 200
+  std::uint64_t open_fds = 0;      // descriptors open, and the soft limit (0: unknown)
+  std::uint64_t max_fds = 0;
   // Admin requests refused for a missing or wrong bearer token. Filled in by the admin layer
   // (admin_hub::admin_unauthorized), not by server::snapshot().
   std::uint64_t admin_unauthorized = 0;

@@ -100,6 +100,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void disconnect(user_id user, recipient& connection) override { dispatcher_.routes().disconnect(user, connection); }
   // The next flush pass writes `client` (see flush_clients). A client is on the list at most once.
   void await_flush(client_session& client) override { awaiting_flush_.push_back(&client); }
+  std::chrono::steady_clock::time_point applying_arrival() const override { return dispatcher_.applying_arrival(); }
   log_limiter& handshake_warnings() override { return handshake_warnings_; }
   log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
   bool auth_required() const override { return settings_.client_auth == "jwt"; }

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "eventserver/core/latency_histogram.hpp"
+
 namespace eventserver {
 
 struct counters {
@@ -69,6 +71,12 @@ struct counters {
   std::uint64_t clients_disconnected_auth = 0;     // policy: a refused token sent to refresh a live session
   std::uint64_t clients_disconnected_expired = 0;  // policy: the session's newest token expired (4000)
   std::uint64_t token_refreshes = 0;               // fresh tokens accepted from live sessions
+
+  // Latency the daemon measures itself, from an event's arrival: the read of its source that
+  // brought its line, or, for an event that waited in the reorder window, the read that
+  // released it (the wait for a missing number is eventserver_oldest_gap_age_seconds).
+  latency_histogram durable_latency;   // to its batch being durable: once per batch, weighted by its events
+  latency_histogram delivery_latency;  // to a write to a live client: once per write, its oldest notification
 };
 
 }  // namespace eventserver

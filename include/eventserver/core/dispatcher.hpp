@@ -37,6 +37,18 @@ class dispatcher {
   // the sequencer copies a short line with enough of them in one fixed-size move.
   line_outcome offer_parsed(const parse_result& parsed, std::string_view line, std::size_t readable);
 
+  // The lines offered from now on arrived at `arrival` (the read that brought them): what the
+  // latency histograms measure from. One call per read, not per line.
+  void note_input(clock::time_point arrival) noexcept {
+    if (log_ != nullptr) {
+      log_->note_input(arrival);
+    } else {
+      applying_arrival_ = arrival;  // released events are applied at once
+    }
+  }
+  // When the events being applied right now arrived: the oldest of their batch, with a log.
+  clock::time_point applying_arrival() const noexcept { return applying_arrival_; }
+
   // Lines the reader skipped as longer than maxLineBytes, or cut off by a disconnect.
   void note_overlong(std::uint64_t lines);
   void note_unterminated(std::size_t bytes);
@@ -62,8 +74,8 @@ class dispatcher {
   // The state recovered at start-up, before any line: the stream continues in `epoch` after
   // `applied`, over `graph`. Without a log, the daemon always starts at epoch 1, number 1.
   void recover(stream_epoch epoch, sequence_number applied, follower_graph graph);
-  // The log's backend made its oldest waiting batch durable: apply it.
-  void apply_durable();
+  // The log's backend made its oldest waiting batch durable (at `now`): apply it.
+  void apply_durable(clock::time_point now = clock::now());
   // The log had no room and has some again: release what waited in the sequencer.
   void release_waiting() { release_ready(); }
   // End of a batch of input: the log's group commit.
@@ -115,6 +127,7 @@ class dispatcher {
   std::uint64_t max_sequence_jump_;
   std::optional<sequence_number> lowest_refused_;
   bool window_full_logged_ = false;  // counted and logged since the window last moved
+  clock::time_point applying_arrival_{};
 };
 
 }  // namespace eventserver

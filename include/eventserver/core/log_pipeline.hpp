@@ -15,6 +15,7 @@
 // reading (TCP pushes back) until some come back. Batches are reused, so a steady stream
 // allocates nothing.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -62,6 +63,8 @@ class log_batch {
   std::uint32_t count() const noexcept { return count_; }
   sequence_number last_seq() const noexcept { return first_seq_ + count_ - 1; }
   std::size_t body_size() const noexcept { return body_size_; }
+  // When its oldest event arrived (log_pipeline::note_input): what durable latency is measured from.
+  std::chrono::steady_clock::time_point arrival() const noexcept { return arrival_; }
   std::span<const logged_event> events() const noexcept {
     return {events_.get(), type_ == kind::events ? count_ : 0};
   }
@@ -108,6 +111,7 @@ class log_batch {
   stream_epoch epoch_ = 1;
   sequence_number first_seq_ = 1;
   std::uint32_t count_ = 0;
+  std::chrono::steady_clock::time_point arrival_{};
 };
 
 // Where batches are made durable. submit() is called on the event thread; the backend then
@@ -152,6 +156,12 @@ class log_pipeline {
   void begin_epoch(stream_epoch epoch);
   // End of a batch of input: the open batch is sealed and submitted (group commit).
   void commit();
+  // The events appended from now on arrived at `arrival` (a source's read): the open batch
+  // takes it if it holds none yet, and so does every batch opened after it.
+  void note_input(std::chrono::steady_clock::time_point arrival) noexcept {
+    arrival_ = arrival;
+    if (open_->count() == 0) open_->arrival_ = arrival;
+  }
 
   // Too many batches are with the backend: stop taking input until some come back.
   bool saturated() const noexcept { return submitted_ >= bounds_.max_waiting; }
@@ -188,6 +198,7 @@ class log_pipeline {
   std::size_t submitted_ = 0;
   log_position durable_;
   stream_epoch epoch_;
+  std::chrono::steady_clock::time_point arrival_{};  // of the input being appended (note_input)
 };
 
 template <class Apply>

@@ -164,6 +164,11 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   bool write_pending_ = false;   // the transport has bytes (or a wait) in flight
   bool awaiting_flush_ = false;  // on the server's list for its next flush pass
   bool finishing_ = false;
+  // When the oldest live notification queued since the queue was last empty arrived; zero
+  // when none is (or a status line came first: that write goes unmeasured). Each write that
+  // moves bytes records its age (delivery latency): per write, not per notification. After a
+  // partial write it stays: an upper bound for what is left.
+  std::chrono::steady_clock::time_point oldest_arrival_{};
 
   std::string peer_;
   std::string transport_;

@@ -62,6 +62,8 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   bool read_pending_ = false;   // an async read is outstanding
   std::size_t read_size_ = 0;   // what the outstanding read asked for
   bool last_read_filled_ = false;  // the latest read got all it asked for: more is likely waiting
+  // When the latest read returned: the arrival of the lines it brought (the latency histograms).
+  std::chrono::steady_clock::time_point read_at_{};
   bool peer_done_ = false;      // the stream ended; buffered lines are still to be processed
   bool paused_ = false;         // waiting in the server's list for room in the window
   bool finished_ = false;

@@ -17,4 +17,12 @@ struct fd_limit_result {
 // fs.nr_open; without it the hard limit stays. Never lowers a limit.
 fd_limit_result raise_fd_limit(std::uint64_t needed) noexcept;
 
+// The descriptors this process has open and its soft limit, for /metrics (process_open_fds,
+// process_max_fds); 0 when /proc cannot be read. Lists /proc/self/fd: for a scrape, not a hot path.
+struct fd_usage {
+  std::uint64_t open = 0;
+  std::uint64_t limit = 0;
+};
+fd_usage current_fd_usage() noexcept;
+
 }  // namespace eventserver

@@ -88,6 +88,9 @@ class client_hub {
   // `client` queued notifications no write has been tried for yet: the next flush pass
   // writes them. A client asks at most once per pass.
   virtual void await_flush(client_session& client) = 0;
+  // When the events whose notifications are being delivered now arrived (a source's read):
+  // what the delivery latency is measured from.
+  virtual std::chrono::steady_clock::time_point applying_arrival() const = 0;
   // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
   virtual log_limiter& handshake_warnings() = 0;
   virtual log_limiter& slow_client_warnings() = 0;

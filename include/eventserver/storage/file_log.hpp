@@ -141,6 +141,8 @@ class file_log final : public log_backend {
   // stops. False when stopped first.
   bool write(std::span<log_batch* const> group, std::size_t& written, std::unique_lock<std::mutex>& lock);
   void sync(std::size_t& written);
+  // Counts one fsync that took `seconds` in the histogram; under mutex_.
+  void note_fsync(double seconds);
   void run_snapshot(snapshot_begin_job& begin);
   void run_snapshot(snapshot_write_job& write);
   void apply_retention();
