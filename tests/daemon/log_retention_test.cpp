@@ -24,21 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace test_support;
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-retention-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const noexcept { return path_; }
-
- private:
-  fs::path path_;
+struct temp_dir : temp_directory {
+  temp_dir() : temp_directory("eventserver-retention-test") {}
 };
 
 constexpr std::uint64_t segment_bytes = 1 << 20;  // the smallest logSegmentBytes

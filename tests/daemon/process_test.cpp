@@ -40,6 +40,18 @@ using namespace test_support;
 
 class Process : public process_fixture {};
 
+// Registration is asynchronous and invisible from outside the process: resends a broadcast
+// under fresh sequence numbers (from seq + 1; seq ends at the last one sent) until one
+// reaches `client`. The line received; empty if none did within 200 tries.
+lines broadcast_until_received(connection& source, connection& client, std::uint64_t& seq) {
+  lines got;
+  for (int attempt = 0; attempt < 200 && got.empty(); ++attempt) {
+    source.send(std::to_string(++seq) + "|B\n");
+    got = client.read_lines(1, 50ms);
+  }
+  return got;
+}
+
 
 
 // --- Configuration errors: exit 2, naming the problem -----------------------------------
@@ -165,14 +177,8 @@ TEST_F(Process, SigtermStopsCleanlyAndLogsTotals) {
   auto client = connection::open(bound->client);
   client.send("1\r\n");
   auto source = connection::open(bound->event);
-  // Registration is asynchronous and invisible from outside the process: resend a broadcast
-  // under fresh sequence numbers until one arrives (each is its own event).
   std::uint64_t seq = 0;
-  lines got;
-  for (int attempt = 0; attempt < 200 && got.empty(); ++attempt) {
-    source.send(std::to_string(++seq) + "|B\n");
-    got = client.read_lines(1, 50ms);
-  }
+  const lines got = broadcast_until_received(source, client, seq);
   ASSERT_EQ(got.size(), 1u) << process->output();
   EXPECT_EQ(got.front(), std::to_string(seq) + "|B");
 
@@ -260,15 +266,9 @@ TEST_F(Process, SecondSignalCutsAStuckFlushShort) {
   auto stuck = connection::open(bound->client, /*receive_buffer=*/4096);
   stuck.send("2\r\n");
   auto source = connection::open(bound->event);
-  // Registered once a broadcast reaches it (as in SigtermStopsCleanlyAndLogsTotals); after
-  // that the client reads no more.
+  // Registered once a broadcast reaches it; after that the client reads no more.
   std::uint64_t seq = 0;
-  lines got;
-  for (int attempt = 0; attempt < 200 && got.empty(); ++attempt) {
-    source.send(std::to_string(++seq) + "|B\n");
-    got = stuck.read_lines(1, 50ms);
-  }
-  ASSERT_EQ(got.size(), 1u) << process->output();
+  ASSERT_EQ(broadcast_until_received(source, stuck, seq).size(), 1u) << process->output();
   std::string stream;
   // ~8 MB: more than loopback's socket buffers (send buffer up to 4 MB) can absorb.
   const std::uint64_t last = seq + 120000;
