@@ -53,8 +53,8 @@ void check_fd_limit(const eventserver::config& settings) {
 // The signals the daemon answers. Blocked from the first line of start-up until their handlers
 // are in place, so that one sent at any moment (systemd and supervisord do not wait for
 // "listening") waits and is answered, instead of killing the process by its default action.
-// Threads started meanwhile (the log writer, the event log) inherit the mask and keep them
-// blocked: the signals are taken on the main thread alone.
+// A thread started meanwhile (the log writer) keeps them blocked; which thread takes a signal
+// later makes no difference, as Asio's handler only wakes the io_context.
 sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
