@@ -80,7 +80,13 @@ FUZZ_SECONDS   ?= 60
 FUZZ_TARGETS   := parse_event line_reader user_id config token
 FUZZ_PACKAGES  := cmake nlohmann-json3-dev libssl-dev clang libclang-rt-14-dev
 
-.PHONY: fuzz check-fresh
+.PHONY: fuzz check-fresh status-page-screenshot
+
+# The README's picture of the status page: the browser test under followermaze load, told to save
+# its screenshot there (a plain test run writes only to its temporary directory).
+status-page-screenshot: build
+	STATUS_PAGE_SCREENSHOT=$(CURDIR)/bench/results/status_page.png \
+	  ./$(BUILD_DIR)/tests/status_page_browser_test
 
 fuzz:
 	@$(MAKE) --no-print-directory deps PACKAGES="$(FUZZ_PACKAGES)"

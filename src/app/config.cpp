@@ -12,6 +12,9 @@
 #include <array>
 #include <functional>
 #include <limits>
+#include <optional>
+#include <tuple>
+#include <utility>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -73,34 +76,36 @@ std::string ip_address(std::string_view origin, std::string_view key, const json
   return text;
 }
 
-std::string log_level(std::string_view origin, std::string_view key, const json& value) {
-  constexpr std::array<std::string_view, 7> levels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
-  constexpr std::string_view problem = "must be one of trace, debug, info, warn, error, critical, off";
-  if (!value.is_string()) fail(origin, key, problem, value);
-  const auto text = value.get<std::string>();
-  for (const auto level : levels) {
-    if (text == level) return text;
-  }
-  fail(origin, key, problem, value);
-}
-
+// One row per key: its name, its default, its range (integer keys), how a JSON value is checked
+// and stored, and how the stored value reads back as JSON. This table is the one source of
+// every key's default and range: config's constructor applies the defaults, parse_config the
+// checks, and the tests compare the README, docs/configuration.md, config/config.json and the
+// fuzz target's round trip with it. A new key is one more row.
 struct key_rule {
   std::string_view key;
+  json default_value;
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> range;  // integer keys: [min, max]
   std::function<void(config&, std::string_view origin, const json&)> apply;
+  std::function<json(const config&)> read;
 };
 
 template <class T>
-key_rule integer_key(std::string_view key, T config::*field, std::uint64_t min, std::uint64_t max) {
-  return {key, [key, field, min, max](config& c, std::string_view origin, const json& v) {
+key_rule integer_key(std::string_view key, T config::*field, std::uint64_t fallback, std::uint64_t min,
+                     std::uint64_t max) {
+  return {key, fallback, std::pair{min, max},
+          [key, field, min, max](config& c, std::string_view origin, const json& v) {
             c.*field = static_cast<T>(integer_in(origin, key, v, min, max));
-          }};
+          },
+          [field](const config& c) { return json(static_cast<std::uint64_t>(c.*field)); }};
 }
 
-key_rule millis_key(std::string_view key, std::chrono::milliseconds config::*field, std::uint64_t min,
-                    std::uint64_t max) {
-  return {key, [key, field, min, max](config& c, std::string_view origin, const json& v) {
+key_rule millis_key(std::string_view key, std::chrono::milliseconds config::*field, std::uint64_t fallback,
+                    std::uint64_t min, std::uint64_t max) {
+  return {key, fallback, std::pair{min, max},
+          [key, field, min, max](config& c, std::string_view origin, const json& v) {
             c.*field = std::chrono::milliseconds(static_cast<std::int64_t>(integer_in(origin, key, v, min, max)));
-          }};
+          },
+          [field](const config& c) { return json((c.*field).count()); }};
 }
 
 // 127.0.0.0/8, ::1, or an IPv4-mapped 127.x (the address is already known to be a literal).
@@ -115,45 +120,66 @@ bool loopback_address(const std::string& address) {
 
 constexpr std::uint64_t port_max = std::numeric_limits<std::uint16_t>::max();
 
-key_rule address_key(std::string_view key, std::string config::*field) {
-  return {key, [key, field](config& c, std::string_view o, const json& v) { c.*field = ip_address(o, key, v); }};
+// How a string field reads back.
+std::function<json(const config&)> read_string(std::string config::*field) {
+  return [field](const config& c) { return json(c.*field); };
+}
+
+key_rule address_key(std::string_view key, std::string config::*field, std::string_view fallback) {
+  return {key, std::string(fallback), std::nullopt,
+          [key, field](config& c, std::string_view o, const json& v) { c.*field = ip_address(o, key, v); },
+          read_string(field)};
 }
 
 // A listener's port where 0 turns the listener off.
-key_rule optional_port_key(std::string_view key, std::uint16_t config::*port, bool config::*enabled) {
-  return {key, [key, port, enabled](config& c, std::string_view o, const json& v) {
+key_rule optional_port_key(std::string_view key, std::uint16_t config::*port, bool config::*enabled,
+                           std::uint64_t fallback) {
+  return {key, fallback, std::pair{std::uint64_t{0}, port_max},
+          [key, port, enabled](config& c, std::string_view o, const json& v) {
             c.*port = static_cast<std::uint16_t>(integer_in(o, key, v, 0, port_max));
             c.*enabled = c.*port != 0;
-          }};
+          },
+          [port, enabled](const config& c) { return json(c.*enabled ? c.*port : 0); }};
 }
 
-key_rule bool_key(std::string_view key, bool config::*field) {
-  return {key, [key, field](config& c, std::string_view o, const json& v) {
+key_rule bool_key(std::string_view key, bool config::*field, bool fallback) {
+  return {key, fallback, std::nullopt,
+          [key, field](config& c, std::string_view o, const json& v) {
             if (!v.is_boolean()) fail(o, key, "must be true or false", v);
             c.*field = v.get<bool>();
-          }};
+          },
+          [field](const config& c) { return json(c.*field); }};
 }
 
-// A file path; "" for none.
-key_rule path_key(std::string_view key, std::string config::*field) {
-  return {key, [key, field](config& c, std::string_view o, const json& v) {
-            if (!v.is_string() || v.get<std::string>().size() > 4096) fail(o, key, "must be a file path (a string; \"\" for none)", v);
+// A file path; "" for none (`problem` is the error line's wording).
+key_rule path_key(std::string_view key, std::string config::*field, std::string_view problem = "must be a file path (a string; \"\" for none)",
+                  std::size_t max_bytes = 4096) {
+  return {key, "", std::nullopt,
+          [key, field, problem, max_bytes](config& c, std::string_view o, const json& v) {
+            if (!v.is_string() || v.get<std::string>().size() > max_bytes) fail(o, key, problem, v);
             c.*field = v.get<std::string>();
-          }};
+          },
+          read_string(field)};
 }
 
 key_rule string_key(std::string_view key, std::string config::*field) {
-  return {key, [key, field](config& c, std::string_view o, const json& v) {
+  return {key, "", std::nullopt,
+          [key, field](config& c, std::string_view o, const json& v) {
             if (!v.is_string() || v.get<std::string>().size() > 1024) fail(o, key, "must be a string of at most 1024 bytes", v);
             c.*field = v.get<std::string>();
-          }};
+          },
+          read_string(field)};
 }
 
-key_rule one_of_key(std::string_view key, std::string config::*field, std::initializer_list<std::string_view> choices) {
-  std::string problem = "must be one of";
-  for (const auto choice : choices) problem.append(problem.back() == 'f' ? " \"" : ", \"").append(choice).append("\"");
-  return {key, [key, field, values = std::vector<std::string_view>(choices), problem](config& c, std::string_view origin,
-                                                                                    const json& v) {
+key_rule one_of_key(std::string_view key, std::string config::*field, std::string_view fallback,
+                    std::initializer_list<std::string_view> choices, std::string problem = "") {
+  if (problem.empty()) {
+    problem = "must be one of";
+    for (const auto choice : choices) problem.append(problem.back() == 'f' ? " \"" : ", \"").append(choice).append("\"");
+  }
+  return {key, std::string(fallback), std::nullopt,
+          [key, field, values = std::vector<std::string_view>(choices), problem](config& c, std::string_view origin,
+                                                                               const json& v) {
             if (v.is_string()) {
               const auto text = v.get<std::string>();
               for (const auto value : values) {
@@ -164,80 +190,81 @@ key_rule one_of_key(std::string_view key, std::string config::*field, std::initi
               }
             }
             fail(origin, key, problem, v);
-          }};
+          },
+          read_string(field)};
+}
+
+key_rule allowed_origins_key(std::string_view key, std::vector<std::string> config::*field) {
+  return {key, json::array(), std::nullopt,
+          [key, field](config& c, std::string_view o, const json& v) {
+            constexpr std::string_view problem =
+                "must be an array of origins such as \"https://example.com\" (scheme, host, optional port; no path)";
+            constexpr std::size_t max_origins = 1024;
+            if (!v.is_array() || v.size() > max_origins) fail(o, key, problem, v);
+            std::vector<std::string> origins;
+            for (const auto& entry : v) {
+              if (!entry.is_string() || !valid_origin(entry.get<std::string>())) fail(o, key, problem, entry);
+              origins.push_back(entry.get<std::string>());
+            }
+            c.*field = std::move(origins);
+          },
+          [field](const config& c) { return json(c.*field); }};
 }
 
 const std::vector<key_rule>& rules() {
+  // key, default, range where it has one.
   static const std::vector<key_rule> table = {
-      integer_key("eventListenerPort", &config::event_listener_port, 0, port_max),
-      integer_key("clientListenerPort", &config::client_listener_port, 0, port_max),
-      address_key("eventListenerAddress", &config::event_listener_address),
-      address_key("clientListenerAddress", &config::client_listener_address),
-      {"logLevel", [](config& c, std::string_view o, const json& v) { c.log_level = log_level(o, "logLevel", v); }},
+      integer_key("eventListenerPort", &config::event_listener_port, 9090, 0, port_max),
+      integer_key("clientListenerPort", &config::client_listener_port, 9099, 0, port_max),
+      // The event source is a trusted producer: loopback unless said otherwise.
+      address_key("eventListenerAddress", &config::event_listener_address, "127.0.0.1"),
+      address_key("clientListenerAddress", &config::client_listener_address, "0.0.0.0"),
+      one_of_key("logLevel", &config::log_level, "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
+                 "must be one of trace, debug, info, warn, error, critical, off"),
       // 64 bytes hold the longest valid event: three 20-digit numbers, a type and separators.
-      integer_key("maxLineBytes", &config::max_line_bytes, 64, 1 << 20),
-      integer_key("maxPendingEvents", &config::max_pending_events, 1, 10'000'000),
-      integer_key("maxSequenceJump", &config::max_sequence_jump, 0, 1ULL << 62),
-      millis_key("gapTimeoutMs", &config::gap_timeout, 0, 86'400'000),
-      integer_key("maxClientQueueBytes", &config::max_client_queue_bytes, 1024, 1ULL << 30),
-      integer_key("clientWriteBatchBytes", &config::client_write_batch_bytes, 1, 1ULL << 30),
-      millis_key("clientWriteDelayMs", &config::client_write_delay, 0, 10'000),
-      millis_key("clientHandshakeTimeoutMs", &config::client_handshake_timeout, 1, 3'600'000),
-      integer_key("maxClients", &config::max_clients, 1, 1'000'000),
-      integer_key("maxEventSources", &config::max_event_sources, 1, 1024),
-      millis_key("shutdownTimeoutMs", &config::shutdown_timeout, 0, 600'000),
-      address_key("adminListenerAddress", &config::admin_listener_address),
-      optional_port_key("adminListenerPort", &config::admin_listener_port, &config::admin_enabled),
-      millis_key("readyMaxGapAgeMs", &config::ready_max_gap_age, 1, 86'400'000),
-      {"logFormat",
-       [](config& c, std::string_view o, const json& v) {
-         if (!v.is_string() || (v != "text" && v != "json")) fail(o, "logFormat", "must be \"text\" or \"json\"", v);
-         c.log_format = v.get<std::string>();
-       }},
-      {"logFile",
-       [](config& c, std::string_view o, const json& v) {
-         if (!v.is_string()) fail(o, "logFile", "must be a file path (a string; \"\" for standard output)", v);
-         c.log_file = v.get<std::string>();
-       }},
-      {"dataDir",
-       [](config& c, std::string_view o, const json& v) {
-         if (!v.is_string()) fail(o, "dataDir", "must be a directory path (a string; \"\" for no event log)", v);
-         c.data_dir = v.get<std::string>();
-       }},
-      one_of_key("logFsync", &config::log_fsync, {"always", "interval", "never"}),
-      millis_key("logFsyncIntervalMs", &config::log_fsync_interval, 1, 60'000),
-      integer_key("logSegmentBytes", &config::log_segment_bytes, 1ULL << 20, 1ULL << 30),
-      integer_key("logRetentionBytes", &config::log_retention_bytes, 0, 1ULL << 50),
-      millis_key("logRetentionMs", &config::log_retention, 0, 100ULL * 365 * 86'400'000),
-      integer_key("snapshotEveryEvents", &config::snapshot_every_events, 0, 1ULL << 40),
-      one_of_key("newStreamPolicy", &config::new_stream_policy, {"restart", "continue"}),
-      integer_key("historyBytes", &config::history_bytes, 0, 1ULL << 40),
-      address_key("wsListenerAddress", &config::ws_listener_address),
-      optional_port_key("wsListenerPort", &config::ws_listener_port, &config::ws_enabled),
-      millis_key("wsPingIntervalMs", &config::ws_ping_interval, 0, 3'600'000),
-      millis_key("wsPongTimeoutMs", &config::ws_pong_timeout, 100, 3'600'000),
-      {"wsAllowedOrigins",
-       [](config& c, std::string_view o, const json& v) {
-         constexpr std::string_view problem =
-             "must be an array of origins such as \"https://example.com\" (scheme, host, optional port; no path)";
-         constexpr std::size_t max_origins = 1024;
-         if (!v.is_array() || v.size() > max_origins) fail(o, "wsAllowedOrigins", problem, v);
-         std::vector<std::string> origins;
-         for (const auto& entry : v) {
-           if (!entry.is_string() || !valid_origin(entry.get<std::string>())) fail(o, "wsAllowedOrigins", problem, entry);
-           origins.push_back(entry.get<std::string>());
-         }
-         c.ws_allowed_origins = std::move(origins);
-       }},
-      millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 0, 3'600'000),
-      bool_key("clientTls", &config::client_tls),
-      bool_key("wsTls", &config::ws_tls),
+      integer_key("maxLineBytes", &config::max_line_bytes, 1024, 64, 1 << 20),
+      integer_key("maxPendingEvents", &config::max_pending_events, 100'000, 1, 10'000'000),
+      // 0: no limit; else at least maxPendingEvents (checked below, with both known).
+      integer_key("maxSequenceJump", &config::max_sequence_jump, 10'000'000, 0, 1ULL << 62),
+      millis_key("gapTimeoutMs", &config::gap_timeout, 0, 0, 86'400'000),
+      integer_key("maxClientQueueBytes", &config::max_client_queue_bytes, 256 * 1024, 1024, 1ULL << 30),
+      integer_key("clientWriteBatchBytes", &config::client_write_batch_bytes, 8 * 1024, 1, 1ULL << 30),
+      millis_key("clientWriteDelayMs", &config::client_write_delay, 50, 0, 10'000),
+      millis_key("clientHandshakeTimeoutMs", &config::client_handshake_timeout, 5000, 1, 3'600'000),
+      integer_key("maxClients", &config::max_clients, 10'000, 1, 1'000'000),
+      integer_key("maxEventSources", &config::max_event_sources, 16, 1, 1024),
+      millis_key("shutdownTimeoutMs", &config::shutdown_timeout, 5000, 0, 600'000),
+      address_key("adminListenerAddress", &config::admin_listener_address, "127.0.0.1"),
+      optional_port_key("adminListenerPort", &config::admin_listener_port, &config::admin_enabled, 9095),
+      millis_key("readyMaxGapAgeMs", &config::ready_max_gap_age, 10'000, 1, 86'400'000),
+      one_of_key("logFormat", &config::log_format, "text", {"text", "json"}, "must be \"text\" or \"json\""),
+      path_key("logFile", &config::log_file, "must be a file path (a string; \"\" for standard output)",
+               std::numeric_limits<std::size_t>::max()),
+      path_key("dataDir", &config::data_dir, "must be a directory path (a string; \"\" for no event log)",
+               std::numeric_limits<std::size_t>::max()),
+      one_of_key("logFsync", &config::log_fsync, "interval", {"always", "interval", "never"}),
+      millis_key("logFsyncIntervalMs", &config::log_fsync_interval, 100, 1, 60'000),
+      integer_key("logSegmentBytes", &config::log_segment_bytes, 64ULL << 20, 1ULL << 20, 1ULL << 30),
+      integer_key("logRetentionBytes", &config::log_retention_bytes, 1ULL << 30, 0, 1ULL << 50),
+      millis_key("logRetentionMs", &config::log_retention, 0, 0, 100ULL * 365 * 86'400'000),
+      integer_key("snapshotEveryEvents", &config::snapshot_every_events, 5'000'000, 0, 1ULL << 40),
+      one_of_key("newStreamPolicy", &config::new_stream_policy, "restart", {"restart", "continue"}),
+      integer_key("historyBytes", &config::history_bytes, 16ULL << 20, 0, 1ULL << 40),
+      address_key("wsListenerAddress", &config::ws_listener_address, "0.0.0.0"),
+      optional_port_key("wsListenerPort", &config::ws_listener_port, &config::ws_enabled, 0),
+      // 0: no pings; else at least 100 (checked below).
+      millis_key("wsPingIntervalMs", &config::ws_ping_interval, 25'000, 0, 3'600'000),
+      millis_key("wsPongTimeoutMs", &config::ws_pong_timeout, 10'000, 100, 3'600'000),
+      allowed_origins_key("wsAllowedOrigins", &config::ws_allowed_origins),
+      millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 30'000, 0, 3'600'000),
+      bool_key("clientTls", &config::client_tls, false),
+      bool_key("wsTls", &config::ws_tls, false),
       path_key("tlsCertFile", &config::tls_cert_file),
       path_key("tlsKeyFile", &config::tls_key_file),
       path_key("tlsClientCaFile", &config::tls_client_ca_file),
-      one_of_key("tlsMinVersion", &config::tls_min_version, {"1.2", "1.3"}),
-      one_of_key("clientAuth", &config::client_auth, {"none", "jwt"}),
-      one_of_key("jwtAlgorithm", &config::jwt_algorithm, {"HS256", "RS256", "ES256"}),
+      one_of_key("tlsMinVersion", &config::tls_min_version, "1.2", {"1.2", "1.3"}),
+      one_of_key("clientAuth", &config::client_auth, "none", {"none", "jwt"}),
+      one_of_key("jwtAlgorithm", &config::jwt_algorithm, "HS256", {"HS256", "RS256", "ES256"}),
       path_key("jwtKeyFile", &config::jwt_key_file),
       string_key("jwtAudience", &config::jwt_audience),
       string_key("jwtIssuer", &config::jwt_issuer),
@@ -246,12 +273,39 @@ const std::vector<key_rule>& rules() {
   return table;
 }
 
+const key_rule* find_rule(std::string_view key) {
+  for (const auto& rule : rules()) {
+    if (rule.key == key) return &rule;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+config::config() {
+  for (const auto& rule : rules()) rule.apply(*this, "the built-in defaults", rule.default_value);
+}
 
 std::vector<std::string_view> config_keys() {
   std::vector<std::string_view> keys;
   for (const auto& rule : rules()) keys.push_back(rule.key);
   return keys;
+}
+
+std::vector<config_key_info> config_key_table() {
+  std::vector<config_key_info> table;
+  for (const auto& rule : rules()) {
+    config_key_info info{rule.key, rule.default_value.dump(), rule.range.has_value(), 0, 0};
+    if (rule.range) std::tie(info.min, info.max) = *rule.range;
+    table.push_back(std::move(info));
+  }
+  return table;
+}
+
+std::string config_value_json(const config& settings, std::string_view key) {
+  const key_rule* rule = find_rule(key);
+  if (rule == nullptr) throw config_error("unknown key \"" + std::string(key) + "\"");
+  return rule->read(settings).dump();
 }
 
 config parse_config(std::string_view json_text, std::string_view origin) {
@@ -273,10 +327,7 @@ config parse_config(std::string_view json_text, std::string_view origin) {
 
   config result;
   for (const auto& [key, value] : document.items()) {
-    const key_rule* rule = nullptr;
-    for (const auto& candidate : rules()) {
-      if (candidate.key == key) rule = &candidate;
-    }
+    const key_rule* rule = find_rule(key);
     if (rule == nullptr) throw config_error(std::string(origin) + ": unknown key \"" + key + "\"");
     rule->apply(result, origin, value);
   }

@@ -125,7 +125,7 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
   file_settings.fsync = fsync_of(settings_.log_fsync);
   file_settings.fsync_interval = settings_.log_fsync_interval;
   file_settings.retention.retention_bytes = settings_.log_retention_bytes;
-  file_settings.retention.retention_age = std::chrono::duration_cast<std::chrono::seconds>(settings_.log_retention);
+  file_settings.retention.retention_age = settings_.log_retention;
   file_ = std::make_unique<storage::file_log>(std::move(recovered->directory), file_settings,
                                               [this](storage::file_log_report report) {
                                                 asio::post(io_, [this, report = std::move(report)] { on_report(report); });

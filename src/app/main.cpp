@@ -3,6 +3,8 @@
 // Start-up is the only place that throws: a bad config or a port that cannot be bound ends
 // the process here with one line naming the problem and a non-zero exit.
 
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -48,11 +50,28 @@ void check_fd_limit(const eventserver::config& settings) {
   }
 }
 
+// The signals the daemon answers. Blocked from the first line of start-up until their handlers
+// are in place, so that one sent at any moment (systemd and supervisord do not wait for
+// "listening") waits and is answered, instead of killing the process by its default action.
+// A thread started meanwhile (the log writer) keeps them blocked; which thread takes a signal
+// later makes no difference, as Asio's handler only wakes the io_context.
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // The operator's tool: eventserver log list|verify|dump|repair ...
   if (argc > 1 && std::string_view(argv[1]) == "log") return eventserver::run_log_tool(argc - 1, argv + 1);
+
+  const sigset_t handled = handled_signals();
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
 
   std::string config_path = "./config/config.json";
   for (int i = 1; i < argc; ++i) {
@@ -100,6 +119,14 @@ int main(int argc, char** argv) {
   eventserver::asio::io_context io{1};
   eventserver::server daemon(io, settings);
   daemon.set_credentials(std::move(credentials));
+  // SIGHUP's reloads run here (see below); declared first: a stop abandons a stuck one.
+  eventserver::blocking_job reload(io);
+  // The handlers are installed before anything listens; a signal that came during start-up
+  // (blocked until now) is delivered on the unblock, queued by the signal_set and answered
+  // by the first async_wait below, once start() has returned.
+  eventserver::asio::signal_set signals(io, SIGINT, SIGTERM);
+  eventserver::asio::signal_set hangup(io, SIGHUP);
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   try {
     daemon.start();
   } catch (const std::exception& e) {
@@ -110,10 +137,6 @@ int main(int argc, char** argv) {
     return bad_config ? exit_bad_config : exit_startup_failed;
   }
 
-  // SIGHUP's reloads run here (see below); declared first: a stop abandons a stuck one.
-  eventserver::blocking_job reload(io);
-  eventserver::asio::signal_set signals(io, SIGINT, SIGTERM);
-  eventserver::asio::signal_set hangup(io, SIGHUP);
   std::function<void(const eventserver::error_code&, int)> on_signal = [&](const eventserver::error_code& ec, int sig) {
     if (ec) return;
     if (daemon.stopping()) {

@@ -5,8 +5,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "eventserver/app/credentials.hpp"
 
 namespace eventserver {
 namespace {
@@ -251,6 +262,195 @@ TEST(Config, EveryKeyIsInTheShippedConfigTheReadmeAndTheConfigurationPage) {
     EXPECT_NE(shipped.find(quoted), std::string::npos) << key << " is not in config/config.json";
     EXPECT_NE(readme.find(code), std::string::npos) << key << " is not in the README's configuration table";
     EXPECT_NE(reference.find(code), std::string::npos) << key << " is not in docs/configuration.md";
+  }
+}
+
+// --- The key table: every key's default and range, checked at the bounds and against the docs ---
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Each integer key, just inside and just outside both ends of its range.
+TEST(ConfigTable, EveryIntegerKeyIsTakenAtItsBoundsAndRefusedPastThem) {
+  int checked = 0;
+  for (const auto& row : config_key_table()) {
+    if (!row.integer) continue;
+    SCOPED_TRACE(std::string(row.key));
+    ++checked;
+    const auto document = [&](std::uint64_t n) { return "{\"" + std::string(row.key) + "\": " + std::to_string(n) + "}"; };
+    const std::string problem = "\"" + std::string(row.key) + "\" must be an integer from " + std::to_string(row.min) +
+                                " to " + std::to_string(row.max);
+    EXPECT_EQ(config_value_json(parse_config(document(row.min)), row.key), std::to_string(row.min));
+    EXPECT_EQ(config_value_json(parse_config(document(row.max)), row.key), std::to_string(row.max));
+    if (row.min > 0) {
+      EXPECT_THAT(error_of(document(row.min - 1)), HasSubstr(problem));
+    }
+    EXPECT_THAT(error_of("{\"" + std::string(row.key) + "\": -1}"), HasSubstr(problem));
+    ASSERT_LT(row.max, std::numeric_limits<std::uint64_t>::max());
+    EXPECT_THAT(error_of(document(row.max + 1)), HasSubstr(problem));
+  }
+  EXPECT_GE(checked, 25);
+}
+
+// A default must pass its own key's check, and the built-in config is the table's defaults.
+TEST(ConfigTable, TheDefaultsAreTheTablesAndEachIsValid) {
+  const config built_in;
+  const config parsed = parse_config("{}");
+  for (const auto& row : config_key_table()) {
+    SCOPED_TRACE(std::string(row.key));
+    EXPECT_EQ(config_value_json(built_in, row.key), row.default_json);
+    EXPECT_EQ(config_value_json(parsed, row.key), row.default_json);
+    EXPECT_NO_THROW(parse_config("{\"" + std::string(row.key) + "\": " + row.default_json + "}"));
+    if (row.integer) {
+      const auto n = std::stoull(row.default_json);
+      EXPECT_GE(n, row.min);
+      EXPECT_LE(n, row.max);
+    }
+  }
+  EXPECT_THROW(config_value_json(built_in, "noSuchKey"), config_error);
+}
+
+// The shipped config/config.json spells out every default (dataDir aside: it keeps a log).
+TEST(ConfigTable, TheShippedConfigHoldsEveryDefault) {
+  const config shipped = load_config_file(EVENTSERVER_SOURCE_DIR "/config/config.json");
+  for (const auto& row : config_key_table()) {
+    SCOPED_TRACE(std::string(row.key));
+    EXPECT_EQ(config_value_json(shipped, row.key), row.key == "dataDir" ? "\"data\"" : row.default_json);
+  }
+}
+
+// The cells of one Markdown table row, trimmed; empty when `line` is not a table row.
+std::vector<std::string> table_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  if (!line.starts_with("| ")) return cells;
+  std::string cell;
+  for (std::size_t i = 1; i < line.size(); ++i) {
+    if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+      cell += '|';
+      ++i;
+    } else if (line[i] == '|') {
+      const auto first = cell.find_first_not_of(' ');
+      const auto last = cell.find_last_not_of(' ');
+      cells.push_back(first == std::string::npos ? "" : cell.substr(first, last - first + 1));
+      cell.clear();
+    } else {
+      cell += line[i];
+    }
+  }
+  return cells;
+}
+
+// The `code` spans of a table cell, in order.
+std::vector<std::string> code_spans(const std::string& cell) {
+  std::vector<std::string> spans;
+  for (std::size_t at = cell.find('`'); at != std::string::npos;) {
+    const auto end = cell.find('`', at + 1);
+    if (end == std::string::npos) break;
+    spans.push_back(cell.substr(at + 1, end - at - 1));
+    at = cell.find('`', end + 1);
+  }
+  return spans;
+}
+
+// How docs/configuration.md writes a bound: decimal, or 2^N for the large powers of two.
+std::string written_bound(std::uint64_t n) {
+  if (n > (1ULL << 30) && (n & (n - 1)) == 0) return "2^" + std::to_string(std::countr_zero(n));
+  return std::to_string(n);
+}
+
+// docs/configuration.md has one row per key: `key` | `default` ... | min-max ... | why. Its
+// defaults and ranges are written by hand, so they are a second record the table must agree
+// with: a bound changed in the code and not in the docs (or the other way) fails here.
+TEST(ConfigTable, TheConfigurationPageStatesEachDefaultAndRange) {
+  std::map<std::string, std::vector<std::string>> rows;
+  std::istringstream page(read_text(EVENTSERVER_SOURCE_DIR "/docs/configuration.md"));
+  for (std::string line; std::getline(page, line);) {
+    const auto cells = table_cells(line);
+    if (cells.size() == 4 && cells[0].size() > 2 && cells[0].front() == '`' && cells[0].back() == '`') {
+      rows[cells[0].substr(1, cells[0].size() - 2)] = cells;
+    }
+  }
+  for (const auto& row : config_key_table()) {
+    SCOPED_TRACE(std::string(row.key));
+    const auto found = rows.find(std::string(row.key));
+    ASSERT_NE(found, rows.end()) << "no row for it in docs/configuration.md";
+    const auto& cells = found->second;
+    EXPECT_THAT(cells[1], ::testing::StartsWith("`" + row.default_json + "`"));
+    if (row.integer) {
+      EXPECT_THAT(cells[2], ::testing::StartsWith(written_bound(row.min) + "-" + written_bound(row.max)));
+    }
+  }
+}
+
+// The README's table: one or more keys a row, their values in the same order (as the shipped
+// config has them).
+TEST(ConfigTable, TheReadmeTableStatesTheShippedValues) {
+  const config shipped = load_config_file(EVENTSERVER_SOURCE_DIR "/config/config.json");
+  std::istringstream readme(read_text(EVENTSERVER_SOURCE_DIR "/README.md"));
+  std::set<std::string> seen;
+  const auto keys = config_keys();
+  for (std::string line; std::getline(readme, line);) {
+    const auto cells = table_cells(line);
+    if (cells.size() != 3) continue;
+    const auto named = code_spans(cells[0]);
+    // A row of the configuration table names keys and nothing else ("`a`, `b`").
+    const bool only_keys = std::regex_match(cells[0], std::regex(R"(`\w+`(, `\w+`)*)"));
+    const auto is_key = [&](const std::string& name) { return std::find(keys.begin(), keys.end(), name) != keys.end(); };
+    if (!only_keys || !std::all_of(named.begin(), named.end(), is_key)) continue;  // another table
+    const auto values = code_spans(cells[1]);
+    ASSERT_GE(values.size(), named.size()) << line;
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      SCOPED_TRACE(named[i]);
+      EXPECT_EQ(values[i], config_value_json(shipped, named[i]));
+      seen.insert(named[i]);
+    }
+  }
+  for (const auto key : keys) EXPECT_TRUE(seen.contains(std::string(key))) << key << " is not in the README's table";
+}
+
+// --- Facts the docs repeat: kept true by checking them against the code ---
+
+// Every paragraph or table row that says what SIGHUP re-reads names all of it.
+TEST(DocsFacts, EverySighupDescriptionNamesEverythingSighupReloads) {
+  for (const auto key : reloaded_on_sighup) {
+    const auto keys = config_keys();
+    EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+  }
+  const std::regex describes_sighup(R"(SIGHUP( \|)? re(opens|-reads))");
+  int descriptions = 0;
+  for (const char* file : {"README.md", "docs/configuration.md", "docs/operations.md"}) {
+    // Paragraphs (blank-line separated); a table row is a paragraph of its own.
+    std::istringstream text(read_text(std::string(EVENTSERVER_SOURCE_DIR "/") + file));
+    std::vector<std::string> paragraphs(1);
+    for (std::string line; std::getline(text, line);) {
+      if (line.empty() || line.starts_with("|")) paragraphs.emplace_back();
+      paragraphs.back() += line + "\n";
+      if (line.starts_with("|")) paragraphs.emplace_back();
+    }
+    for (const auto& paragraph : paragraphs) {
+      if (!std::regex_search(paragraph, describes_sighup)) continue;
+      ++descriptions;
+      for (const auto key : reloaded_on_sighup) {
+        EXPECT_NE(paragraph.find(std::string(1, '`').append(key).append(1, '`')), std::string::npos)
+            << file << " does not name " << key << " in:\n" << paragraph;
+      }
+    }
+  }
+  EXPECT_GE(descriptions, 4);
+}
+
+// operations.md and the README state no test counts (they go stale with every new test), and
+// operations.md no longer says the admin port asks for no authentication.
+TEST(DocsFacts, NoStaleCountsOrClaims) {
+  const std::regex test_count(R"(\b\d+ of\s+\d+ tests\b)");
+  for (const char* file : {"README.md", "docs/operations.md"}) {
+    const std::string text = read_text(std::string(EVENTSERVER_SOURCE_DIR "/") + file);
+    EXPECT_FALSE(std::regex_search(text, test_count)) << file;
+    EXPECT_EQ(text.find("asks for no authentication"), std::string::npos) << file;
   }
 }
 

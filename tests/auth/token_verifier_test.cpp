@@ -5,9 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
+#include <stdlib.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -606,6 +611,102 @@ TEST(TokenVerifierInterop, AcceptsTheRfc7515Hs256Example) {
   const auto signer = token_signer::from_key(token_algorithm::hs256, key);
   EXPECT_EQ(signer.signature(token.substr(0, token.rfind('.'))), "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
 }
+
+// RS256 and ES256 tokens made outside the project: the keys and the signatures come from the
+// `openssl` command (genpkey, dgst -sign), not from token_signer, so a verifier that agreed only
+// with our own signer (a wrong padding, a DER signature where JWS wants r||s) fails here.
+class openssl_command {
+ public:
+  openssl_command() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "eventserver-jws-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+  }
+  ~openssl_command() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  // Runs `openssl <arguments>` in the directory; false when it fails.
+  bool run(const std::string& arguments) const {
+    const std::string command = "cd '" + dir_.string() + "' && openssl " + arguments + " >/dev/null 2>&1";
+    return std::system(command.c_str()) == 0;
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(dir_ / name, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  void write(const std::string& name, std::string_view bytes) const {
+    std::ofstream(dir_ / name, std::ios::binary) << bytes;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+// An ECDSA signature as DER (SEQUENCE of INTEGER r, INTEGER s) to JWS's fixed 64 bytes (RFC 7518
+// 3.4): each number big-endian, left-padded to 32 bytes. Empty if it is not such a DER value.
+std::string der_to_jws_ecdsa(const std::string& der) {
+  std::size_t at = 0;
+  const auto byte = [&]() -> int { return at < der.size() ? static_cast<unsigned char>(der[at++]) : -1; };
+  if (byte() != 0x30) return {};
+  if (byte() < 0) return {};  // the sequence's length: under 128 for P-256
+  std::string out;
+  for (int i = 0; i < 2; ++i) {
+    if (byte() != 0x02) return {};
+    const int length = byte();
+    if (length <= 0 || at + static_cast<std::size_t>(length) > der.size()) return {};
+    std::string number = der.substr(at, static_cast<std::size_t>(length));
+    at += static_cast<std::size_t>(length);
+    while (number.size() > 32 && number.front() == '\0') number.erase(0, 1);
+    if (number.size() > 32) return {};
+    out += std::string(32 - number.size(), '\0') + number;
+  }
+  return out;
+}
+
+// header.payload signed by `openssl dgst -sha256 -sign key.pem`; for ES256 the DER signature
+// is converted to r||s. Empty when openssl fails.
+std::string openssl_signed(const openssl_command& openssl, token_algorithm algorithm, const std::string& claims) {
+  const std::string input = base64url_encode(header_for(algorithm)) + "." + base64url_encode(claims);
+  openssl.write("input", input);
+  if (!openssl.run("dgst -sha256 -sign key.pem -out signature input")) return {};
+  std::string signature = openssl.read("signature");
+  if (algorithm == token_algorithm::es256) signature = der_to_jws_ecdsa(signature);
+  if (signature.empty()) return {};
+  return input + "." + base64url_encode(signature);
+}
+
+class TokenVerifierOpenSsl : public ::testing::TestWithParam<token_algorithm> {};
+
+TEST_P(TokenVerifierOpenSsl, AcceptsATokenTheOpensslCommandSigned) {
+  const token_algorithm algorithm = GetParam();
+  const openssl_command openssl;
+  const std::string generate = algorithm == token_algorithm::rs256
+                                   ? "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out key.pem"
+                                   : "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem";
+  ASSERT_TRUE(openssl.run(generate));
+  ASSERT_TRUE(openssl.run("pkey -in key.pem -pubout -out public.pem"));
+  const auto verifier = token_verifier::from_key(settings_for(algorithm), openssl.read("public.pem"));
+
+  const std::string token = openssl_signed(openssl, algorithm, good_claims(7).dump());
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(outcome(verifier.verify(token, now)), accepted(7, now_seconds + 600));
+
+  // The same claims under another user: the signature over the first payload does not fit.
+  const auto parts = parts_of(token);
+  const std::string swapped = parts[0] + "." + base64url_encode(good_claims(8).dump()) + "." + parts[2];
+  EXPECT_EQ(outcome(verifier.verify(swapped, now)), "bad_signature");
+
+  // A key openssl made for someone else: its tokens are refused.
+  ASSERT_TRUE(openssl.run(generate));
+  EXPECT_EQ(outcome(verifier.verify(openssl_signed(openssl, algorithm, good_claims(7).dump()), now)), "bad_signature");
+}
+
+INSTANTIATE_TEST_SUITE_P(Asymmetric, TokenVerifierOpenSsl,
+                         ::testing::Values(token_algorithm::rs256, token_algorithm::es256),
+                         algorithm_name);
 
 }  // namespace
 }  // namespace eventserver

@@ -57,6 +57,38 @@ TEST_F(RouterTest, BroadcastReachesEveryConnection) {
   EXPECT_EQ(stats.notifications_dropped_offline, 0u);
 }
 
+// A user who already follows someone opens another connection (a second device): the new
+// connection joins the audiences of everyone the user follows, and each connection leaves them
+// on its own. Every other multi-connection test connects before the follow.
+TEST_F(RouterTest, AConnectionOpenedAfterTheFollowGetsStatusUpdatesToo) {
+  recording_recipient alice_phone, alice_tablet;
+  routes.connect(1, alice);
+  routes.connect(2, bob);
+  apply("1|F|1|2");
+  apply("2|F|1|3");
+  routes.connect(1, alice_phone);  // after both follows
+  apply("3|S|2");
+  apply("4|S|3");
+  EXPECT_EQ(alice.lines, (lines{"3|S|2", "4|S|3"}));
+  EXPECT_EQ(alice_phone.lines, (lines{"3|S|2", "4|S|3"}));
+  EXPECT_EQ(routes.connected_followers_of(2), 2u);
+
+  routes.disconnect(1, alice);  // the first device goes: the phone still hears
+  routes.connect(1, alice_tablet);
+  apply("5|S|2");
+  EXPECT_EQ(alice.lines, (lines{"3|S|2", "4|S|3"}));
+  EXPECT_EQ(alice_phone.lines, (lines{"3|S|2", "4|S|3", "5|S|2"}));
+  EXPECT_EQ(alice_tablet.lines, lines{"5|S|2"});
+  EXPECT_EQ(stats.notifications_dropped_offline, 1u);  // only the follow of carol, who is offline
+
+  routes.disconnect(1, alice_phone);
+  routes.disconnect(1, alice_tablet);  // offline now: the update is dropped, counted once
+  apply("6|S|2");
+  EXPECT_EQ(alice_tablet.lines, lines{"5|S|2"});
+  EXPECT_EQ(stats.notifications_dropped_offline, 2u);
+  EXPECT_EQ(routes.connected_followers_of(2), 0u);
+}
+
 TEST_F(RouterTest, PrivateMessageReachesOnlyTheRecipient) {
   routes.connect(1, alice);
   routes.connect(2, bob);

@@ -302,6 +302,29 @@ TEST(Integration, UserOnSeveralConnectionsGetsEverythingOnEach) {
   EXPECT_EQ(d.stats().notifications_delivered, 8u);
 }
 
+// The second device is opened after the user already follows someone: its connection joins
+// the audience of the followed user as the first one did (the tests above connect first).
+TEST(Integration, ASecondConnectionOpenedAfterAFollowGetsStatusUpdates) {
+  test_daemon d;
+  auto first = d.connect_user(7);
+  auto followed = d.connect_user(2);
+  auto source = d.connect_source();
+  source.send_lines({"1|F|7|2", "2|F|7|3"});
+  EXPECT_EQ(followed.read_lines(1), (lines{"1|F|7|2"}));
+  ASSERT_TRUE(d.wait_for_processed(2));
+  auto second = d.connect_user(7);
+  ASSERT_TRUE(d.wait_for_registered_connections(3));
+  source.send_lines({"3|S|2", "4|S|3"});
+  EXPECT_EQ(first.read_lines(2), (lines{"3|S|2", "4|S|3"}));
+  EXPECT_EQ(second.read_lines(2), (lines{"3|S|2", "4|S|3"}));
+
+  first.close();  // the second device alone still hears
+  ASSERT_TRUE(d.wait_for_registered_connections(2));
+  source.send_lines({"5|S|2"});
+  EXPECT_EQ(second.read_lines(1), (lines{"5|S|2"}));
+  EXPECT_EQ(d.stats().notifications_dropped_offline, 1u);  // only the follow of 3, who is offline
+}
+
 TEST(Integration, ClosingOneOfAUsersConnectionsKeepsTheOther) {
   test_daemon d;
   auto a = d.connect_user(7);
@@ -349,7 +372,8 @@ TEST(Integration, ClientSendingAfterItsIdStillReceives) {
   test_daemon d;
   auto c = d.connect_client();
   c.send("12");  // the id line in pieces, then chatter the server must ignore
-  std::this_thread::sleep_for(20ms);  // best effort to make it two reads; correct either way
+  // Two reads: the daemon has taken the first piece off its socket before the rest is sent.
+  ASSERT_TRUE(wait_for([&] { return c.unread_by_peer() == std::optional<std::size_t>(0); }));
   c.send("3\r\nhello\r\n");
   ASSERT_TRUE(d.wait_for_registered_connections(1));
   EXPECT_EQ(d.on_io([](server& srv) { return srv.dispatch().routes().connections_of(123); }), 1u);
@@ -903,20 +927,32 @@ TEST(Integration, SourceBlockedOnAFullWindowBuffersABoundedAmount) {
   auto u1 = d.connect_user(1);
   auto blocked = d.connect_source();
   constexpr sequence_number last = 300'000;  // ~3 MB of lines, far more than a session buffers
-  std::jthread producer([&blocked] {
+  std::atomic<bool> sent_all = false;
+  std::jthread producer([&blocked, &sent_all] {
     try {
       blocked.send_lines(broadcasts(2, last));  // blocks until the daemon reads on
+      sent_all = true;
     } catch (const std::exception&) {
       // the daemon went away first: the assertions below report it
     }
   });
-  std::uint64_t bytes_in = 0;
-  for (int i = 0; i < 20; ++i) {  // let the daemon read all it will
-    std::this_thread::sleep_for(50ms);
-    bytes_in = d.stats().bytes_in;
-  }
+  // The state to wait for: the session has paused on the full window, bytes wait unread in
+  // the daemon's socket, and the producer is pushed back (its socket takes nothing more) or
+  // has handed everything to the kernel. A daemon that read on would leave nothing unread.
+  const auto pushed_back = [&] {
+    pollfd p{blocked.fd(), POLLOUT, 0};
+    return sent_all || ::poll(&p, 1, 0) == 0;
+  };
+  ASSERT_TRUE(wait_for([&] {
+    const auto unread = blocked.unread_by_peer();
+    return d.stats().window_full_pauses >= 1 && unread && *unread > 0 && pushed_back();
+  }));
+  for (int i = 0; i < 3; ++i) d.on_io([](server&) { return 0; });  // the io thread has polled its socket since
+  const auto unread = blocked.unread_by_peer();
+  ASSERT_TRUE(unread);
+  EXPECT_GT(*unread, 0u) << "the daemon read on while paused";
   EXPECT_EQ(d.stats().events_processed, 0u);
-  EXPECT_LT(bytes_in, 1u << 20) << "read on past its buffer while nothing could enter";
+  EXPECT_LT(d.stats().bytes_in, 1u << 20) << "read on past its buffer while nothing could enter";
 
   auto other = d.connect_source();
   other.send_lines({"1|B"});
@@ -1084,6 +1120,30 @@ TEST(Integration, ClientThatSendsNoIdIsClosedAfterTheHandshakeTimeout) {
   auto source = d.connect_source();  // the registered client is unaffected
   source.send_lines({"1|B"});
   EXPECT_EQ(prompt.read_lines(1), (lines{"1|B"}));
+}
+
+// clientHandshakeTimeoutMs is honoured with a short and a long value. The daemon's clock is the
+// reference: a broadcast held back by a 500 ms gap (gapTimeoutMs) reaches a registered client
+// once that much daemon time has passed. A silent connection is closed before it when the
+// handshake timeout is shorter, and still open after it when it is an hour.
+read_status silent_client_when_the_held_broadcast_arrives(std::chrono::milliseconds handshake_timeout) {
+  auto settings = test_config();
+  settings.client_handshake_timeout = handshake_timeout;
+  settings.gap_timeout = 500ms;
+  test_daemon d(settings);
+  auto silent = d.connect_client();
+  auto prompt = d.connect_user(1);  // accepted after the silent one: its deadline is later
+  auto source = d.connect_source();
+  source.send_lines({"2|B"});  // 1 is missing
+  EXPECT_EQ(prompt.read_lines(1), (lines{"2|B"}));
+  // Whatever the daemon sent the silent connection before the broadcast is there by now (on
+  // loopback a write is in the peer's buffer when it returns): a zero-length wait reads it.
+  return silent.wait_closed(0ms);
+}
+
+TEST(Integration, TheHandshakeTimeoutIsClientHandshakeTimeoutMs) {
+  EXPECT_EQ(silent_client_when_the_held_broadcast_arrives(100ms), read_status::eof);
+  EXPECT_EQ(silent_client_when_the_held_broadcast_arrives(3'600'000ms), read_status::timeout);
 }
 
 TEST(Integration, ClientWithABadIdIsClosed) {

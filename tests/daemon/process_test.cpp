@@ -15,6 +15,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -38,6 +39,19 @@ namespace fs = std::filesystem;
 using namespace test_support;
 
 class Process : public process_fixture {};
+
+// Registration is asynchronous and invisible from outside the process: resends a broadcast
+// under fresh sequence numbers (from seq + 1; seq ends at the last one sent) until one
+// reaches `client`. The line received; empty if none did within 200 tries.
+lines broadcast_until_received(connection& source, connection& client, std::uint64_t& seq) {
+  lines got;
+  for (int attempt = 0; attempt < 200 && got.empty(); ++attempt) {
+    source.send(std::to_string(++seq) + "|B\n");
+    got = client.read_lines(1, 50ms);
+  }
+  return got;
+}
+
 
 
 // --- Configuration errors: exit 2, naming the problem -----------------------------------
@@ -163,14 +177,8 @@ TEST_F(Process, SigtermStopsCleanlyAndLogsTotals) {
   auto client = connection::open(bound->client);
   client.send("1\r\n");
   auto source = connection::open(bound->event);
-  // Registration is asynchronous and invisible from outside the process: resend a broadcast
-  // under fresh sequence numbers until one arrives (each is its own event).
   std::uint64_t seq = 0;
-  lines got;
-  for (int attempt = 0; attempt < 200 && got.empty(); ++attempt) {
-    source.send(std::to_string(++seq) + "|B\n");
-    got = client.read_lines(1, 50ms);
-  }
+  const lines got = broadcast_until_received(source, client, seq);
   ASSERT_EQ(got.size(), 1u) << process->output();
   EXPECT_EQ(got.front(), std::to_string(seq) + "|B");
 
@@ -196,6 +204,57 @@ TEST_F(Process, SigintStopsAnIdleDaemon) {
   EXPECT_NE(process->output().find("totals: events processed 0"), std::string::npos) << process->output();
 }
 
+// A signal may come at any moment of start-up: systemd and supervisord send SIGTERM whenever the
+// operator stops the service. Once main has begun (its first line, "starting with", is logged
+// after the signals are blocked), every stop must be the graceful one: exit 0, the event log
+// synced, "eventserver stopped". Before, the handlers were installed only after start()
+// returned, so a signal before that (during recovery, or just after "listening" was logged)
+// killed the daemon by the default action. A first run measures how long start-up takes here;
+// then each run signals a twentieth of that later than the last, until several runs have seen
+// "listening" before the signal: every point of start-up in between has been tried, whatever
+// the machine's speed (the delays only spread the signals; nothing is asserted about time).
+TEST_F(Process, ASignalAtAnyPointOfStartUpStopsGracefully) {
+  const auto config_with_data = [this](int run) {
+    const fs::path data = dir_ / ("data-" + std::to_string(run));
+    fs::create_directory(data);
+    return with_ephemeral_ports(R"("dataDir": ")" + data.string() + "\"");
+  };
+  std::chrono::steady_clock::duration startup{};
+  {
+    const auto spawned = std::chrono::steady_clock::now();
+    auto process = spawn_with_config(config_with_data(-1));
+    ASSERT_TRUE(wait_for_ports(*process)) << process->output();
+    startup = std::chrono::steady_clock::now() - spawned;
+    process->signal(SIGTERM);
+    ASSERT_EQ(process->wait_exit(), std::optional<int>(0)) << process->output();
+  }
+  int runs_after_listening = 0;
+  int runs_during_startup = 0;
+  for (int run = 0; runs_after_listening < 3; ++run) {
+    ASSERT_LT(run, 200) << "the daemon never got as far as listening";
+    auto process = spawn_with_config(config_with_data(run));
+    std::this_thread::sleep_for(startup * run / 20);  // where this run's signal falls
+    const std::string before = process->output();
+    const int sig = run % 2 == 0 ? SIGTERM : SIGINT;
+    process->signal(sig);
+    const auto code = process->wait_exit();
+    ASSERT_TRUE(code) << "still running after the signal:\n" << process->output();
+    if (before.find("starting with") == std::string::npos && process->output().find("starting with") == std::string::npos) {
+      continue;  // signalled before main began: the default action is all there can be
+    }
+    if (std::regex_search(before, listening)) {
+      ++runs_after_listening;
+    } else {
+      ++runs_during_startup;
+    }
+    SCOPED_TRACE("run " + std::to_string(run) + ", " + strsignal(sig));
+    EXPECT_EQ(*code, 0) << process->output();
+    EXPECT_NE(process->output().find("eventserver stopped"), std::string::npos) << process->output();
+    if (testing::Test::HasFailure()) return;
+  }
+  RecordProperty("runs_during_startup", runs_during_startup);
+}
+
 TEST_F(Process, SecondSignalCutsAStuckFlushShort) {
   // A client that never reads, a backlog far beyond the kernel buffers, and a shutdown
   // deadline of ten minutes: only the second signal can end this promptly.
@@ -207,16 +266,21 @@ TEST_F(Process, SecondSignalCutsAStuckFlushShort) {
   auto stuck = connection::open(bound->client, /*receive_buffer=*/4096);
   stuck.send("2\r\n");
   auto source = connection::open(bound->event);
-  std::this_thread::sleep_for(100ms);  // registration; if it were late the test only proves less
+  // Registered once a broadcast reaches it; after that the client reads no more.
+  std::uint64_t seq = 0;
+  ASSERT_EQ(broadcast_until_received(source, stuck, seq).size(), 1u) << process->output();
   std::string stream;
   // ~8 MB: more than loopback's socket buffers (send buffer up to 4 MB) can absorb.
-  for (std::uint64_t seq = 1; seq <= 120000; ++seq) {
+  const std::uint64_t last = seq + 120000;
+  while (seq < last) {
     char line[80];
-    std::snprintf(line, sizeof line, "%020" PRIu64 "|P|%020d|%020d\n", seq, 1, 2);
+    std::snprintf(line, sizeof line, "%020" PRIu64 "|P|%020d|%020d\n", ++seq, 1, 2);
     stream += line;
   }
   source.send(stream);
-  std::this_thread::sleep_for(100ms);
+  // The daemon has read (and so applied) the whole stream: the backlog for the stuck client is
+  // far beyond what the kernel buffers took.
+  ASSERT_TRUE(wait_for([&] { return source.unread_by_peer() == std::optional<std::size_t>(0); })) << process->output();
 
   process->signal(SIGTERM);
   ASSERT_TRUE(process->wait_for_output(std::regex("shutting down: 1 client connection")))

@@ -13,7 +13,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,12 +25,17 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -101,6 +108,37 @@ class log_capture final : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   lines lines_;
+};
+
+// Polls `pred` until it holds; false if it still does not after `bound`.
+template <class Pred>
+inline bool wait_for(Pred pred, milliseconds bound = wait_bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+// A fresh directory under the system's temporary directory, removed with everything in it.
+class temp_directory {
+ public:
+  explicit temp_directory(const std::string& prefix = "eventserver-test") {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  temp_directory(const temp_directory&) = delete;
+  temp_directory& operator=(const temp_directory&) = delete;
+  ~temp_directory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -227,6 +265,40 @@ class connection {
   }
 
   std::string take_buffered() { return std::exchange(buffer_, std::string()); }
+
+  // Bytes this side sent that the peer *process* has not read yet: still in this socket's send
+  // queue, or arrived in the peer socket's receive queue (read from /proc/net/tcp, so IPv4
+  // loopback only; nullopt when the peer's socket is not found). 0: the peer has read
+  // everything sent. An observable state where the daemon's reading is concerned, where a
+  // sleep would only hope.
+  std::optional<std::size_t> unread_by_peer() const {
+    int unsent = 0;
+    if (::ioctl(fd_, SIOCOUTQ, &unsent) != 0) return std::nullopt;
+    sockaddr_in mine{}, theirs{};
+    socklen_t length = sizeof mine;
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&mine), &length) != 0) return std::nullopt;
+    length = sizeof theirs;
+    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&theirs), &length) != 0) return std::nullopt;
+    // /proc/net/tcp writes an address as its 32 bits in host order, then the port: the peer's
+    // socket is the line whose local address is our peer and whose remote address is us.
+    const auto text = [](const sockaddr_in& a) {
+      char buffer[16];
+      std::snprintf(buffer, sizeof buffer, "%08X:%04X", a.sin_addr.s_addr, ntohs(a.sin_port));
+      return std::string(buffer);
+    };
+    const std::string local = text(theirs), remote = text(mine);
+    std::ifstream table("/proc/net/tcp");
+    for (std::string line; std::getline(table, line);) {
+      std::istringstream fields(line);
+      std::string slot, local_field, remote_field, state, queues;
+      fields >> slot >> local_field >> remote_field >> state >> queues;  // queues: tx:rx, hex
+      if (local_field != local || remote_field != remote) continue;
+      const auto colon = queues.find(':');
+      if (colon == std::string::npos) return std::nullopt;
+      return static_cast<std::size_t>(unsent) + std::stoul(queues.substr(colon + 1), nullptr, 16);
+    }
+    return std::nullopt;
+  }
 
   void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
   void close() {

@@ -157,17 +157,6 @@ class process_fixture : public ::testing::Test {
   int runs_ = 0;
 };
 
-// Polls `pred` until it holds; false if it still does not after `bound`.
-template <class Pred>
-inline bool wait_for(Pred pred, milliseconds bound = wait_bound) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
 inline const std::regex listening(R"(listening for event sources on 127\.0\.0\.1:(\d+) and clients on [0-9.]+:(\d+))");
 
 struct ports {

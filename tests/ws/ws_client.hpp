@@ -108,6 +108,15 @@ class ws_client {
   // Runs the client (reads, Beast's pongs) for `time` without expecting anything.
   void pump(milliseconds time) { run_until([] { return false; }, time); }
 
+  // Pings from the daemon so far (Beast answers each with a pong while a read is outstanding).
+  std::size_t pings() const noexcept { return pings_; }
+  // Runs the client until the daemon has sent `n` pings in all; false if it has not within
+  // `timeout` or the connection ended.
+  bool wait_for_pings(std::size_t n, milliseconds timeout = wait_bound) {
+    run_until([&] { return pings_ >= n || read_done_; }, timeout);
+    return pings_ >= n;
+  }
+
   tcp::socket& socket() { return ws_.next_layer(); }
 
  private:
@@ -136,6 +145,9 @@ class ws_client {
                                std::to_string(response.result_int()) + ")");
     }
     ws_.read_message_max(64 * 1024 * 1024);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::ping) ++pings_;
+    });
     start_reading();
   }
 
@@ -181,6 +193,7 @@ class ws_client {
   std::vector<std::string> frames_;
   error_code read_error_;
   bool read_done_ = false;
+  std::size_t pings_ = 0;
 };
 
 // --- By hand --------------------------------------------------------------------------------

@@ -21,87 +21,91 @@ class config_error : public std::runtime_error {
 };
 
 struct config {
+  // The documented defaults: every key's default, like its range, is in one table (config.cpp,
+  // the rows that config_key_table() lists), and this constructor applies it.
+  config();
+
   // Ports 0 mean "any free port" (tests use that); the daemon logs the one it got.
-  std::string event_listener_address = "127.0.0.1";  // the event source is a trusted producer
-  std::uint16_t event_listener_port = 9090;
-  std::string client_listener_address = "0.0.0.0";
-  std::uint16_t client_listener_port = 9099;
-  std::string log_level = "info";
-  std::size_t max_line_bytes = 1024;
-  std::size_t max_pending_events = 100000;
-  std::uint64_t max_sequence_jump = 10'000'000;  // 0: no limit; at least max_pending_events
-  std::chrono::milliseconds gap_timeout{0};
-  std::size_t max_client_queue_bytes = 256 * 1024;
+  std::string event_listener_address;  // the event source is a trusted producer
+  std::uint16_t event_listener_port{};
+  std::string client_listener_address;
+  std::uint16_t client_listener_port{};
+  std::string log_level;
+  std::size_t max_line_bytes{};
+  std::size_t max_pending_events{};
+  std::uint64_t max_sequence_jump{};  // 0: no limit; at least max_pending_events
+  std::chrono::milliseconds gap_timeout{};
+  std::size_t max_client_queue_bytes{};
   // While the event source keeps the daemon busy, a client's notifications are written once
   // this many bytes are queued, or else together with everyone's once client_write_delay (or
   // the length of the last round of writes, if longer; 0 turns holding back off) has passed.
   // As soon as the source has nothing more to read, everything queued is written.
-  std::size_t client_write_batch_bytes = 8 * 1024;
-  std::chrono::milliseconds client_write_delay{50};
-  std::chrono::milliseconds client_handshake_timeout{5000};
-  std::size_t max_clients = 10000;
-  std::size_t max_event_sources = 16;
-  std::chrono::milliseconds shutdown_timeout{5000};
+  std::size_t client_write_batch_bytes{};
+  std::chrono::milliseconds client_write_delay{};
+  std::chrono::milliseconds client_handshake_timeout{};
+  std::size_t max_clients{};
+  std::size_t max_event_sources{};
+  std::chrono::milliseconds shutdown_timeout{};
 
   // WebSocket client listener (docs/protocol.md, "WebSocket"). Off by default: in JSON, port 0
   // disables it (9098 is its conventional port). Open to any address when on, like the client
   // port: browsers reach it from anywhere.
-  bool ws_enabled = false;
-  std::string ws_listener_address = "0.0.0.0";
-  std::uint16_t ws_listener_port = 0;
-  std::chrono::milliseconds ws_ping_interval{25000};  // 0: no pings
-  std::chrono::milliseconds ws_pong_timeout{10000};   // no pong within this after a ping: closed (4001)
+  bool ws_enabled{};
+  std::string ws_listener_address;
+  std::uint16_t ws_listener_port{};
+  std::chrono::milliseconds ws_ping_interval{};  // 0: no pings
+  std::chrono::milliseconds ws_pong_timeout{};  // no pong within this after a ping: closed (4001)
   // Origins ("https://example.com") whose pages may open a WebSocket; empty: any.
   std::vector<std::string> ws_allowed_origins;
 
   // TLS (docs/security.md): on the client port (clientTls) and the WebSocket port (wsTls),
   // with one certificate and key; a client CA makes every client show a certificate. The
   // files are re-read on SIGHUP.
-  bool client_tls = false;
-  bool ws_tls = false;
-  std::string tls_cert_file;       // PEM: the certificate, then any intermediates
-  std::string tls_key_file;        // PEM, unencrypted
+  bool client_tls{};
+  bool ws_tls{};
+  std::string tls_cert_file;  // PEM: the certificate, then any intermediates
+  std::string tls_key_file;  // PEM, unencrypted
   std::string tls_client_ca_file;  // "": clients are not asked for a certificate
-  std::string tls_min_version = "1.2";
+  std::string tls_min_version;
 
   // Client authentication: "none" (the classic handshake) or "jwt" (every client presents a
   // token whose sub is its user; docs/protocol.md, "Authentication").
-  std::string client_auth = "none";
-  std::string jwt_algorithm = "HS256";  // or RS256, ES256
-  std::string jwt_key_file;             // HS256: the secret; RS256/ES256: the PEM public key
-  std::string jwt_audience;             // "": aud is not checked
-  std::string jwt_issuer;               // "": iss is not checked
+  std::string client_auth;
+  std::string jwt_algorithm;  // HS256, RS256 or ES256
+  std::string jwt_key_file;  // HS256: the secret; RS256/ES256: the PEM public key
+  std::string jwt_audience;  // "": aud is not checked
+  std::string jwt_issuer;  // "": iss is not checked
 
   // The admin port's bearer token, from this file. Required when the admin listener is bound
   // to anything but loopback (the daemon refuses to start without it: protected mode).
   std::string admin_token_file;
 
   // Admin HTTP listener (/metrics, /healthz, /readyz, /connz). In JSON, port 0 disables it.
-  bool admin_enabled = true;
-  std::string admin_listener_address = "127.0.0.1";
-  std::uint16_t admin_listener_port = 9095;
+  bool admin_enabled{};
+  std::string admin_listener_address;
+  std::uint16_t admin_listener_port{};
   // /readyz fails once a gap has held events back for longer than this.
-  std::chrono::milliseconds ready_max_gap_age{10000};
+  std::chrono::milliseconds ready_max_gap_age{};
 
-  std::string log_format = "text";  // or "json": one JSON object per line
-  std::string log_file;             // empty: standard output; reopened on SIGHUP
+  std::string log_format;  // "text", or "json": one JSON object per line
+  std::string log_file;  // empty: standard output; reopened on SIGHUP
 
   // The event log (storage/). Empty dataDir: no log, nothing survives a restart.
   std::string data_dir;
-  std::string log_fsync = "interval";  // always (group commit), interval (logFsyncIntervalMs), never
-  std::chrono::milliseconds log_fsync_interval{100};
-  std::uint64_t log_segment_bytes = std::uint64_t{64} << 20;
-  std::uint64_t log_retention_bytes = std::uint64_t{1} << 30;  // 0: no size limit
-  std::chrono::milliseconds log_retention{0};                   // 0: no age limit
-  std::uint64_t snapshot_every_events = 5'000'000;             // 0: only at shutdown
-  std::string new_stream_policy = "restart";                    // or "continue"
+  std::string log_fsync;  // always (group commit), interval (logFsyncIntervalMs), never
+  std::chrono::milliseconds log_fsync_interval{};
+  std::uint64_t log_segment_bytes{};
+  std::uint64_t log_retention_bytes{};  // 0: no size limit
+  std::chrono::milliseconds log_retention{};  // 0: no age limit
+  std::uint64_t snapshot_every_events{};  // 0: only at shutdown
+  std::string new_stream_policy;  // "restart" or "continue"
 
   // Catch-up and resume. Without a dataDir, the most recent historyBytes of the stream are
   // kept in memory for them (0: none; a client over its queue bound is then cut off).
-  std::uint64_t history_bytes = std::uint64_t{16} << 20;
+  std::uint64_t history_bytes{};
   // A client whose socket takes nothing for this long while bytes wait for it is disconnected
   // (0: never).
-  std::chrono::milliseconds client_write_timeout{30000};
+  std::chrono::milliseconds client_write_timeout{};
 
   // What the core reads of it.
   stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }
@@ -109,6 +113,21 @@ struct config {
 
 // Every key a config file may hold, in the reader's order.
 std::vector<std::string_view> config_keys();
+
+// One row of the key table: what the README, docs/configuration.md, config/config.json and the
+// tests are checked against.
+struct config_key_info {
+  std::string_view key;
+  std::string default_json;  // the default, as JSON text ("9090", "\"info\"", "[]")
+  bool integer = false;  // an integer key (milliseconds included): [min, max] applies
+  std::uint64_t min = 0;
+  std::uint64_t max = 0;
+};
+std::vector<config_key_info> config_key_table();
+
+// The value `settings` holds for `key`, as JSON text: what a config file would say to get it.
+// Throws config_error for a key that does not exist.
+std::string config_value_json(const config& settings, std::string_view key);
 
 // Parses the JSON text of a config file; `origin` names it in error messages.
 config parse_config(std::string_view json_text, std::string_view origin = "config");

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "eventserver/app/config.hpp"
 #include "eventserver/auth/token_verifier.hpp"
@@ -22,6 +23,12 @@ struct credentials {
 
 // Throws config_error naming the file and what is wrong with it.
 credentials load_credentials(const config& settings);
+
+// What SIGHUP re-reads (main.cpp): the log settings, and the files load_credentials reads.
+// Every other key needs a restart. The README, docs/configuration.md and docs/operations.md
+// each name all of them where they describe SIGHUP (tests/app/config_test.cpp checks).
+inline constexpr std::string_view reloaded_on_sighup[] = {"logLevel",        "logFile",    "tlsCertFile",   "tlsKeyFile",
+                                                          "tlsClientCaFile", "jwtKeyFile", "adminTokenFile"};
 
 // The longest admin token file read, and the shortest token taken: a guessable token is no
 // protection.

@@ -21,7 +21,7 @@ namespace eventserver::storage {
 
 struct retention_policy {
   std::uint64_t retention_bytes = 0;  // 0: no size limit
-  std::chrono::seconds retention_age{0};  // 0: no age limit
+  std::chrono::milliseconds retention_age{0};  // 0: no age limit (logRetentionMs as it is: 500 ms is not 0 s)
 };
 
 // A point in the log: sequence number `seq` of `epoch`.
