@@ -230,6 +230,8 @@ const std::vector<key_rule>& rules() {
          c.ws_allowed_origins = std::move(origins);
        }},
       millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 0, 3'600'000),
+      // 0: the kernel's autotuning; otherwise at least what Linux takes (it rounds up to ~4.6 KiB).
+      integer_key("clientSendBufferBytes", &config::client_send_buffer_bytes, 0, 64ULL << 20),
       bool_key("clientTls", &config::client_tls),
       bool_key("wsTls", &config::ws_tls),
       path_key("tlsCertFile", &config::tls_cert_file),
