@@ -9,17 +9,14 @@ daemon is stopped by its pid at the end.
 usage: bench/client_cost/admin_lockout.py DAEMON [--hostile 32] [--seconds 25]
 """
 import argparse
-import json
 import os
-import re
 import secrets
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+
+from daemon_process import daemon_process, free_loopback_port
 
 
 def main():
@@ -35,28 +32,12 @@ def main():
     with open(token_path, "w") as f:
         f.write(token + "\n")
     os.chmod(token_path, 0o600)
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    admin_port = probe.getsockname()[1]
-    probe.close()
+    admin_port = free_loopback_port()
     config = {"eventListenerPort": 0, "clientListenerAddress": "127.0.0.1", "clientListenerPort": 0,
               "adminListenerAddress": "127.0.0.1", "adminListenerPort": admin_port, "adminTokenFile": token_path,
               "dataDir": ""}
-    path = os.path.join(work, "config.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    log = open(os.path.join(work, "daemon.log"), "w+")
-    daemon = subprocess.Popen([args.daemon, "-config", path], stdout=log, stderr=subprocess.STDOUT)
     stop = threading.Event()
-    try:
-        for _ in range(200):
-            log.seek(0)
-            if "admin HTTP" in log.read():
-                break
-            time.sleep(0.05)
-        else:
-            sys.exit("the daemon did not come up")
-
+    with daemon_process(args.daemon, config):
         def silent():
             while not stop.is_set():
                 try:
@@ -114,13 +95,7 @@ def main():
             time.sleep(args.seconds / 10)
         print(f"{args.hostile} hostile connections (half silent, half guessing every 3 s): "
               f"the operator's requests succeeded {ok} of {tried} over {args.seconds:.0f} s")
-    finally:
         stop.set()
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
 
 
 if __name__ == "__main__":

@@ -10,18 +10,14 @@ usage: bench/client_cost/connz_load.py DAEMON [--connections 5000] [--scrapers 8
            [--events 200000] [--rounds 3]
 """
 import argparse
-import json
-import os
 import re
 import resource
-import signal
 import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
+
+from daemon_process import daemon_process, free_loopback_port
 
 
 def main():
@@ -35,32 +31,14 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    work = tempfile.mkdtemp(prefix="connz-load-")
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    admin_port = probe.getsockname()[1]
-    probe.close()
+    admin_port = free_loopback_port()
     config = {"eventListenerPort": 0, "clientListenerAddress": "127.0.0.1", "clientListenerPort": 0,
               "adminListenerAddress": "127.0.0.1", "adminListenerPort": admin_port, "dataDir": "",
               "maxClients": args.connections + 100}
-    path = os.path.join(work, "config.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    log = open(os.path.join(work, "daemon.log"), "w+")
-    daemon = subprocess.Popen([args.daemon, "-config", path], stdout=log, stderr=subprocess.STDOUT)
     stop = threading.Event()
     idle = []
-    try:
-        ports = None
-        for _ in range(200):
-            log.seek(0)
-            m = re.search(r"listening for event sources on [0-9.]+:(\d+) and clients on [0-9.]+:(\d+)", log.read())
-            if m:
-                ports = int(m[1]), int(m[2])
-                break
-            time.sleep(0.05)
-        if not ports:
-            sys.exit("the daemon did not come up")
+    with daemon_process(args.daemon, config) as daemon:
+        ports = daemon.event_port, daemon.client_port
         for user in range(2, args.connections + 2):
             c = socket.create_connection(("127.0.0.1", ports[1]))
             c.sendall(b"%d\r\n" % user)
@@ -112,15 +90,9 @@ def main():
               f"median {statistics.median(quiet):.3f} s without scrapers {[round(x, 3) for x in quiet]}, "
               f"{statistics.median(loaded):.3f} s with {args.scrapers} scraping /connz?limit=100000 "
               f"{[round(x, 3) for x in loaded]} ({rate:.1f} scrapes/s)")
-    finally:
         stop.set()
         for c in idle:
             c.close()
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
 
 
 if __name__ == "__main__":

@@ -12,16 +12,13 @@ usage: bench/client_cost/stuck_kernel.py DAEMON [--clients 200] [--events 600000
            [--timeout-ms 2000] [--send-buffer BYTES] [--wait 20]   (send buffer omitted: the daemon's default)
 """
 import argparse
-import json
 import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
+
+from daemon_process import daemon_process, free_loopback_port
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -52,33 +49,15 @@ def main():
     parser.add_argument("--wait", type=float, default=20, help="seconds to wait for the cut-offs")
     args = parser.parse_args()
 
-    work = tempfile.mkdtemp(prefix="stuck-kernel-")
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    admin_port = probe.getsockname()[1]
-    probe.close()
+    admin_port = free_loopback_port()
     config = {"eventListenerPort": 0, "clientListenerAddress": "127.0.0.1", "clientListenerPort": 0,
-              "adminListenerAddress": "127.0.0.1", "adminListenerPort": admin_port, "dataDir": "", "clientWriteTimeoutMs": args.timeout_ms,
-              "logLevel": "info"}
+              "adminListenerAddress": "127.0.0.1", "adminListenerPort": admin_port, "dataDir": "",
+              "clientWriteTimeoutMs": args.timeout_ms}
     if args.send_buffer is not None:
         config["clientSendBufferBytes"] = args.send_buffer
-    path = os.path.join(work, "config.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
-    log = open(os.path.join(work, "daemon.log"), "w+")
-    daemon = subprocess.Popen([args.daemon, "-config", path], stdout=log, stderr=subprocess.STDOUT)
     clients = []
-    try:
-        ports = None
-        for _ in range(200):
-            log.seek(0)
-            m = re.search(r"listening for event sources on [0-9.]+:(\d+) and clients on [0-9.]+:(\d+)", log.read())
-            if m:
-                ports = int(m[1]), int(m[2])
-                break
-            time.sleep(0.05)
-        if not ports:
-            sys.exit("the daemon did not come up")
+    with daemon_process(args.daemon, config) as daemon:
+        ports = daemon.event_port, daemon.client_port
         time.sleep(0.2)
         base = sockstat()
         for user in range(1, args.clients + 1):
@@ -147,14 +126,8 @@ def main():
                     pass
             print(f"the clients, reading now: {reset} see a reset, {eof} an ordinary end")
         source.close()
-    finally:
         for c in clients:
             c.close()
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
 
 
 if __name__ == "__main__":
