@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "eventserver/admin/admin_session.hpp"
 #include "eventserver/app/logging.hpp"
@@ -521,7 +522,10 @@ bool server::connz_slice(connz_build& build, std::size_t max_connections) const 
   const auto by_serial = [](const client_session* a, const client_session* b) { return a->serial() < b->serial(); };
   const std::size_t wanted = query.limit - build.listed;
   const std::size_t to_skip = query.offset > build.passed ? query.offset - build.passed : 0;
-  const std::size_t take = std::min(rest.size(), std::min(max_connections, to_skip + wanted));
+  // Saturating: an offset near 2^64 must not wrap round to a slice that takes nothing.
+  constexpr std::size_t most = std::numeric_limits<std::size_t>::max();
+  const std::size_t needed = to_skip > most - wanted ? most : to_skip + wanted;
+  const std::size_t take = std::min(rest.size(), std::min(std::max<std::size_t>(max_connections, 1), needed));
   std::partial_sort(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(take), rest.end(), by_serial);
   const sequence_number processed_head = dispatcher_.applied().seq;
   for (std::size_t i = 0; i < take; ++i) {
@@ -531,7 +535,7 @@ bool server::connz_slice(connz_build& build, std::size_t max_connections) const 
     }
     build.after = rest[i]->serial();
   }
-  if (take < rest.size() && build.listed < query.limit) return false;  // more to look at: the next slice
+  if (take != 0 && take < rest.size() && build.listed < query.limit) return false;  // more: the next slice
   render_connz_tail(build.body, build.listed, build.passed + (rest.size() - take), query.offset, processed_head);
   return true;
 }

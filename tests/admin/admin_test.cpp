@@ -293,6 +293,13 @@ TEST_F(AdminTest, ConnzIsBuiltInSlicesThatMakeTheWholePage) {
   EXPECT_EQ(page["connections"][0]["user"], 5);
   EXPECT_EQ(page["connections"][2]["user"], 7);
 
+  // An offset past everything, even one near 2^64, ends with an empty page.
+  const connz_query far{.offset = std::numeric_limits<std::size_t>::max() - 1, .limit = 100000, .user = std::nullopt};
+  const auto [beyond, beyond_slices] = build(far, 4);
+  EXPECT_EQ(beyond["total"], 10);
+  EXPECT_TRUE(beyond["connections"].empty());
+  EXPECT_EQ(beyond_slices.size(), 3u);
+
   const auto [empty, empty_slices] = build(connz_query{.offset = 0, .limit = 5, .user = 99}, 2);
   EXPECT_EQ(empty["total"], 0);
   EXPECT_TRUE(empty["connections"].empty());

@@ -20,9 +20,9 @@
 //
 // Liveness: a ping every wsPingIntervalMs; no pong within wsPongTimeoutMs closes with 4001.
 // The base's stuck timer (clientWriteTimeoutMs: no byte acknowledged by the peer's TCP that
-// long) is the write timeout: Beast has none. Reads: one async_read stays outstanding for the whole
-// session; it answers pings, sees pongs and the peer's close, and a message over 4 KiB (1009,
-// sent by Beast) or any data message (1003) ends the session.
+// long) is the write timeout: Beast has none. Reads: one async_read stays outstanding for the
+// whole session; it answers pings, sees pongs and the peer's close, and a message over 4 KiB
+// (1009, sent by Beast) or any data message (1003) ends the session.
 
 #include <array>
 #include <chrono>
