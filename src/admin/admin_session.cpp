@@ -14,10 +14,16 @@ namespace http = boost::beast::http;
 
 namespace {
 constexpr std::chrono::seconds admin_idle_timeout{10};
+// A connection's first authorized request must come this soon: a scraper or curl sends it at
+// once; a connection that does not is someone who has no token or no business here.
+constexpr std::chrono::seconds admin_first_request_timeout{2};
 // A /events reader that takes no bytes for this long is gone or stuck: the session ends.
 constexpr std::chrono::seconds event_write_timeout{10};
 constexpr std::chrono::seconds event_interval{1};
 constexpr std::uint32_t admin_header_limit = 8 * 1024;
+// /connz describes this many connections per turn of the event loop (a few hundred
+// microseconds); the rest of the daemon's work goes on between slices.
+constexpr std::size_t connz_slice_connections = 256;
 
 // The page runs only what it carries and what it loads from this origin, and sends no
 // Referer (its URL may hold the token).
@@ -65,6 +71,7 @@ void admin_session::close() {
 server_snapshot admin_session::snapshot() {
   auto s = hub_.snapshot();
   s.admin_unauthorized = hub_.admin_unauthorized();
+  s.admin_first_request_timeouts = hub_.admin_first_request_timeouts();
   return s;
 }
 
@@ -72,12 +79,13 @@ void admin_session::do_read() {
   parser_.emplace();
   parser_->header_limit(admin_header_limit);
   parser_->body_limit(0);  // every endpoint is a GET
-  stream_.expires_after(admin_idle_timeout);
+  stream_.expires_after(authenticated_ ? admin_idle_timeout : admin_first_request_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_read(ec); });
 }
 
 void admin_session::on_read(const error_code& ec) {
+  if (ec == boost::beast::error::timeout && !authenticated_) ++hub_.admin_first_request_timeouts();
   if (ec == http::error::end_of_stream || ec == boost::beast::error::timeout || ec == asio::error::operation_aborted ||
       ec == asio::error::connection_reset) {
     close();
@@ -99,10 +107,37 @@ void admin_session::on_read(const error_code& ec) {
   const std::string_view query = question == std::string_view::npos ? std::string_view{} : target.substr(question + 1);
   if (req.method() == http::verb::get && path == "/events" &&
       admin_authorized(hub_.admin_token(), path, query, req[http::field::authorization])) {
+    authenticated_ = true;
     start_events();
     return;
   }
+  if (req.method() == http::verb::get && path == "/connz" &&
+      admin_authorized(hub_.admin_token(), path, query, req[http::field::authorization])) {
+    if (auto parsed = parse_connz_query(query)) {
+      authenticated_ = true;
+      connz_.emplace();
+      connz_->query = *parsed;
+      connz_version_ = req.version();
+      connz_keep_alive_ = req.keep_alive();
+      build_connz();
+      return;
+    }
+  }
   response_ = respond(req, path, query);
+  write_response();
+}
+
+void admin_session::build_connz() {
+  if (closed_) return;
+  if (!hub_.connz_slice(*connz_, connz_slice_connections)) {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->build_connz(); });
+    return;
+  }
+  response_ = response(http::status::ok, connz_version_);
+  response_.set(http::field::content_type, "application/json");
+  response_.keep_alive(connz_keep_alive_);
+  response_.body() = std::move(connz_->body);
+  connz_.reset();
   write_response();
 }
 
@@ -131,8 +166,10 @@ admin_session::response admin_session::respond(const request& req, std::string_v
                     "unauthorized: send \"Authorization: Bearer <token>\" (adminTokenFile); "
                     "in a browser, open /?token=<token>\n");
     res.set(http::field::www_authenticate, R"(Bearer realm="eventserver")");
+    res.keep_alive(false);  // no second guess on this connection, and its slot is free at once
     return res;
   }
+  authenticated_ = true;
   if (req.method() != http::verb::get) {
     auto res = text(http::status::method_not_allowed, "only GET is served\n");
     res.set(http::field::allow, "GET");
@@ -148,11 +185,8 @@ admin_session::response admin_session::respond(const request& req, std::string_v
     return problem.empty() ? text(http::status::ok, "ready\n")
                           : text(http::status::service_unavailable, "not ready: " + problem + "\n");
   }
-  if (path == "/connz") {
-    const auto parsed = parse_connz_query(query);
-    return parsed ? text(http::status::ok, hub_.connz(*parsed), "application/json")
-                 : text(http::status::bad_request,
-                        "bad query: /connz takes offset, limit (at most 100000) and user, each a number\n");
+  if (path == "/connz") {  // a good query is answered in slices (build_connz)
+    return text(http::status::bad_request, "bad query: /connz takes offset, limit (at most 100000) and user, each a number\n");
   }
   if (path == "/") {
     auto res = text(http::status::ok, std::string(status_page_html()), "text/html; charset=utf-8");

@@ -168,6 +168,12 @@ std::string render_metrics(const server_snapshot& s) {
               c.durable_latency);
   m.counter("eventserver_admin_unauthorized_total", "Admin requests refused for a missing or wrong bearer token.",
             s.admin_unauthorized);
+  m.reasons("eventserver_admin_connections_closed_total",
+            "Admin connections closed by a policy: no authorized request within 2 s, closed to make way for a "
+            "newcomer at the limit, or refused at the limit.",
+            {{"first_request_timeout", s.admin_first_request_timeouts},
+             {"made_way", s.admin_made_way},
+             {"limit", s.admin_refused_limit}});
   m.counter("eventserver_log_lines_dropped_total",
             "Log lines dropped because the log output did not take them in time (a stalled pipe or disk).",
             s.log_lines_dropped);
@@ -227,27 +233,33 @@ std::string render_metrics(const server_snapshot& s) {
   return m.take();
 }
 
+void render_connz_connection(std::string& out, const connection_info& c, bool first) {
+  // By hand rather than through a JSON object per connection: a page may list 100,000 of
+  // them. Only `remote` is free text (an address, or "unknown peer"): escaped as JSON all the same.
+  const nlohmann::json remote = c.remote;
+  fmt::format_to(std::back_inserter(out),
+                 "{}\n    {{\"behind\": {}, \"connected_since_ms\": {}, \"last_sequence\": {}, \"mode\": \"{}\", "
+                 "\"notifications\": {}, \"queued_bytes\": {}, \"remote\": {}, \"state\": \"{}\", \"transport\": \"{}\", "
+                 "\"user\": {}}}",
+                 first ? "" : ",", c.behind, c.connected_since_ms, c.last_sequence, c.mode, c.notifications,
+                 c.queued_bytes, remote.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                 c.registered ? "registered" : "handshake", c.transport,
+                 c.registered ? fmt::format("{}", c.user) : std::string("null"));
+}
+
+void render_connz_tail(std::string& out, std::size_t count, std::size_t total, std::size_t offset,
+                       sequence_number processed_head) {
+  fmt::format_to(std::back_inserter(out),
+                 "{}],\n  \"count\": {},\n  \"offset\": {},\n  \"processed_head\": {},\n  \"total\": {}\n}}\n",
+                 count == 0 ? "" : "\n  ", count, offset, processed_head, total);
+}
+
 std::string render_connz(const std::vector<connection_info>& page, std::size_t total, std::size_t offset,
                          sequence_number processed_head) {
-  nlohmann::json connections = nlohmann::json::array();
-  for (const auto& c : page) {
-    connections.push_back({{"user", c.registered ? nlohmann::json(c.user) : nlohmann::json(nullptr)},
-                           {"state", c.registered ? "registered" : "handshake"},
-                           {"remote", c.remote},
-                           {"connected_since_ms", c.connected_since_ms},
-                           {"queued_bytes", c.queued_bytes},
-                           {"notifications", c.notifications},
-                           {"last_sequence", c.last_sequence},
-                           {"behind", c.behind},
-                           {"transport", c.transport},
-                           {"mode", c.mode}});
-  }
-  const nlohmann::json body = {{"processed_head", processed_head},
-                               {"total", total},
-                               {"offset", offset},
-                               {"count", page.size()},
-                               {"connections", std::move(connections)}};
-  return body.dump(2) + "\n";
+  std::string out = "{\n  \"connections\": [";
+  for (std::size_t i = 0; i < page.size(); ++i) render_connz_connection(out, page[i], i == 0);
+  render_connz_tail(out, page.size(), total, offset, processed_head);
+  return out;
 }
 
 }  // namespace eventserver

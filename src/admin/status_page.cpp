@@ -172,8 +172,12 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
 "use strict";
 (() => {
   const HISTORY = 120;  // chart points: one a second
-  const token = new URLSearchParams(location.search).get("token");
-  const withToken = (path) => (token ? path + "?token=" + encodeURIComponent(token) : path);
+  // The token goes on to /events and /static/chart.js exactly as it came in the page's own
+  // URL, still percent-encoded: the daemon decodes all three requests alike (admin_auth.hpp;
+  // '+' stays '+'). Decoding it here and encoding it again would not give the same bytes:
+  // URLSearchParams turns the '+' of a base64 token into a space.
+  const rawToken = (/(?:^|[?&])token=([^&]*)/.exec(location.search) || [])[1];
+  const withToken = (path) => (rawToken ? path + "?token=" + rawToken : path);
   const el = (id) => document.getElementById(id);
   // The only way data reaches the document: as text.
   const show = (id, text) => { const node = el(id); if (node) node.textContent = text; };

@@ -257,6 +257,8 @@ const std::vector<key_rule>& rules() {
       millis_key("wsPongTimeoutMs", &config::ws_pong_timeout, 10'000, 100, 3'600'000),
       allowed_origins_key("wsAllowedOrigins", &config::ws_allowed_origins),
       millis_key("clientWriteTimeoutMs", &config::client_write_timeout, 30'000, 0, 3'600'000),
+      // 0: the kernel's autotuning; otherwise at least what Linux takes (it rounds up to ~4.6 KiB).
+      integer_key("clientSendBufferBytes", &config::client_send_buffer_bytes, 64 * 1024, 0, 64ULL << 20),
       bool_key("clientTls", &config::client_tls, false),
       bool_key("wsTls", &config::ws_tls, false),
       path_key("tlsCertFile", &config::tls_cert_file),

@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "eventserver/admin/admin_session.hpp"
 #include "eventserver/app/logging.hpp"
 #include "eventserver/net/client_session.hpp"
+#include "eventserver/net/client_socket.hpp"
 #include "eventserver/net/event_source_session.hpp"
 #include "eventserver/net/fd_limit.hpp"
 #include "eventserver/net/listener.hpp"
@@ -40,7 +42,8 @@ server::server(asio::io_context& io, config settings)
                      std::min(settings_.client_write_batch_bytes, settings_.max_client_queue_bytes),
                      settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout,
                      // The id line and, under jwt, a space and a token.
-                     settings_.max_line_bytes + (settings_.client_auth == "jwt" ? token_verifier::max_token_bytes + 1 : 0)},
+                     settings_.max_line_bytes + (settings_.client_auth == "jwt" ? token_verifier::max_token_bytes + 1 : 0),
+                     settings_.client_send_buffer_bytes},
       dispatcher_(settings_.stream(), stats_),
       ws_settings_{settings_.ws_ping_interval, settings_.ws_pong_timeout, settings_.ws_allowed_origins},
       hold_writes_(settings_.client_write_delay),
@@ -175,8 +178,30 @@ tcp::endpoint server::client_endpoint() const { return client_listener_ ? client
 tcp::endpoint server::admin_endpoint() const { return admin_listener_ ? admin_listener_->local_endpoint() : tcp::endpoint{}; }
 tcp::endpoint server::ws_endpoint() const { return ws_listener_ ? ws_listener_->local_endpoint() : tcp::endpoint{}; }
 
+// At the limit, the unauthenticated connection that has waited longest makes way: a flood of
+// connections without the token then only churns among itself, and an operator's connection,
+// which sends its request at once, authenticates long before 31 newcomers could push it out.
+// (Evicting the newest instead would let the flood's next connection push out the operator's
+// before its request arrives.)
 void server::accept_admin(tcp::socket socket) {
-  if (stopping_ || admins_.size() >= max_admin_connections) return;
+  if (stopping_) return;
+  std::size_t open = 0;
+  admin_session* longest_waiting = nullptr;
+  for (auto* admin : admins_) {
+    if (admin->closed()) continue;  // closed, its handlers not yet run: no longer holds a slot
+    ++open;
+    if (!admin->authenticated() && (longest_waiting == nullptr || admin->opened_at() < longest_waiting->opened_at())) {
+      longest_waiting = admin;
+    }
+  }
+  if (open >= max_admin_connections) {
+    if (longest_waiting == nullptr) {
+      ++admin_refused_limit_;
+      return;  // the socket closes as it goes out of scope
+    }
+    ++admin_made_way_;
+    longest_waiting->close();
+  }
   std::make_shared<admin_session>(std::move(socket), *this)->start();
 }
 
@@ -219,7 +244,10 @@ bool server::admit_client() {
 }
 
 void server::accept_client(tcp::socket socket) {
-  if (!admit_client()) return;
+  if (!admit_client()) {
+    reset_now(socket);  // told at once, nothing kept
+    return;
+  }
   if (settings_.client_tls) {
     std::make_shared<tls_client_session>(std::move(socket), *this, credentials_.tls)->start();
     return;
@@ -228,7 +256,10 @@ void server::accept_client(tcp::socket socket) {
 }
 
 void server::accept_ws_client(tcp::socket socket) {
-  if (!admit_client()) return;
+  if (!admit_client()) {
+    reset_now(socket);
+    return;
+  }
   if (settings_.ws_tls) {
     std::make_shared<wss_client_session>(std::move(socket), *this, ws_settings_, credentials_.tls)->start();
     return;
@@ -446,6 +477,8 @@ server_snapshot server::snapshot() const {
                     [](const auto& a, const auto& b) { return a.first > b.first; });
   for (auto it = behind.begin(); it != behind.begin() + shown; ++it) s.most_behind.push_back(it->second->info(processed_head));
   s.auth_refusals = auth_refusals_;
+  s.admin_made_way = admin_made_way_;
+  s.admin_refused_limit = admin_refused_limit_;
   s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
   s.log_lines_dropped = log_lines_dropped();
   if (log_) {
@@ -481,22 +514,35 @@ std::string server::readiness_problem() const {
   return {};
 }
 
-std::string server::connz(const connz_query& query) const {
-  // Oldest connection first, so pages stay stable while clients come and go at the end.
-  std::vector<const client_session*> selected;
-  selected.reserve(clients_.size());
+bool server::connz_slice(connz_build& build, std::size_t max_connections) const {
+  const connz_query& query = build.query;
+  if (build.body.empty()) build.body = "{\n  \"connections\": [";
+  // The matching connections not looked at yet, oldest (lowest serial) first. A scan of every
+  // connection per slice: pointers and two numbers each, far cheaper than describing one.
+  std::vector<const client_session*> rest;
   for (const auto* client : clients_) {
-    if (!query.user || (client->registered() && client->user() == *query.user)) selected.push_back(client);
+    if (client->serial() <= build.after) continue;
+    if (!query.user || (client->registered() && client->user() == *query.user)) rest.push_back(client);
   }
-  std::sort(selected.begin(), selected.end(), [](const client_session* a, const client_session* b) {
-    return a->serial() < b->serial();
-  });
+  const auto by_serial = [](const client_session* a, const client_session* b) { return a->serial() < b->serial(); };
+  const std::size_t wanted = query.limit - build.listed;
+  const std::size_t to_skip = query.offset > build.passed ? query.offset - build.passed : 0;
+  // Saturating: an offset near 2^64 must not wrap round to a slice that takes nothing.
+  constexpr std::size_t most = std::numeric_limits<std::size_t>::max();
+  const std::size_t needed = to_skip > most - wanted ? most : to_skip + wanted;
+  const std::size_t take = std::min(rest.size(), std::min(std::max<std::size_t>(max_connections, 1), needed));
+  std::partial_sort(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(take), rest.end(), by_serial);
   const sequence_number processed_head = dispatcher_.applied().seq;
-  std::vector<connection_info> page;
-  for (std::size_t i = query.offset; i < selected.size() && page.size() < query.limit; ++i) {
-    page.push_back(selected[i]->info(processed_head));
+  for (std::size_t i = 0; i < take; ++i) {
+    if (build.passed++ >= query.offset) {
+      render_connz_connection(build.body, rest[i]->info(processed_head), build.listed == 0);
+      ++build.listed;
+    }
+    build.after = rest[i]->serial();
   }
-  return render_connz(page, selected.size(), query.offset, processed_head);
+  if (take != 0 && take < rest.size() && build.listed < query.limit) return false;  // more: the next slice
+  render_connz_tail(build.body, build.listed, build.passed + (rest.size() - take), query.offset, processed_head);
+  return true;
 }
 
 void server::log_totals() const {

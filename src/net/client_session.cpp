@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/net/client_socket.hpp"
 #include "eventserver/net/peer.hpp"
+#include "eventserver/net/tcp_progress.hpp"
 
 namespace eventserver {
 
@@ -18,9 +20,8 @@ constexpr std::size_t keep_buffer_capacity = 64 * 1024;
 constexpr std::size_t min_history_read = 16 * 1024;
 constexpr std::size_t max_history_read = 256 * 1024;
 
-// WebSocket close codes (docs/protocol.md).
-constexpr std::uint16_t close_stuck = 4002;
-constexpr std::uint16_t close_slow = 4003;
+// WebSocket close codes (docs/protocol.md). Stuck, slow and out-of-history clients get none:
+// their connection is reset (see cut_off).
 constexpr std::uint16_t close_token_expired = 4000;
 constexpr std::uint16_t close_policy = 1008;  // a refused token
 constexpr std::chrono::seconds min_refresh_interval{1};
@@ -237,7 +238,7 @@ void client_session::overflow(sequence_number seq, std::size_t needed) {
     cut_off(stats_.clients_disconnected_slow,
             fmt::format("slow reader, {} bytes queued + {} would exceed maxClientQueueBytes {}", queued_bytes(), needed,
                         max_queue_bytes_),
-            close_slow);
+            std::nullopt);
     return;
   }
   ++stats_.catch_up_entered;
@@ -245,7 +246,7 @@ void client_session::overflow(sequence_number seq, std::size_t needed) {
   start_catch_up(hub_.applied().epoch, seq, std::vector<user_id>(following.begin(), following.end()));
 }
 
-void client_session::cut_off(std::uint64_t& counter, std::string_view why, std::uint16_t close_code) {
+void client_session::cut_off(std::uint64_t& counter, std::string_view why, std::optional<std::uint16_t> close_code) {
   ++counter;
   // Rate-limited: a herd of stuck or slow readers must not flood the log.
   if (const auto suppressed = hub_.slow_client_warnings().allow(std::chrono::steady_clock::now())) {
@@ -254,12 +255,12 @@ void client_session::cut_off(std::uint64_t& counter, std::string_view why, std::
   state_ = state::cut_off;
   queue_.release();
   sent_ = 0;
+  // Without a close code, what waits for it (here and in the kernel) will never be read: a
+  // reset frees it at once. A close frame would only wait behind it.
+  reset_ = !close_code;
   // We may be inside the router's fan-out: leave it before unregistering.
   asio::post(hub_.executor(), [self = shared_from_this(), close_code] {
-    self->goodbye(close_code, close_code == close_stuck           ? "stuck"
-                              : close_code == close_slow          ? "slow"
-                              : close_code == close_token_expired ? "token expired"
-                                                                  : "token refused");
+    if (close_code) self->goodbye(*close_code, *close_code == close_token_expired ? "token expired" : "token refused");
     self->close();
   });
 }
@@ -315,9 +316,9 @@ void client_session::written(std::size_t bytes, const error_code& ec) {
     return;
   }
   if (bytes != 0) {
-    progress_at_ = std::chrono::steady_clock::now();
+    transport_taken_ += bytes;
     if (oldest_arrival_ != std::chrono::steady_clock::time_point{} && state_ == state::live) {
-      stats_.delivery_latency.observe(progress_at_ - oldest_arrival_);
+      stats_.delivery_latency.observe(std::chrono::steady_clock::now() - oldest_arrival_);
     }
     stats_.bytes_out += bytes;
     ++stats_.client_writes;
@@ -357,8 +358,11 @@ void client_session::close() {
   stuck_timer_.cancel();
   retry_timer_.cancel();
   if (expiry_timer_) expiry_timer_->cancel();
-  close_transport(finishing_);
+  if (reset_) reset_on_close(lowest_socket());
+  close_transport(finishing_ && !reset_);
 }
+
+void client_session::prepare_socket() { prepare_client_socket(lowest_socket(), hub_.limits().send_buffer_bytes); }
 
 // --- Streams ------------------------------------------------------------------------------
 
@@ -470,7 +474,7 @@ void client_session::on_history(history_chunk chunk) {
     cut_off(stats_.clients_out_of_history,
             fmt::format("catching up at sequence number {} of epoch {}, but history no longer has it: {}", at.next,
                         at.epoch, chunk.reason.empty() ? "retention removed it" : chunk.reason),
-            close_slow);
+            std::nullopt);
     return;
   }
   if (chunk.runs.empty()) {
@@ -517,26 +521,33 @@ void client_session::go_live() {
 
 // --- Stuck clients ------------------------------------------------------------------------
 
+// Armed when a write starts waiting for the socket. Each time it fires it asks the kernel what
+// the peer has taken since: something, and it watches on; nothing while the write still
+// waits, and the client is stuck. So a client that takes a byte per clientWriteTimeoutMs is
+// never cut off, and one that takes nothing is cut off within two of them.
 void client_session::arm_stuck_timer() {
   if (stuck_timer_armed_ || hub_.limits().write_timeout.count() == 0) return;
-  if (progress_at_ == std::chrono::steady_clock::time_point{}) progress_at_ = std::chrono::steady_clock::now();
   stuck_timer_armed_ = true;
-  stuck_timer_.expires_at(progress_at_ + hub_.limits().write_timeout);
+  taken_at_arming_ = peer_taken();
+  stuck_timer_.expires_after(hub_.limits().write_timeout);
   stuck_timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_stuck_timer(ec); });
 }
 
 void client_session::on_stuck_timer(const error_code& ec) {
   stuck_timer_armed_ = false;
   if (ec || (state_ != state::live && state_ != state::catching_up) || !write_pending_) return;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - progress_at_ < hub_.limits().write_timeout) {
-    arm_stuck_timer();  // it took bytes since: watch from then
+  if (peer_taken() != taken_at_arming_) {
+    arm_stuck_timer();  // it took bytes since: watch on from here
     return;
   }
   cut_off(stats_.clients_disconnected_stuck,
-          fmt::format("stuck: its socket took nothing for clientWriteTimeoutMs ({} ms), {} bytes waiting",
+          fmt::format("stuck: it took no byte for clientWriteTimeoutMs ({} ms), {} bytes waiting",
                       hub_.limits().write_timeout.count(), queued_bytes()),
-          close_stuck);
+          std::nullopt);
+}
+
+std::uint64_t client_session::peer_taken() {
+  return tcp_bytes_acked(lowest_socket().native_handle()).value_or(transport_taken_);
 }
 
 // --- What the admin endpoints show --------------------------------------------------------
@@ -572,9 +583,9 @@ tcp_client_session::tcp_client_session(tcp::socket socket, client_hub& hub)
 
 void tcp_client_session::start() {
   hub().client_opened(*this);
+  prepare_socket();
   error_code ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);  // writes are already coalesced
-  socket_.non_blocking(true, ignored);               // writes are synchronous and must not block
+  socket_.non_blocking(true, ignored);  // writes are synchronous and must not block
 
   handshake_timer_.expires_after(hub().limits().handshake_timeout);
   handshake_timer_.async_wait([self = self()](const error_code& ec) { self->on_handshake_timeout(ec); });

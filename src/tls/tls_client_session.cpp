@@ -22,8 +22,7 @@ tls_client_session::tls_client_session(tcp::socket socket, client_hub& hub, std:
 
 void tls_client_session::start() {
   hub().client_opened(*this);
-  error_code ignored;
-  stream_.lowest_layer().set_option(tcp::no_delay(true), ignored);  // writes are already coalesced
+  prepare_socket();
 
   // The TLS handshake and the id line, together.
   handshake_timer_.expires_after(hub().limits().handshake_timeout);

@@ -107,4 +107,16 @@ bool valid_origin(std::string_view origin) noexcept {
   return true;
 }
 
+bool valid_websocket_key(std::string_view key) noexcept {
+  constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  for (std::size_t i = 0; i < 22; ++i) {
+    const auto value = alphabet.find(key[i]);
+    if (value == std::string_view::npos) return false;
+    // 16 bytes are 128 bits: the 22nd character carries 2 of them and 4 bits of padding.
+    if (i == 21 && (value & 0x0f) != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace eventserver

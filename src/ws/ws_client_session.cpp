@@ -23,7 +23,8 @@ namespace websocket = beast::websocket;
 
 namespace {
 // Close codes (docs/protocol.md, "WebSocket"). 1009 (too big) and 1002 (framing) Beast sends
-// itself; 4002 (stuck) and 4003 (slow) come from the base's cut_off.
+// itself; 4000 (token expired) and 1008 (token refused) come from the base's cut_off, which
+// resets a stuck, slow or out-of-history client instead.
 constexpr std::uint16_t close_going_away = 1001;  // shutdown
 constexpr std::uint16_t close_unsupported_data = 1003;
 constexpr std::uint16_t close_no_pong = 4001;
@@ -78,8 +79,7 @@ void basic_ws_client_session<NextLayer>::fail(const error_code& ec, const char* 
 template <class NextLayer>
 void basic_ws_client_session<NextLayer>::start() {
   hub().client_opened(*this);
-  error_code ignored;
-  beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ignored);  // writes are already coalesced
+  prepare_socket();
 
   // The whole upgrade (the TLS handshake, the request and the response) within
   // clientHandshakeTimeoutMs.
@@ -154,6 +154,12 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   if (!websocket::is_upgrade(request)) {
     refuse_upgrade(http::status::upgrade_required, stats().ws_upgrades_refused_not_upgrade,
                    "not a WebSocket upgrade (HTTP/1.1, Connection: Upgrade, Upgrade: websocket)");
+    return;
+  }
+  // Beast checks that a key is there; RFC 6455 asks for one that decodes to 16 bytes.
+  if (const auto key = request[http::field::sec_websocket_key]; !key.empty() && !valid_websocket_key(key)) {
+    refuse_upgrade(http::status::bad_request, stats().ws_upgrades_refused_bad_request,
+                   "Sec-WebSocket-Key is not base64 of 16 bytes");
     return;
   }
   // Before the target is judged: a page of another origin learns nothing about it.

@@ -306,6 +306,50 @@ TEST_F(AdminTest, ConnzListsEachConnectionWithItsUserAndQueue) {
   EXPECT_EQ(only["connections"][0]["user"], 10);
 }
 
+// /connz is built a slice at a time (the event thread goes on between slices): each slice
+// describes at most the connections it is allowed, and together they make the page, oldest
+// first, the offset and the limit applied across slices.
+TEST_F(AdminTest, ConnzIsBuiltInSlicesThatMakeTheWholePage) {
+  test_daemon d(with_admin());
+  std::vector<test_support::connection> clients;
+  for (user_id user = 1; user <= 10; ++user) clients.push_back(d.connect_user(user));
+  ASSERT_TRUE(d.wait_for_registered_connections(10));
+  const auto build = [&d](connz_query query, std::size_t slice) {
+    return d.on_io([query, slice](server& srv) {
+      connz_build b;
+      b.query = query;
+      std::vector<std::size_t> listed;  // after each slice
+      while (!srv.connz_slice(b, slice)) listed.push_back(b.listed);
+      listed.push_back(b.listed);
+      return std::pair(nlohmann::json::parse(b.body), listed);
+    });
+  };
+  const auto [all, slices] = build(connz_query{}, 3);
+  EXPECT_EQ(slices, (std::vector<std::size_t>{3, 6, 9, 10}));
+  EXPECT_EQ(all["total"], 10);
+  EXPECT_EQ(all["count"], 10);
+  ASSERT_EQ(all["connections"].size(), 10u);
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(all["connections"][i]["user"], i + 1) << i;
+
+  const auto [page, page_slices] = build(connz_query{.offset = 4, .limit = 3, .user = std::nullopt}, 2);
+  EXPECT_EQ(page["total"], 10);
+  EXPECT_EQ(page["offset"], 4);
+  ASSERT_EQ(page["connections"].size(), 3u);
+  EXPECT_EQ(page["connections"][0]["user"], 5);
+  EXPECT_EQ(page["connections"][2]["user"], 7);
+
+  // An offset past everything, even one near 2^64, ends with an empty page.
+  const connz_query far{.offset = std::numeric_limits<std::size_t>::max() - 1, .limit = 100000, .user = std::nullopt};
+  const auto [beyond, beyond_slices] = build(far, 4);
+  EXPECT_EQ(beyond["total"], 10);
+  EXPECT_TRUE(beyond["connections"].empty());
+  EXPECT_EQ(beyond_slices.size(), 3u);
+
+  const auto [empty, empty_slices] = build(connz_query{.offset = 0, .limit = 5, .user = 99}, 2);
+  EXPECT_EQ(empty["total"], 0);
+  EXPECT_TRUE(empty["connections"].empty());
+}
+
 TEST_F(AdminTest, ReadyzFailsWhileAGapStallsTheStreamAndRecovers) {
   auto settings = with_admin();
   settings.ready_max_gap_age = 50ms;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -30,6 +31,7 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -220,7 +222,7 @@ class StatusPageBrowser : public ::testing::Test {
   }
 
   // The daemon on loopback: event and client ports chosen by the OS, the admin port by us.
-  bool start_daemon() {
+  bool start_daemon(const std::string& admin_token_file = "") {
     for (int attempt = 0; attempt < 3; ++attempt) {
       admin_port_ = free_loopback_port();
       ws_port_ = free_loopback_port();
@@ -228,7 +230,8 @@ class StatusPageBrowser : public ::testing::Test {
       std::ofstream(config_path) << json{{"eventListenerAddress", "127.0.0.1"},  {"eventListenerPort", 0},
                                          {"clientListenerAddress", "127.0.0.1"}, {"clientListenerPort", 0},
                                          {"adminListenerAddress", "127.0.0.1"},  {"adminListenerPort", admin_port_},
-                                         {"wsListenerAddress", "127.0.0.1"},     {"wsListenerPort", ws_port_}}
+                                         {"wsListenerAddress", "127.0.0.1"},     {"wsListenerPort", ws_port_},
+                                         {"adminTokenFile", admin_token_file}}
                                         .dump(2);
       daemon_ = std::make_unique<child_process>(
           std::vector<std::string>{EVENTSERVER_BINARY, "-config", config_path.string()}, dir_ / "daemon.log");
@@ -244,7 +247,11 @@ class StatusPageBrowser : public ::testing::Test {
       if (up && !match.empty()) {
         event_port_ = static_cast<std::uint16_t>(std::stoi(match[1]));
         client_port_ = static_cast<std::uint16_t>(std::stoi(match[2]));
-        if (poll_until([&] { return http_request(admin_port_, "GET /healthz HTTP/1.1").status == 200; }, 5s)) return true;
+        const auto answers = [&] {
+          const int status = http_request(admin_port_, "GET /healthz HTTP/1.1").status;
+          return status == 200 || status == 401;  // under a token, a 401 says it is up as well
+        };
+        if (poll_until(answers, 5s)) return true;
       }
       // Most likely someone took the admin port in between: try another.
       last_daemon_log_ = daemon_->output();
@@ -252,6 +259,63 @@ class StatusPageBrowser : public ::testing::Test {
     }
     ADD_FAILURE() << "the daemon did not come up; its last output:\n" << last_daemon_log_;
     return false;
+  }
+
+  // Headless Chromium on a fresh profile, its page target connected (page_), with the Network
+  // and Runtime domains on.
+  bool open_browser() {
+    // The browser, on a fresh profile; it picks its DevTools port and writes it to a file.
+    const fs::path profile = dir_ / "chromium-profile";
+    browser_ = std::make_unique<child_process>(
+        std::vector<std::string>{chromium_, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                                 "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+                                 "--disable-component-update", "--disable-sync", "--disable-extensions",
+                                 "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
+                                 "--force-device-scale-factor=1", "--window-size=1280,1000",
+                                 "--remote-debugging-port=0", "--user-data-dir=" + profile.string(), "about:blank"},
+        dir_ / "chromium.log");
+    std::string active_port;
+    if (!poll_until(
+            [&] {
+              active_port = read_text(profile / "DevToolsActivePort");
+              return active_port.find('\n') != std::string::npos;
+            },
+            15s)) {
+      ADD_FAILURE() << "Chromium wrote no DevToolsActivePort; its output:\n" << browser_->output();
+      return false;
+    }
+    const auto devtools_port = static_cast<std::uint16_t>(std::stoi(active_port));
+
+    // The page target's WebSocket, from the DevTools HTTP endpoint's list.
+    std::string page_socket;
+    if (!poll_until(
+            [&] {
+              const auto list = json::parse(http_request(devtools_port, "GET /json/list HTTP/1.1").body, nullptr, false);
+              if (!list.is_array()) return false;
+              for (const auto& target : list) {
+                if (target.value("type", "") == "page" && target.contains("webSocketDebuggerUrl")) {
+                  const auto url = target["webSocketDebuggerUrl"].get<std::string>();
+                  const auto path = url.find("/devtools/");
+                  if (path != std::string::npos) page_socket = url.substr(path);
+                  return !page_socket.empty();
+                }
+              }
+              return false;
+            },
+            10s, 100ms)) {
+      ADD_FAILURE() << "no page target; Chromium's output:\n" << browser_->output();
+      return false;
+    }
+    page_ = std::make_unique<devtools>();
+    if (!page_->connect(devtools_port, page_socket, 10s)) {
+      ADD_FAILURE() << page_->last_error();
+      return false;
+    }
+    if (!page_->call("Network.enable") || !page_->call("Runtime.enable")) {
+      ADD_FAILURE() << page_->last_error();
+      return false;
+    }
+    return true;
   }
 
   json read_dom() {
@@ -304,50 +368,7 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
       << "no events flowed; harness output:\n"
       << harness_->output();
 
-  // The browser, on a fresh profile; it picks its DevTools port and writes it to a file.
-  const fs::path profile = dir_ / "chromium-profile";
-  browser_ = std::make_unique<child_process>(
-      std::vector<std::string>{chromium_, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                               "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-                               "--disable-component-update", "--disable-sync", "--disable-extensions",
-                               "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
-                               "--force-device-scale-factor=1", "--window-size=1280,1000",
-                               "--remote-debugging-port=0", "--user-data-dir=" + profile.string(), "about:blank"},
-      dir_ / "chromium.log");
-  std::string active_port;
-  ASSERT_TRUE(poll_until(
-      [&] {
-        active_port = read_text(profile / "DevToolsActivePort");
-        return active_port.find('\n') != std::string::npos;
-      },
-      15s))
-      << "Chromium wrote no DevToolsActivePort; its output:\n"
-      << browser_->output();
-  const auto devtools_port = static_cast<std::uint16_t>(std::stoi(active_port));
-
-  // The page target's WebSocket, from the DevTools HTTP endpoint's list.
-  std::string page_socket;
-  ASSERT_TRUE(poll_until(
-      [&] {
-        const auto list = json::parse(http_request(devtools_port, "GET /json/list HTTP/1.1").body, nullptr, false);
-        if (!list.is_array()) return false;
-        for (const auto& target : list) {
-          if (target.value("type", "") == "page" && target.contains("webSocketDebuggerUrl")) {
-            const auto url = target["webSocketDebuggerUrl"].get<std::string>();
-            const auto path = url.find("/devtools/");
-            if (path != std::string::npos) page_socket = url.substr(path);
-            return !page_socket.empty();
-          }
-        }
-        return false;
-      },
-      10s, 100ms))
-      << browser_->output();
-  page_ = std::make_unique<devtools>();
-  ASSERT_TRUE(page_->connect(devtools_port, page_socket, 10s)) << page_->last_error();
-
-  ASSERT_TRUE(page_->call("Network.enable")) << page_->last_error();
-  ASSERT_TRUE(page_->call("Runtime.enable")) << page_->last_error();
+  ASSERT_TRUE(open_browser());
   const std::string origin = "http://127.0.0.1:" + std::to_string(admin_port_);
   ASSERT_TRUE(page_->call("Page.navigate", {{"url", origin + "/"}})) << page_->last_error();
 
@@ -468,6 +489,45 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
   std::cout << "[ browser  ] status page checked in "
             << std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started).count()
             << " ms; screenshot " << screenshot.string() << "\n";
+}
+
+// Under an admin token holding '+', '/', '=' and '%' (what `openssl rand -base64` makes, and
+// worse), the page opened with it, raw or percent-encoded, loads /events and Chart.js with it:
+// the page passes the token on as it came, and the daemon decodes all three requests alike
+// (once URLSearchParams turned the '+' into a space, and the page stayed "disconnected").
+TEST_F(StatusPageBrowser, ATokenWithPlusSlashEqualsAndPercentOpensThePage) {
+  const std::string token = "Kq+7/Zx=Lm%41+Np/Wx=Tb%2B+Ry/8Hd=";
+  const fs::path token_file = dir_ / "admin.token";
+  std::ofstream(token_file) << token << "\n";
+  fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE(start_daemon(token_file.string()));
+  ASSERT_TRUE(open_browser());
+  std::string encoded;  // every byte but unreserved ones as %XX
+  std::string raw;      // as an operator pastes it: only '%' must be written %25
+  for (const char c : token) {
+    const bool unreserved = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '~';
+    encoded += unreserved ? std::string(1, c) : fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    raw += c == '%' ? std::string("%25") : std::string(1, c);
+  }
+  const std::string origin = "http://127.0.0.1:" + std::to_string(admin_port_);
+  for (const auto& query : {raw, encoded}) {
+    SCOPED_TRACE(query);
+    ASSERT_TRUE(page_->call("Page.navigate", {{"url", origin + "/?token=" + query}})) << page_->last_error();
+    ASSERT_TRUE(poll_until(
+        [&] {
+          const auto updates = page_->evaluate("Number(document.body.dataset.updates || 0)");
+          return updates && updates->is_number() && updates->get<int>() >= 2;
+        },
+        15s, 200ms))
+        << "the page got no updates from /events; " << page_->last_error();
+    const json dom = read_dom();
+    EXPECT_EQ(dom["state"], "live") << dom.dump();
+    EXPECT_EQ(dom["chart-js"], load_chart_js().has_value()) << dom.dump();  // /static/chart.js took it too
+  }
+  (void)page_->call("Browser.close", json::object(), 5s);
+  page_.reset();
+  browser_->stop(2s);
+  EXPECT_EQ(daemon_->stop(10s), 0) << daemon_->output();
 }
 
 }  // namespace

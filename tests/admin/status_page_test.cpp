@@ -370,10 +370,14 @@ class token_hub final : public admin_hub {
     return s;
   }
   std::string readiness_problem() const override { return {}; }
-  std::string connz(const connz_query&) const override { return "{}\n"; }
+  bool connz_slice(connz_build& build, std::size_t) const override {
+    build.body = "{}\n";
+    return true;
+  }
   bool stopping() const noexcept override { return stopping_; }
   const std::string& admin_token() const override { return token_; }
   std::uint64_t& admin_unauthorized() override { return unauthorized_; }
+  std::uint64_t& admin_first_request_timeouts() override { return first_request_timeouts_; }
 
  private:
   void accept() {
@@ -390,6 +394,7 @@ class token_hub final : public admin_hub {
   std::uint16_t port_ = 0;
   std::set<admin_session*> sessions_;
   std::uint64_t unauthorized_ = 0;
+  std::uint64_t first_request_timeouts_ = 0;
   bool stopping_ = false;
   std::future<void> runner_;
 };

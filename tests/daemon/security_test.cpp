@@ -614,5 +614,54 @@ TEST(AdminProtectedMode, WithATokenFileEveryRequestCarriesIt) {
   EXPECT_THROW(load_credentials(c), config_error);
 }
 
+// Connections without the token never lock the operator out (issue 22): 32 silent ones make
+// way for a newcomer at the limit and are closed after the first-request deadline; ones that
+// guess are closed by their 401. The operator's requests all succeed meanwhile.
+TEST(AdminProtectedMode, ConnectionsWithoutTheTokenNeverKeepTheOperatorOut) {
+  config c = test_config();
+  c.admin_enabled = true;
+  c.admin_token_file = files().path("admin.token");
+  test_daemon d(c);
+  const std::string authorization = "Authorization: Bearer " + files().admin_token + "\r\n";
+  constexpr int admin_limit = 32;  // server.cpp
+
+  std::vector<connection> silent;
+  for (int i = 0; i < admin_limit; ++i) silent.push_back(connection::open(d.admin_port()));
+  const auto first = http_request(d.admin_port(), "GET /metrics HTTP/1.1", authorization);
+  ASSERT_EQ(first.status, 200) << "the operator was kept out by connections that sent nothing";
+  EXPECT_EQ(metric(first.body, "eventserver_admin_connections_closed_total{reason=\"made_way\"}"), 1);
+
+  std::vector<connection> guessing;
+  for (int i = 0; i < admin_limit; ++i) {
+    guessing.push_back(connection::open(d.admin_port()));
+    const std::string guess = "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong-token-wrong-token\r\n\r\n";
+    guessing.back().send(guess + guess);  // a second guess at once: never answered
+  }
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_EQ(http_request(d.admin_port(), "GET /healthz HTTP/1.1", authorization).status, 200) << i;
+  }
+  for (auto& guess : guessing) {
+    const auto closed = guess.wait_closed();
+    EXPECT_TRUE(closed == read_status::eof || closed == read_status::reset) << to_string(closed);
+    // One 401 at most (none if it made way first): the 401 closed the connection.
+    const std::string answers = guess.take_buffered();
+    std::size_t refusals = 0;
+    for (auto at = answers.find("HTTP/1.1 401"); at != std::string::npos; at = answers.find("HTTP/1.1 401", at + 1)) ++refusals;
+    EXPECT_LE(refusals, 1u);
+  }
+  for (auto& quiet : silent) EXPECT_NE(quiet.wait_closed(), read_status::timeout);
+  const auto last = http_request(d.admin_port(), "GET /metrics HTTP/1.1", authorization);
+  ASSERT_EQ(last.status, 200);
+  // Every silent one was closed by a policy (it made way or met its deadline); a guessing one
+  // by its 401, or, still unanswered at the limit, to make way (or both, when its 401 was
+  // still on its way).
+  const auto closed_for = [&last](const char* reason) {
+    return metric(last.body, std::string("eventserver_admin_connections_closed_total{reason=\"") + reason + "\"}");
+  };
+  EXPECT_GE(closed_for("made_way") + closed_for("first_request_timeout") + metric(last.body, "eventserver_admin_unauthorized_total"),
+            2 * admin_limit);
+  EXPECT_EQ(closed_for("limit"), 0);
+}
+
 }  // namespace
 }  // namespace eventserver

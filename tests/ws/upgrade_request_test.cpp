@@ -88,5 +88,19 @@ TEST(Origins, WhatTheConfigAccepts) {
   }
 }
 
+TEST(WebSocketKey, OnlyBase64OfSixteenBytesIsAKey) {
+  EXPECT_TRUE(valid_websocket_key("dGhlIHNhbXBsZSBub25jZQ=="));  // RFC 6455's example
+  EXPECT_TRUE(valid_websocket_key("AAECAwQFBgcICQoLDA0ODw=="));
+  EXPECT_TRUE(valid_websocket_key("+/+/+/+/+/+/+/+/+/+/+w=="));
+  EXPECT_FALSE(valid_websocket_key(""));
+  EXPECT_FALSE(valid_websocket_key("abc"));
+  EXPECT_FALSE(valid_websocket_key("AAECAwQFBgc="));                  // 8 bytes
+  EXPECT_FALSE(valid_websocket_key("AAECAwQFBgcICQoLDA0ODxA="));      // 17 bytes
+  EXPECT_FALSE(valid_websocket_key("AAECAwQFBgcICQoLDA0ODw"));        // no padding
+  EXPECT_FALSE(valid_websocket_key("AAECAwQFBgcICQoLDA0O*w=="));      // not base64
+  EXPECT_FALSE(valid_websocket_key("AAECAwQFBgcICQoLDA0ODx=="));      // bits past the 16 bytes
+  EXPECT_FALSE(valid_websocket_key("AAECAwQFBgcICQoLDA0ODw==\r"));
+}
+
 }  // namespace
 }  // namespace eventserver

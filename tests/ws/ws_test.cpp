@@ -245,6 +245,11 @@ void PrintTo(const refusal& r, std::ostream* os) { *os << r.name; }
 
 class WebSocketRefusal : public ::testing::TestWithParam<refusal> {};
 
+std::string keyed_request(std::string_view key) {
+  return "GET /users/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: " + std::string(key) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
 TEST_P(WebSocketRefusal, GetsItsStatusAndCounter) {
   config c = ws_config();
   c.admin_enabled = true;
@@ -291,6 +296,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "GET /users/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n",
                 400, "bad_request"},
+        // RFC 6455 4.2.1: the key must decode to 16 bytes.
+        refusal{"ShortWebSocketKey", keyed_request("abc"), 400, "bad_request"},
+        refusal{"EightByteWebSocketKey", keyed_request("AAECAwQFBgc="), 400, "bad_request"},
+        refusal{"WebSocketKeyNotBase64", keyed_request("AAECAwQFBgcICQoLDA0O*w=="), 400, "bad_request"},
         refusal{"Malformed", "GET /users/1 HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n", 400, "bad_request"},
         refusal{"HeaderTooLarge", upgrade_request("/users/1", "X-Padding: " + std::string(9000, 'a') + "\r\n"), 431,
                 "bad_request"},

@@ -18,13 +18,17 @@ class admin_hub {
   virtual server_snapshot snapshot() const = 0;
   // Empty when ready; otherwise why not.
   virtual std::string readiness_problem() const = 0;
-  virtual std::string connz(const connz_query& query) const = 0;
+  // Adds to `build` the next connections of its page, at most `max_connections` of them;
+  // true once the answer is complete (its tail written).
+  virtual bool connz_slice(connz_build& build, std::size_t max_connections) const = 0;
   virtual bool stopping() const noexcept = 0;
   // The bearer token every request must carry (adminTokenFile); empty: none is required.
   virtual const std::string& admin_token() const = 0;
   // Requests refused for a missing or wrong token. The admin sessions count; the hub keeps the
   // number, since sessions come and go.
   virtual std::uint64_t& admin_unauthorized() = 0;
+  // Connections closed for sending no authorized request within the first-request deadline.
+  virtual std::uint64_t& admin_first_request_timeouts() = 0;
 
  protected:
   ~admin_hub() = default;

@@ -8,7 +8,14 @@
 // away and then one a second from its own timer, until the peer goes, a write stalls past its
 // deadline, or close() (the server's shutdown) ends it. Such a session still counts against
 // the server's limit of admin connections.
+//
+// Until it has sent a request the token authorizes (any request, when no token is set), a
+// connection is unauthenticated: it has admin_first_request_timeout for it, a 401 closes it,
+// and at the connection limit the server closes the unauthenticated one that has waited
+// longest to make way for a newcomer. So connections without the token can hold the admin
+// port for a moment at most, never keep its operator out.
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +38,11 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   // Cancels whatever is pending (read, write, timer); the handlers then end the session.
   void close();
 
+  // It has sent a request that passed the token check (see above).
+  bool authenticated() const noexcept { return authenticated_; }
+  bool closed() const noexcept { return closed_; }
+  std::chrono::steady_clock::time_point opened_at() const noexcept { return opened_at_; }
+
  private:
   using request = boost::beast::http::request<boost::beast::http::empty_body>;
   using response = boost::beast::http::response<boost::beast::http::string_body>;
@@ -40,6 +52,8 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   response respond(const request& req, std::string_view path, std::string_view query);
   void write_response();
   void on_write(const error_code& ec, bool keep_alive);
+  // /connz: a slice per turn of the event loop, then the response.
+  void build_connz();
 
   // Server-sent events.
   void start_events();
@@ -56,11 +70,16 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   response response_;
+  std::optional<connz_build> connz_;  // a /connz answer being built
+  unsigned connz_version_ = 11;
+  bool connz_keep_alive_ = false;
   admin_hub& hub_;
   asio::steady_timer tick_;
   std::string event_out_;         // bytes of the event (or stream header) being written
   bool event_in_flight_ = false;  // at most one write at a time
   bool closed_ = false;
+  bool authenticated_ = false;
+  std::chrono::steady_clock::time_point opened_at_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace eventserver

@@ -81,15 +81,26 @@ struct server_snapshot {
   // Admin requests refused for a missing or wrong bearer token. Filled in by the admin layer
   // (admin_hub::admin_unauthorized), not by server::snapshot().
   std::uint64_t admin_unauthorized = 0;
+  // Admin connections closed before an authorized request: past the first-request deadline
+  // (filled in by the admin layer), to make way for a newcomer at the limit, and newcomers
+  // refused at the limit because every connection had authenticated (both the server's).
+  std::uint64_t admin_first_request_timeouts = 0;
+  std::uint64_t admin_made_way = 0;
+  std::uint64_t admin_refused_limit = 0;
 };
 
 // Prometheus text exposition format, version 0.0.4.
 std::string render_metrics(const server_snapshot& snapshot);
 
 
-// {"head":..., "next_expected":..., "total":N, "offset":..., "connections":[...]}
+// {"connections":[...], "count":..., "offset":..., "processed_head":..., "total":N}: a whole page
+// at once (render_connz), or in pieces (the connections one by one, then the tail) for an
+// answer built in slices (admin_hub::connz_slice).
 std::string render_connz(const std::vector<connection_info>& page, std::size_t total, std::size_t offset,
                          sequence_number processed_head);
+void render_connz_connection(std::string& out, const connection_info& connection, bool first);
+void render_connz_tail(std::string& out, std::size_t count, std::size_t total, std::size_t offset,
+                       sequence_number processed_head);
 
 }  // namespace eventserver
 
@@ -104,5 +115,17 @@ struct connz_query {
 
 // nullopt (a 400 for the caller) on an unknown parameter or a value that is not a number.
 std::optional<connz_query> parse_connz_query(std::string_view query);
+
+// A /connz answer under construction. The event thread builds it a slice at a time
+// (admin_hub::connz_slice), oldest connection first, so that one request, however many
+// connections it lists, never holds the thread for more than a slice. Connections that come
+// or go meanwhile are listed or not, as on a page of a listing that changes.
+struct connz_build {
+  connz_query query;
+  std::uint64_t after = 0;  // the acceptance serial of the last connection looked at (0: none yet)
+  std::size_t passed = 0;   // matching connections looked at: skipped by the offset, or listed
+  std::size_t listed = 0;
+  std::string body;         // the JSON so far
+};
 
 }  // namespace eventserver

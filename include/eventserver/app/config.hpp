@@ -106,6 +106,10 @@ struct config {
   // A client whose socket takes nothing for this long while bytes wait for it is disconnected
   // (0: never).
   std::chrono::milliseconds client_write_timeout{};
+  // SO_SNDBUF of every client socket: the kernel's share of what one client may cost (it
+  // charges up to twice this). 0 leaves the kernel's autotuning, which grows a stuck
+  // client's buffer to tcp_wmem's maximum (4 MiB on Debian). docs/configuration.md sizes it.
+  std::size_t client_send_buffer_bytes{};
 
   // What the core reads of it.
   stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }

@@ -72,11 +72,12 @@ class server final : public source_hub, public client_hub, public admin_hub {
   server_snapshot snapshot() const override;
   // Empty when ready; otherwise why not (shutting down, stalled on a gap).
   std::string readiness_problem() const override;
-  std::string connz(const connz_query& query) const override;
+  bool connz_slice(connz_build& build, std::size_t max_connections) const override;
   void admin_opened(admin_session& session) override { admins_.insert(&session); }
   void admin_closed(admin_session& session) override { admins_.erase(&session); }
   const std::string& admin_token() const override { return admin_token_; }
   std::uint64_t& admin_unauthorized() override { return admin_unauthorized_; }
+  std::uint64_t& admin_first_request_timeouts() override { return admin_first_request_timeouts_; }
 
   // --- source_hub ------------------------------------------------------------------------------
   std::size_t max_line_bytes() const override { return settings_.max_line_bytes; }
@@ -143,6 +144,9 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // Handshake refusals by reason (auth's token_refusal names, then missing_token).
   std::vector<std::pair<std::string_view, std::uint64_t>> auth_refusals_;
   std::uint64_t admin_unauthorized_ = 0;  // admin requests refused for their token
+  std::uint64_t admin_first_request_timeouts_ = 0;
+  std::uint64_t admin_made_way_ = 0;       // unauthenticated admin connections closed for a newcomer
+  std::uint64_t admin_refused_limit_ = 0;  // newcomers refused: every admin connection had authenticated
   counters stats_;
   dispatcher dispatcher_;
   std::shared_ptr<listener> event_listener_;

@@ -15,11 +15,16 @@
 // twice. A client that resumes (<user>|<last>) starts in catch-up after <last>. Without
 // history, a client over its bound is cut off, as before.
 //
-// Stuck: a client whose socket takes no byte for clientWriteTimeoutMs while bytes wait for it
-// is disconnected.
+// Stuck: a client that takes no byte for clientWriteTimeoutMs while a write waits for its
+// socket is disconnected. "Takes" means its TCP acknowledged bytes (tcp_progress.hpp), read
+// when the timer fires, whatever the transport: a reader that drains its socket slowly keeps
+// the kernel's count moving although the socket may stay unwritable for long.
 //
 // Bound: the bytes queued and not yet taken by the transport never exceed maxClientQueueBytes;
-// a history read asks for no more than the room left.
+// a history read asks for no more than the room left. The kernel's share is bounded by the
+// socket's send buffer (clientSendBufferBytes, set by prepare_socket()). A client cut off for
+// a policy (stuck, slow, out of history) is reset: its buffers are freed at once, and it
+// learns of it (ECONNRESET) even if it reads nothing.
 
 #include <array>
 #include <chrono>
@@ -120,6 +125,10 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   virtual void close_transport(bool graceful) = 0;
   // Says goodbye on a transport that can (a WebSocket close code), before close_transport.
   virtual void goodbye(std::uint16_t code, std::string_view reason) = 0;
+  // The TCP socket under the transport: its options, what its peer took, the reset.
+  virtual tcp::socket& lowest_socket() = 0;
+  // The client socket options (net/client_socket.hpp): each transport's start() calls it.
+  void prepare_socket();
 
  private:
   enum class state : std::uint8_t { handshake, live, catching_up, cut_off, closed };
@@ -131,7 +140,10 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   void flush();
   void write_now();
   void overflow(sequence_number seq, std::size_t needed);
-  void cut_off(std::uint64_t& counter, std::string_view why, std::uint16_t close_code);
+  // Ends a registered session for a policy: counted, a rate-limited warning, then closed.
+  // With a close code (a token's end) a WebSocket client is told it; without one (stuck,
+  // slow, out of history) the connection is reset at once, on every transport.
+  void cut_off(std::uint64_t& counter, std::string_view why, std::optional<std::uint16_t> close_code);
 
   // Catch-up and resume.
   void start_catch_up(stream_epoch epoch, sequence_number next, std::vector<user_id> following);
@@ -144,6 +156,9 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // Stuck clients.
   void arm_stuck_timer();
   void on_stuck_timer(const error_code& ec);
+  // What the peer has taken so far: its TCP's acknowledged bytes, or (when the kernel cannot
+  // tell) the bytes the transport took.
+  std::uint64_t peer_taken();
 
   // Tokens: the session ends when the newest one expires.
   void arm_expiry_timer();
@@ -169,6 +184,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // moves bytes records its age (delivery latency): per write, not per notification. After a
   // partial write it stays: an upper bound for what is left.
   std::chrono::steady_clock::time_point oldest_arrival_{};
+  bool reset_ = false;  // cut off for a policy: closed with a reset (see cut_off)
 
   std::string peer_;
   std::string transport_;
@@ -188,8 +204,9 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   bool status_lines_ = false;  // it resumed: it is told of resumes and new epochs
   std::uint64_t history_notifications_ = 0;
 
-  // Stuck clients: the last time the transport took bytes.
-  std::chrono::steady_clock::time_point progress_at_;
+  // Stuck clients: peer_taken() when the stuck timer was armed, and the bytes the transport took.
+  std::uint64_t taken_at_arming_ = 0;
+  std::uint64_t transport_taken_ = 0;
   asio::steady_timer stuck_timer_;
   bool stuck_timer_armed_ = false;
   asio::steady_timer retry_timer_;  // a history read that came back empty too early
@@ -218,6 +235,7 @@ class tcp_client_session final : public client_session {
   std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
   void close_transport(bool graceful) override;
   void goodbye(std::uint16_t, std::string_view) override {}
+  tcp::socket& lowest_socket() override { return socket_; }
 
   tcp::socket socket_;
   asio::steady_timer handshake_timer_;

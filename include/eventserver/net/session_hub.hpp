@@ -62,6 +62,9 @@ struct client_limits {
   std::chrono::milliseconds write_timeout{0};  // a socket that takes nothing this long is stuck
   // The longest handshake line: maxLineBytes, plus room for a token when clientAuth is jwt.
   std::size_t max_handshake_bytes = 0;
+  // SO_SNDBUF of each client socket (0: the kernel's autotuning): with max_queue_bytes, what
+  // one client may cost, the kernel included.
+  std::size_t send_buffer_bytes = 0;
 };
 
 // The hub's answer on a client's token (clientAuth). The transports know no token format:

@@ -43,6 +43,7 @@ class tls_client_session final : public client_session {
   std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
   void close_transport(bool graceful) override;
   void goodbye(std::uint16_t, std::string_view) override {}
+  tcp::socket& lowest_socket() override { return stream_.next_layer(); }
 
   std::shared_ptr<ssl::context> context_;  // outlives stream_, which uses it
   ssl::stream<tcp::socket> stream_;

@@ -40,6 +40,10 @@ users_target parse_users_target(std::string_view target) noexcept;
 // request through.
 bool origin_allowed(std::string_view origin, std::span<const std::string> allowed) noexcept;
 
+// Whether a Sec-WebSocket-Key is base64 of 16 bytes (RFC 6455 4.2.1, point 5): 22 characters
+// of the base64 alphabet, the last carrying only zero bits, then "==". Anything else is a 400.
+bool valid_websocket_key(std::string_view key) noexcept;
+
 // A well-formed wsAllowedOrigins entry: "http://" or "https://", a host, an optional port,
 // and nothing else (no path, not even a trailing '/'): what a browser sends as Origin.
 bool valid_origin(std::string_view origin) noexcept;

@@ -19,10 +19,10 @@
 // or the close frame waits for the frame in flight, and the next frame waits for them.
 //
 // Liveness: a ping every wsPingIntervalMs; no pong within wsPongTimeoutMs closes with 4001.
-// The base's stuck timer (clientWriteTimeoutMs, reset whenever a write completes) is the
-// write timeout: Beast has none. Reads: one async_read stays outstanding for the whole
-// session; it answers pings, sees pongs and the peer's close, and a message over 4 KiB (1009,
-// sent by Beast) or any data message (1003) ends the session.
+// The base's stuck timer (clientWriteTimeoutMs: no byte acknowledged by the peer's TCP that
+// long) is the write timeout: Beast has none. Reads: one async_read stays outstanding for the
+// whole session; it answers pings, sees pongs and the peer's close, and a message over 4 KiB
+// (1009, sent by Beast) or any data message (1003) ends the session.
 
 #include <array>
 #include <chrono>
@@ -67,9 +67,8 @@ class basic_ws_client_session final : public client_session {
   // The upgrade request's header: browsers send cookies and a long User-Agent, and a token
   // may ride in the target or in Authorization; more is refused with 431.
   static constexpr std::uint32_t max_request_header = 8 * 1024;
-  // What one frame carries at most (unless a single line is longer): the stuck timer sees
-  // progress only when a frame completes, so a reader taking this much per
-  // clientWriteTimeoutMs is never called stuck; it also bounds the copy in flight.
+  // What one frame carries at most (unless a single line is longer): it bounds the copy in
+  // flight and how long a ping or our close waits behind a frame.
   static constexpr std::size_t max_frame_bytes = 64 * 1024;
 
   // `context`: for wss, the one in force when the connection was accepted (null for ws).
@@ -120,6 +119,7 @@ class basic_ws_client_session final : public client_session {
   std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
   void close_transport(bool graceful) override;
   void goodbye(std::uint16_t code, std::string_view reason) override;
+  tcp::socket& lowest_socket() override { return boost::beast::get_lowest_layer(ws_); }
 
   // What only the upgrade needs, given back once it is answered: an idle WebSocket costs the
   // daemon its socket, Beast's stream state (about 2.5 KiB) and this session.
