@@ -77,7 +77,7 @@ class damage_round {
   }
 
   void run() {
-    const std::uint64_t count = pick(40'000, 90'000);
+    const std::uint64_t count = pick(400, 900) * stream_model::broadcast_every;
     const std::uint64_t every = pick(0, 5) == 0 ? 0 : pick(1'500, 30'000);
     const char* fsync = std::array{"always", "interval", "never"}[pick(0, 2)];
     const auto kind = static_cast<damage_kind>(pick(0, 5));
@@ -264,7 +264,9 @@ class damage_round {
       }
     }
     for (const auto& s : before_.segments) {
-      if (s.first_seq > effect.range->first) EXPECT_TRUE(after.is_set_aside(s.path)) << s.path;
+      if (s.first_seq > effect.range->first) {
+        EXPECT_TRUE(after.is_set_aside(s.path)) << s.path;
+      }
     }
     log_daemon repaired(work_, config_, ++runs_);
     ASSERT_TRUE(repaired.started()) << repaired.output();

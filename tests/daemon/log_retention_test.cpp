@@ -152,8 +152,7 @@ class LogRetention : public ::testing::Test {
     for (std::size_t i = 0; i < clients.size(); ++i) {
       auto& c = clients[i];
       if (!c.status.starts_with("resumed|")) continue;
-      const auto want = model_->notifications(c.user, from[i], head_);
-      EXPECT_TRUE(same_lines(c.conn.read_lines(want.size(), 3 * wait_bound), want))
+      EXPECT_TRUE(receives(c.conn, model_->notifications(c.user, from[i], head_)))
           << "user " << c.user << " resuming after " << c.last << " (" << c.status << ")";
     }
     // Then the live stream, exactly once.
@@ -161,8 +160,8 @@ class LogRetention : public ::testing::Test {
     feed(source, head_ + 300);
     for (auto& c : clients) {
       if (!c.status.starts_with("resumed|")) continue;
-      const auto want = model_->notifications(c.user, live_from, head_);
-      EXPECT_TRUE(same_lines(c.conn.read_lines(want.size()), want)) << "user " << c.user << ", live after its resume";
+      EXPECT_TRUE(receives(c.conn, model_->notifications(c.user, live_from, head_)))
+          << "user " << c.user << ", live after its resume";
     }
     ++resume_rounds_;
   }
@@ -287,8 +286,7 @@ TEST_F(LogRetention, ACatchUpWhoseSegmentIsDeletedIsCutOffAndMayResume) {
   std::uint64_t from = now.resumable;
   if (again.status == expected_resume(last, later.resumable, head_).status) from = later.resumable;
   EXPECT_EQ(again.status, expected_resume(last, from, head_).status);
-  const auto want = model_->notifications(user, from, head_);
-  EXPECT_TRUE(same_lines(again.conn.read_lines(want.size(), 3 * wait_bound), want));
+  EXPECT_TRUE(receives(again.conn, model_->notifications(user, from, head_)));
   EXPECT_EQ(daemon->stop(), std::optional<int>(0)) << daemon->output();
 }
 

@@ -21,6 +21,10 @@ struct model_event {
 
 class stream_model {
  public:
+  // Every number divisible by this is a broadcast: a stream cut there ends with a line every
+  // client is owed, so a reader knows where it ends without waiting for silence.
+  static constexpr std::uint64_t broadcast_every = 100;
+
   // `count` events numbered 1..count among users 1..users. Ids are written with up to `pad`
   // leading zeros (the payload is passed through byte for byte, so the padding shows in the
   // notification). Follows and unfollows are balanced, so the graph keeps changing rather than
@@ -36,6 +40,7 @@ class stream_model {
       model_event e;
       const auto roll = std::uniform_int_distribution<int>(0, 99)(random);
       e.type = roll < 15 ? 'F' : roll < 30 ? 'U' : roll < 35 ? 'B' : roll < 65 ? 'P' : 'S';
+      if (seq % broadcast_every == 0) e.type = 'B';  // a mark every client reads up to
       const std::string number = std::to_string(seq);
       switch (e.type) {
         case 'B':
