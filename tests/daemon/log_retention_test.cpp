@@ -137,29 +137,27 @@ class LogRetention : public ::testing::Test {
       for (const auto last : positions) clients.push_back(resume(daemon.client_port(), user, last));
     }
     const kept_history after = settled ? before : kept(files::list(data_), false);
-    std::vector<std::uint64_t> from;
+    std::vector<std::uint64_t> from;  // 0: a wrong answer, reported already
     for (auto& c : clients) {
       const auto first = expected_resume(c.last, r, head_);
       const auto second = expected_resume(c.last, after.resumable, head_);
-      if (c.status == second.status && !(c.status == first.status)) {
-        from.push_back(second.from);
-        continue;
-      }
-      EXPECT_EQ(c.status, first.status) << "user " << c.user << " resuming after " << c.last << "; kept history "
-                                        << before.first << ".." << before.last << ", R " << r;
-      from.push_back(first.from);
+      from.push_back(c.status == first.status ? first.from : c.status == second.status ? second.from : 0);
+      EXPECT_NE(from.back(), 0u) << "user " << c.user << " resuming after " << c.last << " got '" << c.status
+                                 << "', want '" << first.status << "'; kept history " << before.first << ".."
+                                 << before.last << ", R " << r;
     }
     for (std::size_t i = 0; i < clients.size(); ++i) {
       auto& c = clients[i];
-      if (!c.status.starts_with("resumed|")) continue;
+      if (from[i] == 0) continue;
       EXPECT_TRUE(receives(c.conn, model_->notifications(c.user, from[i], head_)))
           << "user " << c.user << " resuming after " << c.last << " (" << c.status << ")";
     }
     // Then the live stream, exactly once.
     const std::uint64_t live_from = head_ + 1;
     feed(source, head_ + 300);
-    for (auto& c : clients) {
-      if (!c.status.starts_with("resumed|")) continue;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      auto& c = clients[i];
+      if (from[i] == 0) continue;
       EXPECT_TRUE(receives(c.conn, model_->notifications(c.user, live_from, head_)))
           << "user " << c.user << ", live after its resume";
     }
@@ -218,24 +216,19 @@ TEST_F(LogRetention, ResumesBeforeAtAndInsideTheKeptHistoryAcrossRestarts) {
 // (out_of_history) after what it was sent, a prefix of what it is owed; it resumes after its
 // last line and is told `incomplete`, then gets everything from R on.
 TEST_F(LogRetention, ACatchUpWhoseSegmentIsDeletedIsCutOffAndMayResume) {
-  // A small queue and no write timeout: the client that stops reading holds its place.
+  // A small queue and no write timeout: a client that stops reading falls back to history at
+  // once and holds its place there.
   auto daemon = start("\"maxClientQueueBytes\": 4096, \"clientWriteTimeoutMs\": 0");
   ASSERT_TRUE(daemon->started());
+  // The kernel takes up to 4 MiB for a socket nobody reads (tcp_wmem) before the daemon sees
+  // it fall behind: few users and long lines, so that this one is owed a lot, soon.
+  model_ = std::make_unique<stream_model>(seed_, 400'000, 4, 200);
+  const std::uint64_t user = pick(1, 4);
+  auto stuck = connection::open(daemon->client_port(), 4096);
+  stuck.send(std::to_string(user) + "\r\n");
+  ASSERT_TRUE(wait_for([&] { return daemon->metric("eventserver_clients_registered_total") == 1; }));
+  const std::uint64_t owed_from = 1;
   auto source = connect_producer(daemon->event_port());
-  feed(source, 150'000);
-  const kept_history at_start = kept(files::list(data_), false);
-  const std::uint64_t user = pick(1, users);
-  resumed_client stuck{user, at_start.resumable - 1, connection::open(daemon->client_port(), 4096), {}};
-  stuck.conn.send(std::to_string(user) + "|" + std::to_string(stuck.last) + "\r\n");
-  // Its status line only (a snapshot finishing meanwhile may have moved R: either is right).
-  const auto status = stuck.conn.read_lines(1);
-  ASSERT_EQ(status.size(), 1u);
-  const std::uint64_t r_after = kept(files::list(data_), false).resumable;
-  std::uint64_t owed_from = stuck.last + 1;
-  if (status.front() != expected_resume(stuck.last, at_start.resumable, head_).status) {
-    EXPECT_EQ(status.front(), expected_resume(stuck.last, r_after, head_).status);
-    owed_from = r_after;
-  }
 
   std::set<std::uint64_t> boundaries;  // every segment start seen
   const auto note_boundaries = [&](const files::listing& l) {
@@ -244,33 +237,34 @@ TEST_F(LogRetention, ACatchUpWhoseSegmentIsDeletedIsCutOffAndMayResume) {
   note_boundaries(files::list(data_));
   std::uint64_t next = 0;
   bool gone = false;
-  for (int chunk = 0; chunk < 12 && !gone; ++chunk) {
+  for (int chunk = 0; chunk < 7 && !gone; ++chunk) {
     feed(source, head_ + 50'000);
-    // Where its cursor stands (the next number it will read), from /connz: it moves no more
-    // once the socket and the queue are full.
+    // Where its cursor stands (the next number it will read), from /connz, once it reads
+    // from history: it moves no more once the socket and the queue are full.
     const auto connz = nlohmann::json::parse(http_request(daemon->admin_port(), "GET /connz HTTP/1.1").body);
     for (const auto& c : connz["connections"]) {
       if (c["user"] == user && c["mode"] == "catch-up") {
         next = connz["processed_head"].get<std::uint64_t>() - c["behind"].get<std::uint64_t>() + 1;
       }
     }
-    ASSERT_NE(next, 0u) << "the resumed client is not catching up: " << connz.dump();
+    if (next == 0) continue;  // the kernel's buffers took all so far
     const auto listing = files::list(data_);
     note_boundaries(listing);
     const std::uint64_t first = kept(listing, false).first;
     // The segment after the one holding `next` is deleted too (an open file stays readable).
     gone = std::any_of(boundaries.begin(), boundaries.end(), [&](std::uint64_t b) { return b > next && b < first; });
   }
-  ASSERT_TRUE(gone) << "could not get retention past the stuck client's cursor at " << next;
+  ASSERT_TRUE(gone) << "could not get retention past the stuck client's cursor at " << next
+                    << " (0: it never fell back to history)";
 
   // It reads what it was sent, then is cut off.
   lines got;
   for (;;) {
-    auto more = stuck.conn.read_lines(1000, 2 * wait_bound);
+    auto more = stuck.read_lines(1000, 2 * wait_bound);
     got.insert(got.end(), more.begin(), more.end());
     if (more.size() < 1000) break;
   }
-  EXPECT_NE(stuck.conn.status(), read_status::timeout) << "not cut off; got " << got.size() << " lines";
+  EXPECT_NE(stuck.status(), read_status::timeout) << "not cut off; got " << got.size() << " lines";
   auto owed = model_->notifications(user, owed_from, head_);
   ASSERT_LE(got.size(), owed.size());
   EXPECT_TRUE(same_lines(got, lines(owed.begin(), owed.begin() + static_cast<std::ptrdiff_t>(got.size()))));
