@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 PACKAGES := g++ cmake make pkg-config \
             libboost1.81-dev nlohmann-json3-dev libspdlog-dev \
             libgtest-dev libgmock-dev libbenchmark-dev \
-            libssl-dev openssl \
+            libssl-dev openssl nats-server libnats-dev \
             chromium libjs-chart.js
 
 .PHONY: all deps configure build run test sanitize harness bench clean

@@ -181,6 +181,19 @@ std::string render_metrics(const server_snapshot& s) {
                 l.fsync_buckets, l.fsyncs, l.fsync_seconds_sum);
     m.reasons("eventserver_log_snapshots_total", "Snapshots of the follower graph written, by result.",
               {{"ok", l.snapshots_written}, {"failed", l.snapshot_failures}});
+    m.gauge("eventserver_log_snapshots", "Snapshots kept on disk, each a point a resume can start from.", l.snapshots);
+    m.counter("eventserver_log_snapshots_set_aside_total",
+              "Snapshots past the end of the log found at start-up and renamed .damaged (not used).",
+              l.snapshots_set_aside);
+    m.gauge("eventserver_log_damaged_ranges",
+            "Stretches of damage in the kept log, read past at start-up; a resume across one is incomplete.",
+            l.damaged_ranges);
+    m.gauge("eventserver_log_damaged_numbers", "Sequence numbers lost to damage in the kept log.", l.damaged_numbers);
+    if (l.resumable_from) {
+      m.gauge("eventserver_log_resumable_from",
+              "The first sequence number a resume can be served from exactly (history for resumes begins here).",
+              *l.resumable_from);
+    }
     m.gauge_seconds("eventserver_log_snapshot_age_seconds", "Seconds since the newest snapshot was written (-1: none).",
                     l.snapshot_age_seconds);
     m.gauge_seconds("eventserver_log_snapshot_duration_seconds", "How long writing the last snapshot took.",

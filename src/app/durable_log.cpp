@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -60,11 +61,16 @@ void durable_log::start() {
     return;
   }
   // The directory must exist and be writable: a daemon that cannot keep its log says so at
-  // once rather than run without one.
+  // once rather than run without one. A missing one is made when its parent exists (as
+  // nats-server's -sd, Prometheus's storage path and Kafka's log.dirs are).
   struct stat info {};
+  if (::stat(settings_.data_dir.c_str(), &info) != 0 && errno == ENOENT &&
+      ::mkdir(settings_.data_dir.c_str(), 0750) == 0) {
+    spdlog::info("event log: created the data directory {}", settings_.data_dir);
+  }
   if (::stat(settings_.data_dir.c_str(), &info) != 0) {
     throw config_error("\"dataDir\" " + settings_.data_dir + ": " + std::strerror(errno) +
-                       " (create it, or set \"dataDir\" to \"\" to run without an event log)");
+                       " (its parent must exist; or set \"dataDir\" to \"\" to run without an event log)");
   }
   if (!S_ISDIR(info.st_mode)) throw config_error("\"dataDir\" " + settings_.data_dir + ": not a directory");
   if (::access(settings_.data_dir.c_str(), R_OK | W_OK | X_OK) != 0) {
@@ -92,8 +98,10 @@ void durable_log::start() {
 
 void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered) {
   for (const auto& note : recovered->directory.notes()) {
+    if (note.action == storage::recovery_action::set_aside_snapshot) ++snapshots_set_aside_;
     if (note.action == storage::recovery_action::cut_torn_tail || note.action == storage::recovery_action::cut_damage ||
-        note.action == storage::recovery_action::set_aside) {
+        note.action == storage::recovery_action::set_aside || note.action == storage::recovery_action::kept_damage ||
+        note.action == storage::recovery_action::set_aside_snapshot) {
       spdlog::warn("event log: {}", note.describe());
     } else {
       spdlog::info("event log: {}", note.describe());
@@ -125,7 +133,7 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
   pipeline_ = std::make_unique<log_pipeline>(*file_, pipeline_limits, position);
   dispatch_.attach_log(*pipeline_);
   history_ = std::make_unique<storage::history_service>(
-      settings_.data_dir, [file = file_.get()] { return file->segments(); },
+      settings_.data_dir, [file = file_.get()] { return file->view(); },
       [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
   // The next periodic snapshot counts from the one recovered (of this stream), not from 0:
   // otherwise every restart past snapshotEveryEvents would write one at once.
@@ -187,9 +195,10 @@ void durable_log::maybe_snapshot() {
 void durable_log::start_snapshot() {
   const auto started = steady::now();
   const log_position position = dispatch_.applied();
-  snapshot_ = std::make_unique<snapshot_work>(snapshot_work{dispatch_.routes().graph().users(), 0, position,
+  snapshot_ = std::make_unique<snapshot_work>(snapshot_work{dispatch_.routes().graph().users(), 0, 0, {}, position,
                                                             storage::snapshot_encoder(position.epoch, position.seq),
                                                             started, 0});
+  changes_.start_journal();
   applied_at_last_snapshot_ = position.seq;
   file_->snapshot_begin(position.epoch, position.seq);
   snapshot_->longest_step = std::chrono::duration<double>(steady::now() - started).count();
@@ -205,10 +214,36 @@ void durable_log::continue_snapshot() {
   }
   const auto started = steady::now();
   const auto& graph = dispatch_.routes().graph();
+  const auto journal = changes_.journal();
+  for (; work.journal_read < journal.size(); ++work.journal_read) {
+    work.since[journal[work.journal_read].from].push_back(journal[work.journal_read]);
+  }
   const std::size_t end = std::min(work.users.size(), work.next + snapshot_users_per_step);
-  for (; work.next < end; ++work.next) work.encoder.add(work.users[work.next], graph.following(work.users[work.next]));
+  std::vector<user_id> then;
+  for (; work.next < end; ++work.next) {
+    const user_id user = work.users[work.next];
+    const auto changed = work.since.find(user);
+    if (changed == work.since.end()) {
+      work.encoder.add(user, graph.following(user));
+      continue;
+    }
+    // Newest first, each change since the snapshot's number undone: the list as it was then.
+    const auto now = graph.following(user);
+    then.assign(now.begin(), now.end());
+    for (auto it = changed->second.rbegin(); it != changed->second.rend(); ++it) {
+      const auto at = std::lower_bound(then.begin(), then.end(), it->to);
+      const bool present = at != then.end() && *at == it->to;
+      if (it->added() && present) {
+        then.erase(at);
+      } else if (!it->added() && !present) {
+        then.insert(at, it->to);
+      }
+    }
+    work.encoder.add(user, then);
+  }
   const bool done = work.next == work.users.size();
   if (done) {
+    changes_.stop_journal();
     work.encoder.finish();
     file_->snapshot_finish(work.encoder.take_output());
   } else if (work.encoder.output_size() >= snapshot_write_bytes) {
@@ -226,6 +261,7 @@ void durable_log::continue_snapshot() {
 
 void durable_log::abandon_snapshot() {
   snapshot_.reset();
+  changes_.stop_journal();
   file_->snapshot_abandon();
 }
 
@@ -297,6 +333,11 @@ log_status durable_log::status() const {
   out.fsync_seconds_sum = s.fsync_seconds_sum;
   for (std::size_t i = 0; i < storage::fsync_bucket_count; ++i) out.fsync_buckets.emplace_back(storage::fsync_buckets[i], s.fsync_le[i]);
   out.segments_deleted = s.segments_deleted;
+  out.snapshots = s.snapshots;
+  out.snapshots_set_aside = snapshots_set_aside_;
+  out.damaged_ranges = s.damaged_ranges;
+  out.damaged_numbers = s.damaged_numbers;
+  if (history_) out.resumable_from = history_->first_available(applied.epoch);
   out.snapshots_written = s.snapshots_written;
   out.snapshot_failures = s.snapshot_failures;
   out.last_snapshot_seconds = s.last_snapshot_seconds;

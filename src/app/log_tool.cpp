@@ -184,20 +184,25 @@ int verify(const tool_options& options, std::ostream& out, std::ostream&) {
   stream_epoch epoch = 0;
   sequence_number last = 0;
   std::string previous;
+  bool previous_end_damaged = false;  // its numbers up to the next segment are lost, as said
   for (const auto& segment : listing.segments) {
     const std::string path = join_path(options.data_dir, segment.name);
     const bool newest = &segment == &listing.segments.back();
-    if (segment.epoch == epoch && segment.first_seq != last + 1) {
+    if (segment.epoch == epoch && segment.first_seq != last + 1 &&
+        !(previous_end_damaged && segment.first_seq > last + 1)) {
       out << "MISSING before " << path << ": expected " << segment_file_name(segment.epoch, last + 1) << " after "
           << previous << "\n";
       status = exit_damaged;
     }
     printing_reporter report(out, path, newest);
-    const segment_scan scan = scan_segment(path, segment.first_seq, report);
+    // Read past damage, as start-up does: every stretch of it is reported, and what follows.
+    const segment_scan scan = scan_segment_through(path, segment.first_seq, report);
+    previous_end_damaged = !newest && scan.outcome == scan_outcome::torn_tail;
     switch (scan.outcome) {
       case scan_outcome::clean:
-        out << "ok " << path << ": seq " << range(segment.first_seq, scan.last_seq) << ", " << scan.batches
-            << " batches\n";
+        if (!scan.damage.empty()) status = exit_damaged;
+        out << (scan.damage.empty() ? "ok " : "read past damage: ") << path << ": seq "
+            << range(segment.first_seq, scan.last_seq) << ", " << scan.batches << " batches\n";
         break;
       case scan_outcome::io_error:
         out << "UNREADABLE " << path << ": " << scan.error.message() << "\n";

@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "eventserver/storage/batch_format.hpp"
+#include "eventserver/storage/file_io.hpp"
 #include "eventserver/storage/file_names.hpp"
 
 namespace eventserver::storage {
@@ -50,6 +51,10 @@ file_log::file_log(log_directory directory, file_log_settings settings, notify o
     status_.last_snapshot_seq = newest.seq;
     status_.last_snapshot_at = newest.mtime;
   }
+  for (const snapshot_file& snapshot : directory_.snapshots_at_open()) {
+    view_.snapshots.push_back({snapshot.epoch, snapshot.seq});
+  }
+  prune_snapshots();  // no thread yet: snapshots an older version of the daemon kept
   refresh_status();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "eventserver-log");  // in top -H and perf: the disk's share
@@ -140,9 +145,9 @@ file_log_status file_log::status() const {
   return status_;
 }
 
-std::vector<segment_info> file_log::segments() const {
+log_view file_log::view() const {
   std::lock_guard lock(mutex_);
-  return segments_;
+  return view_;
 }
 
 void file_log::run() {
@@ -314,8 +319,8 @@ void file_log::run_snapshot(snapshot_write_job& write) {
   if (snapshot_error_.empty()) {
     result.ok = true;
     result.detail = snapshot_->final_path();
-    (void)prune_snapshots(dir_name_, settings_.keep_snapshots);
     std::lock_guard guard(mutex_);
+    view_.snapshots.push_back({snapshot_epoch_, snapshot_seq_});
     ++status_.snapshots_written;
     status_.last_snapshot_seconds = seconds;
     status_.last_snapshot_at = std::chrono::system_clock::now();
@@ -328,7 +333,10 @@ void file_log::run_snapshot(snapshot_write_job& write) {
     ++status_.snapshot_failures;
   }
   snapshot_.reset();
-  if (result.ok) apply_retention();  // the snapshot may free older segments
+  if (result.ok) {
+    apply_retention();  // the snapshot may free older segments
+    prune_snapshots();
+  }
   on_report_(snapshot_report(std::move(result)));
 }
 
@@ -342,10 +350,37 @@ void file_log::apply_retention() {
   const std::size_t count =
       segments_to_delete(directory_.segments(), settings_.retention, std::chrono::system_clock::now(), keep_from);
   if (count == 0) return;
-  if (!directory_.remove_oldest(count)) {
+  const std::error_code failure = directory_.remove_oldest(count);
+  {
     std::lock_guard guard(mutex_);
-    status_.segments_deleted += count;
+    if (!failure) status_.segments_deleted += count;
+    refresh_status();  // at once: history readers must not look for what was deleted
   }
+  prune_snapshots();
+}
+
+void file_log::prune_snapshots() {
+  std::vector<snapshot_mark> marks;
+  {
+    std::lock_guard guard(mutex_);
+    marks = view_.snapshots;
+  }
+  const std::vector<std::size_t> prune = snapshots_to_prune(marks, directory_.segments());
+  if (prune.empty()) return;
+  std::vector<snapshot_mark> kept;
+  bool removed = false;
+  for (std::size_t i = 0; i < marks.size(); ++i) {
+    if (std::find(prune.begin(), prune.end(), i) != prune.end() &&
+        !remove_file(join_path(dir_name_, snapshot_file_name(marks[i].epoch, marks[i].seq)))) {
+      removed = true;
+      continue;
+    }
+    kept.push_back(marks[i]);
+  }
+  if (removed) (void)sync_directory(dir_name_);
+  std::lock_guard guard(mutex_);
+  view_.snapshots = std::move(kept);
+  status_.snapshots = view_.snapshots.size();
 }
 
 // Under mutex_.
@@ -355,12 +390,20 @@ void file_log::refresh_status() {
   status_.bytes = 0;
   for (const auto& segment : segments) status_.bytes += segment.bytes;
   // A whole copy only when segments came or went; otherwise the active one's extent moved.
-  if (segments_.size() != segments.size()) {
-    segments_ = segments;
+  if (view_generation_ != directory_.generation()) {
+    view_generation_ = directory_.generation();
+    view_.segments = segments;
+    view_.damage = directory_.damage();
+    status_.damaged_ranges = view_.damage.size();
+    status_.damaged_numbers = 0;
+    for (const auto& range : view_.damage) {
+      status_.damaged_numbers += range.last_lost >= range.first_lost ? range.last_lost - range.first_lost + 1 : 1;
+    }
   } else if (!segments.empty()) {
-    segments_.back().bytes = segments.back().bytes;
-    segments_.back().last_seq = segments.back().last_seq;
+    view_.segments.back().bytes = segments.back().bytes;
+    view_.segments.back().last_seq = segments.back().last_seq;
   }
+  status_.snapshots = view_.snapshots.size();
 }
 
 }  // namespace eventserver::storage

@@ -98,9 +98,9 @@ struct history_service::following_query {
   bool ambiguous = false;  // this round's base cannot tell: try an older one
 };
 
-history_service::history_service(std::string dir, segments_fn segments, post_fn post, std::size_t reader_buffer_bytes)
+history_service::history_service(std::string dir, view_fn view, post_fn post, std::size_t reader_buffer_bytes)
     : dir_(std::move(dir)),
-      segments_(std::move(segments)),
+      view_(std::move(view)),
       post_(std::move(post)),
       reader_buffer_bytes_(std::max(reader_buffer_bytes, batch_header_size)) {
   thread_ = std::thread([this] {
@@ -136,8 +136,7 @@ void history_service::read(const history_request& request, read_done done) {
 void history_service::release(std::uint64_t reader) { enqueue(release_job{reader}); }
 
 std::optional<sequence_number> history_service::first_available(stream_epoch epoch) const {
-  const std::vector<segment_info> segments = segments_();
-  return first_available_seq(segments, epoch);
+  return resumable_from(view_(), epoch);
 }
 
 void history_service::following_at(user_id user, stream_epoch epoch, sequence_number after, following_done done) {
@@ -210,7 +209,7 @@ history_chunk history_service::read_chunk(const history_request& request, reader
   history_reader& reader = state.reader;
   if (!state.positioned || reader.epoch() != request.epoch || reader.position() != request.from) {
     state.positioned = false;
-    const std::vector<segment_info> segments = segments_();
+    const std::vector<segment_info> segments = view_().segments;
     switch (reader.seek(segments, request.epoch, request.from)) {
       case history_start::complete:
         break;
@@ -333,13 +332,14 @@ void history_service::answer_following(stream_epoch epoch, std::vector<following
   };
   std::vector<base> bases;  // by seq, oldest first
   {
-    std::vector<snapshot_file> snapshots = list_snapshots(dir_);  // newest first
-    std::erase_if(snapshots, [epoch](const snapshot_file& s) { return s.epoch != epoch; });
-    std::reverse(snapshots.begin(), snapshots.end());
-    const auto segments = segments_();
-    if (first_available_seq(segments, epoch) == sequence_number{1}) bases.push_back({0, {}, 0, false});
+    const log_view view = view_();
+    std::vector<snapshot_mark> snapshots = view.snapshots;
+    std::erase_if(snapshots, [epoch](const snapshot_mark& s) { return s.epoch != epoch; });
+    std::sort(snapshots.begin(), snapshots.end(),
+              [](const snapshot_mark& a, const snapshot_mark& b) { return a.seq < b.seq; });
+    if (first_available_seq(view.segments, epoch) == sequence_number{1}) bases.push_back({0, {}, 0, false});
     for (std::size_t i = 0; i < snapshots.size(); ++i) {
-      bases.push_back({snapshots[i].seq, join_path(dir_, snapshots[i].name),
+      bases.push_back({snapshots[i].seq, join_path(dir_, snapshot_file_name(epoch, snapshots[i].seq)),
                        i + 1 < snapshots.size() ? snapshots[i + 1].seq : no_number, false});
     }
   }
@@ -387,6 +387,8 @@ void history_service::answer_following(stream_epoch epoch, std::vector<following
         if (!loaded.ok) {
           chosen->refused = true;
           chosen = nullptr;
+        } else if (loaded.exact) {
+          chosen->settled = chosen->seq;  // the graph at exactly seq: no window to watch
         }
       }
     }
@@ -434,7 +436,7 @@ void history_service::answer_following(stream_epoch epoch, std::vector<following
     bool damaged = false;
     if (scan_to > chosen->seq) {
       history_reader reader(dir_, pass_buffer_bytes);
-      const auto start = reader.seek(segments_(), epoch, chosen->seq + 1);
+      const auto start = reader.seek(view_().segments, epoch, chosen->seq + 1);
       if (start != history_start::complete) {
         damaged = true;  // the log no longer reaches back to the base (or cannot be read)
       } else {

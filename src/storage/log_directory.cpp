@@ -1,5 +1,6 @@
 #include "eventserver/storage/log_directory.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <set>
@@ -14,6 +15,7 @@
 #include "eventserver/storage/file_io.hpp"
 #include "eventserver/storage/file_names.hpp"
 #include "eventserver/storage/reporter.hpp"
+#include "eventserver/storage/segment_index.hpp"
 #include "eventserver/storage/segment_scan.hpp"
 #include "eventserver/storage/storage_error.hpp"
 
@@ -73,6 +75,24 @@ void cut_file(const std::string& path, std::uint64_t length) {
   if (ec) throw storage_error("cannot cut " + path + " to " + std::to_string(length) + " bytes: " + ec.message());
 }
 
+// Whether the index file holds exactly `entries` (a full scan's): an index is never trusted.
+bool index_matches(const std::string& path, const std::vector<index_entry>& entries) {
+  unique_fd fd;
+  if (open_file(path, O_RDONLY, fd)) return false;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != entries.size() * index_entry_size) {
+    return false;
+  }
+  std::vector<char> bytes(entries.size() * index_entry_size);
+  if (!bytes.empty() && ::pread(fd.get(), bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+    return false;
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!(decode_index_entry(bytes.data() + i * index_entry_size) == entries[i])) return false;
+  }
+  return true;
+}
+
 // `<name>.damaged`, or `<name>.<n>.damaged` when an earlier repair already used that name.
 std::string aside_name(const std::string& dir, const std::string& name) {
   std::string candidate = damaged_file_name(name);
@@ -102,6 +122,12 @@ std::string recovery_note::describe() const {
       return "repair: renamed " + file + " to " + file + ".damaged (" + reason + ")";
     case recovery_action::rebuilt_index:
       return "rebuilt " + file + ", which disagreed with its segment";
+    case recovery_action::kept_damage:
+      return file + " is damaged at byte offset " + std::to_string(offset) + " (" + reason + ", " +
+             std::to_string(bytes) + " bytes): " + numbers(first_lost, last_lost) +
+             " lost; history reads past it, and a resume across it is told it is incomplete";
+    case recovery_action::set_aside_snapshot:
+      return "renamed " + file + " to " + file + ".damaged: " + reason;
   }
   return file;
 }
@@ -115,7 +141,6 @@ log_directory log_directory::open(const log_options& options) {
   log.lock_ = directory_lock::acquire(options.dir);
   const std::string& dir = options.dir;
   const directory_listing listing = list_directory(dir);
-  log.snapshots_ = listing.snapshots;
   bool changed = false;  // entries were removed or renamed: sync the directory at the end
 
   for (const auto& name : listing.temporaries) {
@@ -157,6 +182,9 @@ log_directory log_directory::open(const log_options& options) {
     changed = true;
   };
 
+  // A sealed segment whose end was damage: the numbers it lost end where the next one starts.
+  std::optional<std::size_t> open_damage;  // its index in damage_
+  std::size_t open_damage_note = 0;        // and in notes_
   bool set_aside_rest = false;  // repair cut this epoch: its later segments no longer continue it
   stream_epoch set_aside_epoch = 0;
   std::string scanned_name;  // the segment whose full-scan index entries are in scanned_index
@@ -170,7 +198,13 @@ log_directory log_directory::open(const log_options& options) {
     }
     const segment_info* previous =
         !log.segments_.empty() && log.segments_.back().epoch == file.epoch ? &log.segments_.back() : nullptr;
-    if (previous != nullptr && file.first_seq != previous->last_seq + 1) {
+    if (open_damage && previous == nullptr) open_damage.reset();  // lost to its epoch's end: unknown
+    if (open_damage && file.first_seq > previous->last_seq + 1) {
+      // The segment before ended in damage: what it lost runs up to this one.
+      log.damage_[*open_damage].last_lost = file.first_seq - 1;
+      log.notes_[open_damage_note].last_lost = file.first_seq - 1;
+      open_damage.reset();
+    } else if (previous != nullptr && file.first_seq != previous->last_seq + 1) {
       const sequence_number expected = previous->last_seq + 1;
       const std::string problem =
           file.first_seq > expected
@@ -189,15 +223,34 @@ log_directory log_directory::open(const log_options& options) {
       continue;
     }
 
+    open_damage.reset();
     const bool is_last = i + 1 == files.size();
     tail_reporter report;
-    // Repair reads every segment whole (the damage may be anywhere); a daemon's start-up only
-    // the last one and the tail of the others (replay then verifies what it reads).
-    segment_scan scan = is_last || options.repair ? scan_segment(path, file.first_seq, report)
-                                                  : check_segment_tail(path, file.first_seq, report);
+    // Every segment is read whole: damage is found at start-up, wherever it is. Repair stops
+    // at the first damage (it cuts there); a daemon's start-up reads past it.
+    segment_scan scan = options.repair ? scan_segment(path, file.first_seq, report)
+                                       : scan_segment_through(path, file.first_seq, report);
     if (scan.outcome == scan_outcome::io_error) throw storage_error("cannot read " + path + ": " + scan.error.message());
-    bool index_stale = scan.index_rebuilt;
-    if (scan.outcome == scan_outcome::torn_tail && is_last) {
+    bool index_stale = scan.index_rebuilt ||
+                       (!is_last && scan.outcome == scan_outcome::clean &&
+                        !index_matches(join_path(dir, index_file_name(file.epoch, file.first_seq)), scan.index));
+    for (const auto& stretch : scan.damage) {
+      log.damage_.push_back({file.epoch, stretch.first_lost, stretch.last_lost, file.name, stretch.offset,
+                             stretch.bytes, stretch.reason});
+      log.notes_.push_back({recovery_action::kept_damage, file.name, stretch.offset, stretch.bytes,
+                            stretch.first_lost, stretch.last_lost, stretch.reason});
+    }
+    if (scan.outcome == scan_outcome::torn_tail && !is_last && !options.repair) {
+      // A sealed segment was synced whole before the next one began: an invalid end is damage.
+      // Its numbers run to the next segment of the epoch (filled in there), else unknown.
+      log.damage_.push_back({file.epoch, scan.last_seq + 1, 0, file.name, scan.valid_length,
+                             scan.file_size - scan.valid_length, scan.reason});
+      log.notes_.push_back({recovery_action::kept_damage, file.name, scan.valid_length,
+                            scan.file_size - scan.valid_length, scan.last_seq + 1, 0, scan.reason});
+      open_damage = log.damage_.size() - 1;
+      open_damage_note = log.notes_.size() - 1;
+      index_stale = true;
+    } else if (scan.outcome == scan_outcome::torn_tail && is_last) {
       cut_file(path, scan.valid_length);
       const tail_loss& loss = report.loss();
       log.notes_.push_back({recovery_action::cut_torn_tail, file.name, scan.valid_length,
@@ -239,9 +292,37 @@ log_directory log_directory::open(const log_options& options) {
     }
     segment_info info;
     static_cast<segment_file&>(info) = file;
-    info.bytes = scan.valid_length;
+    // A damaged end kept (not cut) still takes its room on the disk.
+    info.bytes = scan.outcome == scan_outcome::torn_tail && !is_last && !options.repair ? scan.file_size
+                                                                                         : scan.valid_length;
     info.last_seq = scan.last_seq;
     log.segments_.push_back(std::move(info));
+  }
+
+  // Snapshots the log does not reach hold a graph of numbers the log no longer has: recovery
+  // must not use them, and nothing may delete them silently.
+  {
+    const stream_epoch epoch = log.current_epoch();
+    const sequence_number end = log.last_seq();
+    std::vector<snapshot_file> kept;
+    for (const snapshot_file& snapshot : listing.snapshots) {
+      if (snapshot.epoch < epoch || (snapshot.epoch == epoch && snapshot.seq <= end)) {
+        kept.push_back(snapshot);
+        continue;
+      }
+      const std::string aside = aside_name(dir, snapshot.name);
+      if (auto ec = rename_file(join_path(dir, snapshot.name), join_path(dir, aside))) {
+        throw storage_error("cannot rename " + join_path(dir, snapshot.name) + ": " + ec.message());
+      }
+      const std::string why = epoch == 0 ? std::string("the log is empty")
+                                         : "the log ends at sequence number " + std::to_string(end) + " of epoch " +
+                                               std::to_string(epoch);
+      log.notes_.push_back({recovery_action::set_aside_snapshot, snapshot.name, 0, snapshot.bytes, 0, 0,
+                            "a snapshot of sequence number " + std::to_string(snapshot.seq) + " of epoch " +
+                                std::to_string(snapshot.epoch) + ", but " + why});
+      changed = true;
+    }
+    log.snapshots_ = std::move(kept);
   }
 
   if (!log.segments_.empty()) {
@@ -337,6 +418,7 @@ std::error_code log_directory::roll(stream_epoch epoch, sequence_number first_se
   info.mtime = now;
   info.last_seq = first_seq - 1;
   segments_.push_back(std::move(info));
+  ++generation_;
   return sync_directory(options_.dir);
 }
 
@@ -355,6 +437,14 @@ std::error_code log_directory::remove_oldest(std::size_t count) {
     failure = remove_file(join_path(options_.dir, segment.name));
     if (failure) break;
     (void)remove_file(join_path(options_.dir, index_file_name(segment.epoch, segment.first_seq)));
+  }
+  if (removed != 0) {
+    ++generation_;
+    // Damage goes with the segment holding it.
+    std::erase_if(damage_, [&](const damaged_range& range) {
+      return std::any_of(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(removed),
+                         [&](const segment_info& segment) { return segment.name == range.file; });
+    });
   }
   segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(removed));
   if (failure) return failure;

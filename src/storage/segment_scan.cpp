@@ -132,6 +132,59 @@ segment_scan scan_segment(const std::string& path, sequence_number first_seq, re
   return scan;
 }
 
+segment_scan scan_segment_through(const std::string& path, sequence_number first_seq, reporter& report) {
+  segment_scan scan = scan_segment(path, first_seq, report);
+  if (scan.outcome != scan_outcome::damaged) return scan;
+  segment_reader reader(scan_buffer_bytes);
+  if (auto ec = reader.open(path)) {
+    scan.outcome = scan_outcome::io_error;
+    scan.error = ec;
+    return scan;
+  }
+  // Each round: the damage at scan.damage_offset ends at scan.resume_offset, where a valid
+  // batch with a number above the last good one starts. Record it, read on from there.
+  while (scan.outcome == scan_outcome::damaged) {
+    reader.seek(scan.resume_offset);
+    batch_view resumed;
+    if (reader.next(resumed) != read_status::batch) {  // find_valid_batch_after said it was
+      scan.outcome = scan_outcome::io_error;
+      scan.error = reader.error() ? reader.error() : std::make_error_code(std::errc::io_error);
+      return scan;
+    }
+    scan.damage.push_back({scan.damage_offset, scan.resume_offset - scan.damage_offset, scan.last_seq + 1,
+                           resumed.first_seq - 1, scan.reason});
+    reader.seek(scan.resume_offset);
+    scan.index.push_back({resumed.first_seq, scan.resume_offset});  // readers seek past the damage from here
+    scan.last_seq = resumed.first_seq - 1;
+    scan.reason.clear();
+    scan.outcome = scan_outcome::clean;
+    if (read_valid_batches(reader, scan)) break;
+    if (scan.outcome == scan_outcome::io_error) return scan;
+    const std::uint64_t bad = scan.valid_length;
+    scan.damage_offset = bad;
+    const std::uint64_t resume = find_valid_batch_after(reader, bad, scan.file_size, scan.last_seq);
+    if (reader.error()) {
+      scan.outcome = scan_outcome::io_error;
+      scan.error = reader.error();
+      return scan;
+    }
+    if (resume != 0) {
+      scan.outcome = scan_outcome::damaged;
+      scan.resume_offset = resume;
+      report.corruption(bad, resume - bad, scan.reason);
+      continue;
+    }
+    scan.outcome = scan_outcome::torn_tail;
+    tail_loss loss;
+    loss.offset = bad;
+    loss.bytes = scan.file_size - bad;
+    loss.first_lost = scan.last_seq + 1;
+    loss.reason = scan.reason;
+    report.torn_tail(loss);
+  }
+  return scan;
+}
+
 segment_scan check_segment_tail(const std::string& path, sequence_number first_seq, reporter& report) {
   const auto entry = last_index_entry(index_path_for(path));
   if (entry && entry->first_seq >= first_seq) {

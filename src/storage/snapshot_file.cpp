@@ -128,10 +128,12 @@ class snapshot_scanner {
       fail(0, "header checksum mismatch");
       return false;
     }
-    if (load_le<std::uint32_t>(header + 8) != snapshot_format_version) {
-      fail(8, "unsupported snapshot version " + std::to_string(load_le<std::uint32_t>(header + 8)));
+    const std::uint32_t version = load_le<std::uint32_t>(header + 8);
+    if (version != snapshot_format_version && version != fuzzy_snapshot_format_version) {
+      fail(8, "unsupported snapshot version " + std::to_string(version));
       return false;
     }
+    result_.exact = version == snapshot_format_version;
     if (load_le<std::uint32_t>(header + 12) != 0 || load_le<std::uint32_t>(header + 36) != 0) {
       fail(12, "non-zero reserved field");
       return false;
@@ -229,16 +231,5 @@ snapshot_load load_snapshot(const std::string& path, const snapshot_visitor& vis
 }
 
 std::vector<snapshot_file> list_snapshots(const std::string& dir) { return list_directory(dir).snapshots; }
-
-std::error_code prune_snapshots(const std::string& dir, std::size_t keep, std::vector<std::string>* removed) {
-  const auto snapshots = list_snapshots(dir);
-  bool changed = false;
-  for (std::size_t i = keep; i < snapshots.size(); ++i) {
-    if (auto ec = remove_file(join_path(dir, snapshots[i].name))) return ec;
-    if (removed != nullptr) removed->push_back(snapshots[i].name);
-    changed = true;
-  }
-  return changed ? sync_directory(dir) : std::error_code{};
-}
 
 }  // namespace eventserver::storage

@@ -5,12 +5,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
+#include <set>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "eventserver/app/log_tool.hpp"
 #include "eventserver/storage/file_names.hpp"
+#include "eventserver/storage/snapshot_file.hpp"
 #include "support/daemon.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
@@ -213,6 +217,55 @@ TEST(EventLog, NoNewStreamWhileAnotherSourceIsConnected) {
   second.send_lines({"1|B", "3|B"});
   EXPECT_EQ(alice.read_lines(1), (lines{"3|B"}));
   EXPECT_EQ(d.stats().streams_started, 0u);
+}
+
+// Snapshots are encoded a few hundred users per turn of the loop while the stream goes on;
+// each must still be the graph at exactly its number (graph_changes' journal undoes what
+// changed since), or a recovery from it past a torn tail would route with a future graph.
+TEST(EventLog, EverySnapshotIsTheGraphAtExactlyItsNumber) {
+  temp_data_dir dir;
+  config settings = with_log(dir, "never");
+  settings.snapshot_every_events = 15000;
+  constexpr user_id users = 20000;  // dozens of turns of encoding each
+  std::mt19937_64 rng(7);
+  lines stream;
+  for (user_id u = 1; u <= users; ++u) stream.push_back(std::to_string(u) + "|F|" + std::to_string(u) + "|" + std::to_string(u % 50 + 1));
+  while (stream.size() < 60000) {
+    const sequence_number seq = stream.size() + 1;
+    const user_id from = rng() % users + 1;
+    const user_id to = rng() % 50 + 1;
+    stream.push_back(std::to_string(seq) + (rng() % 2 == 0 ? "|F|" : "|U|") + std::to_string(from) + "|" + std::to_string(to));
+  }
+  {
+    test_daemon d(settings);
+    auto source = d.connect_source();
+    // All at once: the socket holds more than one read, so the loop applies events between
+    // the turns that encode a snapshot.
+    source.send_lines(stream);
+    source.send_lines({"durable?"});
+    ASSERT_EQ(await_durable(source, stream.size()), "durable|1|" + std::to_string(stream.size()));
+    ASSERT_TRUE(d.wait_until([](server& s) { return s.snapshot().log.snapshots_written >= 1; }));
+  }
+  std::size_t checked = 0;
+  for (const auto& snapshot : storage::list_snapshots(dir.path().string())) {
+    std::map<user_id, std::set<user_id>> model;
+    for (sequence_number seq = 1; seq <= snapshot.seq; ++seq) {
+      const parse_result parsed = parse_event(stream[seq - 1]);
+      if (parsed.ev.type == event_type::follow) model[parsed.ev.from].insert(parsed.ev.to);
+      if (parsed.ev.type == event_type::unfollow) model[parsed.ev.from].erase(parsed.ev.to);
+    }
+    std::erase_if(model, [](const auto& entry) { return entry.second.empty(); });
+    std::map<user_id, std::set<user_id>> loaded;
+    const auto result = storage::load_snapshot((dir.path() / snapshot.name).string(),
+                                               [&](user_id user, std::span<const user_id> followed) {
+                                                 loaded[user].insert(followed.begin(), followed.end());
+                                               });
+    ASSERT_TRUE(result.ok) << result.error;
+    EXPECT_TRUE(result.exact);
+    EXPECT_EQ(loaded, model) << snapshot.name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 2u);
 }
 
 TEST(EventLog, AMissingDataDirStopsStartUp) {

@@ -12,6 +12,8 @@
 #include "eventserver/storage/file_names.hpp"
 #include "eventserver/storage/segment_index.hpp"
 #include "eventserver/storage/segment_scan.hpp"
+#include "eventserver/storage/snapshot_encoder.hpp"
+#include "eventserver/storage/snapshot_file.hpp"
 #include "eventserver/storage/storage_error.hpp"
 #include "storage/storage_test_support.hpp"
 
@@ -235,7 +237,7 @@ TEST(LogDirectory, EveryTornTailOffsetOfTheLastRecord) {
                 std::to_string(last_start) + ", sequence numbers 43..48 lost");
 }
 
-TEST(LogDirectory, FlippedBitInTheLastSegmentStopsStartUpUnlessRepairing) {
+TEST(LogDirectory, DamageInTheMiddleIsReadPastAndKeptUnlessRepairing) {
   temp_dir dir;
   std::vector<std::uint64_t> offsets;
   {
@@ -245,11 +247,34 @@ TEST(LogDirectory, FlippedBitInTheLastSegmentStopsStartUpUnlessRepairing) {
   const std::string path = dir.file(segment_file_name(1, 1));
   const std::uint64_t size = testing::size_of(path);
   testing::flip_bit(path, offsets[2] + 40);
-  EXPECT_EQ(open_error(options_for(dir)),
-            "segment " + path + " is damaged at byte offset " + std::to_string(offsets[2]) +
-                " (checksum mismatch, " + std::to_string(size - offsets[2]) +
-                " bytes from there to its end); to cut the log there and set the rest of epoch 1 aside, run repair");
-  EXPECT_EQ(testing::size_of(path), size);  // refusing changes nothing
+  {
+    // Start-up reads past it: the batch's numbers are a damaged range, the file is untouched,
+    // and what follows the damage is still the log (appends continue at its end).
+    log_directory log = log_directory::open(options_for(dir));
+    ASSERT_EQ(actions(log), std::vector<recovery_action>{recovery_action::kept_damage});
+    EXPECT_EQ(log.notes()[0].describe(),
+              segment_file_name(1, 1) + " is damaged at byte offset " + std::to_string(offsets[2]) +
+                  " (checksum mismatch, " + std::to_string(offsets[3] - offsets[2]) +
+                  " bytes): sequence numbers 11..15 lost; history reads past it, and a resume across it is told it "
+                  "is incomplete");
+    ASSERT_EQ(log.damage().size(), 1u);
+    const damaged_range& range = log.damage()[0];
+    EXPECT_EQ(range.epoch, 1u);
+    EXPECT_EQ(range.first_lost, 11u);
+    EXPECT_EQ(range.last_lost, 15u);
+    EXPECT_EQ(range.file, segment_file_name(1, 1));
+    EXPECT_EQ(range.offset, offsets[2]);
+    EXPECT_EQ(range.bytes, offsets[3] - offsets[2]);
+    EXPECT_EQ(log.last_seq(), 30u);
+    EXPECT_EQ(testing::size_of(path), size);
+    ASSERT_FALSE(log.append(1, events_batch(31, 1)));
+  }
+  // The index has an entry where the valid batches start again: a reader seeking past the
+  // damage starts there.
+  const auto entry = search_index(index_path_for(path), 16);
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->first_seq, 16u);
+  EXPECT_EQ(entry->offset, offsets[3]);
 
   auto options = options_for(dir);
   options.repair = true;
@@ -258,15 +283,15 @@ TEST(LogDirectory, FlippedBitInTheLastSegmentStopsStartUpUnlessRepairing) {
   const recovery_note& note = log.notes()[0];
   EXPECT_EQ(note.file, segment_file_name(1, 1));
   EXPECT_EQ(note.offset, offsets[2]);
-  EXPECT_EQ(note.bytes, size - offsets[2]);
   EXPECT_EQ(note.first_lost, 11u);
   EXPECT_EQ(note.reason, "checksum mismatch");
   EXPECT_EQ(log.last_seq(), 10u);
   EXPECT_EQ(testing::size_of(path), offsets[2]);
+  EXPECT_TRUE(log.damage().empty());
   ASSERT_FALSE(log.append(1, events_batch(11, 1)));
 }
 
-TEST(LogDirectory, DamageInASealedSegmentSetsTheRestOfItsEpochAside) {
+TEST(LogDirectory, ASealedSegmentsDamagedEndLosesTheNumbersUpToTheNext) {
   temp_dir dir;
   std::vector<segment_info> segments;
   {
@@ -276,13 +301,42 @@ TEST(LogDirectory, DamageInASealedSegmentSetsTheRestOfItsEpochAside) {
     segments = log.segments();
   }
   ASSERT_GE(segments.size(), 4u);
-  // The last batch of epoch 1's first segment: read by the start-up's tail check.
+  // The last batch of epoch 1's first segment: no valid batch follows it in its file.
   const std::string first = dir.file(segments[0].name);
   const std::uint64_t first_size = testing::size_of(first);
   testing::flip_bit(first, first_size - 5);
-  const std::string error = open_error(options_for(dir, 600));
-  EXPECT_NE(error.find("segment " + first + " is damaged at byte offset "), std::string::npos) << error;
+  {
+    log_directory log = log_directory::open(options_for(dir, 600));
+    ASSERT_EQ(log.damage().size(), 1u);
+    const damaged_range& range = log.damage()[0];
+    EXPECT_EQ(range.file, segments[0].name);
+    EXPECT_EQ(range.first_lost, segments[0].last_seq - 3);
+    EXPECT_EQ(range.last_lost, segments[0].last_seq);  // up to the next segment's first number
+    EXPECT_EQ(log.segments().size(), segments.size());
+    sequence_number epoch_one_end = 0;
+    for (const auto& segment : segments) {
+      if (segment.epoch == 1) epoch_one_end = segment.last_seq;
+    }
+    EXPECT_EQ(log.epochs()[0].last_seq, epoch_one_end);
+    EXPECT_EQ(testing::size_of(first), first_size);
+    // Retention deleting that segment takes its damage with it.
+    ASSERT_FALSE(log.remove_oldest(1));
+    EXPECT_TRUE(log.damage().empty());
+  }
+}
 
+TEST(LogDirectory, RepairOfASealedSegmentSetsTheRestOfItsEpochAside) {
+  temp_dir dir;
+  std::vector<segment_info> segments;
+  {
+    log_directory log = log_directory::open(options_for(dir, 600));
+    append_events(log, 1, 30, 4);
+    append_events(log, 2, 3, 4);
+    segments = log.segments();
+  }
+  ASSERT_GE(segments.size(), 4u);
+  const std::string first = dir.file(segments[0].name);
+  testing::flip_bit(first, testing::size_of(first) - 5);
   auto options = options_for(dir, 600);
   options.repair = true;
   log_directory log = log_directory::open(options);
@@ -306,6 +360,44 @@ TEST(LogDirectory, DamageInASealedSegmentSetsTheRestOfItsEpochAside) {
   ASSERT_EQ(epochs.size(), 2u);
   EXPECT_EQ(epochs[0].last_seq, segments[0].last_seq - 4);  // the damaged batch cut off
   EXPECT_EQ(epochs[1].last_seq, 12u);                       // epoch 2 untouched
+}
+
+// What a machine crash under logFsync interval or never leaves (the snapshot synced, the log
+// tail not), or a repair's cut: snapshots of numbers the log no longer has.
+TEST(LogDirectory, SnapshotsPastTheEndOfTheLogAreSetAside) {
+  temp_dir dir;
+  {
+    log_directory log = log_directory::open(options_for(dir));
+    append_events(log, 1, 6, 5);
+  }
+  const auto write_snapshot = [&](stream_epoch epoch, sequence_number seq) {
+    snapshot_encoder encoder(epoch, seq);
+    encoder.finish();
+    snapshot_file_writer writer;
+    ASSERT_FALSE(writer.open(dir.path(), epoch, seq));
+    ASSERT_FALSE(writer.finish(encoder.take_output()));
+  };
+  write_snapshot(1, 20);
+  write_snapshot(1, 30);
+  write_snapshot(1, 31);
+  write_snapshot(2, 5);
+  log_directory log = log_directory::open(options_for(dir));
+  std::vector<std::string> aside;
+  for (const auto& note : log.notes()) {
+    if (note.action == recovery_action::set_aside_snapshot) aside.push_back(note.file);
+  }
+  EXPECT_EQ(aside, (std::vector<std::string>{snapshot_file_name(2, 5), snapshot_file_name(1, 31)}));
+  EXPECT_EQ(log.notes().back().describe(), "renamed " + snapshot_file_name(1, 31) + " to " +
+                                               snapshot_file_name(1, 31) +
+                                               ".damaged: a snapshot of sequence number 31 of epoch 1, but the log "
+                                               "ends at sequence number 30 of epoch 1");
+  for (const auto& name : aside) {
+    EXPECT_FALSE(std::filesystem::exists(dir.file(name))) << name;
+    EXPECT_TRUE(std::filesystem::exists(dir.file(name + ".damaged"))) << name;
+  }
+  ASSERT_EQ(log.snapshots_at_open().size(), 2u);
+  EXPECT_EQ(log.snapshots_at_open()[0].seq, 30u);
+  EXPECT_EQ(log.snapshots_at_open()[1].seq, 20u);
 }
 
 TEST(LogDirectory, MissingSegmentIsAnErrorNamingTheFileExpected) {

@@ -18,6 +18,11 @@
 
 #include "eventserver/core/event.hpp"
 #include "eventserver/storage/batch_builder.hpp"
+#include "eventserver/storage/crc32c.hpp"
+#include "eventserver/storage/endian.hpp"
+#include "eventserver/storage/log_directory.hpp"
+#include "eventserver/storage/log_view.hpp"
+#include "eventserver/storage/snapshot_file.hpp"
 
 namespace eventserver::storage::testing {
 
@@ -96,5 +101,26 @@ inline void flip_bit(const std::string& path, std::uint64_t offset, int bit = 0)
 }
 
 inline std::uint64_t size_of(const std::string& path) { return std::filesystem::file_size(path); }
+
+// What file_log::view() would say of a log_directory: its segments and damage, and the
+// snapshots in its directory.
+inline log_view view_of(const log_directory& log) {
+  log_view view(log.segments());
+  for (const auto& snapshot : list_snapshots(log.dir())) view.snapshots.push_back({snapshot.epoch, snapshot.seq});
+  view.damage = log.damage();
+  return view;
+}
+
+// Turns a snapshot file into a version-1 ("fuzzy") one, as older daemons wrote them.
+inline void make_fuzzy_snapshot(const std::string& path) {
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  store_le<std::uint32_t>(bytes.data() + 8, 1);
+  store_le<std::uint32_t>(bytes.data() + 32, crc32c_mask(crc32c(bytes.data(), 32)));
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
 
 }  // namespace eventserver::storage::testing

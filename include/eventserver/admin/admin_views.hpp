@@ -34,7 +34,12 @@ struct log_status {
   std::vector<std::pair<double, std::uint64_t>> fsync_buckets;  // (le seconds, cumulative count)
   std::uint64_t snapshots_written = 0;
   std::uint64_t snapshot_failures = 0;
-  double last_snapshot_seconds = 0;        // how long writing the last one took
+  std::uint64_t snapshots = 0;             // kept on disk (each a base for resumes)
+  std::uint64_t snapshots_set_aside = 0;   // at start-up: past the end of the log, renamed .damaged
+  std::uint64_t damaged_ranges = 0;        // damage in the kept log, read past at start-up
+  std::uint64_t damaged_numbers = 0;       // sequence numbers those ranges lost
+  std::optional<sequence_number> resumable_from;  // where history for a resume begins (current epoch)
+  double last_snapshot_seconds = 0;        // how long writing the last one took        // how long writing the last one took
   double last_snapshot_pause_seconds = 0;  // the longest the event loop spent on it at once
   double snapshot_age_seconds = -1;        // since the newest snapshot; -1: none
   double recovery_seconds = 0;

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include "eventserver/admin/admin_views.hpp"
 #include "eventserver/app/memory_history.hpp"
 #include "eventserver/app/blocking_job.hpp"
@@ -83,6 +85,7 @@ class durable_log {
   blocking_job recovery_;
   bool recovering_ = false;
   double recovery_seconds_ = 0;
+  std::uint64_t snapshots_set_aside_ = 0;  // at start-up: past the end of the log
   std::unique_ptr<storage::file_log> file_;
   std::unique_ptr<memory_history> memory_;  // without a dataDir
   // Reads the files for clients catching up or resuming (a thread of its own). Declared after
@@ -91,10 +94,13 @@ class durable_log {
   std::unique_ptr<log_pipeline> pipeline_;
   std::string failing_;  // the write error while writing fails
 
-  // The snapshot being encoded, a few users per turn.
+  // The snapshot being encoded, a few users per turn. Exact: each user's list is the graph's
+  // now with the changes since `position` (graph_changes' journal) undone.
   struct snapshot_work {
     std::vector<user_id> users;
     std::size_t next = 0;
+    std::size_t journal_read = 0;  // journal entries sorted into `since`
+    boost::unordered_flat_map<user_id, std::vector<graph_changes::slot>> since;  // by user, in order
     log_position position;
     storage::snapshot_encoder encoder;
     std::chrono::steady_clock::time_point started;

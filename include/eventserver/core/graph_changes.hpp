@@ -7,6 +7,11 @@
 //
 // Bound: `capacity` changes of 24 bytes; older ones are overwritten. A resume from further back
 // than the ring reaches asks the history instead (history_source::following_at).
+//
+// The journal: while a snapshot of the graph at N is encoded over several turns of the loop,
+// every change is also appended to a journal that nothing overwrites, so the encoder can undo,
+// for a user it reaches only later, what changed after N (the snapshot is then exact). Bound:
+// the changes applied while one snapshot is encoded; emptied when it ends.
 
 #include <cstddef>
 #include <optional>
@@ -22,7 +27,8 @@ class graph_changes {
   explicit graph_changes(std::size_t capacity);
 
   // `seq` changed the edge from -> to: added (a follow) or removed (an unfollow).
-  void record(sequence_number seq, user_id from, user_id to, bool added) noexcept {
+  void record(sequence_number seq, user_id from, user_id to, bool added) {
+    if (journaling_) journal_.push_back({seq << 1 | (added ? 1 : 0), from, to});
     slot& s = ring_[next_ % ring_.size()];
     if (next_ >= ring_.size()) covered_after_ = s.seq >> 1;  // the change overwritten is gone
     s.seq = seq << 1 | (added ? 1 : 0);
@@ -45,15 +51,29 @@ class graph_changes {
 
   std::size_t capacity() const noexcept { return ring_.size(); }
 
- private:
   struct slot {
     sequence_number seq = 0;  // number << 1, low bit: added
     user_id from = 0;
     user_id to = 0;
+    bool added() const noexcept { return (seq & 1) != 0; }
   };
+  // Starts (emptied) or ends the journal; journal() is every change since it started, in order.
+  void start_journal() {
+    journal_.clear();
+    journaling_ = true;
+  }
+  void stop_journal() {
+    journaling_ = false;
+    std::vector<slot>().swap(journal_);
+  }
+  std::span<const slot> journal() const noexcept { return journal_; }
+
+ private:
   std::vector<slot> ring_;
   std::size_t next_ = 0;                 // changes recorded since the last reset
   sequence_number covered_after_ = 0;    // every change after this number is in the ring
+  bool journaling_ = false;
+  std::vector<slot> journal_;
 };
 
 }  // namespace eventserver

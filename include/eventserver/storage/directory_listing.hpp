@@ -23,6 +23,19 @@ struct segment_info : segment_file {
   sequence_number last_seq = 0;  // first_seq - 1 when it holds nothing
 };
 
+// Numbers of an epoch that the log holds no valid batch for, between valid ones: damage that
+// start-up read past (a bad batch in a segment, or a sealed segment whose end is invalid). It
+// stays reported for as long as the segment holding it exists.
+struct damaged_range {
+  stream_epoch epoch = 0;
+  sequence_number first_lost = 0;
+  sequence_number last_lost = 0;
+  std::string file;          // the segment
+  std::uint64_t offset = 0;  // the first invalid byte in it
+  std::uint64_t bytes = 0;   // invalid bytes from there
+  std::string reason;
+};
+
 struct snapshot_file {
   std::string name;
   stream_epoch epoch = 0;

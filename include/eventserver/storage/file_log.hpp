@@ -32,6 +32,7 @@
 
 #include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/storage/log_directory.hpp"
+#include "eventserver/storage/log_view.hpp"
 #include "eventserver/storage/retention.hpp"
 #include "eventserver/storage/snapshot_file.hpp"
 
@@ -44,7 +45,6 @@ struct file_log_settings {
   std::chrono::milliseconds fsync_interval{100};
   retention_policy retention;
   std::chrono::milliseconds retry_after{1000};
-  std::size_t keep_snapshots = 2;
 };
 
 // The upper bounds of the fsync latency histogram's buckets, in seconds (Prometheus `le`).
@@ -66,6 +66,9 @@ struct file_log_status {
   std::uint64_t segments_deleted = 0;
   std::uint64_t snapshots_written = 0;
   std::uint64_t snapshot_failures = 0;
+  std::uint64_t snapshots = 0;          // kept on disk: each one a base for resumes
+  std::uint64_t damaged_ranges = 0;     // damage read past at start-up, still in the log
+  std::uint64_t damaged_numbers = 0;    // the numbers those ranges lost (an unknown end counts 1)
   double last_snapshot_seconds = 0;  // how long the last snapshot took to write
   std::optional<std::chrono::system_clock::time_point> last_snapshot_at;
   sequence_number last_snapshot_seq = 0;
@@ -114,8 +117,8 @@ class file_log final : public log_backend {
 
   file_log_status status() const;
   const std::string& dir() const noexcept { return dir_name_; }
-  // The data directory's segments as they stand (for history readers on other threads).
-  std::vector<segment_info> segments() const;
+  // The log as history readers on other threads need it: segments, snapshots, damage (a copy).
+  log_view view() const;
 
  private:
   struct snapshot_begin_job {
@@ -137,6 +140,9 @@ class file_log final : public log_backend {
   void run_snapshot(snapshot_begin_job& begin);
   void run_snapshot(snapshot_write_job& write);
   void apply_retention();
+  // Deletes the snapshots that no longer serve as a base (snapshots_to_prune) and re-reads
+  // the list. On the writing thread.
+  void prune_snapshots();
   void refresh_status();
 
   log_directory directory_;
@@ -154,7 +160,8 @@ class file_log final : public log_backend {
   std::size_t queued_batches_ = 0;  // batches among jobs_
   bool flush_asked_ = false;        // flush() came: write what is queued
   file_log_status status_;
-  std::vector<segment_info> segments_;  // copy of directory_.segments(), under mutex_
+  log_view view_;                        // copy of the directory's lists, under mutex_
+  std::uint64_t view_generation_ = ~std::uint64_t{0};  // directory_.generation() view_ was copied at
 
   // The writing thread's own.
   bool failing_ = false;

@@ -42,6 +42,7 @@
 
 #include "eventserver/core/history.hpp"
 #include "eventserver/storage/directory_listing.hpp"
+#include "eventserver/storage/log_view.hpp"
 
 namespace eventserver::storage {
 
@@ -52,13 +53,14 @@ class history_service final : public history_source {
   // Runs a function on the event thread (the daemon passes asio::post on its io_context).
   // Called on the service's thread; it must not call back into the service.
   using post_fn = std::function<void(std::function<void()>)>;
-  // The log's current segments, oldest first (file_log::segments(): a copy, thread-safe).
-  using segments_fn = std::function<std::vector<segment_info>()>;
+  // The log as it stands (file_log::view(): a copy, thread-safe). A function returning just
+  // the segments will do where there are no snapshots or damage to know of.
+  using view_fn = std::function<log_view()>;
 
   // 16 KiB: a reader kept per client catching up; a larger batch grows it once.
   static constexpr std::size_t default_reader_buffer_bytes = std::size_t{16} << 10;
 
-  history_service(std::string dir, segments_fn segments, post_fn post,
+  history_service(std::string dir, view_fn view, post_fn post,
                   std::size_t reader_buffer_bytes = default_reader_buffer_bytes);
   // Stops the thread: the job in progress is given up at its next batch; pending requests are
   // dropped (their done never runs and is destroyed here, on the caller's thread).
@@ -72,7 +74,8 @@ class history_service final : public history_source {
   // I/O. A reader whose last read ended where this one starts reads on without a seek.
   void read(const history_request& request, read_done done) override;
   void release(std::uint64_t reader) override;
-  // On the caller's thread: the segment list and no file opened.
+  // The resumable start (log_view.hpp: after the oldest base past every damaged range). On
+  // the caller's thread: the view and no file opened.
   std::optional<sequence_number> first_available(stream_epoch epoch) const override;
   // Sorted ascending; nullopt when the log and its snapshots cannot tell (neither a snapshot
   // at or before `after` nor the epoch's start remains, `after` is past the log's end, damage).
@@ -111,7 +114,7 @@ class history_service final : public history_source {
   bool stopping() const noexcept { return stop_.load(std::memory_order_relaxed); }
 
   const std::string dir_;
-  const segments_fn segments_;
+  const view_fn view_;
   const post_fn post_;
   const std::size_t reader_buffer_bytes_;
 

@@ -4,12 +4,18 @@
 //
 // Opening is recovery, its own step (LevelDB's Recover): take LOCK; delete `.tmp` files;
 // sort the segments by (epoch, first_seq); drop zero-length segments that are not the last;
-// check each sealed segment's extent from its index and its continuity with the one before
-// (next first_seq == previous last + 1 within an epoch); scan the last segment whole and cut
-// a torn tail. Damage anywhere else (or a missing segment) stops start-up with a storage_error
-// naming the file and offset, unless `repair` is set: then the damaged segment is cut at the
-// damage and the later segments of its epoch are renamed `<name>.damaged`. Everything done
-// is listed in notes() for the caller to log.
+// read every segment whole (every batch's CRC), check its continuity with the one before
+// (next first_seq == previous last + 1 within an epoch), and cut a torn tail off the last one.
+// Damage anywhere else is read past and kept as a damaged_range (damage()): the daemon decides
+// what it costs (recovery refuses to replay across it; history tells a resume across it that
+// it is incomplete). A missing segment stops start-up with a storage_error naming it. With
+// `repair` set, the first damage of an epoch (or a missing segment) cuts the epoch there
+// instead, and its later segments are renamed `<name>.damaged`.
+//
+// Last, snapshots that the log does not reach (of a later epoch, or past the last number of
+// the current one: written before a log tail that a crash or a repair then lost) are renamed
+// `<name>.damaged`, since the graph they hold is of a future the log no longer has. Everything
+// done is listed in notes() for the caller to log.
 //
 // After open, the object is plain synchronous state: one thread at a time.
 
@@ -50,6 +56,8 @@ enum class recovery_action : std::uint8_t {
   cut_damage,             // repair: a segment cut at damage
   set_aside,              // repair: a segment after the damage or a gap, renamed `.damaged`
   rebuilt_index,          // an index that disagreed with its segment, rewritten
+  kept_damage,            // damage read past and kept (damage()): numbers lost, as far as known
+  set_aside_snapshot,     // a snapshot past the end of the log, renamed `.damaged`
 };
 
 struct recovery_note {
@@ -76,9 +84,14 @@ class log_directory {
 
   const std::string& dir() const noexcept { return options_.dir; }
   const std::vector<recovery_note>& notes() const noexcept { return notes_; }
-  // The snapshots found at open, newest first (what recovery loads from; list_snapshots()
-  // gives the current list).
+  // The snapshots found at open that the log reaches, newest first (what recovery loads from;
+  // list_snapshots() gives the current list).
   const std::vector<snapshot_file>& snapshots_at_open() const noexcept { return snapshots_; }
+  // Damage read past at open, oldest first; ranges in segments that retention deleted since
+  // are dropped.
+  const std::vector<damaged_range>& damage() const noexcept { return damage_; }
+  // Changes whenever a segment is added or removed (not when the active one grows).
+  std::uint64_t generation() const noexcept { return generation_; }
   // Oldest first; the last one is the active segment (appends go there).
   const std::vector<segment_info>& segments() const noexcept { return segments_; }
   std::vector<epoch_range> epochs() const;
@@ -117,6 +130,8 @@ class log_directory {
   segment_writer writer_;
   std::vector<recovery_note> notes_;
   std::vector<snapshot_file> snapshots_;
+  std::vector<damaged_range> damage_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace eventserver::storage

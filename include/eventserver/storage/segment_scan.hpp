@@ -40,6 +40,18 @@ struct segment_scan {
   std::vector<index_entry> index;    // entries for the valid part (index_entry_due's rule)
   bool index_rebuilt = false;        // check_segment_tail: the index disagreed; `index` is complete
   std::error_code error;
+  // scan_segment_through only: each stretch of damage it read past, in order. The outcome,
+  // valid_length, last_seq and index then describe the segment after the last of them (valid
+  // batches again), and `index` has an entry at each resume_offset, so a reader seeking past
+  // the damage starts there.
+  struct damaged_stretch {
+    std::uint64_t offset = 0;         // the first invalid byte
+    std::uint64_t bytes = 0;          // invalid bytes up to the next valid batch
+    sequence_number first_lost = 0;   // the numbers between the last good batch and the next
+    sequence_number last_lost = 0;
+    std::string reason;
+  };
+  std::vector<damaged_stretch> damage;
 };
 
 // Reads the whole segment at `path` (named `<epoch>-<first_seq>.log`; `first_seq` is taken
@@ -47,6 +59,12 @@ struct segment_scan {
 // what it drops. Reads through a bounded buffer.
 segment_scan scan_segment(const std::string& path, reporter& report);
 segment_scan scan_segment(const std::string& path, sequence_number first_seq, reporter& report);
+
+// Like scan_segment, but damage in the middle does not end the scan: it is recorded in
+// `damage` and the scan reads on from the next valid batch, so the whole segment is checked and
+// what follows the damage stays readable. The outcome is torn_tail only for an invalid end of
+// the file (no valid batch after it), else clean. What start-up uses on every segment.
+segment_scan scan_segment_through(const std::string& path, sequence_number first_seq, reporter& report);
 
 // A sealed segment's extent without reading all of it: from its index's last entry, verified,
 // to the end of the file. When the index is missing, disagrees, or misses entries for the

@@ -51,6 +51,7 @@ struct snapshot_load {
   std::string error;  // names the file and the byte offset of the first problem
   stream_epoch epoch = 0;
   sequence_number seq = 0;  // replay the log from seq + 1
+  bool exact = false;       // the graph at exactly seq (version 2), not a fuzzy one (version 1)
   std::uint64_t users = 0;
   std::uint64_t edges = 0;
   std::uint64_t chunks = 0;
@@ -73,8 +74,5 @@ snapshot_load load_snapshot(const std::string& path, const snapshot_visitor& vis
 // cannot be read.
 std::vector<snapshot_file> list_snapshots(const std::string& dir);
 
-// Deletes all but the newest `keep` snapshots (syncing the directory); `removed` gets their
-// names. Throws storage_error when the directory cannot be read.
-std::error_code prune_snapshots(const std::string& dir, std::size_t keep, std::vector<std::string>* removed = nullptr);
 
 }  // namespace eventserver::storage

@@ -1,7 +1,7 @@
 #pragma once
 // A follower-graph snapshot file, `snapshot-<epoch:020>-<seq:020>.snap` (docs/log_format.md):
 //
-//   header   40 bytes: "EVSNAPSH", u32 version = 1, u32 reserved = 0, u64 epoch, u64 seq
+//   header   40 bytes: "EVSNAPSH", u32 version = 2, u32 reserved = 0, u64 epoch, u64 seq
 //            (the graph after applying seq: replay starts at seq + 1), u32 masked crc32c of
 //            bytes [0, 32), u32 reserved = 0
 //   chunks   u32 length (1..max_snapshot_chunk_bytes), u32 masked crc32c of the records, then
@@ -20,7 +20,10 @@
 namespace eventserver::storage {
 
 inline constexpr std::string_view snapshot_magic = "EVSNAPSH";
-inline constexpr std::uint32_t snapshot_format_version = 1;
+// Version 2: the graph at exactly `seq`. Version 1 (still read) was "fuzzy": each record
+// showed the graph at some number from `seq` up to the next snapshot's.
+inline constexpr std::uint32_t snapshot_format_version = 2;
+inline constexpr std::uint32_t fuzzy_snapshot_format_version = 1;
 inline constexpr std::size_t snapshot_header_size = 40;
 inline constexpr std::size_t snapshot_chunk_header_size = 8;
 inline constexpr std::size_t snapshot_record_header_size = 12;
