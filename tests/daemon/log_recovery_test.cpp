@@ -84,18 +84,22 @@ TEST_F(LogRecovery, ATornTailBelowTheNewestSnapshotSetsTheLaterSnapshotsAside) {
   for (const auto& s : past) {
     EXPECT_FALSE(fs::exists(s.path)) << s.path;
     EXPECT_TRUE(fs::exists(s.path.string() + ".damaged")) << s.path << " set aside, not deleted";
-    EXPECT_THAT(daemon->output(), HasSubstr(s.path.filename().string())) << "a warning names it";
+    EXPECT_TRUE(daemon->says(s.path.filename().string())) << "a warning names it:\n" << daemon->output();
   }
   EXPECT_EQ(daemon->metric("eventserver_log_snapshots_set_aside_total"), static_cast<double>(past.size()));
-  EXPECT_THAT(daemon->output(), HasSubstr("recovered epoch 1 at sequence number " + std::to_string(end)));
+  EXPECT_TRUE(daemon->says("recovered epoch 1 at sequence number " + std::to_string(end))) << daemon->output();
   check_resend(*daemon, model, end, 1, 7, {3, 11}, {0, 5000, end, model.size()});
 }
 
-// Item 3: a flipped byte in a middle batch of an older segment, below the newest snapshot. The
-// daemon starts, reports the damaged range (file, offset, numbers; metrics), and a resume that
-// would cross it is `incomplete` and continues from R, the first number after the oldest
-// snapshot past the damage; one from R - 1 or later is `complete`. Again after a restart.
-TEST_F(LogRecovery, DamageBelowTheNewestSnapshotMakesCrossingResumesIncomplete) {
+// Item 3: a flipped byte in a middle batch, below the newest snapshot: in an older segment, or
+// in the newest one (followed by valid batches, so no torn tail). The daemon starts, reports the
+// damaged range (file, offset, numbers; metrics), and a resume that would cross it is
+// `incomplete` and continues from R, the first number after the oldest snapshot past the
+// damage; one from R - 1 or later is `complete`. Again after a restart.
+class DamageBelowTheNewestSnapshot : public LogRecovery, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(DamageBelowTheNewestSnapshot, MakesCrossingResumesIncomplete) {
+  const bool in_newest = GetParam();
   const stream_model model(3, 120'000);
   const std::string settings = "\"logSegmentBytes\": 1048576, \"snapshotEveryEvents\": 10000";
   {
@@ -106,9 +110,16 @@ TEST_F(LogRecovery, DamageBelowTheNewestSnapshotMakesCrossingResumesIncomplete) 
   }
   const files::listing before = files::list(data_);
   ASSERT_GE(before.segments.size(), 3u);
-  const files::segment& second = before.segments[1];
+  ASSERT_FALSE(before.snapshots.empty());
+  const files::segment& second = in_newest ? before.segments.back() : before.segments[1];
   ASSERT_GE(second.batches.size(), 3u);
-  const files::batch& bad = second.batches[second.batches.size() / 2];
+  // Older: its middle batch. Newest: the batch halfway to the newest snapshot.
+  const std::uint64_t target =
+      in_newest ? second.first_seq + (before.snapshots.back().seq - second.first_seq) / 2 : 0;
+  const files::batch& bad = in_newest ? *std::find_if(second.batches.begin(), second.batches.end(),
+                                                      [&](const files::batch& b) { return b.last_seq() >= target; })
+                                      : second.batches[second.batches.size() / 2];
+  ASSERT_LT(bad.last_seq(), before.snapshots.back().seq) << "the test needs the damage below the newest snapshot";
   files::flip_byte(second.path, bad.offset + bad.bytes / 2);
   std::uint64_t resumable = 0;
   for (const auto s : before.snapshot_seqs(1)) {
@@ -123,8 +134,8 @@ TEST_F(LogRecovery, DamageBelowTheNewestSnapshotMakesCrossingResumesIncomplete) 
   for (int restart = 0; restart < 2; ++restart) {
     auto daemon = start(settings);
     ASSERT_TRUE(daemon->started());
-    EXPECT_THAT(daemon->output(), HasSubstr(second.path.string()));
-    EXPECT_THAT(daemon->output(), HasSubstr(std::to_string(bad.offset)));
+    EXPECT_TRUE(daemon->says(second.path.filename().string())) << daemon->output();
+    EXPECT_TRUE(daemon->says(std::to_string(bad.offset))) << daemon->output();
     EXPECT_EQ(daemon->metric("eventserver_log_damaged_ranges"), 1);
     EXPECT_EQ(daemon->metric("eventserver_log_damaged_numbers"), static_cast<double>(bad.count));
     const std::uint64_t user = 4 + restart;
@@ -141,6 +152,9 @@ TEST_F(LogRecovery, DamageBelowTheNewestSnapshotMakesCrossingResumesIncomplete) 
     EXPECT_EQ(daemon->stop(), std::optional<int>(0)) << daemon->output();
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Segment, DamageBelowTheNewestSnapshot, ::testing::Values(false, true),
+                         [](const auto& instance) { return std::string(instance.param ? "newest" : "older"); });
 
 // Item 4: `eventserver log repair` on a log damaged in the middle cuts the epoch there, sets
 // the later segments aside and every snapshot past the cut too (and says so); the restarted
