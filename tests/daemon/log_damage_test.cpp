@@ -153,8 +153,6 @@ class damage_round {
     check_resend(second, effect.end, resumable);
   }
 
-  std::uint64_t seed() const noexcept { return seed_; }
-
  private:
   std::uint64_t pick(std::uint64_t low, std::uint64_t high) {
     return std::uniform_int_distribution<std::uint64_t>(low, high)(random_);
