@@ -134,7 +134,18 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
   dispatch_.attach_log(*pipeline_);
   history_ = std::make_unique<storage::history_service>(
       settings_.data_dir, [file = file_.get()] { return file->view(); },
-      [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+      [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
+      storage::history_service::default_reader_buffer_bytes,
+      [this, file = file_.get()](storage::damaged_range range) {
+        // Arisen since start-up (the disk, or a hand): resumes stop crossing it from now on.
+        if (!file->note_damage(range)) return;
+        asio::post(io_, [range = std::move(range)] {
+          spdlog::warn("event log: history met damage in {} at byte offset {} ({}): sequence numbers {}..{} of epoch "
+                       "{} counted lost; a resume across them is told it is incomplete; eventserver log verify "
+                       "names every damaged batch",
+                       range.file, range.offset, range.reason, range.first_lost, range.last_lost, range.epoch);
+        });
+      });
   // The next periodic snapshot counts from the one recovered (of this stream), not from 0:
   // otherwise every restart past snapshotEveryEvents would write one at once.
   applied_at_last_snapshot_ =

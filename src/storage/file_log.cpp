@@ -150,6 +150,36 @@ log_view file_log::view() const {
   return view_;
 }
 
+bool file_log::note_damage(damaged_range range) {
+  std::lock_guard lock(mutex_);
+  const auto known = [&](const damaged_range& other) {
+    return other.epoch == range.epoch && other.file == range.file && other.first_lost <= range.first_lost &&
+           (other.last_lost == 0 || other.last_lost >= range.first_lost);
+  };
+  if (std::any_of(found_at_start_.begin(), found_at_start_.end(), known) ||
+      std::any_of(found_since_.begin(), found_since_.end(), known)) {
+    return false;
+  }
+  found_since_.push_back(std::move(range));
+  compose_damage();
+  return true;
+}
+
+// Under mutex_. Damage goes with its segment: a range whose file retention deleted is dropped.
+void file_log::compose_damage() {
+  std::erase_if(found_since_, [this](const damaged_range& range) {
+    return std::none_of(view_.segments.begin(), view_.segments.end(),
+                        [&](const segment_info& segment) { return segment.name == range.file; });
+  });
+  view_.damage = found_at_start_;
+  view_.damage.insert(view_.damage.end(), found_since_.begin(), found_since_.end());
+  status_.damaged_ranges = view_.damage.size();
+  status_.damaged_numbers = 0;
+  for (const auto& range : view_.damage) {
+    status_.damaged_numbers += range.last_lost >= range.first_lost ? range.last_lost - range.first_lost + 1 : 1;
+  }
+}
+
 void file_log::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
@@ -393,12 +423,8 @@ void file_log::refresh_status() {
   if (view_generation_ != directory_.generation()) {
     view_generation_ = directory_.generation();
     view_.segments = segments;
-    view_.damage = directory_.damage();
-    status_.damaged_ranges = view_.damage.size();
-    status_.damaged_numbers = 0;
-    for (const auto& range : view_.damage) {
-      status_.damaged_numbers += range.last_lost >= range.first_lost ? range.last_lost - range.first_lost + 1 : 1;
-    }
+    found_at_start_ = directory_.damage();
+    compose_damage();
   } else if (!segments.empty()) {
     view_.segments.back().bytes = segments.back().bytes;
     view_.segments.back().last_seq = segments.back().last_seq;

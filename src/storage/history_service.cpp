@@ -98,11 +98,13 @@ struct history_service::following_query {
   bool ambiguous = false;  // this round's base cannot tell: try an older one
 };
 
-history_service::history_service(std::string dir, view_fn view, post_fn post, std::size_t reader_buffer_bytes)
+history_service::history_service(std::string dir, view_fn view, post_fn post, std::size_t reader_buffer_bytes,
+                                 damage_fn on_damage)
     : dir_(std::move(dir)),
       view_(std::move(view)),
       post_(std::move(post)),
-      reader_buffer_bytes_(std::max(reader_buffer_bytes, batch_header_size)) {
+      reader_buffer_bytes_(std::max(reader_buffer_bytes, batch_header_size)),
+      on_damage_(std::move(on_damage)) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "eventserver-hist");  // in top -H and perf: catch-up's share
     run();
@@ -227,6 +229,7 @@ history_chunk history_service::read_chunk(const history_request& request, reader
         if (reader.error() == std::errc::no_such_file_or_directory) {
           return gone_chunk(where(request.epoch, request.from) + " is no longer in the log (segment deleted)");
         }
+        if (!reader.error()) report_damage(reader, segments);
         return error_chunk("cannot read the log at " + where(request.epoch, request.from) + ": " +
                            describe_failure(reader));
     }
@@ -258,6 +261,7 @@ history_chunk history_service::read_chunk(const history_request& request, reader
         return gone_chunk(where(request.epoch, reader.position()) + " is no longer in the log: " +
                           std::string(reader.reason()));
       }
+      if (status == history_status::corrupt) report_damage(reader, view_().segments);
       return error_chunk("cannot read the log: " + describe_failure(reader));
     }
     if (batch.last_seq() > request.until) {
@@ -287,6 +291,27 @@ history_chunk history_service::read_chunk(const history_request& request, reader
     chunk.runs.push_back(out);
   }
   return chunk;
+}
+
+void history_service::report_damage(const history_reader& reader, const std::vector<segment_info>& segments) {
+  if (!on_damage_) return;
+  const std::string& path = reader.segment_path();
+  const auto slash = path.find_last_of('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  damaged_range range;
+  range.epoch = reader.epoch();
+  range.first_lost = reader.position();
+  range.file = name;
+  range.offset = reader.offset();
+  range.reason = std::string(reader.reason());
+  // Without reading on, what follows the damage in its segment is unknown: all of it counts.
+  for (const auto& segment : segments) {
+    if (segment.name == name) {
+      range.last_lost = std::max(segment.last_seq, range.first_lost);
+      range.bytes = segment.bytes > range.offset ? segment.bytes - range.offset : 0;
+    }
+  }
+  on_damage_(std::move(range));
 }
 
 std::vector<std::function<void()>> history_service::run_following(std::vector<following_job>& group) {

@@ -125,3 +125,40 @@ TEST(FileLog, TheViewFollowsEveryRollAndDeletion) {
 
 }  // namespace
 }  // namespace eventserver::storage
+
+namespace eventserver::storage {
+namespace {
+
+// Damage a history reader met after start-up joins the view once, moves where resumes can
+// start, and goes with its segment.
+TEST(FileLog, DamageFoundSinceStartUpJoinsTheViewOnce) {
+  temp_dir dir;
+  log_options options;
+  options.dir = dir.path();
+  options.segment_bytes = 300;
+  {
+    log_directory log = log_directory::open(options);
+    for (sequence_number first = 1; first <= 100; first += 10) ASSERT_FALSE(log.append(1, testing::events_batch(first, 10)));
+  }
+  file_log log(log_directory::open(options), {}, [](file_log_report) {});
+  const log_view before = log.view();
+  ASSERT_GE(before.segments.size(), 3u);
+  EXPECT_EQ(resumable_from(before, 1), 1u);
+  const segment_info& second = before.segments[1];
+  damaged_range range;
+  range.epoch = 1;
+  range.first_lost = second.first_seq + 3;
+  range.last_lost = second.last_seq;
+  range.file = second.name;
+  EXPECT_TRUE(log.note_damage(range));
+  EXPECT_FALSE(log.note_damage(range));  // known already
+  const log_view after = log.view();
+  ASSERT_EQ(after.damage.size(), 1u);
+  EXPECT_EQ(log.status().damaged_ranges, 1u);
+  EXPECT_EQ(log.status().damaged_numbers, second.last_seq - second.first_seq - 2);
+  // No base after it (no snapshot): no resume is exact any more.
+  EXPECT_FALSE(resumable_from(after, 1).has_value());
+}
+
+}  // namespace
+}  // namespace eventserver::storage

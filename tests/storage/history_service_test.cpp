@@ -434,6 +434,33 @@ TEST_F(HistoryServiceRead, DamageIsAnErrorNamingTheFileAndOffset) {
   EXPECT_NE(chunk.reason.find(log_->segments()[1].name + " at byte "), std::string::npos) << chunk.reason;
 }
 
+// Damage that arose after start-up (the view does not know it): the read that meets it reports
+// the rest of its segment as a damaged range, once, so that history stops offering resumes
+// across it.
+TEST_F(HistoryServiceRead, DamageMetAtRunTimeIsReported) {
+  std::mutex mutex;
+  std::vector<damaged_range> reported;
+  service_.reset();
+  service_.emplace(dir_.path(), [this] { return testing::view_of(*log_); }, loop_.post(),
+                   history_service::default_reader_buffer_bytes, [&](damaged_range range) {
+                     std::lock_guard lock(mutex);
+                     reported.push_back(std::move(range));
+                   });
+  client c(*service_, loop_);
+  const segment_info segment = log_->segments()[1];
+  testing::flip_bit(dir_.file(segment.name), testing::size_of(dir_.file(segment.name)) - 3);
+  history_chunk::outcome last = history_chunk::outcome::ok;
+  const auto lines = c.read_all(1, 1, 1, 203, 1 << 20, nullptr, &last);
+  EXPECT_EQ(last, history_chunk::outcome::error);
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].epoch, 1u);
+  EXPECT_EQ(reported[0].file, segment.name);
+  EXPECT_EQ(reported[0].first_lost, 1 + lines.size());
+  EXPECT_EQ(reported[0].last_lost, segment.last_seq);
+  EXPECT_EQ(reported[0].reason, "checksum mismatch");
+}
+
 TEST_F(HistoryServiceRead, ReleaseDropsTheReader) {
   client c(*service_, loop_);
   EXPECT_EQ(c.read_all(1, 1, 1, 20, 1 << 20), expected_lines(1, 20));

@@ -119,6 +119,10 @@ class file_log final : public log_backend {
   const std::string& dir() const noexcept { return dir_name_; }
   // The log as history readers on other threads need it: segments, snapshots, damage (a copy).
   log_view view() const;
+  // Damage a history reader met that start-up did not see (it arose since): added to the view,
+  // so that resumes stop crossing it, for as long as its segment is kept. Any thread.
+  // False when it was known already.
+  bool note_damage(damaged_range range);
 
  private:
   struct snapshot_begin_job {
@@ -144,6 +148,7 @@ class file_log final : public log_backend {
   // the list. On the writing thread.
   void prune_snapshots();
   void refresh_status();
+  void compose_damage();  // under mutex_: view_.damage and its status from the two lists
 
   log_directory directory_;
   const std::string dir_name_;
@@ -161,6 +166,8 @@ class file_log final : public log_backend {
   bool flush_asked_ = false;        // flush() came: write what is queued
   file_log_status status_;
   log_view view_;                        // copy of the directory's lists, under mutex_
+  std::vector<damaged_range> found_at_start_;  // directory_.damage(), copied under mutex_
+  std::vector<damaged_range> found_since_;     // note_damage(), under mutex_
   std::uint64_t view_generation_ = ~std::uint64_t{0};  // directory_.generation() view_ was copied at
 
   // The writing thread's own.

@@ -60,8 +60,12 @@ class history_service final : public history_source {
   // 16 KiB: a reader kept per client catching up; a larger batch grows it once.
   static constexpr std::size_t default_reader_buffer_bytes = std::size_t{16} << 10;
 
+  // Damage a read met that the view did not know of (it arose after start-up): told so that
+  // history stops offering resumes across it. Called on the service's thread.
+  using damage_fn = std::function<void(damaged_range)>;
+
   history_service(std::string dir, view_fn view, post_fn post,
-                  std::size_t reader_buffer_bytes = default_reader_buffer_bytes);
+                  std::size_t reader_buffer_bytes = default_reader_buffer_bytes, damage_fn on_damage = {});
   // Stops the thread: the job in progress is given up at its next batch; pending requests are
   // dropped (their done never runs and is destroyed here, on the caller's thread).
   ~history_service();
@@ -112,11 +116,14 @@ class history_service final : public history_source {
   history_chunk read_chunk(const history_request& request, reader_state& state);
   void answer_following(stream_epoch epoch, std::vector<following_query>& queries);
   bool stopping() const noexcept { return stop_.load(std::memory_order_relaxed); }
+  // A read met an invalid batch: the rest of its segment is reported as a damaged range.
+  void report_damage(const history_reader& reader, const std::vector<segment_info>& segments);
 
   const std::string dir_;
   const view_fn view_;
   const post_fn post_;
   const std::size_t reader_buffer_bytes_;
+  const damage_fn on_damage_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
