@@ -156,6 +156,56 @@ TEST_P(DamageBelowTheNewestSnapshot, MakesCrossingResumesIncomplete) {
 INSTANTIATE_TEST_SUITE_P(Segment, DamageBelowTheNewestSnapshot, ::testing::Values(false, true),
                          [](const auto& instance) { return std::string(instance.param ? "newest" : "older"); });
 
+// Damage the graph cannot be rebuilt across: after the newest snapshot (in the newest segment,
+// followed by valid batches), or anywhere with no snapshot at all (in an older segment). Exit
+// 2, naming the file, the offset and the way out; nothing is replayed across the hole. The byte
+// flipped is in the body, or in the header's length (the batch then seems to run past the end
+// of the file, as a torn one would, but valid batches follow).
+enum class flipped { older_body, newest_body, newest_length };
+
+class DamageAfterTheNewestSnapshot : public LogRecovery, public ::testing::WithParamInterface<flipped> {};
+
+TEST_P(DamageAfterTheNewestSnapshot, IsExit2) {
+  const bool in_newest = GetParam() != flipped::older_body;
+  const stream_model model(5, 120'000);
+  const std::string settings =
+      std::string("\"logSegmentBytes\": 1048576, \"snapshotEveryEvents\": ") + (in_newest ? "20000" : "0");
+  {
+    auto daemon = start(settings);
+    ASSERT_TRUE(daemon->started());
+    if (in_newest) {
+      ASSERT_NO_FATAL_FAILURE(feed_all(*daemon, model, 80'000));
+    } else {
+      auto source = connect_producer(daemon->event_port());
+      source.conn.send_lines(model.payloads(1, model.size()));
+      ASSERT_EQ(await_durable_line(source.conn, model.size()), "durable|1|" + std::to_string(model.size()));
+    }
+    daemon->kill();
+  }
+  const files::listing before = files::list(data_);
+  ASSERT_GE(before.segments.size(), 3u);
+  const std::uint64_t newest_snapshot = before.snapshots.empty() ? 0 : before.snapshots.back().seq;
+  const files::segment& damaged = in_newest ? before.segments.back() : before.segments[1];
+  const auto bad = std::find_if(damaged.batches.begin(), damaged.batches.end(),
+                                [&](const files::batch& b) { return b.first_seq > newest_snapshot; });
+  ASSERT_TRUE(bad != damaged.batches.end() && bad + 1 != damaged.batches.end())
+      << "the test needs a batch past the newest snapshot " << newest_snapshot << " with another after it";
+  files::flip_byte(damaged.path, bad->offset + (GetParam() == flipped::newest_length ? 2 : 30));
+  const auto [code, output] = run_with_config(with_ephemeral_ports(config(settings)));
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_THAT(output, HasSubstr(damaged.path.filename().string()));
+  EXPECT_THAT(output, HasSubstr(std::to_string(bad->offset)));
+  EXPECT_THAT(output, HasSubstr("eventserver log repair -data-dir " + data_.string()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Segment, DamageAfterTheNewestSnapshot,
+                         ::testing::Values(flipped::older_body, flipped::newest_body, flipped::newest_length),
+                         [](const auto& instance) {
+                           return std::string(instance.param == flipped::older_body    ? "older_body"
+                                              : instance.param == flipped::newest_body ? "newest_body"
+                                                                                       : "newest_length");
+                         });
+
 // Item 4: `eventserver log repair` on a log damaged in the middle cuts the epoch there, sets
 // the later segments aside and every snapshot past the cut too (and says so); the restarted
 // daemon recovers at the cut from a snapshot at or below it and routes the resend exactly.
