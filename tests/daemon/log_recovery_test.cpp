@@ -95,11 +95,19 @@ TEST_F(LogRecovery, ATornTailBelowTheNewestSnapshotSetsTheLaterSnapshotsAside) {
 // in the newest one (followed by valid batches, so no torn tail). The daemon starts, reports the
 // damaged range (file, offset, numbers; metrics), and a resume that would cross it is
 // `incomplete` and continues from R, the first number after the oldest snapshot past the
-// damage; one from R - 1 or later is `complete`. Again after a restart.
-class DamageBelowTheNewestSnapshot : public LogRecovery, public ::testing::WithParamInterface<bool> {};
+// damage; one from R - 1 or later is `complete`. Again after a restart. The byte flipped is in
+// the body, or in the header's length (the batch then seems to run past the end of the file, as
+// a torn one would, but valid batches follow).
+enum class flipped { older_body, newest_body, newest_length };
+
+std::string name_of(flipped f) {
+  return f == flipped::older_body ? "older_body" : f == flipped::newest_body ? "newest_body" : "newest_length";
+}
+
+class DamageBelowTheNewestSnapshot : public LogRecovery, public ::testing::WithParamInterface<flipped> {};
 
 TEST_P(DamageBelowTheNewestSnapshot, MakesCrossingResumesIncomplete) {
-  const bool in_newest = GetParam();
+  const bool in_newest = GetParam() != flipped::older_body;
   const stream_model model(3, 120'000);
   const std::string settings = "\"logSegmentBytes\": 1048576, \"snapshotEveryEvents\": 10000";
   {
@@ -120,7 +128,7 @@ TEST_P(DamageBelowTheNewestSnapshot, MakesCrossingResumesIncomplete) {
                                                       [&](const files::batch& b) { return b.last_seq() >= target; })
                                       : second.batches[second.batches.size() / 2];
   ASSERT_LT(bad.last_seq(), before.snapshots.back().seq) << "the test needs the damage below the newest snapshot";
-  files::flip_byte(second.path, bad.offset + bad.bytes / 2);
+  files::flip_byte(second.path, bad.offset + (GetParam() == flipped::newest_length ? 2 : bad.bytes / 2));
   std::uint64_t resumable = 0;
   for (const auto s : before.snapshot_seqs(1)) {
     if (s >= bad.last_seq()) {
@@ -145,6 +153,7 @@ TEST_P(DamageBelowTheNewestSnapshot, MakesCrossingResumesIncomplete) {
       clients.push_back(resume(daemon->client_port(), user, last));
       const auto answer = expected_resume(last, resumable, count);
       EXPECT_EQ(clients.back().status, answer.status) << "resuming after " << last;
+      if (clients.back().status.starts_with("(nothing")) break;  // no answer: the others would wait as long
       if (clients.back().status != answer.status) continue;
       EXPECT_TRUE(receives(clients.back().conn, model.notifications(user, answer.from, count)))
           << "resuming after " << last;
@@ -153,16 +162,14 @@ TEST_P(DamageBelowTheNewestSnapshot, MakesCrossingResumesIncomplete) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Segment, DamageBelowTheNewestSnapshot, ::testing::Values(false, true),
-                         [](const auto& instance) { return std::string(instance.param ? "newest" : "older"); });
+INSTANTIATE_TEST_SUITE_P(Segment, DamageBelowTheNewestSnapshot,
+                         ::testing::Values(flipped::older_body, flipped::newest_body, flipped::newest_length),
+                         [](const auto& instance) { return name_of(instance.param); });
 
 // Damage the graph cannot be rebuilt across: after the newest snapshot (in the newest segment,
 // followed by valid batches), or anywhere with no snapshot at all (in an older segment). Exit
 // 2, naming the file, the offset and the way out; nothing is replayed across the hole. The byte
-// flipped is in the body, or in the header's length (the batch then seems to run past the end
-// of the file, as a torn one would, but valid batches follow).
-enum class flipped { older_body, newest_body, newest_length };
-
+// flipped as above.
 class DamageAfterTheNewestSnapshot : public LogRecovery, public ::testing::WithParamInterface<flipped> {};
 
 TEST_P(DamageAfterTheNewestSnapshot, IsExit2) {
@@ -200,11 +207,7 @@ TEST_P(DamageAfterTheNewestSnapshot, IsExit2) {
 
 INSTANTIATE_TEST_SUITE_P(Segment, DamageAfterTheNewestSnapshot,
                          ::testing::Values(flipped::older_body, flipped::newest_body, flipped::newest_length),
-                         [](const auto& instance) {
-                           return std::string(instance.param == flipped::older_body    ? "older_body"
-                                              : instance.param == flipped::newest_body ? "newest_body"
-                                                                                       : "newest_length");
-                         });
+                         [](const auto& instance) { return name_of(instance.param); });
 
 // Item 4: `eventserver log repair` on a log damaged in the middle cuts the epoch there, sets
 // the later segments aside and every snapshot past the cut too (and says so); the restarted
