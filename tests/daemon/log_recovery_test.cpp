@@ -103,6 +103,7 @@ enum class flipped { older_body, newest_body, newest_length };
 std::string name_of(flipped f) {
   return f == flipped::older_body ? "older_body" : f == flipped::newest_body ? "newest_body" : "newest_length";
 }
+void PrintTo(flipped f, std::ostream* out) { *out << name_of(f); }
 
 class DamageBelowTheNewestSnapshot : public LogRecovery, public ::testing::WithParamInterface<flipped> {};
 
