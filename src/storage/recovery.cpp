@@ -18,7 +18,8 @@ std::string damage(const history_reader& reader, const log_directory& directory,
 }
 
 // Replays the log of `epoch` from `from` into the graph: follows and unfollows only.
-std::uint64_t replay(const log_directory& directory, stream_epoch epoch, sequence_number from, follower_graph& graph) {
+std::uint64_t replay(const log_directory& directory, stream_epoch epoch, sequence_number from, sequence_number to,
+                     follower_graph& graph) {
   history_reader reader(directory.dir());
   const auto start = reader.seek(directory.segments(), epoch, from);
   if (start == history_start::no_history) return 0;
@@ -36,7 +37,13 @@ std::uint64_t replay(const log_directory& directory, stream_epoch epoch, sequenc
   batch_view batch;
   for (;;) {
     const auto status = reader.next(batch);
-    if (status == history_status::caught_up) return events;
+    if (status == history_status::caught_up) {
+      // Short of the log's end: a batch the reader took for one still being written (a damaged
+      // length reaching past the end of its file) with valid batches after it. The graph would
+      // miss what follows.
+      if (reader.position() <= to) throw storage_error(damage(reader, directory, epoch));
+      return events;
+    }
     if (status == history_status::corrupt) throw storage_error(damage(reader, directory, epoch));
     if (status != history_status::batch) {
       throw storage_error("cannot replay the log of epoch " + std::to_string(epoch) + " at sequence number " +
@@ -88,10 +95,10 @@ recovered_log recover_log(const log_options& options) {
                         " starts at sequence number " + std::to_string(range->first_seq) +
                         " and no valid snapshot covers what came before");
   }
-  // A snapshot past the log's end (written after a log tail a machine crash then lost) leaves
-  // nothing to replay: the graph already holds those events, and a producer resending them
-  // applies them again, which follows and unfollows allow.
-  if (range && replay_from <= range->last_seq) out.replayed = replay(directory, out.epoch, replay_from, out.graph);
+  // Snapshots past the log's end were set aside by open(): the one used is at or below it.
+  if (range && replay_from <= range->last_seq) {
+    out.replayed = replay(directory, out.epoch, replay_from, range->last_seq, out.graph);
+  }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
 }

@@ -63,6 +63,9 @@ std::error_code segment_writer::reopen(const std::string& dir, stream_epoch epoc
   size_ = valid_length;
   next_seq_ = next_seq;
   for (const auto& entry : index) add_index_entry(entry.first_seq, entry.offset);
+  // Written now, not once enough entries gather: readers seeking past damage that start-up
+  // read past need its entries at once (without them they scan from the start, into it).
+  flush_index();
   return {};
 }
 

@@ -173,5 +173,19 @@ TEST(Recovery, DamageAfterTheNewestSnapshotStopsStartUp) {
   EXPECT_EQ(graph_of(recovered.graph), graph_after(200));
 }
 
+// A damaged length makes a batch look as if it ran past the end of its file, like one being
+// written: a replay that stopped there would call the log's end reached with the graph short
+// of everything after it.
+TEST(Recovery, ADamagedLengthAfterTheNewestSnapshotStopsStartUp) {
+  temp_dir dir;
+  const auto where = write_log(dir);
+  write_snapshot(dir.path(), 1, 100);
+  const auto& [segment, offset] = where.at(201);
+  testing::flip_bit(dir.file(segment), offset + 2, 6);  // body_length's third byte: far past the end
+  const std::string error = recover_error(options_for(dir));
+  EXPECT_NE(error.find("damage in " + dir.file(segment) + " at byte " + std::to_string(offset)), std::string::npos)
+      << error;
+}
+
 }  // namespace
 }  // namespace eventserver::storage
