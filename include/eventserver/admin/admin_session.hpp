@@ -9,6 +9,7 @@
 // deadline, or close() (the server's shutdown) ends it. Such a session still counts against
 // the server's limit of admin connections.
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,13 +19,17 @@
 #include <boost/beast/http.hpp>
 
 #include "eventserver/admin/admin_hub.hpp"
+#include "eventserver/admin/status_page.hpp"
 #include "eventserver/net/asio.hpp"
 
 namespace eventserver {
 
 class admin_session : public std::enable_shared_from_this<admin_session> {
  public:
-  admin_session(tcp::socket socket, admin_hub& hub);
+  // /static/chart.js is read from `chart_directory` (Debian's libjs-chart.js by default; a test
+  // points it at a directory of its own).
+  admin_session(tcp::socket socket, admin_hub& hub,
+                std::filesystem::path chart_directory = std::filesystem::path(chart_js_directory));
   ~admin_session();
 
   void start();
@@ -57,6 +62,7 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
   response response_;
   admin_hub& hub_;
+  std::filesystem::path chart_directory_;
   asio::steady_timer tick_;
   std::string event_out_;         // bytes of the event (or stream header) being written
   bool event_in_flight_ = false;  // at most one write at a time
