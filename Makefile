@@ -11,7 +11,7 @@ PACKAGES := g++ cmake make pkg-config \
             libboost1.81-dev nlohmann-json3-dev libspdlog-dev \
             libgtest-dev libgmock-dev libbenchmark-dev \
             libssl-dev openssl \
-            chromium libjs-chart.js
+            chromium libjs-chart.js man-db
 
 .PHONY: all deps configure build run test sanitize harness bench clean
 
