@@ -49,8 +49,11 @@ std::int64_t unix_now_ms() {
 }
 }  // namespace
 
-admin_session::admin_session(tcp::socket socket, admin_hub& hub)
-    : stream_(std::move(socket)), hub_(hub), tick_(stream_.get_executor()) {}
+admin_session::admin_session(tcp::socket socket, admin_hub& hub, std::filesystem::path chart_directory)
+    : stream_(std::move(socket)),
+      hub_(hub),
+      chart_directory_(std::move(chart_directory)),
+      tick_(stream_.get_executor()) {}
 
 admin_session::~admin_session() { hub_.admin_closed(*this); }
 
@@ -199,7 +202,7 @@ admin_session::response admin_session::respond(const request& req, std::string_v
   }
   if (path == "/static/chart.js") {
     // Read on each request (a page load): the file is small, and a package upgrade shows at once.
-    auto script = load_chart_js();
+    auto script = load_chart_js(chart_directory_);
     if (!script) {
       return text(http::status::not_found, "Chart.js is not installed (Debian package libjs-chart.js)\n");
     }

@@ -75,6 +75,7 @@ td.empty { color: var(--muted); font-style: italic; }
 .level-warning { color: var(--amber); font-weight: 600; }
 .level-error, .level-critical { color: var(--red); font-weight: 600; }
 footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
+.note { margin: 12px 0 0; padding: 8px 14px; background: var(--card); border: 1px solid var(--line); border-radius: 8px; color: var(--muted); }
 </style>
 </head>
 <body>
@@ -148,6 +149,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     <div class="card"><div class="label">Arrival to client socket, p99 ms</div><div class="sub">p50 <b id="delivery-p50">–</b> · p99 <b id="delivery-p99">–</b></div><div class="plot"><canvas id="chart-delivery-latency"></canvas></div></div>
     <div class="card"><div class="label">Arrival to event log, p99 ms</div><div class="sub">p50 <b id="durable-p50">–</b> · p99 <b id="durable-p99">–</b></div><div class="plot"><canvas id="chart-durable-latency"></canvas></div></div>
   </section>
+  <p class="note" id="chart-note" hidden>Chart.js is not installed where the daemon runs, so these charts are
+    drawn plainly: install the Debian package <code>libjs-chart.js</code> for the full ones.</p>
 
   <section class="tables">
     <div class="card">
@@ -304,7 +307,10 @@ footer { color: var(--muted); font-size: 12px; margin-top: 14px; }
     }
     redraw();
   };
-  chartScript.onerror = () => show("chart-source", "plain canvas: Chart.js is not installed");
+  chartScript.onerror = () => {
+    show("chart-source", "plain canvas: Chart.js is not installed");
+    el("chart-note").hidden = false;
+  };
   document.head.appendChild(chartScript);
 
   // ---- tables

@@ -414,12 +414,13 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
   EXPECT_EQ(dom["log-state"], "log off");
   EXPECT_EQ(dom["state"], "live");
   EXPECT_GE(std::stoi(dom["updates"].get<std::string>()), updates_to_wait_for);
-  // The Debian Chart.js when installed, plain canvas otherwise.
+  // The Debian Chart.js when installed, plain canvas otherwise; the note saying so only then.
   EXPECT_EQ(dom["chart-js"], load_chart_js().has_value());
   // The latency charts' figures: p50 and p99 of the last second, from the histograms under load.
   const auto delivery_p99 = page_->evaluate("document.getElementById('delivery-p99').textContent");
   ASSERT_TRUE(delivery_p99 && delivery_p99->is_string()) << page_->last_error();
   EXPECT_TRUE(std::regex_match(delivery_p99->get<std::string>(), std::regex(R"([0-9.,]+ ms)"))) << *delivery_p99;
+  EXPECT_EQ(page_->evaluate(R"js(document.getElementById("chart-note").hidden)js"), json(load_chart_js().has_value()));
 
   // The screenshot, for the README: the viewport made as tall as the page, so all of it shows.
   const auto layout = page_->call("Page.getLayoutMetrics");
@@ -456,6 +457,13 @@ TEST_F(StatusPageBrowser, ShowsTheNumbersOfMetricsLiveUnderLoad) {
   const json plain = read_dom();
   EXPECT_EQ(plain["chart-js"], false) << plain.dump();
   EXPECT_EQ(plain["chart-source"], "plain canvas: Chart.js is not installed") << plain.dump();
+  // A note names the package to install; every card and both tables are there as before.
+  EXPECT_EQ(page_->evaluate(R"js((() => { const note = document.getElementById("chart-note");
+      return !note.hidden && note.offsetHeight > 0 && note.textContent.includes("libjs-chart.js"); })())js"),
+            json(true))
+      << page_->last_error();
+  EXPECT_EQ(page_->evaluate(R"js(document.querySelectorAll(".cards .card").length)js"), json(8));
+  EXPECT_EQ(plain["behind-rows"], 10) << plain.dump();
   EXPECT_GT(digits_of(plain["next-expected"]), 1u) << plain.dump();
   // Something was drawn on each canvas: not every pixel is transparent.
   const auto drawn = page_->evaluate(R"js(["chart-events", "chart-notifications", "chart-connections", "chart-window"]

@@ -340,8 +340,11 @@ TEST(StatusPage, StreamsCountAgainstTheAdminLimitAndLeavingFreesThemAtOnce) {
 
 class token_hub final : public admin_hub {
  public:
-  explicit token_hub(std::string token)
-      : token_(std::move(token)), acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  // `chart_directory`: where its sessions look for Chart.js.
+  explicit token_hub(std::string token, fs::path chart_directory = fs::path(chart_js_directory))
+      : token_(std::move(token)),
+        chart_directory_(std::move(chart_directory)),
+        acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
     port_ = acceptor_.local_endpoint().port();
     accept();
     runner_ = std::async(std::launch::async, [this] { io_.run(); });
@@ -383,12 +386,13 @@ class token_hub final : public admin_hub {
   void accept() {
     acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
       if (ec) return;
-      std::make_shared<admin_session>(std::move(socket), *this)->start();
+      std::make_shared<admin_session>(std::move(socket), *this, chart_directory_)->start();
       accept();
     });
   }
 
   std::string token_;
+  fs::path chart_directory_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
@@ -439,6 +443,39 @@ TEST(AdminToken, ThePageAndWhatItLoadsAlsoTakeItInTheQuery) {
   const auto body = nlohmann::json::parse(*data);
   EXPECT_EQ(body["next_expected"], 77);
   EXPECT_EQ(body["admin_unauthorized"], 3);
+}
+
+// ----------------------------------------------------------------------------------------
+// Chart.js present and absent, whatever this machine has installed: a session reading from a
+// directory of the test's own (an installed .deb recommends libjs-chart.js; apt may skip it).
+
+TEST_F(StaticFiles, ChartJsIsServedFromItsDirectory) {
+  write("chart.umd.js", "window.Chart = function () {};\n");
+  token_hub hub("", dir_);
+  const auto reply = http_request(hub.port(), "GET /static/chart.js HTTP/1.1");
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_THAT(reply.headers, HasSubstr("Content-Type: text/javascript"));
+  EXPECT_EQ(reply.body, "window.Chart = function () {};\n");
+}
+
+TEST_F(StaticFiles, WithoutChartJsThePageKeepsItsCardsAndTablesAndSaysWhy) {
+  token_hub hub("", dir_);  // an empty directory: Chart.js is not installed
+  const auto script = http_request(hub.port(), "GET /static/chart.js HTTP/1.1");
+  EXPECT_EQ(script.status, 404);
+  EXPECT_THAT(script.body, HasSubstr("libjs-chart.js"));
+
+  const auto page = http_request(hub.port(), "GET / HTTP/1.1");
+  ASSERT_EQ(page.status, 200);
+  // The cards, the plain canvases and the tables are in the page itself, not drawn by Chart.js.
+  for (const auto* id : {"events-per-s", "notifications-per-s", "connections", "next-expected", "window-fill",
+                         "log-state", "chart-events", "chart-window", "most-behind", "warnings"}) {
+    EXPECT_THAT(page.body, HasSubstr(std::string("id=\"") + id + "\"")) << id;
+  }
+  // The note naming the package: hidden in the page, shown by the script when the request for
+  // Chart.js fails (the browser test watches it appear).
+  EXPECT_THAT(page.body, HasSubstr(R"(<p class="note" id="chart-note" hidden>Chart.js is not installed)"));
+  EXPECT_THAT(page.body, HasSubstr("<code>libjs-chart.js</code>"));
+  EXPECT_THAT(page.body, HasSubstr(R"(el("chart-note").hidden = false;)"));
 }
 
 }  // namespace

@@ -10,8 +10,11 @@ case "$kind" in
   systemd)
     command -v systemd-analyze >/dev/null 2>&1 || { echo "systemd-analyze not installed"; exit 77; }
     sed "s|/usr/bin/eventserver|$binary|" "$src/config/eventserver.service" > "$work/eventserver.service"
-    # verify prints problems (unknown keys, bad values, missing binary) and then fails
-    out=$(systemd-analyze verify "$work/eventserver.service" 2>&1) || { echo "$out"; exit 1; }
+    # Documentation=man:eventserver(8): verify runs man on it; the page from the tree, as installed.
+    mkdir -p "$work/man/man8"
+    cp "$src/docs/eventserver.8" "$work/man/man8/"
+    # verify prints problems (unknown keys, bad values, missing binary or manual page) and then fails
+    out=$(MANPATH="$work/man:" systemd-analyze verify "$work/eventserver.service" 2>&1) || { echo "$out"; exit 1; }
     [ -z "$out" ] || { echo "$out"; exit 1; }
     grep -q '^ExecStart=.* -config /etc/eventserver/config.json$' "$src/config/eventserver.service"
     echo "systemd unit verifies"

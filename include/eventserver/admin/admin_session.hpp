@@ -16,6 +16,7 @@
 // port for a moment at most, never keep its operator out.
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,13 +26,17 @@
 #include <boost/beast/http.hpp>
 
 #include "eventserver/admin/admin_hub.hpp"
+#include "eventserver/admin/status_page.hpp"
 #include "eventserver/net/asio.hpp"
 
 namespace eventserver {
 
 class admin_session : public std::enable_shared_from_this<admin_session> {
  public:
-  admin_session(tcp::socket socket, admin_hub& hub);
+  // /static/chart.js is read from `chart_directory` (Debian's libjs-chart.js by default; a test
+  // points it at a directory of its own).
+  admin_session(tcp::socket socket, admin_hub& hub,
+                std::filesystem::path chart_directory = std::filesystem::path(chart_js_directory));
   ~admin_session();
 
   void start();
@@ -74,6 +79,7 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   unsigned connz_version_ = 11;
   bool connz_keep_alive_ = false;
   admin_hub& hub_;
+  std::filesystem::path chart_directory_;
   asio::steady_timer tick_;
   std::string event_out_;         // bytes of the event (or stream header) being written
   bool event_in_flight_ = false;  // at most one write at a time
