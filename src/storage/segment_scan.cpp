@@ -75,6 +75,36 @@ bool read_valid_batches(segment_reader& reader, segment_scan& scan) {
   }
 }
 
+// After read_valid_batches stopped at an invalid batch (not an I/O error): the torn-tail rule.
+// A valid batch above the last good number later in the file makes it damage (outcome
+// damaged, resume_offset); none makes it a torn tail. Each is told to `report`.
+void classify_invalid(segment_reader& reader, segment_scan& scan, reporter& report) {
+  const std::uint64_t bad = scan.valid_length;
+  const decode_result cut = reader.last_decode();
+  scan.damage_offset = bad;
+  const std::uint64_t resume = find_valid_batch_after(reader, bad, scan.file_size, scan.last_seq);
+  if (reader.error()) {
+    scan.outcome = scan_outcome::io_error;
+    scan.error = reader.error();
+    return;
+  }
+  if (resume != 0) {
+    scan.outcome = scan_outcome::damaged;
+    scan.resume_offset = resume;
+    report.corruption(bad, resume - bad, scan.reason);
+    return;
+  }
+  scan.outcome = scan_outcome::torn_tail;
+  tail_loss loss;
+  loss.offset = bad;
+  loss.bytes = scan.file_size - bad;
+  loss.first_lost = scan.last_seq + 1;
+  // The cut batch's own header tells how far it reached, if it is readable and continues the log.
+  if (cut.header_known && cut.batch.first_seq == loss.first_lost) loss.last_lost = cut.batch.last_seq();
+  loss.reason = scan.reason;
+  report.torn_tail(loss);
+}
+
 }  // namespace
 
 segment_scan scan_segment(const std::string& path, reporter& report) {
@@ -104,31 +134,7 @@ segment_scan scan_segment(const std::string& path, sequence_number first_seq, re
   scan.last_seq = first_seq == 0 ? 0 : first_seq - 1;
   if (read_valid_batches(reader, scan)) return scan;
   if (scan.outcome == scan_outcome::io_error) return scan;
-
-  const std::uint64_t bad = scan.valid_length;
-  const decode_result cut = reader.last_decode();
-  scan.damage_offset = bad;
-  const std::uint64_t resume = find_valid_batch_after(reader, bad, scan.file_size, scan.last_seq);
-  if (reader.error()) {
-    scan.outcome = scan_outcome::io_error;
-    scan.error = reader.error();
-    return scan;
-  }
-  if (resume != 0) {
-    scan.outcome = scan_outcome::damaged;
-    scan.resume_offset = resume;
-    report.corruption(bad, resume - bad, scan.reason);
-    return scan;
-  }
-  scan.outcome = scan_outcome::torn_tail;
-  tail_loss loss;
-  loss.offset = bad;
-  loss.bytes = scan.file_size - bad;
-  loss.first_lost = scan.last_seq + 1;
-  // The cut batch's own header tells how far it reached, if it is readable and continues the log.
-  if (cut.header_known && cut.batch.first_seq == loss.first_lost) loss.last_lost = cut.batch.last_seq();
-  loss.reason = scan.reason;
-  report.torn_tail(loss);
+  classify_invalid(reader, scan, report);
   return scan;
 }
 
@@ -160,27 +166,7 @@ segment_scan scan_segment_through(const std::string& path, sequence_number first
     scan.outcome = scan_outcome::clean;
     if (read_valid_batches(reader, scan)) break;
     if (scan.outcome == scan_outcome::io_error) return scan;
-    const std::uint64_t bad = scan.valid_length;
-    scan.damage_offset = bad;
-    const std::uint64_t resume = find_valid_batch_after(reader, bad, scan.file_size, scan.last_seq);
-    if (reader.error()) {
-      scan.outcome = scan_outcome::io_error;
-      scan.error = reader.error();
-      return scan;
-    }
-    if (resume != 0) {
-      scan.outcome = scan_outcome::damaged;
-      scan.resume_offset = resume;
-      report.corruption(bad, resume - bad, scan.reason);
-      continue;
-    }
-    scan.outcome = scan_outcome::torn_tail;
-    tail_loss loss;
-    loss.offset = bad;
-    loss.bytes = scan.file_size - bad;
-    loss.first_lost = scan.last_seq + 1;
-    loss.reason = scan.reason;
-    report.torn_tail(loss);
+    classify_invalid(reader, scan, report);
   }
   return scan;
 }

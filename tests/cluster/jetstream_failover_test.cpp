@@ -21,10 +21,7 @@ using namespace std::chrono_literals;
 using test_support::nats_cluster;
 
 TEST(JetStreamFailover, KillingTheStreamLeaderLosesAndDoublesNothing) {
-  if (!test_support::nats_server::installed()) {
-    if (std::getenv("CI") != nullptr) FAIL() << "nats-server is not installed (the Makefile installs it)";
-    GTEST_SKIP() << "nats-server is not installed";
-  }
+  EVENTSERVER_REQUIRE_NATS_SERVER();
   nats_cluster cluster;
   ASSERT_TRUE(cluster.start()) << cluster.error();
   stream_settings settings;

@@ -91,10 +91,7 @@ std::vector<std::string> broadcasts(sequence_number first, sequence_number last,
 class JetStreamLog : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!nats_server::installed()) {
-      if (std::getenv("CI") != nullptr) FAIL() << "nats-server is not installed (the Makefile installs it)";
-      GTEST_SKIP() << "nats-server is not installed";
-    }
+    EVENTSERVER_REQUIRE_NATS_SERVER();
     ASSERT_TRUE(server_.start()) << server_.error();
     settings_.servers = server_.url();
     settings_.timeout = 1000ms;

@@ -20,10 +20,7 @@ using outcome = publish_result::outcome;
 class JetStream : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!nats_server::installed()) {
-      if (std::getenv("CI") != nullptr) FAIL() << "nats-server is not installed (the Makefile installs it)";
-      GTEST_SKIP() << "nats-server is not installed";
-    }
+    EVENTSERVER_REQUIRE_NATS_SERVER();
     ASSERT_TRUE(server_.start()) << server_.error();
     settings_.servers = server_.url();
     settings_.timeout = std::chrono::milliseconds(2000);

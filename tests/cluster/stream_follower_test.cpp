@@ -21,10 +21,7 @@ using test_support::nats_server;
 class StreamFollower : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!nats_server::installed()) {
-      if (std::getenv("CI") != nullptr) FAIL() << "nats-server is not installed (the Makefile installs it)";
-      GTEST_SKIP() << "nats-server is not installed";
-    }
+    EVENTSERVER_REQUIRE_NATS_SERVER();
     ASSERT_TRUE(server_.start()) << server_.error();
     settings_.servers = server_.url();
     settings_.timeout = 1000ms;

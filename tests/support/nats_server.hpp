@@ -23,6 +23,18 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+// In a test's body or SetUp: nats-server missing skips the test, except under CI, where the
+// Makefile installs it and a missing one is a failure.
+#define EVENTSERVER_REQUIRE_NATS_SERVER()                                                       \
+  do {                                                                                          \
+    if (!::eventserver::test_support::nats_server::installed()) {                               \
+      if (std::getenv("CI") != nullptr) FAIL() << "nats-server is not installed (the Makefile installs it)"; \
+      GTEST_SKIP() << "nats-server is not installed";                                           \
+    }                                                                                           \
+  } while (false)
+
 namespace eventserver::test_support {
 
 class nats_server {
