@@ -321,6 +321,11 @@ void file_log::sync(std::size_t& written) {
     dirty_ = false;
     last_sync_ = steady::now();
   }
+  {
+    // History readers must see what is reported durable: a client may ask for it at once.
+    std::lock_guard guard(mutex_);
+    refresh_status();
+  }
   on_report_(durable_report(written));
   written = 0;
 }
