@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <regex>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -261,6 +262,8 @@ TEST_F(LogRecovery, AMissingDataDirIsCreatedWhenItsParentExists) {
   auto daemon = spawn_with_config(with_ephemeral_ports("\"dataDir\": \"fresh-data\""));
   ::umask(old_mask);
   ASSERT_TRUE(wait_for_ports(*daemon)) << daemon->output();
+  // The log starts once the listeners are bound ("listening" comes first): wait for it.
+  ASSERT_TRUE(daemon->wait_for_output(std::regex("event log: recovered epoch"))) << daemon->output();
   const fs::path made = dir_ / "fresh-data";
   ASSERT_TRUE(fs::is_directory(made));
   struct stat info {};
