@@ -298,6 +298,12 @@ int repair(const tool_options& options, std::ostream& out, std::ostream&) {
 }  // namespace
 
 int run_log_tool(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  // What `eventserver -help` tells the operator to type.
+  if (argc == 2 && (std::string_view(argv[1]) == "-help" || std::string_view(argv[1]) == "--help" ||
+                    std::string_view(argv[1]) == "-h")) {
+    out << usage;
+    return exit_clean;
+  }
   const auto options = parse_arguments(argc, argv, err);
   if (!options) return exit_usage;
   try {

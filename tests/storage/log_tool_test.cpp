@@ -71,6 +71,13 @@ TEST(LogTool, Usage) {
   EXPECT_EQ(run({"list"}).err.rfind("eventserver log: -data-dir is required", 0), 0u);
   EXPECT_EQ(run({"dump", "-data-dir", "/tmp", "-from", "x"}).err, "eventserver log: -from needs a number\n");
   EXPECT_EQ(run({"list", "-data-dir", "/nonexistent/eventserver"}).status, 1);
+  // `eventserver -help` points here.
+  for (const char* help : {"-help", "--help", "-h"}) {
+    const tool_run asked = run({help});
+    EXPECT_EQ(asked.status, 0) << help;
+    EXPECT_EQ(asked.out.rfind("usage: eventserver log", 0), 0u) << help;
+    EXPECT_EQ(asked.err, "") << help;
+  }
 }
 
 TEST(LogTool, ListShowsSegmentsAndSnapshots) {
