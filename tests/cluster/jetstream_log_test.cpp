@@ -12,13 +12,12 @@
 #include <vector>
 
 #include "eventserver/storage/batch_format.hpp"
-#include "support/nats_server.hpp"
+#include "cluster/cluster_test_support.hpp"
 
 namespace eventserver::cluster {
 namespace {
 
 using namespace std::chrono_literals;
-using test_support::nats_server;
 
 // What the backend reported, for the test thread.
 class reports {
@@ -88,16 +87,8 @@ std::vector<std::string> broadcasts(sequence_number first, sequence_number last,
   return out;
 }
 
-class JetStreamLog : public ::testing::Test {
+class JetStreamLog : public testing::nats_test {
  protected:
-  void SetUp() override {
-    EVENTSERVER_REQUIRE_NATS_SERVER();
-    ASSERT_TRUE(server_.start()) << server_.error();
-    settings_.servers = server_.url();
-    settings_.timeout = 1000ms;
-  }
-  nats_server server_;
-  stream_settings settings_;
 };
 
 TEST_F(JetStreamLog, EveryBatchReportedDurableIsInTheStreamOnceInOrder) {

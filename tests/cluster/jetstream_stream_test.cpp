@@ -8,23 +8,16 @@
 #include <vector>
 
 #include "storage/storage_test_support.hpp"
-#include "support/nats_server.hpp"
+#include "cluster/cluster_test_support.hpp"
 
 namespace eventserver::cluster {
 namespace {
 
 using storage::testing::events_batch;
-using test_support::nats_server;
 using outcome = publish_result::outcome;
 
-class JetStream : public ::testing::Test {
+class JetStream : public testing::nats_test {
  protected:
-  void SetUp() override {
-    EVENTSERVER_REQUIRE_NATS_SERVER();
-    ASSERT_TRUE(server_.start()) << server_.error();
-    settings_.servers = server_.url();
-    settings_.timeout = std::chrono::milliseconds(2000);
-  }
 
   // Publishes `count` batches of `per_batch` events of epoch 1 from number `first`, each
   // expecting the one before; returns the stream sequence of the last.
@@ -40,8 +33,6 @@ class JetStream : public ::testing::Test {
     return expect_last;
   }
 
-  nats_server server_;
-  stream_settings settings_;
 };
 
 TEST_F(JetStream, BatchesComeBackCheckedAndInOrder) {

@@ -9,22 +9,19 @@
 #include <vector>
 
 #include "storage/storage_test_support.hpp"
-#include "support/nats_server.hpp"
+#include "cluster/cluster_test_support.hpp"
 
 namespace eventserver::cluster {
 namespace {
 
 using namespace std::chrono_literals;
 using storage::testing::events_batch;
-using test_support::nats_server;
 
-class StreamFollower : public ::testing::Test {
+class StreamFollower : public testing::nats_test {
  protected:
   void SetUp() override {
-    EVENTSERVER_REQUIRE_NATS_SERVER();
-    ASSERT_TRUE(server_.start()) << server_.error();
-    settings_.servers = server_.url();
-    settings_.timeout = 1000ms;
+    nats_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     stream_.emplace(jetstream_stream::open(settings_));
   }
   // Batches of 10 events of `epoch` from `first`, `count` of them, after stream message `after`.
@@ -54,8 +51,6 @@ class StreamFollower : public ::testing::Test {
     natsConnection_Destroy(nc);
   }
 
-  nats_server server_;
-  stream_settings settings_;
   std::optional<jetstream_stream> stream_;
 };
 

@@ -292,15 +292,17 @@ TEST(LogDirectory, DamageInTheMiddleIsReadPastAndKeptUnlessRepairing) {
   ASSERT_FALSE(log.append(1, events_batch(11, 1)));
 }
 
+// Two epochs in segments of 600 bytes (several of epoch 1, then epoch 2); their list.
+std::vector<segment_info> write_two_epochs(const temp_dir& dir) {
+  log_directory log = log_directory::open(options_for(dir, 600));
+  append_events(log, 1, 30, 4);
+  append_events(log, 2, 3, 4);
+  return log.segments();
+}
+
 TEST(LogDirectory, ASealedSegmentsDamagedEndLosesTheNumbersUpToTheNext) {
   temp_dir dir;
-  std::vector<segment_info> segments;
-  {
-    log_directory log = log_directory::open(options_for(dir, 600));
-    append_events(log, 1, 30, 4);
-    append_events(log, 2, 3, 4);
-    segments = log.segments();
-  }
+  const std::vector<segment_info> segments = write_two_epochs(dir);
   ASSERT_GE(segments.size(), 4u);
   // The last batch of epoch 1's first segment: no valid batch follows it in its file.
   const std::string first = dir.file(segments[0].name);
@@ -328,13 +330,7 @@ TEST(LogDirectory, ASealedSegmentsDamagedEndLosesTheNumbersUpToTheNext) {
 
 TEST(LogDirectory, RepairOfASealedSegmentSetsTheRestOfItsEpochAside) {
   temp_dir dir;
-  std::vector<segment_info> segments;
-  {
-    log_directory log = log_directory::open(options_for(dir, 600));
-    append_events(log, 1, 30, 4);
-    append_events(log, 2, 3, 4);
-    segments = log.segments();
-  }
+  const std::vector<segment_info> segments = write_two_epochs(dir);
   ASSERT_GE(segments.size(), 4u);
   const std::string first = dir.file(segments[0].name);
   testing::flip_bit(first, testing::size_of(first) - 5);
