@@ -17,6 +17,7 @@
 #include "eventserver/app/log_tool.hpp"
 #include "eventserver/storage/file_names.hpp"
 #include "eventserver/storage/snapshot_file.hpp"
+#include "support/child_process.hpp"
 #include "support/daemon.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
@@ -393,17 +394,7 @@ TEST_F(EventLogProcess, KillNineLosesNothingTheLogHeld) {
 // A full disk (here: a file-size limit the test lowers and raises on the running daemon):
 // sources are no longer read, /readyz fails, and it all resumes by itself.
 TEST_F(EventLogProcess, AFullDiskPausesTheSourcesUntilWritingWorksAgain) {
-  const std::uint16_t admin = [] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }();
+  const std::uint16_t admin = test_support::free_loopback_port();
   auto process = spawn({"-config", write_config(R"({"eventListenerPort": 0, "clientListenerPort": 0, )"
                                                 R"("clientListenerAddress": "127.0.0.1", "adminListenerPort": )" +
                                                 std::to_string(admin) + R"(, "dataDir": ")" + data_.string() + "\"}")

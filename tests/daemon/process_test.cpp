@@ -28,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "eventserver/app/config.hpp"
+#include "support/child_process.hpp"
 #include "support/daemon.hpp"
 #include "support/process.hpp"
 #include "support/http.hpp"
@@ -315,17 +316,7 @@ TEST_F(Process, StalledLogOutputDoesNotStopDeliveryOrMetrics) {
   const int reader = pipe_fds[0];
   ::fcntl(pipe_fds[1], F_SETPIPE_SZ, 4096);  // the smallest pipe: fills after a few dozen lines
   // adminListenerPort 0 disables the admin port: this test needs it, on a free port.
-  const auto admin_port = [] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-  }();
+  const auto admin_port = test_support::free_loopback_port();
   const auto config = write_config(
       R"({"eventListenerPort": 0, "clientListenerPort": 0, "clientListenerAddress": "127.0.0.1", )"
       R"("adminListenerAddress": "127.0.0.1", "adminListenerPort": )" + std::to_string(admin_port) + "}");

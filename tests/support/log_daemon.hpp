@@ -16,26 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/daemon.hpp"
 #include "support/http.hpp"
 #include "support/process.hpp"
 #include "support/stream_model.hpp"
 
 namespace eventserver::test_support {
-
-// A loopback port that was free a moment ago (bound, read, closed): the admin listener cannot
-// be told to pick one itself (port 0 turns it off).
-inline std::uint16_t free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // One run of the daemon with `more_json` (keys after the ports, e.g. "\"dataDir\": \"...\"").
 class log_daemon {

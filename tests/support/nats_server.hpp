@@ -4,10 +4,7 @@
 // store (a crash and a recovery). Skips the test when nats-server is not installed and not under
 // CI (the Makefile installs it); every wait is bounded.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +21,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "support/child_process.hpp"
 
 // In a test's body or SetUp: nats-server missing skips the test, except under CI, where the
 // Makefile installs it and a missing one is a failure.
@@ -139,23 +138,6 @@ class nats_server {
   unsigned short port_ = 0;
   std::string error_;
 };
-
-// A port the OS calls free now (bound and released): for the route ports a cluster's nodes must
-// know of each other before they start.
-inline unsigned short free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("no free loopback port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Three JetStream nodes on loopback routed to each other (server names n1..n3): R3 streams,
 // leader elections, a node killed and brought back.
