@@ -4,13 +4,14 @@
 
 namespace eventserver::cluster {
 
+// Destroyed without an explicit Unsubscribe: that one also deletes the ordered consumer, and in
+// libnats 3.4 it reads the consumer's name while the library's own reset thread (after a
+// reconnect) may be freeing it (a use-after-free ASan caught). Destroy unsubscribes without
+// deleting; the server drops the ephemeral consumer by itself once it is inactive.
 struct stream_follower::subscription {
   natsSubscription* sub = nullptr;
   ~subscription() {
-    if (sub != nullptr) {
-      natsSubscription_Unsubscribe(sub);
-      natsSubscription_Destroy(sub);
-    }
+    if (sub != nullptr) natsSubscription_Destroy(sub);
   }
 };
 
