@@ -76,7 +76,7 @@ struct jetstream_stream::impl {
   }
 
   // A message read back, checked: its headers, the batch inside, and that they agree.
-  stored_batch decode(natsMsg* msg, std::uint64_t stream_seq) const {
+  stored_batch decode(natsMsg* msg, std::uint64_t stream_seq, std::int64_t stored_ns) const {
     const auto epoch = header_number(msg, header_epoch);
     const auto first = header_number(msg, header_first);
     const auto last = header_number(msg, header_last);
@@ -103,6 +103,7 @@ struct jetstream_stream::impl {
     out.first = *first;
     out.last = *last;
     out.sealed.assign(data, data + size);
+    out.stored_ns = stored_ns;
     return out;
   }
 };

@@ -167,7 +167,7 @@ std::optional<stored_batch> jetstream_stream::at(std::uint64_t stream_seq) {
     throw cluster_error("cannot read message " + std::to_string(stream_seq) + " of stream " + impl_->settings.name +
                         ": " + status_text(s, code));
   }
-  return impl_->decode(msg.p, stream_seq);
+  return impl_->decode(msg.p, stream_seq, natsMsg_GetTime(msg.p));
 }
 
 std::optional<stored_batch> jetstream_stream::last() {

@@ -51,8 +51,12 @@ stream_follower::stream_follower(jetstream_stream& stream, follow_position after
   const natsStatus s = js_SubscribeSync(&sub_->sub, stream_.impl_->js, stream_.settings().subject.c_str(),
                                         &stream_.impl_->js_options, &options, &code);
   if (s != NATS_OK) {
-    throw follow_error("cannot read stream " + stream_.settings().name + ": " + status_text(s, code));
+    throw cluster_error("cannot read stream " + stream_.settings().name + ": " + status_text(s, code));
   }
+  // What libnats may hold for this edge before next() takes it: past the bound it drops
+  // messages (a slow consumer) and the ordered consumer starts again after the last one
+  // delivered, so a slow reader costs time, never memory or a gap.
+  natsSubscription_SetPendingLimits(sub_->sub, pending_messages, pending_bytes);
 }
 
 stream_follower::~stream_follower() = default;
@@ -60,8 +64,10 @@ stream_follower::~stream_follower() = default;
 std::optional<stored_batch> stream_follower::next(std::chrono::milliseconds timeout) {
   natsMsg* raw = nullptr;
   const natsStatus s = natsSubscription_NextMsg(&raw, sub_->sub, static_cast<int64_t>(timeout.count()));
-  if (s == NATS_TIMEOUT) return std::nullopt;
-  if (s != NATS_OK) throw follow_error("reading stream " + stream_.settings().name + ": " + status_text(s, jsErrCode{}));
+  // A slow consumer: libnats dropped messages past its pending limits, and the ordered consumer
+  // starts again after the last one delivered; what comes next is still checked below.
+  if (s == NATS_TIMEOUT || s == NATS_SLOW_CONSUMER) return std::nullopt;
+  if (s != NATS_OK) throw cluster_error("reading stream " + stream_.settings().name + ": " + status_text(s, jsErrCode{}));
   struct release {
     natsMsg* msg;
     ~release() { natsMsg_Destroy(msg); }
@@ -71,8 +77,14 @@ std::optional<stored_batch> stream_follower::next(std::chrono::milliseconds time
     throw follow_error("a message of stream " + stream_.settings().name + " without JetStream metadata");
   }
   const std::uint64_t seq = meta->Sequence.Stream;
+  const std::int64_t stored_ns = meta->Timestamp;
   jsMsgMetaData_Destroy(meta);
-  stored_batch batch = stream_.impl_->decode(raw, seq);
+  stored_batch batch;
+  try {
+    batch = stream_.impl_->decode(raw, seq, stored_ns);
+  } catch (const cluster_error& e) {
+    throw follow_error(std::string(e.what()) + "; this edge stops");  // not a batch of this log: reading on cannot mend it
+  }
 
   // Each message the next one, continuing the numbering: JetStream clips and skips silently.
   const std::string where = "stream " + stream_.settings().name + " message " + std::to_string(seq) + " (" +

@@ -53,6 +53,7 @@ struct stored_batch {
   sequence_number first = 0;
   sequence_number last = 0;
   std::vector<char> sealed;
+  std::int64_t stored_ns = 0;  // when the stream stored it (ns since the Unix epoch; 0: unknown)
 };
 
 struct publish_result {

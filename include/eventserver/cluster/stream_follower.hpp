@@ -9,7 +9,7 @@
 // Reads through an ordered consumer (ephemeral, flow control and heartbeats, recreated by
 // libnats after a gap it sees); next() blocks up to its timeout, on the caller's thread (the
 // edge's reading thread, never its event thread). Bound: what libnats buffers for one
-// subscription (its pending limits), besides the batch returned.
+// subscription (pending_messages and pending_bytes), besides the batch returned.
 
 #include <chrono>
 #include <cstdint>
@@ -34,10 +34,15 @@ struct follow_position {
 
 class stream_follower {
  public:
+  // What libnats buffers for the subscription at most (its default is 65,536 messages).
+  static constexpr int pending_messages = 1024;
+  static constexpr int pending_bytes = 64 << 20;
+
   // Starts after `after`: the batch following the one that ends at it (found by binary search),
   // or the stream's first message for an empty local log, which must then begin epoch 1 at
   // number 1 (an edge needs the whole epoch to build its follower graph). Throws follow_error
-  // when the stream no longer holds what comes next (retention, or a local log ahead of it).
+  // when the stream no longer holds what comes next (retention, or a local log ahead of it),
+  // cluster_error when the cluster cannot be read now.
   stream_follower(jetstream_stream& stream, follow_position after);
   ~stream_follower();
   stream_follower(const stream_follower&) = delete;
@@ -45,7 +50,8 @@ class stream_follower {
 
   // The next batch, checked; nullopt when none came within `timeout` (caught up, or the
   // cluster is away: next() can be called again). Throws follow_error on a gap or a message
-  // that does not continue the log.
+  // that does not continue the log, cluster_error when the subscription itself failed (a
+  // follower made again from position() reads on).
   std::optional<stored_batch> next(std::chrono::milliseconds timeout);
 
   follow_position position() const noexcept { return at_; }
