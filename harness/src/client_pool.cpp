@@ -237,9 +237,11 @@ std::string client_pool::connect_all() {
     connections_.push_back(std::move(c));
   }
 
+  std::uint32_t slot = 0;
   for (auto& c : connections_) {
     const bool small = c.kind == role::stuck || c.member == group::slow;
-    auto result = connect_tcp(opts_.host, c.websocket ? opts_.ws_listener_port : opts_.client_listener_port,
+    c.port_slot = slot++;
+    auto result = connect_tcp(opts_.host, port_of(c),
                               opts_.connect_timeout_ms, small ? small_receive_buffer : 0, small ? small_max_segment : 0);
     if (result.fd < 0) return describe(c) + ": " + result.error;
     c.fd = result.fd;
@@ -249,6 +251,12 @@ std::string client_pool::connect_all() {
     if (auto error = establish(c); !error.empty()) return describe(c) + ": " + error;
   }
   return {};
+}
+
+std::uint16_t client_pool::port_of(const connection& c) const {
+  const std::vector<std::uint16_t>& ports = c.websocket ? opts_.ws_ports : opts_.client_ports;
+  if (ports.empty()) return c.websocket ? opts_.ws_listener_port : opts_.client_listener_port;
+  return ports[c.port_slot % ports.size()];
 }
 
 std::string client_pool::fresh_token(user_id user) {
@@ -913,7 +921,11 @@ void client_pool::try_connect(connection& c, std::uint64_t now) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c.fd = fd;
   c.state = phase::connecting;
-  const sockaddr_in& address = c.websocket ? ws_address_ : address_;
+  // Each attempt goes to the next daemon of --clientPorts / --wsPorts: a client of an edge that
+  // died resumes on another.
+  ++c.port_slot;
+  sockaddr_in address = c.websocket ? ws_address_ : address_;
+  address.sin_port = htons(port_of(c));
   if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
     on_connect_ready(c, now);
     return;

@@ -25,6 +25,17 @@
 
 namespace {
 
+// "9099", or "9099,9199,9299" for clients spread over several daemons.
+std::string port_names(const std::vector<std::uint16_t>& ports, std::uint16_t single) {
+  if (ports.empty()) return std::to_string(single);
+  std::string names;
+  for (const auto port : ports) {
+    if (!names.empty()) names += ',';
+    names += std::to_string(port);
+  }
+  return names;
+}
+
 using namespace followermaze;
 
 constexpr int exit_failed = 1;
@@ -207,9 +218,9 @@ int run(const options& opts) {
                                  opts.chaos_duplicate_connections, opts.chaos_stuck_readers, opts.chaos_bad_clients,
                                  opts.chaos_bad_tokens)
                    : std::string(),
-               opts.host, opts.client_listener_port,
+               opts.host, port_names(opts.client_ports, opts.client_listener_port),
                opts.ws_clients > 0 ? fmt::format(", {} of them WebSocket clients on port {}", opts.ws_clients,
-                                                 opts.ws_listener_port)
+                                                 port_names(opts.ws_ports, opts.ws_listener_port))
                                    : std::string(),
                opts.tls ? ", over TLS" : "", opts.jwt_secret.empty() ? "" : ", with tokens");
   if (auto error = clients.connect_all(); !error.empty()) {

@@ -86,6 +86,27 @@ setter boolean(bool options::*field) {
   };
 }
 
+// A comma-separated list of ports: --clientPorts=9099,9199,9299.
+setter port_list(std::vector<std::uint16_t> options::*field) {
+  return [field](options& o, std::string_view v) -> std::string {
+    std::vector<std::uint16_t> ports;
+    while (true) {
+      const auto comma = v.find(',');
+      const std::string_view item = v.substr(0, comma);
+      std::uint32_t port = 0;
+      const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), port);
+      if (ec != std::errc{} || end != item.data() + item.size() || port == 0 || port > 65535) {
+        return "must be ports from 1 to 65535 separated by commas, got \"" + std::string(item) + "\"";
+      }
+      ports.push_back(static_cast<std::uint16_t>(port));
+      if (comma == std::string_view::npos) break;
+      v = v.substr(comma + 1);
+    }
+    o.*field = std::move(ports);
+    return {};
+  };
+}
+
 setter text(std::string options::*field) {
   return [field](options& o, std::string_view v) {
     o.*field = std::string(v);
@@ -216,6 +237,12 @@ const std::vector<option_spec>& specs() {
       {"wsListenerPort", "PORT", "the daemon's WebSocket port (default 9098)",
        integer(&options::ws_listener_port, 1, port_max)},
       {"ws-port", "PORT", "the same as wsListenerPort", integer(&options::ws_listener_port, 1, port_max)},
+      {"clientPorts", "PORT,...",
+       "several daemons serving one stream (a cluster's edges): the TCP clients are spread over these ports, and a "
+       "client whose connection breaks resumes on the next one (instead of clientListenerPort)",
+       port_list(&options::client_ports)},
+      {"wsPorts", "PORT,...", "the same for the WebSocket clients (instead of wsListenerPort)",
+       port_list(&options::ws_ports)},
       {"tls", "",
        "every client connection (TCP and WebSocket) over TLS, the server's certificate checked against --tls-ca and "
        "the host; the event source stays plain TCP",

@@ -272,6 +272,19 @@ TEST(Options, WebSocketClientsAndTheirPort) {
             "ws-clients (11) exceeds the verified connections (10)");
 }
 
+TEST(Options, ClientsSpreadOverSeveralPorts) {
+  auto outcome = parse({}, {"--clientPorts=9099,9199,9299", "--wsPorts", "9098"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.client_ports, (std::vector<std::uint16_t>{9099, 9199, 9299}));
+  EXPECT_EQ(outcome.opts.ws_ports, (std::vector<std::uint16_t>{9098}));
+  EXPECT_TRUE(parse({}, {}).opts.client_ports.empty());
+  for (const char* bad : {"--clientPorts=9099,", "--clientPorts=0", "--clientPorts=70000", "--clientPorts=a,b",
+                          "--wsPorts=,9098", "--wsPorts="}) {
+    EXPECT_NE(parse({}, {bad}).error, "") << bad;
+  }
+  EXPECT_NE(usage_text().find("--clientPorts=PORT,..."), std::string::npos);
+}
+
 TEST(Options, TlsNeedsACaAndGoesWithItsFiles) {
   auto outcome = parse({}, {"--tls", "--tls-ca=/ca.pem", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-server-name=localhost"});
   ASSERT_EQ(outcome.error, "");

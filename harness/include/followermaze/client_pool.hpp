@@ -192,6 +192,7 @@ class client_pool {
 
     // Transport.
     bool websocket = false;
+    std::uint32_t port_slot = 0;  // which of --clientPorts / --wsPorts: advances on every reconnect
     bool token_in_header = false;  // WebSocket: Authorization: Bearer rather than ?token=
     tls_session tls;
     bool read_wants_write = false;  // TLS: a read goes on once the socket is writable
@@ -258,6 +259,8 @@ class client_pool {
   bool judge_stuck_readers();
   void drain_stuck_readers();
   std::string describe(const connection& c) const;
+  // The daemon port `c` connects to now (--clientPorts / --wsPorts spread them).
+  std::uint16_t port_of(const connection& c) const;
   static std::string handshake_text(const connection& c);
 
   // Set-up (see the top of this file).

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "followermaze/event_generator.hpp"
 
@@ -63,6 +64,11 @@ struct options {
   // WebSocket clients (docs/protocol.md, "WebSocket"): that many of the verified connections.
   std::uint32_t ws_clients = 0;
   std::uint16_t ws_listener_port = 9098;
+
+  // Several daemons serving one stream (a cluster's edges): the clients are spread over these
+  // ports, and a client whose connection breaks resumes on the next one. Empty: the one port.
+  std::vector<std::uint16_t> client_ports;
+  std::vector<std::uint16_t> ws_ports;
 
   // TLS on every client connection (TCP and WebSocket); the event source stays plain TCP.
   bool tls = false;
