@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The daemon's CPU as a multiple of the I/O floor, both measured in the same round: the default
+# run (followermaze at its defaults, 10M events, 100 clients, or HARNESS_ARGS) against DAEMON on
+# the shipped config/config.json (free loopback ports, admin on, a fresh dataDir); then
+# bench/floor/floor moving the same bytes (what /metrics says the daemon read from the source and
+# wrote to the clients) over as many loopback connections, with one write per client per
+# clientWriteDelayMs. ROUNDS rounds; one line per round, then the medians.
+#
+# usage: bench/floor/run.sh DAEMON [ROUNDS]      (default 5 rounds)
+# Environment: HARNESS (default build/followermaze), HARNESS_ARGS (extra followermaze flags;
+#              --concurrencyLevel=N also sets the floor's client count), CONFIG (default
+#              config/config.json), FLOOR (default build/bench/floor/floor).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DAEMON=${1:?usage: run.sh DAEMON [ROUNDS]}
+ROUNDS=${2:-5}
+HARNESS=${HARNESS:-build/followermaze}
+HARNESS_ARGS=${HARNESS_ARGS:-}
+CONFIG=${CONFIG:-config/config.json}
+FLOOR=${FLOOR:-build/bench/floor/floor}
+# shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
+source bench/lib.sh
+require_binaries "$DAEMON" "$HARNESS" "$FLOOR"
+clients=$(grep -oE -- '--concurrencyLevel=[0-9]+' <<<"$HARNESS_ARGS" | cut -d= -f2 || true)
+clients=${clients:-100}
+tick_ms=$(jq '.clientWriteDelayMs // 50' "$CONFIG")
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+metric() { awk -v name="$1" '$1 == name { printf "%.0f\n", $2 }' "$2"; }
+
+round() {
+  local event_port client_port admin_port floor_port data pid result metrics cpu in out floor
+  pick_ports event_port client_port admin_port floor_port
+  data=$(mktemp -d -p "$work")
+  jq --argjson e "$event_port" --argjson c "$client_port" --argjson a "$admin_port" --arg d "$data" \
+    '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
+     | .adminListenerPort = $a | .dataDir = $d' "$CONFIG" >"$work/config.json"
+  "$DAEMON" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q "listening for event sources" "$work/daemon.log" && break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086  # HARNESS_ARGS is a list of flags
+  result=$("$HARNESS" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --daemonPid="$pid" \
+    $HARNESS_ARGS | grep '^RESULT' || true)
+  metrics="$work/metrics.txt"
+  exec 3<>"/dev/tcp/127.0.0.1/$admin_port"
+  printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+  cat <&3 >"$metrics"
+  exec 3<&-
+  terminate_daemon "$pid" || true
+  rm -rf "$data"
+  if [[ -z "$result" ]]; then
+    echo "run.sh: the harness failed; daemon log:" >&2
+    tail -n 5 "$work/daemon.log" >&2
+    exit 1
+  fi
+  cpu=$(sed -E 's/.* daemon_cpu_s=([0-9.]+).*/\1/' <<<"$result")
+  in=$(metric eventserver_bytes_received_total "$metrics")
+  out=$(metric eventserver_bytes_sent_total "$metrics")
+  "$FLOOR" serve "$floor_port" "$clients" "$in" "$out" "$tick_ms" >"$work/floor.txt" &
+  local server=$!
+  "$FLOOR" drive "$floor_port" "$clients" "$in"
+  wait "$server"
+  floor=$(sed -E 's/.*floor_cpu_s=([0-9.]+).*/\1/' "$work/floor.txt")
+  echo "daemon_cpu_s=$cpu floor_cpu_s=$floor ratio=$(awk -v d="$cpu" -v f="$floor" 'BEGIN { printf "%.1f", d / f }')" \
+    "event_bytes=$in notification_bytes=$out clients=$clients $(grep -oE 'writes=[0-9]+' "$work/floor.txt")" \
+    "$(grep -oE 'p99_us=[0-9]+' <<<"$result") $(grep -oE 'daemon_peak_rss_kb=[0-9]+' <<<"$result")"
+}
+
+for _ in $(seq "$ROUNDS"); do round; done | tee "$work/rounds.txt"
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+field() { sed -E "s/.*$1=([0-9.]+).*/\1/" "$work/rounds.txt"; }
+echo "medians over $ROUNDS rounds: daemon_cpu_s=$(field daemon_cpu_s | median) floor_cpu_s=$(field floor_cpu_s | median)" \
+  "ratio=$(field ratio | median) p99_us=$(field p99_us | median) daemon_peak_rss_kb=$(field daemon_peak_rss_kb | median)"
