@@ -122,7 +122,6 @@ inline bool wait_for(Pred pred, milliseconds bound = wait_bound) {
   return true;
 }
 
-
 // ---------------------------------------------------------------------------------------
 // A blocking loopback TCP connection with a receive buffer and bounded reads.
 

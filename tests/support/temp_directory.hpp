@@ -59,6 +59,7 @@ class temp_directory {
   bool kept_ = false;
 };
 
+#ifdef EVENTSERVER_SOURCE_DIR  // every test from eventserver_add_test (tests/CMakeLists.txt)
 // Fresh test certificates in `directory` (created if missing): ca.pem, server.pem and
 // server.key, server2.*, client.*, other-ca.pem and other.* (make_test_certs.sh lists what
 // each is for). Throws when the script fails.
@@ -66,5 +67,6 @@ inline void make_test_certificates(const std::filesystem::path& directory) {
   const std::string command = "sh " EVENTSERVER_SOURCE_DIR "/tests/support/make_test_certs.sh '" + directory.string() + "'";
   if (std::system(command.c_str()) != 0) throw std::runtime_error("make_test_certs.sh failed for " + directory.string());
 }
+#endif
 
 }  // namespace eventserver::test_support
