@@ -1,11 +1,5 @@
 // The admin HTTP endpoints: rendering in isolation, then scraped from a live daemon while
 // traffic of a known shape flows, the numbers checked against what was sent.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +7,7 @@
 
 #include "eventserver/admin/admin_views.hpp"
 #include "support/daemon.hpp"
+#include "support/http.hpp"
 
 namespace eventserver {
 namespace {
@@ -24,6 +19,8 @@ using ::testing::StartsWith;
 namespace test_support = eventserver::test_support;
 using test_support::test_config;
 using test_support::test_daemon;
+using test_support::http_request;
+using test_support::metric;
 
 // ----------------------------------------------------------------------------------------
 // Rendering
@@ -141,52 +138,6 @@ TEST(AdminViews, ConnzQueryParsing) {
 
 // ----------------------------------------------------------------------------------------
 // Against a live daemon
-
-struct http_reply {
-  int status = 0;
-  std::string headers;
-  std::string body;
-};
-
-// One request on a fresh connection; reads until the daemon closes (Connection: close).
-http_reply http_request(std::uint16_t port, std::string_view request_line, std::string_view extra_headers = "") {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  http_reply reply;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return reply;
-  }
-  const std::string request =
-      std::string(request_line) + "\r\nHost: localhost\r\nConnection: close\r\n" + std::string(extra_headers) + "\r\n";
-  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string raw;
-  char buf[65536];
-  for (;;) {
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    raw.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  const auto split = raw.find("\r\n\r\n");
-  if (raw.size() < 12 || split == std::string::npos) return reply;
-  reply.status = std::stoi(raw.substr(9, 3));
-  reply.headers = raw.substr(0, split);
-  reply.body = raw.substr(split + 4);
-  return reply;
-}
-
-// The value of one sample, e.g. metric(text, "eventserver_client_disconnects_total{reason=\"slow\"}").
-double metric(const std::string& text, const std::string& sample) {
-  const auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
 
 class AdminTest : public ::testing::Test {
  protected:

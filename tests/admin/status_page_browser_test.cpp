@@ -37,7 +37,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "admin/http_client.hpp"
+#include "support/http.hpp"
+#include "support/temp_directory.hpp"
 #include "eventserver/admin/status_page.hpp"
 #include "eventserver/net/asio.hpp"
 #include "support/child_process.hpp"
@@ -53,8 +54,8 @@ namespace fs = std::filesystem;
 namespace websocket = boost::beast::websocket;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-using admin_test::http_request;
-using admin_test::metric;
+using test_support::http_request;
+using test_support::metric;
 using json = nlohmann::json;
 using test_support::child_process;
 using test_support::free_loopback_port;
@@ -206,19 +207,12 @@ class StatusPageBrowser : public ::testing::Test {
       }
       GTEST_SKIP() << chromium_ << " is not installed (Debian package chromium; `make deps`)";
     }
-    std::string pattern = (fs::temp_directory_path() / "eventserver-browser-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
   }
   void TearDown() override {
     // Children first (their destructors stop them), then their files.
     browser_.reset();
     harness_.reset();
     daemon_.reset();
-    if (!dir_.empty()) {
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
-    }
   }
 
   // The daemon on loopback: event and client ports chosen by the OS, the admin port by us.
@@ -334,7 +328,7 @@ class StatusPageBrowser : public ::testing::Test {
   }
 
   std::string chromium_;
-  fs::path dir_;
+  test_support::temp_directory dir_{"eventserver-browser-test"};
   std::string last_daemon_log_;
   std::uint16_t admin_port_ = 0;
   std::uint16_t event_port_ = 0;

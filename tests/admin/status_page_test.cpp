@@ -14,7 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "admin/http_client.hpp"
+#include "support/http.hpp"
+#include "support/temp_directory.hpp"
 #include "eventserver/admin/admin_auth.hpp"
 #include "eventserver/admin/admin_session.hpp"
 #include "eventserver/admin/status_page.hpp"
@@ -27,10 +28,10 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
-using admin_test::http_request;
-using admin_test::metric;
-using admin_test::next_event_data;
-using admin_test::read_through;
+using test_support::http_request;
+using test_support::metric;
+using test_support::next_event_data;
+using test_support::read_through;
 using test_support::test_config;
 using test_support::test_daemon;
 
@@ -179,17 +180,8 @@ TEST(AdminAuth, WhatEachPathAccepts) {
 
 class StaticFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-static-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  void write(const std::string& name, const std::string& content) { std::ofstream(dir_ / name, std::ios::binary) << content; }
-  fs::path dir_;
+  void write(const std::string& name, const std::string& content) { dir_.write(name, content); }
+  test_support::temp_directory dir_{"eventserver-static"};
 };
 
 TEST_F(StaticFiles, ReadsARegularFileWithinItsBound) {
@@ -201,19 +193,19 @@ TEST_F(StaticFiles, ReadsARegularFileWithinItsBound) {
 
 TEST_F(StaticFiles, RefusesWhatIsNotARegularFile) {
   EXPECT_FALSE(read_static_file(dir_ / "missing.js"));
-  EXPECT_FALSE(read_static_file(dir_));
+  EXPECT_FALSE(read_static_file(dir_.path()));
   ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
   EXPECT_FALSE(read_static_file(dir_ / "fifo"));  // and does not hang waiting for a writer
 }
 
 TEST_F(StaticFiles, ChartJsIsTheFirstUmdBuildFound) {
-  EXPECT_FALSE(load_chart_js(dir_));
+  EXPECT_FALSE(load_chart_js(dir_.path()));
   write("chart.js", "esm");  // Chart.js 4's chart.js is an ES module: never served
-  EXPECT_FALSE(load_chart_js(dir_));
+  EXPECT_FALSE(load_chart_js(dir_.path()));
   write("chart.min.js", "v3");
-  EXPECT_EQ(load_chart_js(dir_), "v3");
+  EXPECT_EQ(load_chart_js(dir_.path()), "v3");
   write("chart.umd.js", "v4");
-  EXPECT_EQ(load_chart_js(dir_), "v4");
+  EXPECT_EQ(load_chart_js(dir_.path()), "v4");
 }
 
 // ----------------------------------------------------------------------------------------
@@ -451,7 +443,7 @@ TEST(AdminToken, ThePageAndWhatItLoadsAlsoTakeItInTheQuery) {
 
 TEST_F(StaticFiles, ChartJsIsServedFromItsDirectory) {
   write("chart.umd.js", "window.Chart = function () {};\n");
-  token_hub hub("", dir_);
+  token_hub hub("", dir_.path());
   const auto reply = http_request(hub.port(), "GET /static/chart.js HTTP/1.1");
   ASSERT_EQ(reply.status, 200);
   EXPECT_THAT(reply.headers, HasSubstr("Content-Type: text/javascript"));
@@ -459,7 +451,7 @@ TEST_F(StaticFiles, ChartJsIsServedFromItsDirectory) {
 }
 
 TEST_F(StaticFiles, WithoutChartJsThePageKeepsItsCardsAndTablesAndSaysWhy) {
-  token_hub hub("", dir_);  // an empty directory: Chart.js is not installed
+  token_hub hub("", dir_.path());  // an empty directory: Chart.js is not installed
   const auto script = http_request(hub.port(), "GET /static/chart.js HTTP/1.1");
   EXPECT_EQ(script.status, 404);
   EXPECT_THAT(script.body, HasSubstr("libjs-chart.js"));

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "support/temp_directory.hpp"
 #include "eventserver/auth/base64url.hpp"
 #include "eventserver/auth/token_signer.hpp"
 #include "eventserver/auth/token_verifier.hpp"
@@ -76,31 +77,8 @@ inline const key_pair& other_ec_key() {
   return key;
 }
 
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "eventserver-auth-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, std::string_view content) const {
-    const auto file = path_ / name;
-    std::ofstream out(file, std::ios::binary);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    return file.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+// The shared one (tests/support/temp_directory.hpp), under the name these tests know.
+using temp_dir = eventserver::test_support::temp_directory;
 
 // A payload that passes every check unless a test changes it.
 inline nlohmann::json good_claims(eventserver::user_id user = 42) {

@@ -73,14 +73,14 @@ TEST(TokenKey, FollowsASymbolicLink) {
   // Mounted secrets (Kubernetes, Docker) are symbolic links to the current version.
   const temp_dir dir;
   const auto target = dir.write("secret-v1", secret);
-  const auto link = dir.path("secret");
+  const auto link = dir.file("secret");
   ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
   EXPECT_EQ(load_error(file_settings(token_algorithm::hs256, link)), "");
 }
 
 TEST(TokenKey, RefusesAMissingFile) {
   const temp_dir dir;
-  const auto path = dir.path("absent");
+  const auto path = dir.file("absent");
   EXPECT_THAT(load_error(file_settings(token_algorithm::hs256, path)),
               AllOf(HasSubstr(path), HasSubstr("No such file or directory")));
 }
@@ -100,7 +100,7 @@ TEST(TokenKey, RefusesADirectory) {
 // Opening a FIFO for reading would wait for a writer: start-up must not hang on a mistake.
 TEST(TokenKey, RefusesAFifoWithoutWaiting) {
   const temp_dir dir;
-  const auto path = dir.path("fifo");
+  const auto path = dir.file("fifo");
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
   const auto started = std::chrono::steady_clock::now();
   EXPECT_THAT(load_error(file_settings(token_algorithm::rs256, path)), AllOf(HasSubstr(path), HasSubstr("not a regular file")));

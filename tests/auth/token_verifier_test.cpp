@@ -615,34 +615,14 @@ TEST(TokenVerifierInterop, AcceptsTheRfc7515Hs256Example) {
 // RS256 and ES256 tokens made outside the project: the keys and the signatures come from the
 // `openssl` command (genpkey, dgst -sign), not from token_signer, so a verifier that agreed only
 // with our own signer (a wrong padding, a DER signature where JWS wants r||s) fails here.
-class openssl_command {
+class openssl_command : public auth_test::temp_dir {
  public:
-  openssl_command() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "eventserver-jws-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-  }
-  ~openssl_command() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  openssl_command() : temp_dir("eventserver-jws") {}
   // Runs `openssl <arguments>` in the directory; false when it fails.
   bool run(const std::string& arguments) const {
-    const std::string command = "cd '" + dir_.string() + "' && openssl " + arguments + " >/dev/null 2>&1";
+    const std::string command = "cd '" + path().string() + "' && openssl " + arguments + " >/dev/null 2>&1";
     return std::system(command.c_str()) == 0;
   }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir_ / name, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  void write(const std::string& name, std::string_view bytes) const {
-    std::ofstream(dir_ / name, std::ios::binary) << bytes;
-  }
-
- private:
-  std::filesystem::path dir_;
 };
 
 // An ECDSA signature as DER (SEQUENCE of INTEGER r, INTEGER s) to JWS's fixed 64 bytes (RFC 7518

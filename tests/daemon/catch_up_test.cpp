@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "support/daemon.hpp"
+#include "support/temp_directory.hpp"
 #include "support/http.hpp"
 
 namespace eventserver {
@@ -23,23 +24,6 @@ lines privates_to(user_id to, sequence_number first, sequence_number last, std::
   }
   return out;
 }
-
-class temp_data_dir {
- public:
-  temp_data_dir() {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-catch-up-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_data_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 // Kernel buffers on loopback take megabytes for a client that does not read (the send buffer
 // grows in 64 KiB segments): a client falls behind the daemon only past that. Lines this long,
@@ -71,7 +55,7 @@ class CatchUp : public ::testing::TestWithParam<history_kind> {
     if (GetParam().on_disk) c.data_dir = dir_.path();
     return c;
   }
-  temp_data_dir dir_;
+  temp_directory dir_{"eventserver-catch-up"};
 };
 
 // The issue's case: a client that keeps reading, slower than the stream, used to be cut off
@@ -237,7 +221,7 @@ INSTANTIATE_TEST_SUITE_P(History, CatchUp, ::testing::Values(history_kind{"memor
 // From a disk log, after a restart: the recent graph changes are gone with the old process,
 // so the client's follows at its position are rebuilt from the log (and its snapshots).
 TEST(CatchUpAfterRestart, AResumeAcrossARestartIsExact) {
-  temp_data_dir dir;
+  temp_directory dir{"eventserver-catch-up"};
   config c = test_config();
   c.data_dir = dir.path();
   {

@@ -23,6 +23,7 @@
 #include "support/log_daemon.hpp"
 #include "support/log_files.hpp"
 #include "support/stream_model.hpp"
+#include "support/temp_directory.hpp"
 
 namespace eventserver {
 namespace {
@@ -65,15 +66,11 @@ struct damage_effect {
 class damage_round {
  public:
   explicit damage_round(std::uint64_t seed) : seed_(seed), random_(seed) {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-damage-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    work_ = pattern;
     data_ = work_ / "data";
     fs::create_directories(data_);
   }
   ~damage_round() {
-    std::error_code ignored;
-    if (!::testing::Test::HasFailure()) fs::remove_all(work_, ignored);
+    if (::testing::Test::HasFailure()) work_.keep();
   }
 
   void run() {
@@ -85,10 +82,10 @@ class damage_round {
     config_ = "\"dataDir\": \"" + data_.string() + "\", \"logSegmentBytes\": 1048576, \"snapshotEveryEvents\": " +
               std::to_string(every) + ", \"logFsync\": \"" + fsync + "\"";
     SCOPED_TRACE("seed " + std::to_string(seed_) + ": " + std::to_string(count) + " events, snapshotEveryEvents " +
-                 std::to_string(every) + ", logFsync " + fsync + "; data in " + work_.string());
+                 std::to_string(every) + ", logFsync " + fsync + "; data in " + work_.path().string());
 
     {  // The stream, then kill -9 once the daemon holds all of it.
-      log_daemon first(work_, config_, ++runs_);
+      log_daemon first(work_.path(), config_, ++runs_);
       ASSERT_TRUE(first.started()) << first.output();
       auto source = connect_producer(first.event_port());
       ASSERT_EQ(source.told, "durable|1|0");
@@ -110,7 +107,7 @@ class damage_round {
     }
     if (effect.range && (!base || *base < effect.range->second)) {
       // The graph cannot be rebuilt across the damage: exit 2, naming the way out.
-      log_daemon refused(work_, config_, ++runs_);
+      log_daemon refused(work_.path(), config_, ++runs_);
       ASSERT_FALSE(refused.started()) << refused.output();
       EXPECT_EQ(refused.process().wait_exit(), std::optional<int>(2)) << refused.output();
       EXPECT_THAT(refused.output(), HasSubstr(effect.file.filename().string())) << "the message names the file";
@@ -129,7 +126,7 @@ class damage_round {
         }
       }
     }
-    log_daemon second(work_, config_, ++runs_);
+    log_daemon second(work_.path(), config_, ++runs_);
     ASSERT_TRUE(second.started()) << second.output();
     std::size_t set_aside = 0;
     for (const auto& s : before_.snapshots) {
@@ -250,7 +247,7 @@ class damage_round {
   // the later segments and every snapshot past the cut. The daemon then starts at the cut.
   void repair_and_check(const damage_effect& effect) {
     const fs::path output = work_ / "repair.log";
-    daemon_process repair({"log", "repair", "-data-dir", data_.string()}, output, work_);
+    daemon_process repair({"log", "repair", "-data-dir", data_.string()}, output, work_.path());
     EXPECT_EQ(repair.wait_exit(), std::optional<int>(0)) << repair.output();
     const std::uint64_t cut = effect.range->first - 1;
     const files::listing after = files::list(data_);
@@ -266,7 +263,7 @@ class damage_round {
         EXPECT_TRUE(after.is_set_aside(s.path)) << s.path;
       }
     }
-    log_daemon repaired(work_, config_, ++runs_);
+    log_daemon repaired(work_.path(), config_, ++runs_);
     ASSERT_TRUE(repaired.started()) << repaired.output();
     check_resend(repaired, cut, 1);
   }
@@ -282,7 +279,7 @@ class damage_round {
 
   std::uint64_t seed_;
   std::mt19937_64 random_;
-  fs::path work_;
+  test_support::temp_directory work_{"eventserver-damage"};
   fs::path data_;
   std::string config_;
   std::unique_ptr<stream_model> model_;

@@ -33,7 +33,7 @@ class LogRecovery : public process_fixture {
     return "\"dataDir\": \"" + data_.string() + "\", \"logFsync\": \"interval\", " + more;
   }
   std::unique_ptr<log_daemon> start(const std::string& more) {
-    auto d = std::make_unique<log_daemon>(dir_, config(more), ++runs_);
+    auto d = std::make_unique<log_daemon>(dir_.path(), config(more), ++runs_);
     if (!d->started()) ADD_FAILURE() << d->output();
     return d;
   }

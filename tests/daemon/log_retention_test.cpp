@@ -18,6 +18,7 @@
 #include "support/log_daemon.hpp"
 #include "support/log_files.hpp"
 #include "support/stream_model.hpp"
+#include "support/temp_directory.hpp"
 
 namespace eventserver {
 namespace {
@@ -83,9 +84,6 @@ kept_history kept(const files::listing& listing, bool settled) {
 class LogRetention : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-retention-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    work_ = pattern;
     data_ = work_ / "data";
     fs::create_directories(data_);
     const char* fixed = std::getenv("LOG_RETENTION_SEED");
@@ -95,11 +93,9 @@ class LogRetention : public ::testing::Test {
   }
   void TearDown() override {
     if (HasFailure()) {
-      std::cerr << "LOG_RETENTION_SEED=" << seed_ << " repeats this run; files kept in " << work_ << "\n";
-      return;
+      std::cerr << "LOG_RETENTION_SEED=" << seed_ << " repeats this run; files kept in " << work_.path() << "\n";
+      work_.keep();
     }
-    std::error_code ignored;
-    fs::remove_all(work_, ignored);
   }
 
   std::string config(const std::string& more = "") const {
@@ -108,7 +104,7 @@ class LogRetention : public ::testing::Test {
            ", \"snapshotEveryEvents\": 4000, \"logFsync\": \"interval\"" + (more.empty() ? "" : ", " + more);
   }
   std::unique_ptr<log_daemon> start(const std::string& more = "") {
-    auto d = std::make_unique<log_daemon>(work_, config(more), ++runs_);
+    auto d = std::make_unique<log_daemon>(work_.path(), config(more), ++runs_);
     if (!d->started()) ADD_FAILURE() << d->output();
     return d;
   }
@@ -167,7 +163,7 @@ class LogRetention : public ::testing::Test {
     ++resume_rounds_;
   }
 
-  fs::path work_;
+  test_support::temp_directory work_{"eventserver-retention"};
   fs::path data_;
   std::uint64_t seed_ = 0;
   std::mt19937_64 random_;

@@ -320,7 +320,7 @@ TEST_F(Process, StalledLogOutputDoesNotStopDeliveryOrMetrics) {
   const auto config = write_config(
       R"({"eventListenerPort": 0, "clientListenerPort": 0, "clientListenerAddress": "127.0.0.1", )"
       R"("adminListenerAddress": "127.0.0.1", "adminListenerPort": )" + std::to_string(admin_port) + "}");
-  daemon_process process({"-config", config.string()}, dir_ / "unused.log", dir_, pipe_fds[1]);
+  daemon_process process({"-config", config.string()}, dir_ / "unused.log", dir_.path(), pipe_fds[1]);
   ::close(pipe_fds[1]);
 
   // Read the start-up lines for the ports, then stop reading.

@@ -21,6 +21,7 @@
 #include "eventserver/auth/token_signer.hpp"
 #include "support/daemon.hpp"
 #include "support/http.hpp"
+#include "support/temp_directory.hpp"
 #include "ws/ws_client.hpp"
 
 namespace eventserver {
@@ -33,32 +34,19 @@ namespace fs = std::filesystem;
 
 // --- Files: certificates, a JWT secret, an admin token ----------------------------------------
 
-class test_files {
+class test_files : public temp_directory {
  public:
-  test_files() {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-security-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    const std::string command = "sh " EVENTSERVER_SOURCE_DIR "/tests/support/make_test_certs.sh " + dir_.string();
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("make_test_certs.sh failed");
+  test_files() : temp_directory("eventserver-security") {
+    make_test_certificates(path());
     write("jwt.secret", secret + "\n");
     write("admin.token", admin_token + "\n");
   }
-  ~test_files() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  void write(const std::string& name, const std::string& text) const { std::ofstream(dir_ / name) << text; }
   void copy(const std::string& from, const std::string& to) const {
-    fs::copy_file(dir_ / from, dir_ / to, fs::copy_options::overwrite_existing);
+    fs::copy_file(path() / from, path() / to, fs::copy_options::overwrite_existing);
   }
 
   const std::string secret = "a shared secret of at least 32 bytes, for HS256";
   const std::string admin_token = "0123456789abcdef0123456789abcdef";
-
- private:
-  fs::path dir_;
 };
 
 const test_files& files() {
@@ -69,15 +57,15 @@ const test_files& files() {
 config tls_config() {
   config c = test_config();
   c.client_tls = true;
-  c.tls_cert_file = files().path("server.pem");
-  c.tls_key_file = files().path("server.key");
+  c.tls_cert_file = files().file("server.pem");
+  c.tls_key_file = files().file("server.key");
   return c;
 }
 
 config jwt_config() {
   config c = test_config();
   c.client_auth = "jwt";
-  c.jwt_key_file = files().path("jwt.secret");
+  c.jwt_key_file = files().file("jwt.secret");
   return c;
 }
 
@@ -104,7 +92,7 @@ void expect_closed_silently(connection& client) {
 
 class tls_client {
  public:
-  explicit tls_client(std::uint16_t port, const std::string& ca = files().path("ca.pem"), const std::string& name = "")
+  explicit tls_client(std::uint16_t port, const std::string& ca = files().file("ca.pem"), const std::string& name = "")
       : context_(make_context(ca, name)), stream_(io_, context_) {
     stream_.set_verify_mode(ssl::verify_peer);
     stream_.set_verify_callback(ssl::host_name_verification("localhost"));
@@ -117,8 +105,8 @@ class tls_client {
     ssl::context context(ssl::context::tls_client);
     context.load_verify_file(ca);
     if (!name.empty()) {
-      context.use_certificate_chain_file(files().path(name + ".pem"));
-      context.use_private_key_file(files().path(name + ".key"), ssl::context::pem);
+      context.use_certificate_chain_file(files().file(name + ".pem"));
+      context.use_private_key_file(files().file(name + ".key"), ssl::context::pem);
     }
     return context;
   }
@@ -273,8 +261,8 @@ TEST(Tls, AHandshakeThatStallsIsClosedAtTheHandshakeTimeout) {
 
 TEST(Tls, AClientThatDoesNotTrustTheCertificateGetsNothing) {
   config c = tls_config();
-  c.tls_cert_file = files().path("other.pem");  // signed by a CA the client does not trust
-  c.tls_key_file = files().path("other.key");
+  c.tls_cert_file = files().file("other.pem");  // signed by a CA the client does not trust
+  c.tls_key_file = files().file("other.key");
   test_daemon d(c);
   tls_client client(d.client_port());
   EXPECT_TRUE(client.handshake());
@@ -283,19 +271,19 @@ TEST(Tls, AClientThatDoesNotTrustTheCertificateGetsNothing) {
 
 TEST(Tls, WithAClientCaOnlyClientsItSignedAreServed) {
   config c = tls_config();
-  c.tls_client_ca_file = files().path("ca.pem");
+  c.tls_client_ca_file = files().file("ca.pem");
   test_daemon d(c);
   // Without a certificate, and with one from another CA: no handshake, or the first read fails.
   tls_client anonymous(d.client_port());
   if (!anonymous.handshake()) {
     EXPECT_TRUE(anonymous.closed_by_daemon());
   }
-  tls_client stranger(d.client_port(), files().path("ca.pem"), "other");
+  tls_client stranger(d.client_port(), files().file("ca.pem"), "other");
   if (!stranger.handshake()) {
     EXPECT_TRUE(stranger.closed_by_daemon());
   }
   EXPECT_TRUE(d.wait_until([](server& s) { return s.stats().tls_handshake_failures == 2; }));
-  tls_client known(d.client_port(), files().path("ca.pem"), "client");
+  tls_client known(d.client_port(), files().file("ca.pem"), "client");
   register_tls(d, known, "4");
   auto source = d.connect_source();
   source.send_lines({"1|P|9|4"});
@@ -308,18 +296,18 @@ TEST(Tls, AReturningClientResumesItsSession) {
   for (const bool client_ca : {false, true}) {
     SCOPED_TRACE(client_ca ? "with a client CA" : "without");
     config c = tls_config();
-    if (client_ca) c.tls_client_ca_file = files().path("ca.pem");
+    if (client_ca) c.tls_client_ca_file = files().file("ca.pem");
     test_daemon d(c);
     // `first` stays open: OpenSSL marks the session of a connection freed without a
     // close_notify as not resumable.
-    tls_client first(d.client_port(), files().path("ca.pem"), client_ca ? "client" : "");
+    tls_client first(d.client_port(), files().file("ca.pem"), client_ca ? "client" : "");
     register_tls(d, first, "1");
     auto source = d.connect_source();
     source.send_lines({"1|B"});
     ASSERT_EQ(first.read_lines(1), lines{"1|B"});
     SSL_SESSION* session = first.session();
     ASSERT_NE(session, nullptr);
-    tls_client again(d.client_port(), files().path("ca.pem"), client_ca ? "client" : "");
+    tls_client again(d.client_port(), files().file("ca.pem"), client_ca ? "client" : "");
     again.resume(session);
     register_tls(d, again, "2");
     EXPECT_TRUE(again.resumed());
@@ -335,8 +323,8 @@ TEST(Tls, AReloadedCertificateServesNewConnectionsAndLiveOnesGoOn) {
   files().copy("server.pem", "reload.pem");
   files().copy("server.key", "reload.key");
   config c = tls_config();
-  c.tls_cert_file = files().path("reload.pem");
-  c.tls_key_file = files().path("reload.key");
+  c.tls_cert_file = files().file("reload.pem");
+  c.tls_key_file = files().file("reload.key");
   test_daemon d(c);
   tls_client before(d.client_port());
   register_tls(d, before, "1");
@@ -369,7 +357,7 @@ TEST(Tls, AReloadedCertificateServesNewConnectionsAndLiveOnesGoOn) {
 
 TEST(Tls, BadCertificateFilesStopStartUpNamingTheFile) {
   config c = tls_config();
-  c.tls_key_file = files().path("server2.key");  // not the certificate's key
+  c.tls_key_file = files().file("server2.key");  // not the certificate's key
   try {
     load_credentials(c);
     ADD_FAILURE() << "a mismatched key was accepted";
@@ -377,7 +365,7 @@ TEST(Tls, BadCertificateFilesStopStartUpNamingTheFile) {
     EXPECT_THAT(e.what(), HasSubstr("server2.key"));
   }
   c = tls_config();
-  c.tls_cert_file = files().path("missing.pem");
+  c.tls_cert_file = files().file("missing.pem");
   EXPECT_THROW(load_credentials(c), config_error);
   // clientTls without the files is a config error before anything is read.
   EXPECT_THROW(parse_config(R"({"clientTls": true})"), config_error);
@@ -550,7 +538,7 @@ TEST(Jwt, AWebSocketClientRefreshesWithATextMessage) {
 TEST(Jwt, ATlsClientAuthenticatesToo) {
   config c = tls_config();
   c.client_auth = "jwt";
-  c.jwt_key_file = files().path("jwt.secret");
+  c.jwt_key_file = files().file("jwt.secret");
   test_daemon d(c);
   tls_client good(d.client_port());
   register_tls(d, good, "5 " + token_for("5"));
@@ -576,7 +564,7 @@ TEST(Jwt, WithoutJwtATokenIsIgnoredAndTheClassicHandshakeWorks) {
 TEST(Jwt, ABadKeyFileStopsStartUp) {
   config c = jwt_config();
   files().write("short.secret", "too short");
-  c.jwt_key_file = files().path("short.secret");
+  c.jwt_key_file = files().file("short.secret");
   EXPECT_THROW(load_credentials(c), config_error);
   EXPECT_THROW(parse_config(R"({"clientAuth": "jwt"})"), config_error);  // no jwtKeyFile
   EXPECT_THROW(parse_config(R"({"clientAuth": "jwt", "jwtKeyFile": "k", "jwtAlgorithm": "none"})"), config_error);
@@ -601,7 +589,7 @@ TEST(AdminProtectedMode, AnAdminPortOthersCanReachNeedsAToken) {
 TEST(AdminProtectedMode, WithATokenFileEveryRequestCarriesIt) {
   config c = test_config();
   c.admin_enabled = true;
-  c.admin_token_file = files().path("admin.token");
+  c.admin_token_file = files().file("admin.token");
   test_daemon d(c);
   EXPECT_EQ(http_request(d.admin_port(), "GET /metrics HTTP/1.1").status, 401);
   EXPECT_EQ(http_request(d.admin_port(), "GET /connz HTTP/1.1", "Authorization: Bearer wrong-token-wrong-token\r\n").status,
@@ -610,7 +598,7 @@ TEST(AdminProtectedMode, WithATokenFileEveryRequestCarriesIt) {
             200);
   // A token file with a guessable token is refused at start-up.
   files().write("weak.token", "secret\n");
-  c.admin_token_file = files().path("weak.token");
+  c.admin_token_file = files().file("weak.token");
   EXPECT_THROW(load_credentials(c), config_error);
 }
 
@@ -620,7 +608,7 @@ TEST(AdminProtectedMode, WithATokenFileEveryRequestCarriesIt) {
 TEST(AdminProtectedMode, ConnectionsWithoutTheTokenNeverKeepTheOperatorOut) {
   config c = test_config();
   c.admin_enabled = true;
-  c.admin_token_file = files().path("admin.token");
+  c.admin_token_file = files().file("admin.token");
   test_daemon d(c);
   const std::string authorization = "Authorization: Bearer " + files().admin_token + "\r\n";
   constexpr int admin_limit = 32;  // server.cpp
@@ -656,9 +644,9 @@ TEST(AdminProtectedMode, ConnectionsWithoutTheTokenNeverKeepTheOperatorOut) {
   // by its 401, or, still unanswered at the limit, to make way (or both, when its 401 was
   // still on its way).
   const auto closed_for = [&last](const char* reason) {
-    return metric(last.body, std::string("eventserver_admin_connections_closed_total{reason=\"") + reason + "\"}");
+    return metric(last.body, std::string("eventserver_admin_connections_closed_total{reason=\"") + reason + "\"}").value_or(-1);
   };
-  EXPECT_GE(closed_for("made_way") + closed_for("first_request_timeout") + metric(last.body, "eventserver_admin_unauthorized_total"),
+  EXPECT_GE(closed_for("made_way") + closed_for("first_request_timeout") + metric(last.body, "eventserver_admin_unauthorized_total").value_or(-1),
             2 * admin_limit);
   EXPECT_EQ(closed_for("limit"), 0);
 }

@@ -28,8 +28,10 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/fmt.h>
 
-#include "admin/http_client.hpp"
+#include "support/http.hpp"
+#include "support/temp_directory.hpp"
 #include "eventserver/core/latency_histogram.hpp"
 #include "eventserver/net/asio.hpp"
 #include "support/child_process.hpp"
@@ -44,8 +46,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
-using admin_test::http_request;
-using admin_test::metric;
+using test_support::http_request;
+using test_support::metric;
 using json = nlohmann::json;
 using test_support::child_process;
 using test_support::free_loopback_port;
@@ -111,19 +113,12 @@ class PrometheusTest : public ::testing::Test {
       if (ci && std::string_view(ci) == "true") FAIL() << path << " is missing: `make deps` installs Debian's prometheus";
       GTEST_SKIP() << path << " is not installed (Debian package prometheus; `make deps`)";
     }
-    std::string pattern = (fs::temp_directory_path() / "eventserver-prometheus-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     std::ofstream(dir_ / "admin.token") << admin_token << "\n";
   }
   void TearDown() override {
     prometheus_process_.reset();
     harness_.reset();
     daemon_.reset();
-    if (!dir_.empty()) {
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
-    }
   }
 
   static std::string tool(const char* variable, const char* fallback) {
@@ -201,7 +196,7 @@ class PrometheusTest : public ::testing::Test {
 
   std::string promtool_;
   std::string prometheus_;
-  fs::path dir_;
+  test_support::temp_directory dir_{"eventserver-prometheus-test"};
   std::string last_daemon_log_;
   std::uint16_t admin_port_ = 0;
   std::uint16_t event_port_ = 0;
@@ -214,7 +209,7 @@ class PrometheusTest : public ::testing::Test {
 // Everything /metrics can show at once: TLS and WebSocket clients, the event log, latency
 // histograms with observations; a badly named or typed metric fails here.
 TEST_F(PrometheusTest, PromtoolFindsNoProblemInMetricsUnderLoad) {
-  ASSERT_EQ(run_command("sh " EVENTSERVER_SOURCE_DIR "/tests/support/make_test_certs.sh " + (dir_ / "certs").string()), 0);
+  ASSERT_NO_THROW(test_support::make_test_certificates(dir_ / "certs"));
   const std::uint16_t ws_port = free_loopback_port();
   ASSERT_TRUE(start_daemon({{"clientTls", true}, {"wsTls", true},
                             {"tlsCertFile", (dir_ / "certs" / "server.pem").string()},

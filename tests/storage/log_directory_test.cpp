@@ -104,7 +104,7 @@ TEST(LogDirectory, LockHeldTwiceIsRefused) {
   auto options = options_for(dir);
   {
     const log_directory first = log_directory::open(options);
-    EXPECT_EQ(open_error(options), "data directory " + dir.path() + " is in use: another eventserver (pid " +
+    EXPECT_EQ(open_error(options), "data directory " + dir.path().string() + " is in use: another eventserver (pid " +
                                        std::to_string(::getpid()) + ") holds " + dir.file("LOCK") +
                                        "; stop it or give this one another data directory");
   }
@@ -408,7 +408,7 @@ TEST(LogDirectory, MissingSegmentIsAnErrorNamingTheFileExpected) {
   ASSERT_GE(segments.size(), 4u);
   ASSERT_EQ(::unlink(dir.file(segments[1].name).c_str()), 0);
   EXPECT_EQ(open_error(options_for(dir, 400)),
-            "data directory " + dir.path() + ": missing segment " + segment_file_name(1, segments[1].first_seq) +
+            "data directory " + dir.path().string() + ": missing segment " + segment_file_name(1, segments[1].first_seq) +
                 " (sequence numbers " + std::to_string(segments[1].first_seq) + ".." +
                 std::to_string(segments[1].last_seq) + " of epoch 1) between " + segments[0].name + " and " +
                 segments[2].name + "; to keep the log up to the gap and set the rest of the epoch aside, run repair");

@@ -102,7 +102,7 @@ TEST(LogTool, DumpPrintsARangeAsStored) {
                             payload(24) + "\n" + payload(25) + "\n");
   EXPECT_EQ(dumped.err, "skipped 21..22 (gap timeout)\n");
 
-  const tool_run newest = run({"dump", "-data-dir=" + dir.path(), "-from=9"});
+  const tool_run newest = run({"dump", "-data-dir=" + dir.path().string(), "-from=9"});
   EXPECT_EQ(newest.out, payload(9) + "\n" + payload(10) + "\n");  // epoch 2 by default
 
   EXPECT_EQ(run({"dump", "-data-dir", dir.path(), "-epoch", "4"}).status, 1);

@@ -157,7 +157,7 @@ TEST(Recovery, DamageAfterTheNewestSnapshotStopsStartUp) {
   const std::string error = recover_error(options_for(dir));
   EXPECT_NE(error.find("damage in " + dir.file(segment) + " at byte " + std::to_string(offset)), std::string::npos)
       << error;
-  EXPECT_NE(error.find("run: eventserver log repair -data-dir " + dir.path()), std::string::npos) << error;
+  EXPECT_NE(error.find("run: eventserver log repair -data-dir " + dir.path().string()), std::string::npos) << error;
 
   // Repair cuts the log there, and the snapshots past the cut go aside with the segments: the
   // next start-up recovers the graph at the cut.

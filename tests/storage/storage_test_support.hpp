@@ -1,5 +1,5 @@
 #pragma once
-// Helpers for the storage tests: a temporary directory removed afterwards, event lines like
+// Helpers for the storage tests: the shared temporary directory, event lines like
 // the harness's, and files read, written and damaged byte by byte.
 
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "support/temp_directory.hpp"
 #include "eventserver/core/event.hpp"
 #include "eventserver/storage/batch_builder.hpp"
 #include "eventserver/storage/crc32c.hpp"
@@ -26,27 +27,8 @@
 
 namespace eventserver::storage::testing {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/eventserver-storage-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ignored);
-    std::filesystem::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
+// The shared one (tests/support/temp_directory.hpp), under the name these tests know.
+using temp_dir = test_support::temp_directory;
 
 // The notification of `seq` as the harness would send it: "seq|S|user\r\n" and friends, 13 to
 // 19 bytes for the usual numbers.

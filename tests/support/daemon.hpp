@@ -48,6 +48,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "support/temp_directory.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/app/credentials.hpp"
@@ -120,26 +121,6 @@ inline bool wait_for(Pred pred, milliseconds bound = wait_bound) {
   }
   return true;
 }
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class temp_directory {
- public:
-  explicit temp_directory(const std::string& prefix = "eventserver-test") {
-    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  temp_directory(const temp_directory&) = delete;
-  temp_directory& operator=(const temp_directory&) = delete;
-  ~temp_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // ---------------------------------------------------------------------------------------
 // A blocking loopback TCP connection with a receive buffer and bounded reads.

@@ -58,7 +58,7 @@ class log_daemon {
   std::uint16_t admin_port() const noexcept { return admin_port_; }
 
   std::string metrics() { return http_request(admin_port_, "GET /metrics HTTP/1.1").body; }
-  double metric(const std::string& sample) { return test_support::metric(metrics(), sample); }
+  std::optional<double> metric(const std::string& sample) { return test_support::metric(metrics(), sample); }
 
   // SIGTERM, and the exit code (nullopt if it does not exit within the bound).
   std::optional<int> stop() {

@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "support/child_process.hpp"
+#include "support/temp_directory.hpp"
 
 // In a test's body or SetUp: nats-server missing skips the test, except under CI, where the
 // Makefile installs it and a missing one is a failure.
@@ -38,16 +39,8 @@ namespace eventserver::test_support {
 
 class nats_server {
  public:
-  nats_server() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "eventserver-nats-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-  }
-  ~nats_server() {
-    kill(SIGKILL);
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  nats_server() = default;
+  ~nats_server() { kill(SIGKILL); }  // then dir_ goes
   nats_server(const nats_server&) = delete;
   nats_server& operator=(const nats_server&) = delete;
 
@@ -132,7 +125,7 @@ class nats_server {
     return text.str();
   }
 
-  std::filesystem::path dir_;
+  temp_directory dir_{"eventserver-nats"};
   std::filesystem::path config_;
   pid_t pid_ = -1;
   unsigned short port_ = 0;

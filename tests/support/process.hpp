@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "support/daemon.hpp"
+#include "support/temp_directory.hpp"
 
 namespace eventserver::test_support {
 
@@ -115,16 +116,6 @@ class daemon_process {
 
 class process_fixture : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-process-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
   fs::path write_config(const std::string& json, const std::string& name = "config.json") {
     const fs::path path = dir_ / name;
     fs::create_directories(path.parent_path());
@@ -133,7 +124,7 @@ class process_fixture : public ::testing::Test {
   }
 
   std::unique_ptr<daemon_process> spawn(const std::vector<std::string>& args) {
-    return std::make_unique<daemon_process>(args, dir_ / ("output-" + std::to_string(++runs_) + ".log"), dir_);
+    return std::make_unique<daemon_process>(args, dir_ / ("output-" + std::to_string(++runs_) + ".log"), dir_.path());
   }
   std::unique_ptr<daemon_process> spawn_with_config(const std::string& json) {
     return spawn({"-config", write_config(json).string()});
@@ -153,7 +144,7 @@ class process_fixture : public ::testing::Test {
     return run_to_exit({"-config", write_config(json).string()});
   }
 
-  fs::path dir_;
+  temp_directory dir_{"eventserver-process-test"};
   int runs_ = 0;
 };
 

@@ -14,44 +14,26 @@
 #include <sstream>
 #include <string>
 
+#include "support/temp_directory.hpp"
+
 namespace eventserver {
 namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-class certificates {
+class certificates : public test_support::temp_directory {
  public:
-  certificates() {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-tls-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    const std::string command = "sh " EVENTSERVER_SOURCE_DIR "/tests/support/make_test_certs.sh " + dir_.string();
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("make_test_certs.sh failed");
-  }
-  ~certificates() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir_ / name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  certificates() : temp_directory("eventserver-tls") { test_support::make_test_certificates(path()); }
 
   tls_material server(const std::string& name = "server") const {
     tls_material m;
     m.certificate_chain = read(name + ".pem");
     m.private_key = read(name + ".key");
-    m.certificate_file = path(name + ".pem");
-    m.key_file = path(name + ".key");
+    m.certificate_file = file(name + ".pem");
+    m.key_file = file(name + ".key");
     return m;
   }
-
- private:
-  fs::path dir_;
 };
 
 const certificates& certs() {
@@ -130,12 +112,12 @@ TEST(TlsContext, AClientTrustingAnotherCaRefusesTheServer) {
 TEST(TlsContext, AKeyOfAnotherCertificateIsRefusedNamingTheFile) {
   tls_material m = certs().server();
   m.private_key = certs().read("server2.key");
-  m.key_file = certs().path("server2.key");
+  m.key_file = certs().file("server2.key");
   try {
     make_server_context(m);
     FAIL() << "expected tls_error";
   } catch (const tls_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("tlsKeyFile " + certs().path("server2.key") + ": does not belong to the certificate"));
+    EXPECT_THAT(e.what(), HasSubstr("tlsKeyFile " + certs().file("server2.key") + ": does not belong to the certificate"));
   }
 }
 
@@ -147,7 +129,7 @@ TEST(TlsContext, WhatIsNotPemIsRefusedNamingTheFile) {
         try {
           make_server_context(m);
         } catch (const tls_error& e) {
-          EXPECT_THAT(e.what(), HasSubstr("tlsCertFile " + certs().path("server.pem") + ": not a PEM certificate chain"));
+          EXPECT_THAT(e.what(), HasSubstr("tlsCertFile " + certs().file("server.pem") + ": not a PEM certificate chain"));
           throw;
         }
       },
