@@ -85,6 +85,17 @@ void client_stream::begin_resume(user_id user, const resume_point& at, std::vect
   start_catch_up(user, at.epoch, at.after + 1, std::move(following));
 }
 
+bool client_stream::fall_behind(bool has_history, user_id user, stream_epoch epoch, sequence_number seq,
+                                std::span<const user_id> following) {
+  if (!has_history) {
+    cut_off(cut_off_reason::slow);
+    return false;
+  }
+  // From the notification that did not fit: nothing is lost, nothing sent twice.
+  start_catch_up(user, epoch, seq, std::vector<user_id>(following.begin(), following.end()));
+  return true;
+}
+
 void client_stream::start_catch_up(user_id user, stream_epoch epoch, sequence_number next,
                                    std::vector<user_id> following) {
   state_ = mode::catching_up;

@@ -187,16 +187,16 @@ void client_session::deliver(sequence_number seq, std::string_view notification,
 // The queue cannot take the notification of `seq` even after a write: the client reads on
 // from history if there is any, and is cut off if not.
 void client_session::overflow(sequence_number seq, std::size_t needed) {
-  if (hub_.history() == nullptr) {
-    ++stats_.notifications_dropped_closing;
-    cut_off(cut_off_reason::slow, stats_.clients_disconnected_slow,
-            fmt::format("slow reader, {} bytes queued + {} would exceed maxClientQueueBytes {}", queued_bytes(), needed,
-                        hub_.limits().max_queue_bytes));
+  const std::size_t queued = queued_bytes();
+  if (stream_.fall_behind(hub_.history() != nullptr, user_, hub_.applied().epoch, seq, hub_.following(user_))) {
+    ++stats_.catch_up_entered;
+    read_history_soon();
     return;
   }
-  ++stats_.catch_up_entered;
-  const auto following = hub_.following(user_);
-  start_catch_up(hub_.applied().epoch, seq, std::vector<user_id>(following.begin(), following.end()));
+  ++stats_.notifications_dropped_closing;
+  cut_off(cut_off_reason::slow, stats_.clients_disconnected_slow,
+          fmt::format("slow reader, {} bytes queued + {} would exceed maxClientQueueBytes {}", queued, needed,
+                      hub_.limits().max_queue_bytes));
 }
 
 void client_session::cut_off(cut_off_reason why, std::uint64_t& counter, std::string_view text) {
@@ -316,9 +316,9 @@ void client_session::begin_stream(stream_epoch epoch) {
 
 // --- Catch-up and resume ------------------------------------------------------------------
 
-void client_session::start_catch_up(stream_epoch epoch, sequence_number next, std::vector<user_id> following) {
+// The stream is in catch-up now.
+void client_session::read_history_soon() {
   oldest_arrival_ = {};  // what it reads from history is not live delivery
-  stream_.start_catch_up(user_, epoch, next, std::move(following));
   // Not from inside the fan-out that got here: what is being applied now is not applied yet.
   asio::post(hub_.executor(), [self = shared_from_this()] { self->read_history(); });
 }
@@ -356,9 +356,8 @@ void client_session::resume(const registration& who) {
 
 void client_session::begin_resume(const resume_point& at, std::vector<user_id> following) {
   ++(at.complete ? stats_.resumes_complete : stats_.resumes_incomplete);
-  oldest_arrival_ = {};
   stream_.begin_resume(user_, at, std::move(following));
-  asio::post(hub_.executor(), [self = shared_from_this()] { self->read_history(); });
+  read_history_soon();
 }
 
 void client_session::read_history() {

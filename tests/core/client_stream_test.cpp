@@ -100,13 +100,8 @@ struct fake_client {
       // The session writes first; here the socket takes nothing (a slow reader).
       verdict = stream.offer(seq, line, line.size(), false);
     }
-    if (verdict == offer_result::over_bound) {
-      if (!has_history) {
-        stream.cut_off(cut_off_reason::slow);
-        return;
-      }
+    if (verdict == offer_result::over_bound && stream.fall_behind(has_history, me, applied.epoch, seq, {})) {
       entered_catch_up = true;
-      stream.start_catch_up(me, applied.epoch, seq, {});
     }
   }
 
@@ -189,6 +184,14 @@ TEST(ClientStream, TheQueueBoundCutsOffASlowClientWithoutHistory) {
   EXPECT_EQ(client.stream.queued_bytes(), 0u) << "its buffer is freed at once";
   EXPECT_EQ(client.stream.offer(12, "12|B\r\n", 6, true), offer_result::dropped);
   EXPECT_FALSE(client.stream.registered());
+}
+
+TEST(ClientStream, OverTheBoundWithHistoryItReadsOnFromTheNotificationThatDidNotFit) {
+  fake_client client(20, 20);
+  for (sequence_number seq = 1; seq <= 10; ++seq) client.apply(seq);
+  EXPECT_TRUE(client.stream.catching_up());
+  EXPECT_EQ(client.stream.cursor_position(), (log_position{1, 10})) << "its queue is full: no read yet";
+  EXPECT_EQ(as_string(client.stream.unsent()), "2|B\r\n4|B\r\n6|B\r\n8|B\r\n");
 }
 
 TEST(ClientStream, OnlyPolicyCutOffsResetTheConnection) {

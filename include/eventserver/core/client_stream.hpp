@@ -156,6 +156,11 @@ class client_stream {
   bool written(std::size_t bytes);
 
   // --- Catch-up --------------------------------------------------------------------------
+  // offer() said over_bound for `seq` of `epoch`. With history the client reads on from `seq`
+  // in catch-up (`following`: whom the user follows now), and true is returned. Without, it is
+  // cut off as slow (its queue freed): false.
+  bool fall_behind(bool has_history, user_id user, stream_epoch epoch, sequence_number seq,
+                   std::span<const user_id> following);
   // From number `next` of `epoch`, `following` being whom the user followed just before it.
   void start_catch_up(user_id user, stream_epoch epoch, sequence_number next, std::vector<user_id> following);
   // The next step of a catch-up, with the stream at `applied`; `reader` names the client to

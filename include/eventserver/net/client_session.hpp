@@ -133,7 +133,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   void cut_off(cut_off_reason why, std::uint64_t& counter, std::string_view text);
 
   // Catch-up and resume.
-  void start_catch_up(stream_epoch epoch, sequence_number next, std::vector<user_id> following);
+  void read_history_soon();
   void resume(const registration& who);
   void begin_resume(const resume_point& at, std::vector<user_id> following);
   void read_history();
