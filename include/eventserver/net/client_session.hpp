@@ -1,7 +1,9 @@
 #pragma once
-// One client connection, whatever carries it (plain TCP here; TLS and WebSocket subclasses
-// add their transport): its registration, its queue of notifications, live delivery and
-// catch-up from history, and the bounds on all of it.
+// One client connection, whatever carries it (line_client_session.hpp: TCP and TLS;
+// ws/ws_client_session.hpp: WebSocket): its registration, its queue of notifications, live
+// delivery and catch-up from history, and the bounds on all of it. What is decided without
+// I/O (the queue and its bound, the cursor, the resume, the switch between live and catch-up)
+// is core/client_stream.hpp's, unit-tested without sockets; this class does the I/O it asks for.
 //
 // Live: the router delivers each notification (deliver()); it is appended to `queue_` and one
 // write sends everything queued since the previous one. The server's flush pass decides when
@@ -26,19 +28,19 @@
 // a policy (stuck, slow, out of history) is reset: its buffers are freed at once, and it
 // learns of it (ECONNRESET) even if it reads nothing.
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "eventserver/core/client_stream.hpp"
 #include "eventserver/core/history.hpp"
 #include "eventserver/core/registration.hpp"
 #include "eventserver/core/router.hpp"
-#include "eventserver/core/send_buffer.hpp"
-#include "eventserver/core/user_filter.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/connection_info.hpp"
 #include "eventserver/net/session_hub.hpp"
@@ -64,20 +66,15 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   user_id user() const noexcept { return user_; }
   std::uint64_t serial() const noexcept { return serial_; }  // order of acceptance
   const std::string& transport() const noexcept { return transport_; }  // tcp, ws, ...
-  bool registered() const noexcept { return state_ == state::live || state_ == state::catching_up; }
-  bool catching_up() const noexcept { return state_ == state::catching_up; }
-  std::size_t queued_bytes() const noexcept { return queue_.size() - sent_; }
+  bool registered() const noexcept { return stream_.registered(); }
+  bool catching_up() const noexcept { return stream_.catching_up(); }
+  std::size_t queued_bytes() const noexcept { return stream_.queued_bytes(); }
   // For /connz; `processed_head` is the last sequence number the daemon applied.
   connection_info info(sequence_number processed_head) const;
   // Applied events not yet sent to it: what is queued, or, in catch-up, what it has yet to read.
   std::uint64_t behind(sequence_number processed_head) const noexcept;
 
  protected:
-  enum class line_format : std::uint8_t {
-    crlf,  // "payload\r\n", as the event source sent it (TCP, TLS)
-    lf,    // "payload\n" (WebSocket: the transport drops the last '\n' of each frame)
-  };
-
   client_session(client_hub& hub, std::string peer, std::string transport, line_format lines);
 
   // --- For the transport subclasses ------------------------------------------------------
@@ -105,14 +102,10 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // An asynchronous write finished: `bytes` of what write() was given were taken (0 with no
   // error: the socket is writable again, try once more).
   void written(std::size_t bytes, const error_code& ec);
-  // How much of `lines` (whole lines) one transport write takes: the longest run of whole
-  // lines within `max` bytes, or the first line alone when it is longer. A write never
-  // splits a line.
-  static std::size_t whole_lines_within(std::string_view lines, std::size_t max) noexcept;
   client_hub& hub() noexcept { return hub_; }
   counters& stats() noexcept { return stats_; }
-  bool closed() const noexcept { return state_ == state::closed; }
-  bool handshaking() const noexcept { return state_ == state::handshake; }
+  bool closed() const noexcept { return stream_.state() == client_stream::mode::closed; }
+  bool handshaking() const noexcept { return stream_.state() == client_stream::mode::handshake; }
   const std::string& peer() const noexcept { return peer_; }
 
   // --- What a transport provides ---------------------------------------------------------
@@ -131,27 +124,22 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   void prepare_socket();
 
  private:
-  enum class state : std::uint8_t { handshake, live, catching_up, cut_off, closed };
-
-  // Appends one line (a notification or a status line, "\r\n" included) in the transport's format.
-  void append_line(std::string_view line, std::size_t readable);
-  void append_status(std::string_view line);
-  void grow_queue(std::size_t needed);
   void flush();
   void write_now();
   void overflow(sequence_number seq, std::size_t needed);
   // Ends a registered session for a policy: counted, a rate-limited warning, then closed.
-  // With a close code (a token's end) a WebSocket client is told it; without one (stuck,
-  // slow, out of history) the connection is reset at once, on every transport.
-  void cut_off(std::uint64_t& counter, std::string_view why, std::optional<std::uint16_t> close_code);
+  // A token's end is said (a WebSocket close code); a stuck, slow or out-of-history client
+  // is reset at once, on every transport (resets_connection).
+  void cut_off(cut_off_reason why, std::uint64_t& counter, std::string_view text);
 
   // Catch-up and resume.
-  void start_catch_up(stream_epoch epoch, sequence_number next, std::vector<user_id> following);
+  void read_history_soon();
   void resume(const registration& who);
-  void begin_resume(stream_epoch epoch, sequence_number after, bool complete, std::vector<user_id> following);
+  void begin_resume(const resume_point& at, std::vector<user_id> following);
   void read_history();
   void on_history(history_chunk chunk);
-  void go_live();
+  void went_live();
+  void release_reader();
 
   // Stuck clients.
   void arm_stuck_timer();
@@ -166,43 +154,23 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // What deliver() touches comes first, right after the vtable pointer: with a hundred
   // sessions taking turns in a fan-out, each one's fields are usually out of the L1 cache,
   // so they should span as few cache lines as possible.
-  send_buffer queue_;     // appended to by deliver(); bytes before sent_ are already written
-  std::size_t sent_ = 0;
-  std::size_t max_queue_bytes_;
-  std::size_t write_batch_bytes_;  // at most max_queue_bytes_
   client_hub& hub_;
   counters& stats_;
-  sequence_number last_queued_seq_ = 0;  // newest notification in queue_
-  std::uint64_t notifications_ = 0;
-  state state_ = state::handshake;
-  line_format lines_;
   bool write_pending_ = false;   // the transport has bytes (or a wait) in flight
   bool awaiting_flush_ = false;  // on the server's list for its next flush pass
-  bool finishing_ = false;
+  bool reset_ = false;           // cut off for a policy: closed with a reset (see cut_off)
   // When the oldest live notification queued since the queue was last empty arrived; zero
   // when none is (or a status line came first: that write goes unmeasured). Each write that
   // moves bytes records its age (delivery latency): per write, not per notification. After a
   // partial write it stays: an upper bound for what is left.
   std::chrono::steady_clock::time_point oldest_arrival_{};
-  bool reset_ = false;  // cut off for a policy: closed with a reset (see cut_off)
+  client_stream stream_;  // the queue, the cursor and the state: its hot fields first
 
   std::string peer_;
   std::string transport_;
   std::uint64_t serial_;
   std::int64_t connected_since_ms_;
-  sequence_number last_sent_seq_ = 0;  // newest notification fully written
   user_id user_ = 0;
-
-  // Catch-up: the position in history and whom the user follows there.
-  struct cursor {
-    stream_epoch epoch;
-    sequence_number next;
-    user_filter filter;
-    bool reading = false;
-  };
-  std::optional<cursor> cursor_;
-  bool status_lines_ = false;  // it resumed: it is told of resumes and new epochs
-  std::uint64_t history_notifications_ = 0;
 
   // Stuck clients: peer_taken() when the stuck timer was armed, and the bytes the transport took.
   std::uint64_t taken_at_arming_ = 0;
@@ -215,32 +183,6 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   std::chrono::system_clock::time_point token_expires_ = std::chrono::system_clock::time_point::max();
   std::unique_ptr<asio::steady_timer> expiry_timer_;  // only for sessions with a token
   std::optional<std::chrono::steady_clock::time_point> last_refresh_;  // the last fresh token taken
-};
-
-// The classic transport: plain TCP, the id line as handshake, non-blocking synchronous writes.
-class tcp_client_session final : public client_session {
- public:
-  tcp_client_session(tcp::socket socket, client_hub& hub);
-  void start() override;
-
- private:
-  std::shared_ptr<tcp_client_session> self() { return std::static_pointer_cast<tcp_client_session>(shared_from_this()); }
-  void on_handshake(const error_code& ec, std::size_t bytes);
-  void on_handshake_timeout(const error_code& ec);
-  void do_read();
-  void on_read(const error_code& ec);
-  // Under clientAuth jwt, what a client sends after its id line are token lines.
-  void read_token_line();
-  void on_token_read(const error_code& ec, std::size_t bytes);
-  std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
-  void close_transport(bool graceful) override;
-  void goodbye(std::uint16_t, std::string_view) override {}
-  tcp::socket& lowest_socket() override { return socket_; }
-
-  tcp::socket socket_;
-  asio::steady_timer handshake_timer_;
-  std::string handshake_buffer_;  // the id line, then (under jwt) each token line
-  std::array<char, 512> discard_{};  // clients should not send after their id; we only watch for close
 };
 
 }  // namespace eventserver

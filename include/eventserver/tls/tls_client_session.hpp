@@ -1,56 +1,90 @@
 #pragma once
-// A client over TLS (clientTls): the classic client (client_session: the id line, its token,
-// the queue and its bound, catch-up and resume, the stuck-client timeout) on an
-// ssl::stream. The TLS handshake and the id line together must finish within
-// clientHandshakeTimeoutMs: a peer that stalls mid-handshake, or speaks plain text to the
-// port, is closed and counted (tls_handshake_failures), and nobody else waits for it.
+// A client over TLS (clientTls): the classic line client (net/line_client_session.hpp: the id
+// line, its token, the discard read; client_session: the queue and its bound, catch-up and
+// resume, the stuck-client timeout) on an ssl::stream. The TLS handshake and the id line
+// together must finish within clientHandshakeTimeoutMs: a peer that stalls mid-handshake, or
+// speaks plain text to the port, is closed and counted (tls_handshake_failures), and nobody
+// else waits for it.
 //
 // Writes: an OpenSSL write may read its plaintext again after the socket was full, so the
 // bytes of one write are copied out of the queue (which deliver() may grow and move) into a
 // buffer of at most one TLS record (16 KiB) and written whole: one record per flush, not one
 // per notification.
 
-#include <array>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <boost/asio/ssl/stream.hpp>
 
+#include "eventserver/core/client_stream.hpp"
+#include "eventserver/core/counters.hpp"
 #include "eventserver/net/asio.hpp"
-#include "eventserver/net/client_session.hpp"
+#include "eventserver/net/line_client_session.hpp"
 #include "eventserver/tls/tls_context.hpp"
 
 namespace eventserver {
 
-class tls_client_session final : public client_session {
+template <>
+class line_transport<ssl::stream<tcp::socket>> {
  public:
+  static constexpr std::string_view name = "tls";
+  static constexpr std::string_view awaited = "TLS handshake and id line";
+  static constexpr bool has_handshake = true;
+  static constexpr std::string_view handshake_name = "TLS";
   // The largest plaintext of one TLS record (RFC 8446 5.1).
   static constexpr std::size_t max_record_bytes = 16 * 1024;
+  // A record buffer larger than this is given back once written: idle connections keep little.
+  static constexpr std::size_t keep_out_capacity = 1024;
 
-  // `context` is the one in force when the connection was accepted; a reload does not touch it.
-  tls_client_session(tcp::socket socket, client_hub& hub, std::shared_ptr<ssl::context> context);
-  void start() override;
+  // `context` outlives the stream, which uses it.
+  line_transport(tcp::socket socket, std::shared_ptr<ssl::context> context)
+      : context_(std::move(context)), stream_(std::move(socket), *context_) {}
+
+  ssl::stream<tcp::socket>& stream() noexcept { return stream_; }
+  tcp::socket& lowest_socket() noexcept { return stream_.next_layer(); }
+  void prepare() {}
+
+  template <class Handler>
+  void handshake(Handler&& handler) {
+    stream_.async_handshake(ssl::stream_base::server, std::forward<Handler>(handler));
+  }
+  static std::uint64_t& handshake_failures(counters& stats) noexcept { return stats.tls_handshake_failures; }
+
+  template <class Written>
+  std::size_t write(std::span<const char> bytes, bool& pending, error_code&, Written&& written) {
+    // Whole lines up to one record; a longer single line goes whole.
+    out_.assign(bytes.data(), whole_lines_within(std::string_view(bytes.data(), bytes.size()), max_record_bytes));
+    pending = true;
+    // `this` lives as long as the session, which `written` holds.
+    asio::async_write(stream_, asio::buffer(out_),
+                      [this, written = std::forward<Written>(written)](const error_code& ec, std::size_t taken) {
+                        if (out_.capacity() > keep_out_capacity) std::string().swap(out_);
+                        written(ec ? 0 : taken, ec);
+                      });
+    return 0;
+  }
+
+  void close(bool) {
+    // No close_notify: the peer may never read it, and TCP's FIN (or RST) ends the session as
+    // well for a client that only receives. What was written is in the kernel by now.
+    error_code ignored;
+    auto& socket = stream_.lowest_layer();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  }
 
  private:
-  std::shared_ptr<tls_client_session> self() { return std::static_pointer_cast<tls_client_session>(shared_from_this()); }
-  void on_tls_handshake(const error_code& ec);
-  void on_handshake_timeout(const error_code& ec);
-  void read_line(bool first);
-  void on_line(const error_code& ec, std::size_t bytes, bool first);
-  void do_read();
-  void on_read(const error_code& ec);
-  std::size_t write(std::span<const char> bytes, bool& pending, error_code& ec) override;
-  void close_transport(bool graceful) override;
-  void goodbye(std::uint16_t, std::string_view) override {}
-  tcp::socket& lowest_socket() override { return stream_.next_layer(); }
-
-  std::shared_ptr<ssl::context> context_;  // outlives stream_, which uses it
+  std::shared_ptr<ssl::context> context_;
   ssl::stream<tcp::socket> stream_;
-  asio::steady_timer handshake_timer_;
-  std::string line_buffer_;  // the id line, then (under clientAuth jwt) each token line
-  std::string out_;          // the record in flight
-  std::array<char, 512> discard_{};
+  std::string out_;  // the record in flight
 };
+
+// Compiled once, in tls_client_session.cpp.
+extern template class basic_line_client_session<ssl::stream<tcp::socket>>;
+using tls_client_session = basic_line_client_session<ssl::stream<tcp::socket>>;
 
 }  // namespace eventserver

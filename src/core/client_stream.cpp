@@ -1,0 +1,191 @@
+#include "eventserver/core/client_stream.hpp"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <algorithm>
+
+namespace eventserver {
+
+resume_point decide_resume(sequence_number last, std::optional<stream_epoch> epoch, log_position applied,
+                           sequence_number first_kept) noexcept {
+  // Where delivery continues when history does not reach back to `last`: the live stream.
+  resume_point at{applied.epoch, applied.seq, false};
+  if (epoch && *epoch != applied.epoch) {
+    // Another stream's position: this stream from its oldest notification still kept.
+    if (first_kept != 0) at.after = first_kept - 1;
+  } else if (last > applied.seq) {
+    // A position the daemon never reached (its log lost a tail): live from here.
+  } else if (first_kept != 0 && first_kept <= last + 1) {
+    at.after = last;
+    at.complete = true;
+  } else if (first_kept != 0) {
+    at.after = first_kept - 1;
+  } else if (last == applied.seq) {
+    at.complete = true;  // nothing to replay, nothing missed (history empty or none at all)
+  }
+  return at;
+}
+
+std::size_t whole_lines_within(std::string_view lines, std::size_t max) noexcept {
+  if (lines.size() <= max) return lines.size();
+  const auto last = lines.rfind('\n', max - 1);
+  const auto end = last != std::string_view::npos ? last : lines.find('\n', max);
+  return end != std::string_view::npos ? end + 1 : lines.size();
+}
+
+client_stream::client_stream(std::size_t max_queue_bytes, std::size_t write_batch_bytes, line_format lines) noexcept
+    : max_queue_bytes_(max_queue_bytes),
+      write_batch_bytes_(std::min(write_batch_bytes, max_queue_bytes)),
+      lines_(lines) {}
+
+void client_stream::append_lf(std::string_view line, std::size_t readable) {
+  // "payload\n": the "\r\n" of the line (or a bare '\n') becomes one '\n'.
+  const std::size_t ending = line.size() >= 2 && line[line.size() - 2] == '\r' ? 2 : 1;
+  const std::string_view payload = line.substr(0, line.size() - ending);
+  if (queue_.size() + payload.size() + 1 > queue_.capacity()) grow_queue(payload.size() + 1);
+  queue_.append_short(payload, readable);
+  queue_.append("\n");
+}
+
+// Doubling, as std::string would, but a queue that stays within its write batch never gets
+// more room than the batch: doubling would otherwise leave most clients with nearly twice it.
+void client_stream::grow_queue(std::size_t needed) {
+  const std::size_t wanted = queue_.size() + needed;
+  std::size_t capacity = std::max(wanted, 2 * queue_.capacity());
+  if (wanted <= write_batch_bytes_) capacity = std::min(capacity, write_batch_bytes_);
+  queue_.reserve(capacity);
+}
+
+bool client_stream::written(std::size_t bytes) {
+  sent_ += bytes;
+  if (sent_ == queue_.size()) {
+    queue_.clear();
+    sent_ = 0;
+    last_sent_seq_ = last_queued_seq_;
+    if (queue_.capacity() > keep_buffer_capacity) queue_.release();
+    return true;
+  }
+  if (sent_ > queue_.size() / 2) {
+    queue_.consume(sent_);  // keep the unsent tail at the front; amortised by the halving
+    sent_ = 0;
+  }
+  return false;
+}
+
+bool client_stream::announce_epoch(stream_epoch epoch) {
+  if (state_ != mode::live || !status_lines_) return false;
+  append_status(fmt::format("epoch|{}\r\n", epoch));
+  return true;
+}
+
+void client_stream::begin_resume(user_id user, const resume_point& at, std::vector<user_id> following) {
+  append_status(fmt::format("resumed|{}|{}|{}\r\n", at.epoch, at.after, at.complete ? "complete" : "incomplete"));
+  last_queued_seq_ = at.after;
+  last_sent_seq_ = at.after;
+  start_catch_up(user, at.epoch, at.after + 1, std::move(following));
+}
+
+bool client_stream::fall_behind(bool has_history, user_id user, stream_epoch epoch, sequence_number seq,
+                                std::span<const user_id> following) {
+  if (!has_history) {
+    cut_off(cut_off_reason::slow);
+    return false;
+  }
+  // From the notification that did not fit: nothing is lost, nothing sent twice.
+  start_catch_up(user, epoch, seq, std::vector<user_id>(following.begin(), following.end()));
+  return true;
+}
+
+void client_stream::start_catch_up(user_id user, stream_epoch epoch, sequence_number next,
+                                   std::vector<user_id> following) {
+  state_ = mode::catching_up;
+  cursor_.emplace(cursor{epoch, next, user_filter(user, std::move(following))});
+}
+
+client_stream::read_step client_stream::next_read(log_position applied, std::uint64_t reader,
+                                                  history_request& request) {
+  if (state_ != mode::catching_up || !cursor_ || cursor_->reading || finishing_) return read_step::none;
+  cursor& at = *cursor_;
+  if (at.epoch == applied.epoch && at.next > applied.seq) {
+    // Everything applied is queued: the next live notification is the one after it.
+    cursor_.reset();
+    state_ = mode::live;
+    return read_step::go_live;
+  }
+  const std::size_t room = max_queue_bytes_ - std::min(max_queue_bytes_, queued_bytes());
+  if (room < std::min(min_history_read, max_queue_bytes_ / 2)) return read_step::wait;
+  request.reader = reader;
+  request.epoch = at.epoch;
+  request.from = at.next;
+  // Never past what was applied: the live stream must not get it after the client did.
+  request.until = at.epoch == applied.epoch ? applied.seq : ~sequence_number{0};
+  request.max_bytes = std::min(room, max_history_read);
+  at.reading = true;
+  return read_step::read;
+}
+
+client_stream::chunk_result client_stream::take_history(const history_chunk& chunk, log_position applied,
+                                                         std::uint64_t& taken) {
+  taken = 0;
+  if (state_ != mode::catching_up || !cursor_) return chunk_result::ignored;
+  cursor& at = *cursor_;
+  at.reading = false;
+  if (chunk.result != history_chunk::outcome::ok) return chunk_result::out_of_history;
+  if (chunk.runs.empty()) {
+    if (at.epoch != applied.epoch) {
+      // The end of an older stream: the next one, from its start.
+      ++at.epoch;
+      at.next = 1;
+      at.filter = user_filter(at.filter.user(), {});
+      if (status_lines_) append_status(fmt::format("epoch|{}\r\n", at.epoch));
+    } else if (at.next <= applied.seq) {
+      return chunk_result::retry_later;  // a history that lags what was applied
+    }
+  }
+  for (const history_run& run : chunk.runs) {
+    if (run.first != at.next) break;  // not the run asked for: read again from where we are
+    // Only this user's lines, found without parsing the rest (core/user_filter.hpp).
+    at.filter.scan(run.lines, run.first, [this, &taken](sequence_number seq, std::string_view line) {
+      append_line(line, line.size());
+      last_queued_seq_ = seq;
+      ++taken;
+    });
+    at.next = run.first + run.count;
+  }
+  notifications_ += taken;
+  history_notifications_ += taken;
+  return chunk_result::taken;
+}
+
+std::optional<log_position> client_stream::cursor_position() const noexcept {
+  if (!cursor_) return std::nullopt;
+  return log_position{cursor_->epoch, cursor_->next};
+}
+
+void client_stream::finish() noexcept {
+  finishing_ = true;
+  cursor_.reset();  // at shutdown a client in catch-up gets what is queued, not the rest
+  if (state_ == mode::catching_up) state_ = mode::live;
+}
+
+void client_stream::cut_off(cut_off_reason why) noexcept {
+  state_ = mode::cut_off;
+  cut_reason_ = why;
+  queue_.release();
+  sent_ = 0;
+}
+
+bool client_stream::close() noexcept {
+  const bool was_registered = state_ == mode::live || state_ == mode::catching_up || state_ == mode::cut_off;
+  state_ = mode::closed;
+  return was_registered;
+}
+
+std::uint64_t client_stream::behind(sequence_number processed_head, stream_epoch epoch) const noexcept {
+  if (cursor_ && cursor_->epoch == epoch) {
+    return processed_head >= cursor_->next ? processed_head - cursor_->next + 1 : 0;
+  }
+  return queued_bytes() == 0 || processed_head < last_sent_seq_ ? 0 : processed_head - last_sent_seq_;
+}
+
+}  // namespace eventserver
