@@ -140,7 +140,7 @@ class EventLogContract : public ::testing::TestWithParam<implementation> {
 TEST_P(EventLogContract, AFreshLogRecoversAnEmptyStreamThroughAPost) {
   auto log = make();
   recording_listener listener;
-  open(log, listener);
+  ASSERT_NO_FATAL_FAILURE(open(log, listener));
   EXPECT_EQ(listener.stream->position, (eventserver::log_position{1, 0}));
   EXPECT_EQ(listener.stream->graph.edge_count(), 0u);
   EXPECT_EQ(listener.stream->snapshot_seq, 0u);
@@ -152,9 +152,9 @@ TEST_P(EventLogContract, AFreshLogRecoversAnEmptyStreamThroughAPost) {
 TEST_P(EventLogContract, BatchesComeBackDurableInOrderAndHistoryHoldsThem) {
   auto log = make();
   recording_listener listener;
-  open(log, listener);
+  ASSERT_NO_FATAL_FAILURE(open(log, listener));
   // Batches of 64 bytes: several go out at once.
-  append(listener, {"1|F|1|2", "2|B", "3|P|4|5", "4|F|3|2", "5|S|2", "6|B", "7|U|3|2", "8|B", "9|B", "10|B"});
+  ASSERT_NO_FATAL_FAILURE(append(listener, {"1|F|1|2", "2|B", "3|P|4|5", "4|F|3|2", "5|S|2", "6|B", "7|U|3|2", "8|B", "9|B", "10|B"}));
   EXPECT_EQ(dispatch->applied(), (eventserver::log_position{1, 10}));
   EXPECT_TRUE(dispatch->routes().graph().follows(1, 2));
   EXPECT_FALSE(dispatch->routes().graph().follows(3, 2));
@@ -167,8 +167,8 @@ TEST_P(EventLogContract, BatchesComeBackDurableInOrderAndHistoryHoldsThem) {
 TEST_P(EventLogContract, ASnapshotIsReportedOnceWrittenOrDeclined) {
   auto log = make();
   recording_listener listener;
-  open(log, listener);
-  append(listener, {"1|F|1|2", "2|F|3|2"});
+  ASSERT_NO_FATAL_FAILURE(open(log, listener));
+  ASSERT_NO_FATAL_FAILURE(append(listener, {"1|F|1|2", "2|F|3|2"}));
   if (!log->takes_snapshots()) {  // declined: the driver never asks for one, and none is counted
     EXPECT_EQ(log->status().snapshots_written, 0u);
     EXPECT_TRUE(log->stop(dispatch->applied(), std::chrono::steady_clock::now() + 10s));
@@ -190,8 +190,8 @@ TEST_P(EventLogContract, ARestartRecoversWhatAKeptLogHeldAndAnotherStartsEmpty) 
   {
     auto log = make();
     recording_listener listener;
-    open(log, listener);
-    append(listener, {"1|F|1|2", "2|F|3|2", "3|U|1|2"});
+    ASSERT_NO_FATAL_FAILURE(open(log, listener));
+    ASSERT_NO_FATAL_FAILURE(append(listener, {"1|F|1|2", "2|F|3|2", "3|U|1|2"}));
     kept = log->status().kept;
     if (log->takes_snapshots()) {  // as the driver does at shutdown
       snapshot_encoder encoder(1, 3);
@@ -204,7 +204,7 @@ TEST_P(EventLogContract, ARestartRecoversWhatAKeptLogHeldAndAnotherStartsEmpty) 
   }
   auto log = make();
   recording_listener listener;
-  open(log, listener);
+  ASSERT_NO_FATAL_FAILURE(open(log, listener));
   if (kept) {
     EXPECT_EQ(listener.stream->position, (eventserver::log_position{1, 3}));
     EXPECT_EQ(dispatch->routes().graph().edge_count(), 1u);
