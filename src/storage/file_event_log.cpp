@@ -56,10 +56,13 @@ file_event_log::~file_event_log() {
   if (file_ && !stopped_) file_->stop(std::chrono::steady_clock::now() + settings_.stop_timeout);
 }
 
-void file_event_log::post_here(std::function<void()> f) {
-  post_([alive = std::weak_ptr<char>(alive_), f = std::move(f)] {
-    if (alive.lock()) f();
-  });
+post_fn file_event_log::guarded_post() const {
+  // Copies, not `this`: a writer left running past a stuck stop() may still report.
+  return [post = post_, alive = std::weak_ptr<char>(alive_)](std::function<void()> f) {
+    post([alive, f = std::move(f)] {
+      if (alive.lock()) f();
+    });
+  };
 }
 
 void file_event_log::check_directory() {
@@ -127,15 +130,17 @@ void file_event_log::on_recovered(recovered_log recovered) {
                               recovered.snapshot ? std::to_string(recovered.snapshot->seq) : std::string("none"),
                               recovered.replayed, recovered.seconds * 1000));
 
-  file_ = std::make_unique<file_log>(std::move(recovered.directory), settings_.writing, [this](file_log_report report) {
-    post_here([this, report = std::move(report)] { on_report(report); });
-  });
+  file_ = std::make_unique<file_log>(std::move(recovered.directory), settings_.writing,
+                                     [this, post = guarded_post()](file_log_report report) {
+                                       post([this, report = std::move(report)] { on_report(report); });
+                                     });
   history_ = std::make_unique<history_service>(
       settings_.dir, [file = file_.get()] { return file->view(); }, post_,
-      history_service::default_reader_buffer_bytes, [this, file = file_.get()](damaged_range range) {
+      history_service::default_reader_buffer_bytes,
+      [this, file = file_.get(), post = guarded_post()](damaged_range range) {
         // Arisen since start-up (the disk, or a hand): resumes stop crossing it from now on.
         if (!file->note_damage(range)) return;
-        post_here([this, range = std::move(range)] {
+        post([this, range = std::move(range)] {
           listener_->note(level::warning,
                           fmt::format("history met damage in {} at byte offset {} ({}): sequence numbers {}..{} of "
                                       "epoch {} counted lost; a resume across them is told it is incomplete; "

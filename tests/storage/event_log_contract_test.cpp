@@ -234,39 +234,38 @@ INSTANTIATE_TEST_SUITE_P(
                                      }}),
     [](const ::testing::TestParamInfo<implementation>& param) { return param.param.name; });
 
-// The file log's own: a data directory it cannot use is refused at start, before any thread.
-TEST(FileEventLog, ADataDirectoryThatCannotBeUsedIsRefusedAtStart) {
+// The file log's own.
+class FileEventLog : public ::testing::Test {
+ protected:
+  std::unique_ptr<file_event_log> make(std::string path) {
+    file_event_log_settings settings;
+    settings.dir = std::move(path);
+    return std::make_unique<file_event_log>(settings, thread.post());
+  }
+
   temp_dir dir;
   event_thread thread;
   recording_listener listener;
-  file_event_log_settings settings;
-  settings.dir = dir.file("missing/parent");
-  file_event_log log(settings, thread.post());
-  EXPECT_THROW(log.start(listener), storage_error);
+};
+
+// A data directory it cannot use is refused at start, before any thread.
+TEST_F(FileEventLog, ADataDirectoryThatCannotBeUsedIsRefusedAtStart) {
+  auto log = make(dir.file("missing/parent"));
+  EXPECT_THROW(log->start(listener), storage_error);
 }
 
-TEST(FileEventLog, AMissingDirectoryWhoseParentExistsIsMade) {
-  temp_dir dir;
-  event_thread thread;
-  recording_listener listener;
-  file_event_log_settings settings;
-  settings.dir = dir.file("data");
-  file_event_log log(settings, thread.post());
-  log.start(listener);
-  EXPECT_EQ(listener.notes.at(0), "created the data directory " + settings.dir);
+TEST_F(FileEventLog, AMissingDirectoryWhoseParentExistsIsMade) {
+  auto log = make(dir.file("data"));
+  log->start(listener);
+  EXPECT_EQ(listener.notes.at(0), "created the data directory " + dir.file("data"));
   EXPECT_TRUE(thread.run_until([&] { return listener.stream.has_value(); }));
-  EXPECT_TRUE(log.status().kept);
+  EXPECT_TRUE(log->status().kept);
 }
 
 // Shutdown during recovery: the log goes while its recovery may still run; whatever it posted
 // before finds it gone and does nothing (AddressSanitizer would see otherwise).
-TEST(FileEventLog, DestroyedWhileRecoveringLeavesNothingToRunIntoIt) {
-  temp_dir dir;
-  event_thread thread;
-  recording_listener listener;
-  file_event_log_settings settings;
-  settings.dir = dir.path();
-  auto log = std::make_unique<file_event_log>(settings, thread.post());
+TEST_F(FileEventLog, DestroyedWhileRecoveringLeavesNothingToRunIntoIt) {
+  auto log = make(dir.path());
   log->start(listener);
   log.reset();
   EXPECT_TRUE(thread.run_until([&] { return thread.queued() == 0; }));

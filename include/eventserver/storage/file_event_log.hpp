@@ -56,8 +56,8 @@ class file_event_log final : public event_log {
   void check_directory();
   void on_recovered(recovered_log recovered);
   void on_report(const file_log_report& report);
-  // Runs `f` on the event thread unless this log is gone by then.
-  void post_here(std::function<void()> f);
+  // A post whose functions run on the event thread only while this log exists.
+  post_fn guarded_post() const;
 
   const file_event_log_settings settings_;
   const post_fn post_;

@@ -1,5 +1,5 @@
 #pragma once
-// The log without a disk (no dataDir, historyBytes > 0): batches are "durable" as soon as they
+// memory_event_log's backend and history (no dataDir, historyBytes > 0): batches are "durable" as soon as they
 // are handed over (a post away: they are applied after the call that submitted them), and the
 // most recent historyBytes of them are kept in memory for clients that catch up or resume.
 // Everything runs on the event thread; what is "later" goes through the post function.
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "eventserver/core/history.hpp"
