@@ -61,7 +61,10 @@ struct snapshot_result {
 // What the log tells its driver after start-up, each in a turn of the event thread of its own.
 struct event_log_report {
   std::size_t durable = 0;   // this many more of the oldest submitted batches are durable
-  bool failing = false;      // writing started failing: retried, the batches behind it wait (problem() says why)
+  // Writing started failing: the batches behind it wait, so the pipeline saturates and the
+  // sources are no longer read; problem() says why. Retried until it works (works_again), or
+  // for good where the log cannot go on (a JetStream publisher fenced by another).
+  bool failing = false;
   bool works_again = false;  // writing works again after failing
   std::optional<snapshot_result> snapshot;  // the snapshot begun last was written, or failed
 };
