@@ -53,9 +53,7 @@ server::server(asio::io_context& io, config settings)
       handshake_warnings_(5, std::chrono::seconds(1)),
       slow_client_warnings_(20, std::chrono::seconds(1)),
       changes_(recent_graph_changes),
-      log_(settings_.data_dir.empty() && settings_.history_bytes == 0
-               ? nullptr
-               : std::make_unique<durable_log>(io, settings_, dispatcher_, changes_, log_hooks())) {
+      log_(durable_log::create(io, settings_, dispatcher_, changes_, log_hooks())) {
   dispatcher_.routes().record_changes(changes_);
 }
 

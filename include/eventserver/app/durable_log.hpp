@@ -1,9 +1,10 @@
 #pragma once
-// The event log as the daemon runs it (dataDir set): recovery at start-up, the file backend
-// and the pipeline between the sequencer and the router, snapshots of the follower graph,
-// and what /metrics and /readyz say about it. Everything here runs on the event thread but
-// recovery and the file backend's writes, which run on threads of their own and come back
-// with a post.
+// The event log as the daemon drives it, through storage::event_log alone (on disk with a
+// dataDir, in memory without one; make_event_log chooses): start-up recovery handed to the
+// dispatcher, the pipeline between the sequencer and the router, batches applied as the log
+// reports them durable, snapshots of the follower graph, shutdown in order, and what /metrics
+// and /readyz say about it. Everything here runs on the event thread; the log's own threads
+// come back with a post.
 //
 // Snapshots are taken without stopping the stream: the users who follow someone are listed
 // at once (the state after the applied position P), then encoded a few hundred users per
@@ -17,25 +18,27 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include "eventserver/admin/admin_views.hpp"
-#include "eventserver/app/memory_history.hpp"
-#include "eventserver/app/blocking_job.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/core/dispatcher.hpp"
+#include "eventserver/core/graph_changes.hpp"
 #include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/net/asio.hpp"
-#include "eventserver/storage/file_log.hpp"
-#include "eventserver/storage/history_service.hpp"
-#include "eventserver/storage/recovery.hpp"
+#include "eventserver/storage/event_log.hpp"
 #include "eventserver/storage/snapshot_encoder.hpp"
 
 namespace eventserver {
 
-class durable_log {
+// The one place that chooses the log: on disk with a dataDir; else in memory with
+// historyBytes > 0; else none (null). `post` runs a function on the event thread.
+std::unique_ptr<storage::event_log> make_event_log(const config& settings, storage::post_fn post);
+
+class durable_log final : private storage::event_log_listener {
  public:
   struct hooks {
     std::function<void()> recovered;              // the stream can be taken: start the listeners
@@ -44,14 +47,18 @@ class durable_log {
     std::function<void(bool failing)> writing;    // writing started failing, or works again
   };
 
-  // With a dataDir the log is on disk; without one (historyBytes > 0) it is kept in memory.
-  durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, graph_changes& changes, hooks on);
+  // The log make_event_log chooses for `settings`; null when the daemon keeps none.
+  static std::unique_ptr<durable_log> create(asio::io_context& io, const config& settings, dispatcher& dispatch,
+                                             graph_changes& changes, hooks on);
+  // Drives `log` (tests pass a fake).
+  durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, graph_changes& changes, hooks on,
+              std::unique_ptr<storage::event_log> log);
   ~durable_log();
   durable_log(const durable_log&) = delete;
   durable_log& operator=(const durable_log&) = delete;
 
-  // Checks the data directory, then recovers on a thread of its own; hooks.recovered (or
-  // fatal) follows on the event thread. Throws config_error for a missing or unwritable dataDir.
+  // Starts the log's recovery; hooks.recovered (or fatal) follows on the event thread. Throws
+  // config_error when the log cannot be used as configured (a missing or unwritable dataDir).
   void start();
   bool recovering() const noexcept { return recovering_; }
   // Why the log keeps the daemon from being ready: recovering, or writing fails. Empty when fine.
@@ -59,8 +66,8 @@ class durable_log {
 
   // After events were applied: start a snapshot when snapshotEveryEvents have passed.
   void maybe_snapshot();
-  // Shutdown: once every batch handed to the disk is back, a last snapshot is written and the
-  // writing thread stops; `done` runs then (or at the deadline).
+  // Shutdown: once every batch handed to the log is back, a last snapshot is written and the
+  // log stops; `done` runs then (or at the deadline).
   void shutdown(std::chrono::steady_clock::time_point deadline, std::function<void()> done);
 
   log_status status() const;
@@ -69,9 +76,12 @@ class durable_log {
   history_source* history() noexcept;
 
  private:
-  void on_recovered(std::shared_ptr<storage::recovered_log> recovered);
-  void on_report(const storage::file_log_report& report);
-  void on_memory_durable();
+  // storage::event_log_listener
+  void recovered(storage::recovered_stream stream) override;
+  void recovery_failed(std::string error) override;
+  void reported(const storage::event_log_report& report) override;
+  void note(level severity, std::string_view text) override;
+
   void start_snapshot();
   void continue_snapshot();
   void abandon_snapshot();
@@ -82,17 +92,11 @@ class durable_log {
   dispatcher& dispatch_;
   graph_changes& changes_;
   hooks on_;
-  blocking_job recovery_;
+  std::unique_ptr<storage::event_log> log_;
+  // While recovering: run() must not return before the log's result is posted.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> recovery_work_;
   bool recovering_ = false;
-  double recovery_seconds_ = 0;
-  std::uint64_t snapshots_set_aside_ = 0;  // at start-up: past the end of the log
-  std::unique_ptr<storage::file_log> file_;
-  std::unique_ptr<memory_history> memory_;  // without a dataDir
-  // Reads the files for clients catching up or resuming (a thread of its own). Declared after
-  // file_ so that it goes first: it asks file_ for the segments.
-  std::unique_ptr<storage::history_service> history_;
-  std::unique_ptr<log_pipeline> pipeline_;
-  std::string failing_;  // the write error while writing fails
+  std::unique_ptr<log_pipeline> pipeline_;  // from recovery on
 
   // The snapshot being encoded, a few users per turn. Exact: each user's list is the graph's
   // now with the changes since `position` (graph_changes' journal) undone.
@@ -107,7 +111,7 @@ class durable_log {
     double longest_step = 0;  // seconds: the longest the event thread spent on it at once
   };
   std::unique_ptr<snapshot_work> snapshot_;
-  bool snapshot_writing_ = false;  // encoded, the file not finished yet
+  bool snapshot_writing_ = false;  // encoded, not reported written yet
   std::uint64_t applied_at_last_snapshot_ = 0;
   double last_snapshot_pause_ = 0;
 

@@ -1,8 +1,8 @@
 #pragma once
-// The log without a disk (no dataDir, historyBytes > 0): batches are "durable" as soon as they
+// memory_event_log's backend and history (no dataDir, historyBytes > 0): batches are "durable" as soon as they
 // are handed over (a post away: they are applied after the call that submitted them), and the
 // most recent historyBytes of them are kept in memory for clients that catch up or resume.
-// Everything runs on the event thread.
+// Everything runs on the event thread; what is "later" goes through the post function.
 //
 // Bound: the lines kept never exceed historyBytes (whole batches, oldest dropped first).
 // Without snapshots, a resume that reaches further back than the recent graph changes kept in
@@ -12,18 +12,19 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "eventserver/core/history.hpp"
 #include "eventserver/core/log_pipeline.hpp"
-#include "eventserver/net/asio.hpp"
+#include "eventserver/storage/event_log.hpp"
 
-namespace eventserver {
+namespace eventserver::storage {
 
 class memory_history final : public log_backend, public history_source {
  public:
   // `durable`: called (on the event thread, after submit() returned) once per submitted batch.
-  memory_history(asio::io_context& io, std::size_t max_bytes, std::function<void()> durable);
+  memory_history(post_fn post, std::size_t max_bytes, std::function<void()> durable);
 
   // log_backend
   std::size_t header_bytes() const noexcept override { return 0; }
@@ -46,11 +47,11 @@ class memory_history final : public log_backend, public history_source {
     std::string lines;  // empty for skipped numbers
   };
 
-  asio::io_context& io_;
+  post_fn post_;
   std::size_t max_bytes_;
   std::function<void()> durable_;
   std::deque<kept> batches_;  // oldest first
   std::size_t bytes_ = 0;
 };
 
-}  // namespace eventserver
+}  // namespace eventserver::storage

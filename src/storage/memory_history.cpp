@@ -1,11 +1,11 @@
-#include "eventserver/app/memory_history.hpp"
+#include "eventserver/storage/memory_history.hpp"
 
 #include <algorithm>
 
-namespace eventserver {
+namespace eventserver::storage {
 
-memory_history::memory_history(asio::io_context& io, std::size_t max_bytes, std::function<void()> durable)
-    : io_(io), max_bytes_(max_bytes), durable_(std::move(durable)) {}
+memory_history::memory_history(post_fn post, std::size_t max_bytes, std::function<void()> durable)
+    : post_(std::move(post)), max_bytes_(max_bytes), durable_(std::move(durable)) {}
 
 void memory_history::submit(log_batch& batch) {
   if (batch.type() != log_batch::kind::epoch_start) {
@@ -17,7 +17,7 @@ void memory_history::submit(log_batch& batch) {
       batches_.pop_front();
     }
   }
-  asio::post(io_, [this] { durable_(); });
+  post_([this] { durable_(); });
 }
 
 std::optional<sequence_number> memory_history::first_available(stream_epoch epoch) const {
@@ -80,11 +80,11 @@ void memory_history::read(const history_request& request, read_done done) {
       chunk.runs.push_back({p.first, p.count, std::string_view(chunk.bytes.data() + p.offset, p.size)});
     }
   }
-  asio::post(io_, [done = std::move(done), chunk = std::move(chunk)]() mutable { done(std::move(chunk)); });
+  post_([done = std::move(done), chunk = std::move(chunk)]() mutable { done(std::move(chunk)); });
 }
 
 void memory_history::following_at(user_id, stream_epoch, sequence_number, following_done done) {
-  asio::post(io_, [done = std::move(done)] { done(std::nullopt); });
+  post_([done = std::move(done)] { done(std::nullopt); });
 }
 
-}  // namespace eventserver
+}  // namespace eventserver::storage
