@@ -29,12 +29,6 @@ constexpr std::size_t snapshot_users_per_step = 512;
 // Encoded bytes handed to the writing thread at once.
 constexpr std::size_t snapshot_write_bytes = 256 * 1024;
 
-storage::fsync_policy fsync_of(const std::string& name) {
-  if (name == "interval") return storage::fsync_policy::interval;
-  if (name == "never") return storage::fsync_policy::never;
-  return storage::fsync_policy::always;
-}
-
 }  // namespace
 
 durable_log::durable_log(asio::io_context& io, const config& settings, dispatcher& dispatch, graph_changes& changes,
@@ -55,8 +49,7 @@ void durable_log::start() {
   if (settings_.data_dir.empty()) {
     // No disk: the pipeline's batches are "durable" at once and kept in memory for history.
     memory_ = std::make_unique<memory_history>(io_, settings_.history_bytes, [this] { on_memory_durable(); });
-    pipeline_ = std::make_unique<log_pipeline>(*memory_, pipeline_limits, log_position{1, 0});
-    dispatch_.attach_log(*pipeline_);
+    pipeline_ = &dispatch_.open_log(*memory_, pipeline_limits, log_position{1, 0});
     on_.recovered();
     return;
   }
@@ -122,7 +115,7 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
   changes_.reset(position.seq);
 
   storage::file_log_settings file_settings;
-  file_settings.fsync = fsync_of(settings_.log_fsync);
+  file_settings.fsync = settings_.log_fsync;
   file_settings.fsync_interval = settings_.log_fsync_interval;
   file_settings.retention.retention_bytes = settings_.log_retention_bytes;
   file_settings.retention.retention_age = settings_.log_retention;
@@ -130,8 +123,7 @@ void durable_log::on_recovered(std::shared_ptr<storage::recovered_log> recovered
                                               [this](storage::file_log_report report) {
                                                 asio::post(io_, [this, report = std::move(report)] { on_report(report); });
                                               });
-  pipeline_ = std::make_unique<log_pipeline>(*file_, pipeline_limits, position);
-  dispatch_.attach_log(*pipeline_);
+  pipeline_ = &dispatch_.open_log(*file_, pipeline_limits, position);
   history_ = std::make_unique<storage::history_service>(
       settings_.data_dir, [file = file_.get()] { return file->view(); },
       [this](std::function<void()> f) { asio::post(io_, std::move(f)); },

@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
       // The certificate, keys and tokens at the paths the daemon started with: a renewed
       // certificate is taken without a restart, and a bad one changes nothing.
       std::function<void()> renew_credentials = [] {};
-      if (settings.client_tls || settings.ws_tls || settings.client_auth == "jwt" || !settings.admin_token_file.empty()) {
+      if (settings.client_tls || settings.ws_tls || settings.client_auth == eventserver::client_auth_mode::jwt || !settings.admin_token_file.empty()) {
         try {
           auto fresh = std::make_shared<eventserver::credentials>(eventserver::load_credentials(settings));
           renew_credentials = [fresh, &daemon] {

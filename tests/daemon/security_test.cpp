@@ -76,7 +76,7 @@ config tls_config() {
 
 config jwt_config() {
   config c = test_config();
-  c.client_auth = "jwt";
+  c.client_auth = client_auth_mode::jwt;
   c.jwt_key_file = files().path("jwt.secret");
   return c;
 }
@@ -549,7 +549,7 @@ TEST(Jwt, AWebSocketClientRefreshesWithATextMessage) {
 
 TEST(Jwt, ATlsClientAuthenticatesToo) {
   config c = tls_config();
-  c.client_auth = "jwt";
+  c.client_auth = client_auth_mode::jwt;
   c.jwt_key_file = files().path("jwt.secret");
   test_daemon d(c);
   tls_client good(d.client_port());

@@ -91,7 +91,7 @@ class durable_log {
   // Reads the files for clients catching up or resuming (a thread of its own). Declared after
   // file_ so that it goes first: it asks file_ for the segments.
   std::unique_ptr<storage::history_service> history_;
-  std::unique_ptr<log_pipeline> pipeline_;
+  log_pipeline* pipeline_ = nullptr;  // the dispatcher's, once started
   std::string failing_;  // the write error while writing fails
 
   // The snapshot being encoded, a few users per turn. Exact: each user's list is the graph's
