@@ -428,6 +428,7 @@ server_snapshot server::snapshot() const {
   const auto& routes = dispatcher_.routes();
   server_snapshot s;
   s.stats = stats_;
+  s.transport = transport_stats_;
   s.next_expected = seq.next_expected();
   s.head = seq.head();
   s.pending_events = seq.pending();
@@ -532,6 +533,7 @@ bool server::connz_slice(connz_build& build, std::size_t max_connections) const 
 
 void server::log_totals() const {
   const auto& s = stats_;
+  const auto& t = transport_stats_;
   spdlog::info(
       "totals: events processed {} (pending {}, next expected {}), notifications delivered {}, dropped: offline {}, "
       "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}, "
@@ -546,15 +548,11 @@ void server::log_totals() const {
       s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes,
       (settings_.client_tls || settings_.ws_tls || auth_required())
           ? fmt::format("; TLS handshakes failed {}; tokens refused {}, refreshed {}, expired {}",
-                        s.tls_handshake_failures, s.clients_refused_auth + s.clients_disconnected_auth,
-                        s.token_refreshes, s.clients_disconnected_expired)
+                        t.tls.handshake_failures, t.tokens.refused_at_handshake + t.tokens.disconnected_refused,
+                        t.tokens.refreshes, t.tokens.disconnected_expired)
           : std::string(),
       ws_listener_ ? fmt::format("; WebSocket upgrades {}, refused {}, pong timeouts {}, protocol errors {}",
-                                 s.ws_upgrades,
-                                 s.ws_upgrades_refused_bad_request + s.ws_upgrades_refused_bad_target +
-                                     s.ws_upgrades_refused_not_found + s.ws_upgrades_refused_method +
-                                     s.ws_upgrades_refused_not_upgrade + s.ws_upgrades_refused_origin,
-                                 s.ws_pong_timeouts, s.ws_protocol_errors)
+                                 t.ws.upgrades, t.ws.upgrades_refused(), t.ws.pong_timeouts, t.ws.protocol_errors)
                    : std::string());
 }
 

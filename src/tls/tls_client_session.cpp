@@ -40,7 +40,7 @@ void tls_client_session::on_tls_handshake(const error_code& ec) {
   if (ec) {
     // Plain text on a TLS port, an unknown CA, no client certificate, a version below
     // tlsMinVersion, or a peer that left: OpenSSL's reason says which.
-    refuse(stats().tls_handshake_failures, "TLS handshake failed: " + ec.message());
+    refuse(hub().transport_stats().tls.handshake_failures, "TLS handshake failed: " + ec.message());
     return;
   }
   read_line(true);

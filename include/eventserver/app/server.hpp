@@ -63,6 +63,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   tcp::endpoint ws_endpoint() const;     // unspecified when the WebSocket listener is disabled
   const config& settings() const noexcept { return settings_; }
   const counters& stats() const noexcept { return stats_; }
+  const transport_counters& transport_stats() const noexcept { return transport_stats_; }
   const dispatcher& dispatch() const noexcept { return dispatcher_; }
   std::size_t client_connections() const noexcept { return clients_.size(); }
   std::size_t event_sources() const noexcept { return sources_.size(); }
@@ -96,6 +97,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
 
   // --- client_hub ------------------------------------------------------------------------------
   const client_limits& limits() const override { return client_limits_; }
+  transport_counters& transport_stats() override { return transport_stats_; }
   void client_opened(client_session& client) override { clients_.insert(&client); }
   void client_closed(client_session& client) override;
   void connect(user_id user, recipient& connection) override { dispatcher_.routes().connect(user, connection); }
@@ -149,6 +151,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   std::uint64_t admin_made_way_ = 0;       // unauthenticated admin connections closed for a newcomer
   std::uint64_t admin_refused_limit_ = 0;  // newcomers refused: every admin connection had authenticated
   counters stats_;
+  transport_counters transport_stats_;  // TLS, tokens, WebSocket: the transports' own
   dispatcher dispatcher_;
   std::shared_ptr<listener> event_listener_;
   std::shared_ptr<listener> client_listener_;

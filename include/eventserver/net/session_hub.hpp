@@ -19,6 +19,7 @@
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/net/asio.hpp"
+#include "eventserver/net/transport_counters.hpp"
 
 namespace eventserver {
 
@@ -84,6 +85,7 @@ class client_hub {
   virtual asio::any_io_executor executor() = 0;
   virtual const client_limits& limits() const = 0;
   virtual counters& stats() = 0;
+  virtual transport_counters& transport_stats() = 0;
   virtual void client_opened(client_session& client) = 0;
   virtual void client_closed(client_session& client) = 0;
   // Registration: from now on the router delivers `user`'s notifications to `connection`.

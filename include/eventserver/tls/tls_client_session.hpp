@@ -3,7 +3,7 @@
 // the queue and its bound, catch-up and resume, the stuck-client timeout) on an
 // ssl::stream. The TLS handshake and the id line together must finish within
 // clientHandshakeTimeoutMs: a peer that stalls mid-handshake, or speaks plain text to the
-// port, is closed and counted (tls_handshake_failures), and nobody else waits for it.
+// port, is closed and counted (transport_counters: tls.handshake_failures), and nobody else waits for it.
 //
 // Writes: an OpenSSL write may read its plaintext again after the socket was full, so the
 // bytes of one write are copied out of the queue (which deliver() may grow and move) into a
