@@ -64,7 +64,8 @@ class dispatcher {
   // without the input policies (the daemon that numbered them applied those). A no-op ("\r\n"
   // alone) keeps its number; a skip batch gives its numbers up. A newer epoch first begins a
   // new stream in it. The batches of a log fed in order give the same notifications as the
-  // daemon that wrote it.
+  // daemon that wrote it. Not to be mixed with offer_line in one stream; after a batch the
+  // caller ends it as a source session does (end_batch, commit_log, log_saturated).
   batch_outcome offer_sequenced(stream_epoch epoch, const sequenced_batch& batch);
 
   // --- Starting over (newStreamPolicy; docs/protocol.md, "Starting over") ---------------
