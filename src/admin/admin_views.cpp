@@ -71,6 +71,7 @@ class exposition {
 
 std::string render_metrics(const server_snapshot& s) {
   const counters& c = s.stats;
+  const transport_counters& t = s.transport;
   exposition m;
   m.counter("eventserver_event_lines_received_total", "Event lines read from event sources.", c.lines_received);
   m.counter("eventserver_events_accepted_total", "Events taken into the reorder window.", c.events_accepted);
@@ -121,27 +122,27 @@ std::string render_metrics(const server_snapshot& s) {
              {"peer_closed", c.clients_disconnected_peer},
              {"stuck", c.clients_disconnected_stuck},
              {"out_of_history", c.clients_out_of_history},
-             {"ws_pong_timeout", c.ws_pong_timeouts},
-             {"ws_protocol_error", c.ws_protocol_errors}});
+             {"ws_pong_timeout", t.ws.pong_timeouts},
+             {"ws_protocol_error", t.ws.protocol_errors}});
   m.counter("eventserver_tls_handshake_failures_total",
             "TLS handshakes that failed (plain text, an unknown CA, no client certificate, an old version).",
-            c.tls_handshake_failures);
+            t.tls.handshake_failures);
   if (!s.auth_refusals.empty()) {
     m.reasons("eventserver_client_auth_refused_total", "Client handshakes refused for their token, by reason.",
               s.auth_refusals);
   }
   m.reasons("eventserver_client_token_events_total", "Tokens of live sessions: refreshed, refused on refresh, expired.",
-            {{"refreshed", c.token_refreshes}, {"refused", c.clients_disconnected_auth}, {"expired", c.clients_disconnected_expired}});
+            {{"refreshed", t.tokens.refreshes}, {"refused", t.tokens.disconnected_refused}, {"expired", t.tokens.disconnected_expired}});
   m.gauge("eventserver_ws_connections", "Client connections over WebSocket (of eventserver_client_connections).",
           s.ws_connections);
-  m.counter("eventserver_ws_upgrades_total", "WebSocket upgrades accepted (101 Switching Protocols).", c.ws_upgrades);
+  m.counter("eventserver_ws_upgrades_total", "WebSocket upgrades accepted (101 Switching Protocols).", t.ws.upgrades);
   m.reasons("eventserver_ws_upgrades_refused_total", "WebSocket upgrade requests refused, by reason (the HTTP status).",
-            {{"bad_request", c.ws_upgrades_refused_bad_request},
-             {"bad_target", c.ws_upgrades_refused_bad_target},
-             {"not_found", c.ws_upgrades_refused_not_found},
-             {"method", c.ws_upgrades_refused_method},
-             {"not_upgrade", c.ws_upgrades_refused_not_upgrade},
-             {"origin", c.ws_upgrades_refused_origin}});
+            {{"bad_request", t.ws.upgrades_refused_bad_request},
+             {"bad_target", t.ws.upgrades_refused_bad_target},
+             {"not_found", t.ws.upgrades_refused_not_found},
+             {"method", t.ws.upgrades_refused_method},
+             {"not_upgrade", t.ws.upgrades_refused_not_upgrade},
+             {"origin", t.ws.upgrades_refused_origin}});
   m.gauge("eventserver_clients_catching_up", "Client connections reading from history (they fell behind, or resumed).",
           s.clients_catching_up);
   m.gauge("eventserver_catch_up_lag_events", "Events the client furthest behind in catch-up has yet to read.",

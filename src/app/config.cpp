@@ -19,6 +19,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventserver/auth/token.hpp"
+#include "eventserver/storage/file_log.hpp"
+
 #include "eventserver/ws/upgrade_request.hpp"
 
 namespace eventserver {
@@ -194,6 +197,36 @@ key_rule one_of_key(std::string_view key, std::string config::*field, std::strin
           read_string(field)};
 }
 
+// A string policy: one of `choices`, parsed once into its enum.
+template <class E>
+key_rule enum_key(std::string_view key, E config::*field, std::string_view fallback,
+                  std::initializer_list<std::pair<std::string_view, E>> choices, std::string problem = "") {
+  if (problem.empty()) {
+    problem = "must be one of";
+    for (const auto& choice : choices) problem.append(problem.back() == 'f' ? " \"" : ", \"").append(choice.first).append("\"");
+  }
+  std::vector<std::pair<std::string_view, E>> values(choices);
+  return {key, std::string(fallback), std::nullopt,
+          [key, field, values, problem](config& c, std::string_view origin, const json& v) {
+            if (v.is_string()) {
+              const auto text = v.get<std::string>();
+              for (const auto& [name, value] : values) {
+                if (text == name) {
+                  c.*field = value;
+                  return;
+                }
+              }
+            }
+            fail(origin, key, problem, v);
+          },
+          [field, values](const config& c) {
+            for (const auto& [name, value] : values) {
+              if (c.*field == value) return json(name);
+            }
+            return json();
+          }};
+}
+
 key_rule allowed_origins_key(std::string_view key, std::vector<std::string> config::*field) {
   return {key, json::array(), std::nullopt,
           [key, field](config& c, std::string_view o, const json& v) {
@@ -237,18 +270,23 @@ const std::vector<key_rule>& rules() {
       address_key("adminListenerAddress", &config::admin_listener_address, "127.0.0.1"),
       optional_port_key("adminListenerPort", &config::admin_listener_port, &config::admin_enabled, 9095),
       millis_key("readyMaxGapAgeMs", &config::ready_max_gap_age, 10'000, 1, 86'400'000),
-      one_of_key("logFormat", &config::log_format, "text", {"text", "json"}, "must be \"text\" or \"json\""),
+      enum_key("logFormat", &config::log_format, "text", {{"text", log_format_kind::text}, {"json", log_format_kind::json}},
+               "must be \"text\" or \"json\""),
       path_key("logFile", &config::log_file, "must be a file path (a string; \"\" for standard output)",
                std::numeric_limits<std::size_t>::max()),
       path_key("dataDir", &config::data_dir, "must be a directory path (a string; \"\" for no event log)",
                std::numeric_limits<std::size_t>::max()),
-      one_of_key("logFsync", &config::log_fsync, "interval", {"always", "interval", "never"}),
+      enum_key("logFsync", &config::log_fsync, "interval",
+               {{"always", storage::fsync_policy::always},
+                {"interval", storage::fsync_policy::interval},
+                {"never", storage::fsync_policy::never}}),
       millis_key("logFsyncIntervalMs", &config::log_fsync_interval, 100, 1, 60'000),
       integer_key("logSegmentBytes", &config::log_segment_bytes, 64ULL << 20, 1ULL << 20, 1ULL << 30),
       integer_key("logRetentionBytes", &config::log_retention_bytes, 1ULL << 30, 0, 1ULL << 50),
       millis_key("logRetentionMs", &config::log_retention, 0, 0, 100ULL * 365 * 86'400'000),
       integer_key("snapshotEveryEvents", &config::snapshot_every_events, 5'000'000, 0, 1ULL << 40),
-      one_of_key("newStreamPolicy", &config::new_stream_policy, "restart", {"restart", "continue"}),
+      enum_key("newStreamPolicy", &config::new_stream_policy, "restart",
+               {{"restart", new_stream_mode::restart}, {"continue", new_stream_mode::continue_numbering}}),
       integer_key("historyBytes", &config::history_bytes, 16ULL << 20, 0, 1ULL << 40),
       address_key("wsListenerAddress", &config::ws_listener_address, "0.0.0.0"),
       optional_port_key("wsListenerPort", &config::ws_listener_port, &config::ws_enabled, 0),
@@ -265,8 +303,9 @@ const std::vector<key_rule>& rules() {
       path_key("tlsKeyFile", &config::tls_key_file),
       path_key("tlsClientCaFile", &config::tls_client_ca_file),
       one_of_key("tlsMinVersion", &config::tls_min_version, "1.2", {"1.2", "1.3"}),
-      one_of_key("clientAuth", &config::client_auth, "none", {"none", "jwt"}),
-      one_of_key("jwtAlgorithm", &config::jwt_algorithm, "HS256", {"HS256", "RS256", "ES256"}),
+      enum_key("clientAuth", &config::client_auth, "none", {{"none", client_auth_mode::none}, {"jwt", client_auth_mode::jwt}}),
+      enum_key("jwtAlgorithm", &config::jwt_algorithm, "HS256",
+               {{"HS256", token_algorithm::hs256}, {"RS256", token_algorithm::rs256}, {"ES256", token_algorithm::es256}}),
       path_key("jwtKeyFile", &config::jwt_key_file),
       string_key("jwtAudience", &config::jwt_audience),
       string_key("jwtIssuer", &config::jwt_issuer),
@@ -354,9 +393,10 @@ config parse_config(std::string_view json_text, std::string_view origin) {
   if ((result.client_tls || result.ws_tls) && (result.tls_cert_file.empty() || result.tls_key_file.empty())) {
     throw config_error(std::string(origin) + ": \"clientTls\" or \"wsTls\" needs \"tlsCertFile\" and \"tlsKeyFile\"");
   }
-  if (result.client_auth == "jwt" && result.jwt_key_file.empty()) {
-    throw config_error(std::string(origin) + ": \"clientAuth\" \"jwt\" needs \"jwtKeyFile\" (the " + result.jwt_algorithm +
-                       (result.jwt_algorithm == "HS256" ? " secret)" : " public key)"));
+  if (result.client_auth == client_auth_mode::jwt && result.jwt_key_file.empty()) {
+    throw config_error(std::string(origin) + ": \"clientAuth\" \"jwt\" needs \"jwtKeyFile\" (the " +
+                       std::string(to_string(result.jwt_algorithm)) +
+                       (result.jwt_algorithm == token_algorithm::hs256 ? " secret)" : " public key)"));
   }
   return result;
 }

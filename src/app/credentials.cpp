@@ -37,7 +37,7 @@ std::shared_ptr<ssl::context> load_tls(const config& settings) {
 
 std::shared_ptr<const token_verifier> load_verifier(const config& settings) {
   token_settings token;
-  token.algorithm = *parse_token_algorithm(settings.jwt_algorithm);  // the config allows only these
+  token.algorithm = settings.jwt_algorithm;
   token.key_file = settings.jwt_key_file;
   token.audience = settings.jwt_audience;
   token.issuer = settings.jwt_issuer;
@@ -66,7 +66,7 @@ std::string load_admin_token(const config& settings) {
 credentials load_credentials(const config& settings) {
   credentials loaded;
   if (settings.client_tls || settings.ws_tls) loaded.tls = load_tls(settings);
-  if (settings.client_auth == "jwt") loaded.verifier = load_verifier(settings);
+  if (settings.client_auth == client_auth_mode::jwt) loaded.verifier = load_verifier(settings);
   if (!settings.admin_token_file.empty()) loaded.admin_token = load_admin_token(settings);
   return loaded;
 }

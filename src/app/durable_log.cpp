@@ -25,12 +25,6 @@ constexpr std::size_t snapshot_users_per_step = 512;
 // Encoded bytes handed to the writing thread at once.
 constexpr std::size_t snapshot_write_bytes = 256 * 1024;
 
-storage::fsync_policy fsync_of(const std::string& name) {
-  if (name == "interval") return storage::fsync_policy::interval;
-  if (name == "never") return storage::fsync_policy::never;
-  return storage::fsync_policy::always;
-}
-
 }  // namespace
 
 std::unique_ptr<storage::event_log> make_event_log(const config& settings, storage::post_fn post) {
@@ -38,7 +32,7 @@ std::unique_ptr<storage::event_log> make_event_log(const config& settings, stora
     storage::file_event_log_settings file;
     file.dir = settings.data_dir;
     file.segment_bytes = settings.log_segment_bytes;
-    file.writing.fsync = fsync_of(settings.log_fsync);
+    file.writing.fsync = settings.log_fsync;
     file.writing.fsync_interval = settings.log_fsync_interval;
     file.writing.retention.retention_bytes = settings.log_retention_bytes;
     file.writing.retention.retention_age = settings.log_retention;
@@ -101,8 +95,7 @@ void durable_log::recovered(storage::recovered_stream stream) {
   // ("fuzzy"), a follow already in it does not show as a change. A resume from before the
   // recovered position asks history, which knows how far a snapshot can be trusted.
   changes_.reset(position.seq);
-  pipeline_ = std::make_unique<log_pipeline>(log_->backend(), pipeline_limits, position);
-  dispatch_.attach_log(*pipeline_);
+  pipeline_ = &dispatch_.open_log(log_->backend(), pipeline_limits, position);
   // The next periodic snapshot counts from the one recovered (of this stream), not from 0:
   // otherwise every restart past snapshotEveryEvents would write one at once.
   applied_at_last_snapshot_ = stream.snapshot_seq;

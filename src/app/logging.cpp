@@ -59,7 +59,7 @@ class json_message_flag final : public spdlog::custom_flag_formatter {
 };
 
 std::unique_ptr<spdlog::formatter> make_formatter(const config& settings) {
-  if (settings.log_format == "json") {
+  if (settings.log_format == log_format_kind::json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<json_message_flag>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%j"})");

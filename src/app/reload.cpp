@@ -19,7 +19,7 @@ blocking_job::completion read_files(const std::string& config_path, const config
   reopen_log_file(settings);
   // A renewed certificate is taken without a restart; a bad one changes nothing.
   std::function<void()> renew_credentials = [] {};
-  if (settings.client_tls || settings.ws_tls || settings.client_auth == "jwt" || !settings.admin_token_file.empty()) {
+  if (settings.client_tls || settings.ws_tls || settings.client_auth == client_auth_mode::jwt || !settings.admin_token_file.empty()) {
     try {
       auto fresh = std::make_shared<credentials>(load_credentials(settings));
       renew_credentials = [fresh, &daemon] {

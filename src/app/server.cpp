@@ -20,9 +20,6 @@ namespace eventserver {
 namespace {
 // Admin connections are for a scraper or an operator, not a crowd.
 constexpr std::size_t max_admin_connections = 32;
-// The recent follower-graph changes kept for resumes (24 bytes each, 192 KiB): in the
-// harness's stream, about the last 55,000 events; a resume from further back asks history.
-constexpr std::size_t recent_graph_changes = 8192;
 
 tcp::endpoint endpoint_of(const std::string& address, std::uint16_t port) {
   return {asio::ip::make_address(address), port};
@@ -42,7 +39,7 @@ server::server(asio::io_context& io, config settings)
                      std::min(settings_.client_write_batch_bytes, settings_.max_client_queue_bytes),
                      settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout,
                      // The id line and, under jwt, a space and a token.
-                     settings_.max_line_bytes + (settings_.client_auth == "jwt" ? token_verifier::max_token_bytes + 1 : 0),
+                     settings_.max_line_bytes + (settings_.client_auth == client_auth_mode::jwt ? token_verifier::max_token_bytes + 1 : 0),
                      settings_.client_send_buffer_bytes},
       dispatcher_(settings_.stream(), stats_),
       ws_settings_{settings_.ws_ping_interval, settings_.ws_pong_timeout, settings_.ws_allowed_origins},
@@ -52,10 +49,7 @@ server::server(asio::io_context& io, config settings)
       limit_warnings_(5, std::chrono::seconds(1)),
       handshake_warnings_(5, std::chrono::seconds(1)),
       slow_client_warnings_(20, std::chrono::seconds(1)),
-      changes_(recent_graph_changes),
-      log_(durable_log::create(io, settings_, dispatcher_, changes_, log_hooks())) {
-  dispatcher_.routes().record_changes(changes_);
-}
+      log_(durable_log::create(io, settings_, dispatcher_, dispatcher_.changes(), log_hooks())) {}
 
 server::~server() = default;
 
@@ -149,25 +143,14 @@ log_position server::applied() const { return dispatcher_.applied(); }
 std::span<const user_id> server::following(user_id user) const { return dispatcher_.routes().graph().following(user); }
 
 std::optional<std::vector<user_id>> server::following_after(user_id user, sequence_number after) const {
-  return changes_.following_at(user, after, dispatcher_.applied().seq, following(user));
+  return dispatcher_.changes().following_at(user, after, dispatcher_.applied().seq, following(user));
 }
 
 void server::want_durable(event_source_session& source) { source.note_durable(dispatcher_.applied()); }
 
-bool server::start_new_stream(event_source_session& source) {
-  if (settings_.new_stream_policy != "restart") return false;
-  if (dispatcher_.sequence().next_expected() <= 1 || !dispatcher_.idle()) return false;
-  for (auto* other : sources_) {
-    if (other != &source && !other->peer_has_left()) return false;
-  }
-  const stream_epoch previous = dispatcher_.epoch();
-  const sequence_number reached = dispatcher_.sequence().next_expected() - 1;
-  dispatcher_.begin_new_stream();
-  ++stats_.streams_started;
-  spdlog::info("new stream: epoch {} begins (a source started over at sequence number 1; epoch {} ended at {})",
-               dispatcher_.epoch(), previous, reached);
-  tell_sources_durable();
-  return true;
+bool server::lone_source(const event_source_session& source) {
+  return std::none_of(sources_.begin(), sources_.end(),
+                      [&source](event_source_session* other) { return other != &source && !other->peer_has_left(); });
 }
 
 tcp::endpoint server::event_endpoint() const { return event_listener_ ? event_listener_->local_endpoint() : tcp::endpoint{}; }
@@ -271,10 +254,12 @@ void server::log_security() const {
                              settings_.tls_client_ca_file.empty() ? "" : ", client certificates required")
                : std::string("plain text");
   };
-  spdlog::info("clients: {}, clientAuth {}{}", transport(settings_.client_tls), settings_.client_auth,
+  spdlog::info("clients: {}, clientAuth {}{}", transport(settings_.client_tls),
+               settings_.client_auth == client_auth_mode::jwt ? "jwt" : "none",
                ws_listener_ ? fmt::format("; WebSocket clients: {}", transport(settings_.ws_tls)) : std::string());
   const auto reachable = [](const tcp::endpoint& at) { return !at.address().is_loopback(); };
-  if (settings_.client_auth == "none" && (reachable(client_endpoint()) || (ws_listener_ && reachable(ws_endpoint())))) {
+  if (settings_.client_auth == client_auth_mode::none &&
+      (reachable(client_endpoint()) || (ws_listener_ && reachable(ws_endpoint())))) {
     spdlog::warn("clients are not authenticated (clientAuth none): anyone who can reach the client port may read any "
                  "user's notifications; see docs/security.md");
   }
@@ -441,6 +426,7 @@ server_snapshot server::snapshot() const {
   const auto& routes = dispatcher_.routes();
   server_snapshot s;
   s.stats = stats_;
+  s.transport = transport_stats_;
   s.next_expected = seq.next_expected();
   s.head = seq.head();
   s.pending_events = seq.pending();
@@ -545,6 +531,7 @@ bool server::connz_slice(connz_build& build, std::size_t max_connections) const 
 
 void server::log_totals() const {
   const auto& s = stats_;
+  const auto& t = transport_stats_;
   spdlog::info(
       "totals: events processed {} (pending {}, next expected {}), notifications delivered {}, dropped: offline {}, "
       "closing {}; rejected lines: no sequence {}, bad body {}, duplicate {}, stale {}, overlong {}, unterminated {}, "
@@ -559,15 +546,11 @@ void server::log_totals() const {
       s.clients_disconnected_slow, s.clients_disconnected_peer, s.bytes_in, s.bytes_out, s.client_writes,
       (settings_.client_tls || settings_.ws_tls || auth_required())
           ? fmt::format("; TLS handshakes failed {}; tokens refused {}, refreshed {}, expired {}",
-                        s.tls_handshake_failures, s.clients_refused_auth + s.clients_disconnected_auth,
-                        s.token_refreshes, s.clients_disconnected_expired)
+                        t.tls.handshake_failures, t.tokens.refused_at_handshake + t.tokens.disconnected_refused,
+                        t.tokens.refreshes, t.tokens.disconnected_expired)
           : std::string(),
       ws_listener_ ? fmt::format("; WebSocket upgrades {}, refused {}, pong timeouts {}, protocol errors {}",
-                                 s.ws_upgrades,
-                                 s.ws_upgrades_refused_bad_request + s.ws_upgrades_refused_bad_target +
-                                     s.ws_upgrades_refused_not_found + s.ws_upgrades_refused_method +
-                                     s.ws_upgrades_refused_not_upgrade + s.ws_upgrades_refused_origin,
-                                 s.ws_pong_timeouts, s.ws_protocol_errors)
+                                 t.ws.upgrades, t.ws.upgrades_refused(), t.ws.pong_timeouts, t.ws.protocol_errors)
                    : std::string());
 }
 

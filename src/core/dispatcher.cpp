@@ -1,5 +1,7 @@
 #include "eventserver/core/dispatcher.hpp"
 
+#include <cstdint>
+
 #include <spdlog/spdlog.h>
 
 namespace eventserver {
@@ -12,12 +14,28 @@ constexpr std::chrono::seconds warn_interval{1};
 // The line a no-op keeps in the log, padded: the log copies readable_bytes from a line's start.
 constexpr char empty_line_storage[log_batch::readable_bytes] = "\r\n";
 constexpr std::string_view empty_line{empty_line_storage, 2};
+
+// What offer_sequenced checks before it takes anything: an events batch is exactly `count`
+// lines each ending in "\r\n", a skip has no body, and the numbers stay within 64 bits.
+bool well_formed(const sequenced_batch& batch) noexcept {
+  if (batch.first_seq == 0 || batch.first_seq - 1 > UINT64_MAX - batch.count) return false;
+  if (batch.type == sequenced_batch::kind::skipped) return batch.body.empty();
+  std::uint64_t lines = 0;
+  for (std::string_view rest = batch.body; !rest.empty(); ++lines) {
+    const std::size_t end = rest.find('\n');
+    if (end == std::string_view::npos || end == 0 || rest[end - 1] != '\r') return false;
+    rest.remove_prefix(end + 1);
+  }
+  return lines == batch.count;
+}
 }  // namespace
 
 dispatcher::dispatcher(const stream_settings& settings, counters& stats)
     : stats_(stats),
       max_pending_(settings.max_pending_events),
       sequencer_(settings.max_pending_events),
+      changes_(settings.recent_graph_changes),
+      new_stream_(settings.new_stream),
       router_(stats),
       gaps_(settings.gap_timeout),
       no_sequence_log_(warn_burst, warn_interval),
@@ -27,7 +45,10 @@ dispatcher::dispatcher(const stream_settings& settings, counters& stats)
       overlong_log_(warn_burst, warn_interval),
       window_full_log_(warn_burst, warn_interval),
       too_far_log_(warn_burst, warn_interval),
-      max_sequence_jump_(settings.max_sequence_jump) {}
+      sequenced_log_(warn_burst, warn_interval),
+      max_sequence_jump_(settings.max_sequence_jump) {
+  router_.record_changes(changes_);
+}
 
 dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, std::string_view line,
                                                   std::size_t readable) {
@@ -140,11 +161,7 @@ std::optional<sequencer::gap> dispatcher::skip_expired_gap(clock::time_point now
   if (!target) return std::nullopt;
   const auto skipped = sequencer_.skip_to(*target);
   if (!skipped) return std::nullopt;
-  lowest_refused_.reset();
-  window_full_logged_ = false;
-  if (log_ != nullptr) log_->append_skip(skipped->first, skipped->last);
-  ++stats_.gaps_skipped;
-  stats_.sequence_numbers_skipped += skipped->last - skipped->first + 1;
+  given_up(*skipped);
   if (skipped->first == skipped->last) {
     spdlog::warn("gap timeout: skipped missing sequence number {} after waiting {} ms", skipped->first, waited.count());
   } else {
@@ -156,9 +173,74 @@ std::optional<sequencer::gap> dispatcher::skip_expired_gap(clock::time_point now
   return skipped;
 }
 
-void dispatcher::attach_log(log_pipeline& log) {
-  log_ = &log;
-  epoch_ = log.epoch();
+void dispatcher::given_up(const sequencer::gap& skipped) {
+  lowest_refused_.reset();
+  window_full_logged_ = false;
+  if (log_ != nullptr) log_->append_skip(skipped.first, skipped.last);
+  ++stats_.gaps_skipped;
+  stats_.sequence_numbers_skipped += skipped.last - skipped.first + 1;
+}
+
+dispatcher::batch_outcome dispatcher::offer_sequenced(stream_epoch epoch, const sequenced_batch& batch) {
+  if (!well_formed(batch)) {
+    warn(sequenced_log_, "refused a malformed stored batch (its numbers, or a body that is not its count of lines)", batch.body);
+    return batch_outcome::malformed;
+  }
+  if (epoch < epoch_) return batch_outcome::stale;
+  if (epoch > epoch_) begin_new_stream(epoch);
+  if (batch.count == 0) return batch_outcome::applied;
+  const sequence_number next = sequencer_.next_expected();
+  if (batch.first_seq > next) return batch_outcome::gap;
+  if (batch.last_seq() < next) return batch_outcome::stale;
+  if (batch.type == sequenced_batch::kind::skipped) {
+    take_skip(batch);
+  } else {
+    take_events(batch, next);
+  }
+  return batch_outcome::applied;
+}
+
+void dispatcher::take_skip(const sequenced_batch& batch) {
+  sequence_number target = batch.last_seq() + 1;
+  // Only with lines offered by offer_line as well: the skip stops at the lowest one held.
+  if (const auto held = sequencer_.lowest_pending(); held && *held < target) target = *held;
+  if (const auto skipped = sequencer_.skip_to(target)) {
+    given_up(*skipped);
+    release_ready();
+  }
+}
+
+void dispatcher::take_events(const sequenced_batch& batch, sequence_number next) {
+  std::uint64_t taken = 0;
+  sequence_number seq = batch.first_seq;
+  for (std::string_view rest = batch.body; !rest.empty(); ++seq) {
+    const std::size_t end = rest.find('\n');  // well_formed: every line ends in "\r\n"
+    const std::string_view payload = rest.substr(0, end - 1);
+    rest.remove_prefix(end + 1);
+    if (seq < next) continue;  // already processed (a batch delivered again)
+    event ev{seq, event_type::no_op, 0, 0};  // "\r\n" alone: a no-op keeps its number
+    if (!payload.empty()) {
+      const parse_result parsed = parse_event(payload);
+      if (parsed.status == parse_status::ok && parsed.ev.seq == seq) {
+        ev = parsed.ev;
+      } else {
+        ++stats_.rejected_bad_body;
+        warn(sequenced_log_, "stored event line that is not its batch's next event: applied as a no-op", payload);
+      }
+    }
+    if (sequencer_.full()) release_ready();
+    if (sequencer_.offer(ev, payload) == sequencer::offer_result::accepted) ++taken;
+  }
+  stats_.lines_received += taken;
+  stats_.events_accepted += taken;
+  release_ready();
+}
+
+log_pipeline& dispatcher::open_log(log_backend& backend, log_pipeline::limits bounds, log_position durable) {
+  owned_log_ = std::make_unique<log_pipeline>(backend, bounds, durable);
+  log_ = owned_log_.get();
+  epoch_ = log_->epoch();
+  return *log_;
 }
 
 void dispatcher::recover(stream_epoch epoch, sequence_number applied, follower_graph graph) {
@@ -204,8 +286,8 @@ void dispatcher::apply(const log_batch& batch) {
   }
 }
 
-void dispatcher::begin_new_stream() {
-  ++epoch_;
+void dispatcher::begin_new_stream(stream_epoch epoch) {
+  epoch_ = epoch;
   sequencer_ = sequencer(max_pending_, 1);
   lowest_refused_.reset();
   window_full_logged_ = false;
@@ -216,6 +298,39 @@ void dispatcher::begin_new_stream() {
   }
   log_->begin_epoch(epoch_);
   log_->apply_ready_markers([this](const log_batch& batch) { apply(batch); });
+}
+
+// A source's line 1 after stale lines only, under newStreamPolicy restart, alone and with
+// nothing pending: the new stream begins with it, and takes the stale lines it sent before it
+// (a shuffled first batch) as numbers of the new stream.
+void dispatcher::start_over(start_over_watch& watch, std::string_view line) {
+  const stream_epoch previous = epoch_;
+  const sequence_number reached = sequencer_.next_expected() - 1;
+  begin_new_stream();
+  ++stats_.streams_started;
+  spdlog::info("new stream: epoch {} begins (a source started over at sequence number 1; epoch {} ended at {})",
+               epoch_, previous, reached);
+  offer_line(line);
+  std::uint64_t retaken = 1;
+  for (std::string_view kept = watch.stale_lines_; !kept.empty(); ++retaken) {
+    const auto end = kept.find('\n');
+    offer_line(kept.substr(0, end));
+    kept.remove_prefix(end + 1);
+  }
+  watch.stop();
+  // Each was counted as received and stale when it came, and as received again just now.
+  stats_.rejected_stale -= retaken;
+  stats_.lines_received -= retaken;
+}
+
+void dispatcher::keep_watching(start_over_watch& watch, line_outcome outcome, std::string_view line) {
+  // More stale lines than a shuffled first batch holds before its 1: this is no new stream.
+  constexpr std::size_t max_kept_stale_bytes = 64 * 1024;
+  if (outcome != line_outcome::stale || watch.stale_lines_.size() + line.size() + 1 > max_kept_stale_bytes) {
+    watch.stop();
+    return;
+  }
+  watch.stale_lines_.append(line).push_back('\n');
 }
 
 void dispatcher::warn(log_limiter& limiter, std::string_view what, std::string_view line) {

@@ -67,7 +67,7 @@ void client_session::on_id_line(std::string_view line) {
     return;
   }
   if (auto refusal = check_token(*who)) {
-    refuse(stats_.clients_refused_auth, *refusal);
+    refuse(hub_.transport_stats().tokens.refused_at_handshake, *refusal);
     return;
   }
   registration accepted = *who;
@@ -89,25 +89,25 @@ void client_session::on_token_line(std::string_view token) {
   // a second (real ones do every few minutes), so none can keep the thread busy with them.
   const auto now = std::chrono::steady_clock::now();
   if (last_refresh_ && now - *last_refresh_ < min_refresh_interval) {
-    cut_off(cut_off_reason::token_refused, stats_.clients_disconnected_auth,
+    cut_off(cut_off_reason::token_refused, hub_.transport_stats().tokens.disconnected_refused,
             "fresh tokens sent more often than once a second");
     return;
   }
   last_refresh_ = now;
   const auth_verdict verdict = hub_.authenticate(user_, token, false);
   if (!verdict.ok) {
-    cut_off(cut_off_reason::token_refused, stats_.clients_disconnected_auth,
+    cut_off(cut_off_reason::token_refused, hub_.transport_stats().tokens.disconnected_refused,
             fmt::format("a fresh token was refused: {}", verdict.refusal));
     return;
   }
-  ++stats_.token_refreshes;
+  ++hub_.transport_stats().tokens.refreshes;
   token_expires_ = verdict.expires;
   arm_expiry_timer();
 }
 
 void client_session::token_line_too_long() {
   if (!registered()) return;
-  cut_off(cut_off_reason::token_refused, stats_.clients_disconnected_auth,
+  cut_off(cut_off_reason::token_refused, hub_.transport_stats().tokens.disconnected_refused,
           "a fresh token longer than any token (malformed)");
 }
 
@@ -125,7 +125,7 @@ void client_session::arm_expiry_timer() {
       self->arm_expiry_timer();  // the clock was stepped back: wait on
       return;
     }
-    self->cut_off(cut_off_reason::token_expired, self->stats_.clients_disconnected_expired, "its token expired");
+    self->cut_off(cut_off_reason::token_expired, self->hub_.transport_stats().tokens.disconnected_expired, "its token expired");
   });
 }
 

@@ -11,10 +11,6 @@ namespace eventserver {
 namespace {
 // A producer is told the durable position at most this often (the newest one each time).
 constexpr std::chrono::milliseconds durable_interval{100};
-// A producer starting over sends a shuffled first batch: stale lines, then its 1. More stale
-// lines than this before the 1 and it is not starting over.
-constexpr std::size_t max_kept_stale_bytes = 64 * 1024;
-
 // Large reads keep syscalls and flushes per event low: one 256 KiB read carries ~15k events.
 constexpr std::size_t read_chunk_bytes = 256 * 1024;
 // Under load, read on (without waiting for the reactor) while the socket has data, up to
@@ -41,7 +37,7 @@ void event_source_session::start() {
   error_code ignored;
   socket_.non_blocking(true, ignored);  // for the synchronous read-ahead in process()
   spdlog::info("event source connected from {} (resuming at sequence number {})", peer_,
-               hub_.dispatch().sequence().next_expected());
+               hub_.input().next_expected());
   do_read();
 }
 
@@ -63,7 +59,7 @@ void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
     peer_done_ = true;  // the lines already buffered are still processed
     peer_error_ = ec;
   } else {
-    hub_.stats().bytes_in += bytes;
+    hub_.input().note_read(bytes);
     reader_.commit(bytes);
     last_read_filled_ = bytes == read_size_;
     read_at_ = std::chrono::steady_clock::now();
@@ -72,11 +68,11 @@ void event_source_session::on_read(const error_code& ec, std::size_t bytes) {
 }
 
 void event_source_session::process() {
-  auto& dispatch = hub_.dispatch();
+  source_input input = hub_.input();
   bool more_to_read = false;  // the source is ahead of us: worth holding client writes back
   for (int chunk = 1;; ++chunk) {
-    dispatch.note_input(read_at_);  // once per read: the clock is read by the read, not per line
-    switch (offer_lines(dispatch)) {
+    input.note_input(read_at_);  // once per read: the clock is read by the read, not per line
+    switch (offer_lines(input)) {
       case held::no:
         break;
       case held::by_window:
@@ -108,7 +104,7 @@ void event_source_session::process() {
       peer_error_ = ec;
       break;
     }
-    hub_.stats().bytes_in += bytes;
+    input.note_read(bytes);
     reader_.commit(bytes);
     last_read_filled_ = bytes == room.size();
     read_at_ = std::chrono::steady_clock::now();
@@ -126,31 +122,32 @@ void event_source_session::process() {
 // Offers every buffered line (the hot loop). Stops early when the next line cannot enter the
 // window, or every 1,024 lines when the log has filled its batches with what they released:
 // the rest then waits in the buffer (bounded memory) and is read on once there is room.
-event_source_session::held event_source_session::offer_lines(dispatcher& dispatch) {
+event_source_session::held event_source_session::offer_lines(source_input& input) {
   parse_result parsed;
   std::string_view line;
   // The connection's first lines: until one is not stale, this may be a producer starting over.
-  while (only_stale_so_far_) {
+  while (start_over_.watching()) {
     if (!next_event_line(reader_, parsed, line)) return held::no;
     if (parsed.status == parse_status::no_sequence && line == "durable?") {
       ask_for_durable();
       continue;
     }
-    const auto outcome = dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data()));
+    const auto outcome = input.offer_watched(start_over_, parsed, line, reader_.readable_from(line.data()),
+                                             [this] { return hub_.lone_source(*this); });
     if (outcome == dispatcher::line_outcome::window_full) {
       if (!retry_behind_the_window()) return held::by_window;
       continue;
     }
     ++lines_;
-    if (parsed.status != parse_status::no_sequence) note_start_over(outcome, parsed, line);
+    if (outcome == dispatcher::line_outcome::began_stream) hub_.stream_began();
   }
   while (next_event_line(reader_, parsed, line)) {
     if (parsed.status == parse_status::no_sequence && line == "durable?") [[unlikely]] {
       ask_for_durable();
       continue;
     }
-    if (dispatch.offer_parsed(parsed, line, reader_.readable_from(line.data())) ==
-        dispatcher::line_outcome::window_full) [[unlikely]] {
+    if (input.offer(parsed, line, reader_.readable_from(line.data())) == dispatcher::line_outcome::window_full)
+        [[unlikely]] {
       if (!retry_behind_the_window()) return held::by_window;
       continue;
     }
@@ -166,53 +163,16 @@ bool event_source_session::retry_behind_the_window() {
   return take_lines_that_fit();
 }
 
-// Until this connection sends a line that is not stale, it may be a producer starting over
-// (docs/protocol.md, "Starting over"): its stale lines are kept, and its line 1 may begin a
-// new stream, which then takes them.
-void event_source_session::note_start_over(dispatcher::line_outcome outcome, const parse_result& parsed,
-                                           std::string_view line) {
-  if (outcome != dispatcher::line_outcome::stale) {
-    only_stale_so_far_ = false;
-    std::string().swap(stale_lines_);
-    return;
-  }
-  if (parsed.ev.seq == 1 && hub_.start_new_stream(*this)) {
-    only_stale_so_far_ = false;
-    auto& dispatch = hub_.dispatch();
-    dispatch.offer_line(line);
-    std::uint64_t retaken = 1;
-    // The shuffled batch's lines before the 1, now numbers of the new stream.
-    std::string_view kept = stale_lines_;
-    while (!kept.empty()) {
-      const auto end = kept.find('\n');
-      dispatch.offer_line(kept.substr(0, end));
-      kept.remove_prefix(end + 1);
-      ++retaken;
-    }
-    std::string().swap(stale_lines_);
-    // Each was counted as received and stale when it came, and as received again just now.
-    hub_.stats().rejected_stale -= retaken;
-    hub_.stats().lines_received -= retaken;
-    return;
-  }
-  if (stale_lines_.size() + line.size() + 1 > max_kept_stale_bytes) {
-    only_stale_so_far_ = false;  // too much for a shuffled first batch: this is no new stream
-    std::string().swap(stale_lines_);
-    return;
-  }
-  stale_lines_.append(line).push_back('\n');
-}
-
 // The next line cannot enter the window; lines behind it in this session's buffer may (the
 // awaited number a few lines on, in a shuffled batch). They go in now, the rest stays in order.
 bool event_source_session::take_lines_that_fit() {
-  auto& dispatch = hub_.dispatch();
-  const std::size_t taken = reader_.take_all([this, &dispatch](std::string_view line) {
+  source_input input = hub_.input();
+  const std::size_t taken = reader_.take_all([this, &input](std::string_view line) {
     if (line == "durable?") {
       ask_for_durable();
       return true;
     }
-    return dispatch.offer_line(line) != dispatcher::line_outcome::window_full;
+    return input.offer_line(line) != dispatcher::line_outcome::window_full;
   });
   lines_ += taken;
   return taken != 0;
@@ -292,7 +252,7 @@ void event_source_session::end_batch(bool input_idle) {
 void event_source_session::finish() {
   if (finished_) return;
   finished_ = true;
-  hub_.dispatch().note_unterminated(reader_.buffered_bytes());
+  hub_.input().note_unterminated(reader_.buffered_bytes());
   if (peer_error_ == asio::error::eof) {
     spdlog::info("event source {} disconnected after {} lines", peer_, lines_);
   } else {
@@ -322,7 +282,7 @@ bool event_source_session::peer_has_left() {
 
 void event_source_session::report_overlong() {
   const auto total = reader_.overlong_lines();
-  hub_.dispatch().note_overlong(total - overlong_reported_);
+  hub_.input().note_overlong(total - overlong_reported_);
   overlong_reported_ = total;
 }
 

@@ -91,7 +91,7 @@ void basic_ws_client_session<NextLayer>::start() {
       if (ec) {
         // Plain text on a TLS port, an unknown CA, a version below tlsMinVersion, or a peer
         // that left: OpenSSL's reason says which.
-        self->refuse(self->stats().tls_handshake_failures, "TLS handshake failed: " + ec.message());
+        self->refuse(self->hub().transport_stats().tls.handshake_failures, "TLS handshake failed: " + ec.message());
         return;
       }
       self->read_request();
@@ -125,12 +125,12 @@ template <class NextLayer>
 void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   if (!handshaking() || upgrade_->refusal) return;  // timed out or shut down meanwhile
   if (ec == http::error::header_limit) {
-    refuse_upgrade(http::status::request_header_fields_too_large, stats().ws_upgrades_refused_bad_request,
+    refuse_upgrade(http::status::request_header_fields_too_large, hub().transport_stats().ws.upgrades_refused_bad_request,
                    "request header larger than 8 KiB");
     return;
   }
   if (ec && malformed_request(ec)) {
-    refuse_upgrade(http::status::bad_request, stats().ws_upgrades_refused_bad_request,
+    refuse_upgrade(http::status::bad_request, hub().transport_stats().ws.upgrades_refused_bad_request,
                    "malformed HTTP request: " + ec.message());
     return;
   }
@@ -143,33 +143,33 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   const auto& request = upgrade_->parser.get();
   const users_target target = parse_users_target(request.target());
   if (target.result == users_target::outcome::not_found) {
-    refuse_upgrade(http::status::not_found, stats().ws_upgrades_refused_not_found,
+    refuse_upgrade(http::status::not_found, hub().transport_stats().ws.upgrades_refused_not_found,
                    "no such path: clients open /users/<id>");
     return;
   }
   if (request.method() != http::verb::get) {
-    refuse_upgrade(http::status::method_not_allowed, stats().ws_upgrades_refused_method, "only GET upgrades");
+    refuse_upgrade(http::status::method_not_allowed, hub().transport_stats().ws.upgrades_refused_method, "only GET upgrades");
     return;
   }
   if (!websocket::is_upgrade(request)) {
-    refuse_upgrade(http::status::upgrade_required, stats().ws_upgrades_refused_not_upgrade,
+    refuse_upgrade(http::status::upgrade_required, hub().transport_stats().ws.upgrades_refused_not_upgrade,
                    "not a WebSocket upgrade (HTTP/1.1, Connection: Upgrade, Upgrade: websocket)");
     return;
   }
   // Beast checks that a key is there; RFC 6455 asks for one that decodes to 16 bytes.
   if (const auto key = request[http::field::sec_websocket_key]; !key.empty() && !valid_websocket_key(key)) {
-    refuse_upgrade(http::status::bad_request, stats().ws_upgrades_refused_bad_request,
+    refuse_upgrade(http::status::bad_request, hub().transport_stats().ws.upgrades_refused_bad_request,
                    "Sec-WebSocket-Key is not base64 of 16 bytes");
     return;
   }
   // Before the target is judged: a page of another origin learns nothing about it.
   if (!origin_allowed(request[http::field::origin], settings_.allowed_origins)) {
-    refuse_upgrade(http::status::forbidden, stats().ws_upgrades_refused_origin,
+    refuse_upgrade(http::status::forbidden, hub().transport_stats().ws.upgrades_refused_origin,
                    "origin not allowed (wsAllowedOrigins): " + quote_for_log(request[http::field::origin]));
     return;
   }
   if (target.result == users_target::outcome::bad) {
-    refuse_upgrade(http::status::bad_request, stats().ws_upgrades_refused_bad_target,
+    refuse_upgrade(http::status::bad_request, hub().transport_stats().ws.upgrades_refused_bad_target,
                    std::string(target.problem) + ": /users/<id>[?last=<seq>[&epoch=<epoch>]][&token=<jwt>]");
     return;
   }
@@ -178,7 +178,7 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   // verified before the 101; a refusal is a 401 (its reason, never the token, in the body).
   if (who_.token.empty()) who_.token = bearer_credentials(request[http::field::authorization]).value_or("");
   if (auto refusal = check_token(who_)) {
-    refuse_upgrade(http::status::unauthorized, stats().clients_refused_auth, std::move(*refusal));
+    refuse_upgrade(http::status::unauthorized, hub().transport_stats().tokens.refused_at_handshake, std::move(*refusal));
     return;
   }
   who_.token = {};  // a view into the request, which goes once the upgrade is answered
@@ -244,7 +244,7 @@ void basic_ws_client_session<NextLayer>::on_accept(const error_code& ec) {
   if (!handshaking()) return;  // timed out or shut down meanwhile
   if (ec == websocket::condition::handshake_failed) {
     // Beast has answered (400, or 426 for a Sec-WebSocket-Version other than 13).
-    refuse(stats().ws_upgrades_refused_bad_request, "bad WebSocket handshake: " + ec.message());
+    refuse(hub().transport_stats().ws.upgrades_refused_bad_request, "bad WebSocket handshake: " + ec.message());
     return;
   }
   if (ec) {
@@ -255,7 +255,7 @@ void basic_ws_client_session<NextLayer>::on_accept(const error_code& ec) {
   }
   deadline_.cancel();
   accepted_ = true;
-  ++stats().ws_upgrades;
+  ++hub().transport_stats().ws.upgrades;
   const registration who = who_;
   register_as(who);
   do_read();
@@ -285,7 +285,7 @@ void basic_ws_client_session<NextLayer>::on_read(const error_code& ec, std::size
     if (ec.category() == websocket::make_error_code(websocket::error::closed).category()) {
       // A message over read_message_max (1009) or broken framing (1002, 1007): Beast has sent
       // the close frame and closed the socket.
-      end_session(stats().ws_protocol_errors, 0, "protocol error: " + ec.message(), hub().handshake_warnings());
+      end_session(hub().transport_stats().ws.protocol_errors, 0, "protocol error: " + ec.message(), hub().handshake_warnings());
       return;
     }
     peer_gone(ec);
@@ -308,7 +308,7 @@ void basic_ws_client_session<NextLayer>::on_read(const error_code& ec, std::size
         return;
       }
     } else {
-      end_session(stats().ws_protocol_errors, close_unsupported_data, "protocol error: the client sent a data message",
+      end_session(hub().transport_stats().ws.protocol_errors, close_unsupported_data, "protocol error: the client sent a data message",
                   hub().handshake_warnings());
     }
   }
@@ -358,7 +358,7 @@ template <class NextLayer>
 void basic_ws_client_session<NextLayer>::on_ping_timer(const error_code& ec) {
   if (ec || said_goodbye_ || closed()) return;  // cancelled, or re-armed by a pong
   if (awaiting_pong_) {
-    end_session(stats().ws_pong_timeouts, close_no_pong,
+    end_session(hub().transport_stats().ws.pong_timeouts, close_no_pong,
                 fmt::format("no pong within wsPongTimeoutMs ({} ms)", settings_.pong_timeout.count()),
                 hub().slow_client_warnings());
     return;

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "eventserver/app/credentials.hpp"
+#include "eventserver/auth/token.hpp"
+#include "eventserver/storage/file_log.hpp"
 
 namespace eventserver {
 namespace {
@@ -55,7 +57,7 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.admin_listener_address, "127.0.0.1");
   EXPECT_EQ(c.admin_listener_port, 9095);
   EXPECT_EQ(c.ready_max_gap_age.count(), 10000);
-  EXPECT_EQ(c.log_format, "text");
+  EXPECT_EQ(c.log_format, log_format_kind::text);
   EXPECT_EQ(c.log_file, "");
 }
 
@@ -66,7 +68,7 @@ TEST(Config, AdminAndLoggingKeys) {
   EXPECT_EQ(c.admin_listener_address, "::1");
   EXPECT_EQ(c.admin_listener_port, 8125);
   EXPECT_EQ(c.ready_max_gap_age.count(), 50);
-  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.log_format, log_format_kind::json);
   EXPECT_EQ(c.log_file, "/var/log/eventserver.log");
   EXPECT_FALSE(parse_config(R"({"adminListenerPort": 0})").admin_enabled);
   EXPECT_THAT(error_of(R"({"logFormat": "xml"})"), HasSubstr("\"logFormat\" must be \"text\" or \"json\""));
@@ -193,18 +195,22 @@ TEST(Config, AFileOverTheSizeBoundIsRefused) {
 TEST(Config, TheEventLogIsOffByDefaultAndItsKeysAreChecked) {
   const config defaults = parse_config("{}");
   EXPECT_EQ(defaults.data_dir, "");
-  EXPECT_EQ(defaults.log_fsync, "interval");
+  EXPECT_EQ(defaults.log_fsync, storage::fsync_policy::interval);
   EXPECT_EQ(defaults.log_fsync_interval.count(), 100);
   EXPECT_EQ(defaults.log_segment_bytes, 64u << 20);
   EXPECT_EQ(defaults.log_retention_bytes, 1u << 30);
   EXPECT_EQ(defaults.log_retention.count(), 0);
   EXPECT_EQ(defaults.snapshot_every_events, 5'000'000u);
-  EXPECT_EQ(defaults.new_stream_policy, "restart");
+  EXPECT_EQ(defaults.new_stream_policy, new_stream_mode::restart);
   const config c = parse_config(R"({"dataDir": "/var/lib/x", "logFsync": "always", "newStreamPolicy": "continue",
                                    "logRetentionMs": 86400000, "snapshotEveryEvents": 0})");
   EXPECT_EQ(c.data_dir, "/var/lib/x");
-  EXPECT_EQ(c.log_fsync, "always");
-  EXPECT_EQ(c.new_stream_policy, "continue");
+  EXPECT_EQ(c.log_fsync, storage::fsync_policy::always);
+  EXPECT_EQ(c.new_stream_policy, new_stream_mode::continue_numbering);
+  EXPECT_EQ(c.stream().new_stream, new_stream_mode::continue_numbering);  // what the core is given
+  // Parsed once into an enum; the name reads back as it was written.
+  EXPECT_EQ(config_value_json(c, "logFsync"), R"("always")");
+  EXPECT_EQ(config_value_json(c, "newStreamPolicy"), R"("continue")");
   EXPECT_EQ(c.log_retention.count(), 86'400'000);
   EXPECT_EQ(c.snapshot_every_events, 0u);
   EXPECT_EQ(error_of(R"({"logFsync": "sometimes"})"),
@@ -213,6 +219,24 @@ TEST(Config, TheEventLogIsOffByDefaultAndItsKeysAreChecked) {
             R"(test.json: "newStreamPolicy" must be one of "restart", "continue", got 1)");
   EXPECT_THAT(error_of(R"({"logSegmentBytes": 1000})"), HasSubstr("\"logSegmentBytes\" must be an integer from 1048576"));
   EXPECT_THAT(error_of(R"({"dataDir": 5})"), HasSubstr("\"dataDir\" must be a directory path"));
+}
+
+// Every string policy is parsed once into its enum: nothing downstream compares strings.
+TEST(Config, StringPoliciesAreParsedOnceIntoEnums) {
+  const config defaults = parse_config("{}");
+  EXPECT_EQ(defaults.client_auth, client_auth_mode::none);
+  EXPECT_EQ(defaults.jwt_algorithm, token_algorithm::hs256);
+  EXPECT_EQ(defaults.log_format, log_format_kind::text);
+  const config c = parse_config(R"({"clientAuth": "jwt", "jwtAlgorithm": "ES256", "jwtKeyFile": "/etc/k.pem",
+                                   "logFormat": "json"})");
+  EXPECT_EQ(c.client_auth, client_auth_mode::jwt);
+  EXPECT_EQ(c.jwt_algorithm, token_algorithm::es256);
+  EXPECT_EQ(config_value_json(c, "clientAuth"), R"("jwt")");
+  EXPECT_EQ(config_value_json(c, "jwtAlgorithm"), R"("ES256")");
+  EXPECT_EQ(config_value_json(c, "logFormat"), R"("json")");
+  EXPECT_EQ(error_of(R"({"clientAuth": "JWT"})"), R"(test.json: "clientAuth" must be one of "none", "jwt", got "JWT")");
+  EXPECT_THAT(error_of(R"({"clientAuth": "jwt", "jwtAlgorithm": "RS256"})"),
+              HasSubstr("\"clientAuth\" \"jwt\" needs \"jwtKeyFile\" (the RS256 public key)"));
 }
 
 TEST(Config, MaxSequenceJumpIsZeroOrAtLeastTheWindow) {

@@ -224,6 +224,57 @@ TEST_F(DispatcherTest, GapsNeverExpireByDefault) {
   EXPECT_EQ(dispatch.sequence().pending(), 1u);
 }
 
+// Starting over (newStreamPolicy restart): a source's stale lines, then its 1, begin a new
+// stream that takes them; the counters read as if they came in the new stream only.
+TEST_F(DispatcherTest, ASourceStartingOverAloneBeginsANewStreamWithItsFirstBatch) {
+  dispatch.routes().connect(1, alice);
+  feed({"1|B", "2|B", "3|B"});
+  dispatcher::start_over_watch watch;
+  int asked = 0;
+  const auto lone = [&asked] { return ++asked, true; };
+  const auto offer = [&](std::string_view line) { return dispatch.offer_watched(watch, parse_event(line), line, line.size(), lone); };
+  EXPECT_EQ(offer("3|S|9"), dispatcher::line_outcome::stale);
+  EXPECT_EQ(offer("2|F|1|9"), dispatcher::line_outcome::stale);
+  EXPECT_EQ(asked, 0);  // only a 1 asks whether the source is alone
+  EXPECT_EQ(offer("1|B"), dispatcher::line_outcome::began_stream);
+  EXPECT_EQ(asked, 1);
+  EXPECT_FALSE(watch.watching());
+  EXPECT_EQ(dispatch.epoch(), 2u);
+  EXPECT_EQ(alice.epochs, (std::vector<stream_epoch>{2}));
+  EXPECT_EQ(alice.lines, (lines{"1|B", "2|B", "3|B", "1|B", "3|S|9"}));  // 1 follows 9 in the new stream
+  EXPECT_EQ(dispatch.sequence().next_expected(), 4u);
+  EXPECT_EQ(stats.streams_started, 1u);
+  EXPECT_EQ(stats.rejected_stale, 0u);
+  EXPECT_EQ(stats.lines_received, 6u);
+}
+
+TEST_F(DispatcherTest, NoNewStreamWithAnotherSourceOrUnderContinueOrAfterAFreshLine) {
+  feed({"1|B", "2|B"});
+  {
+    dispatcher::start_over_watch watch;
+    EXPECT_EQ(dispatch.offer_watched(watch, parse_event("1|B"), "1|B", 3, [] { return false; }),
+              dispatcher::line_outcome::stale);  // another source is connected
+    EXPECT_TRUE(watch.watching());
+  }
+  {
+    dispatcher::start_over_watch watch;
+    EXPECT_EQ(dispatch.offer_watched(watch, parse_event("3|B"), "3|B", 3, [] { return true; }),
+              dispatcher::line_outcome::consumed);
+    EXPECT_FALSE(watch.watching());  // a fresh line: this source is not starting over
+  }
+  stream_settings continuing;
+  continuing.new_stream = new_stream_mode::continue_numbering;
+  counters other;
+  dispatcher d(continuing, other);
+  d.offer_line("1|B");
+  d.offer_line("2|B");
+  dispatcher::start_over_watch watch;
+  EXPECT_EQ(d.offer_watched(watch, parse_event("1|B"), "1|B", 3, [] { return true; }), dispatcher::line_outcome::stale);
+  EXPECT_EQ(d.epoch(), 1u);
+  EXPECT_EQ(other.streams_started, 0u);
+  EXPECT_EQ(dispatch.epoch(), 1u);
+}
+
 TEST(LogLimiter, AllowsABurstThenReportsWhatItSuppressed) {
   log_limiter limiter(2, 1000ms);
   const auto t0 = clock_type::now();

@@ -28,8 +28,8 @@ class recording_backend final : public log_backend {
 
 class LogPipelineTest : public ::testing::Test {
  protected:
-  explicit LogPipelineTest(log_pipeline::limits bounds = {}) : log(backend, bounds, {1, 0}), dispatch({}, stats) {
-    dispatch.attach_log(log);
+  explicit LogPipelineTest(log_pipeline::limits bounds = {})
+      : dispatch({}, stats), log(dispatch.open_log(backend, bounds, {1, 0})) {
     dispatch.routes().connect(1, alice);
   }
 
@@ -38,9 +38,9 @@ class LogPipelineTest : public ::testing::Test {
   }
 
   recording_backend backend;
-  log_pipeline log;
   counters stats;
   dispatcher dispatch;
+  log_pipeline& log;
   recording_recipient alice;
 };
 
@@ -90,11 +90,10 @@ TEST_F(LogPipelineTest, BatchesComeBackInOrderAndTheOpenOneKeepsFilling) {
 TEST_F(LogPipelineTest, GivenUpNumbersAreASkipBatchInTheirPlace) {
   stream_settings settings;
   settings.gap_timeout = std::chrono::milliseconds(1);
+  recording_backend b;
   counters other_stats;
   dispatcher d(settings, other_stats);
-  recording_backend b;
-  log_pipeline l(b, {}, {1, 0});
-  d.attach_log(l);
+  d.open_log(b, {}, {1, 0});
   d.offer_line("1|B");
   d.offer_line("5|B");
   const auto t0 = std::chrono::steady_clock::now();

@@ -37,10 +37,10 @@ lines broadcasts(sequence_number first, sequence_number last) {
   return out;
 }
 
-config with_log(const temp_directory& dir, std::string fsync = "always") {
+config with_log(const temp_directory& dir, storage::fsync_policy fsync = storage::fsync_policy::always) {
   config settings = test_config();
   settings.data_dir = dir.path().string();
-  settings.log_fsync = std::move(fsync);
+  settings.log_fsync = fsync;
   return settings;
 }
 
@@ -149,7 +149,7 @@ follow_stream follows_and_unfollows(sequence_number count, std::uint32_t seed) {
 // log after it, and from the log alone once the snapshots are gone.
 TEST(EventLog, TheRecoveredGraphIsTheOneTheStreamBuilt) {
   temp_directory dir{"eventserver-log-test"};
-  config settings = with_log(dir, "interval");
+  config settings = with_log(dir, storage::fsync_policy::interval);
   settings.snapshot_every_events = 700;
   const auto stream = follows_and_unfollows(3000, 25);
   {
@@ -235,7 +235,7 @@ TEST(EventLog, AProducerStartingOverBeginsANewEpoch) {
 TEST(EventLog, UnderContinueAProducerStartingOverIsStale) {
   temp_directory dir{"eventserver-log-test"};
   auto settings = with_log(dir);
-  settings.new_stream_policy = "continue";
+  settings.new_stream_policy = new_stream_mode::continue_numbering;
   test_daemon d(settings);
   auto alice = d.connect_user(1);
   {
@@ -270,7 +270,7 @@ TEST(EventLog, NoNewStreamWhileAnotherSourceIsConnected) {
 // changed since), or a recovery from it past a torn tail would route with a future graph.
 TEST(EventLog, EverySnapshotIsTheGraphAtExactlyItsNumber) {
   temp_directory dir{"eventserver-log-test"};
-  config settings = with_log(dir, "never");
+  config settings = with_log(dir, storage::fsync_policy::never);
   settings.snapshot_every_events = 15000;
   constexpr user_id users = 20000;  // dozens of turns of encoding each
   std::mt19937_64 rng(7);

@@ -33,7 +33,7 @@ constexpr std::uint64_t segment_bytes = 1 << 20;  // the smallest logSegmentByte
 config with_log(const fs::path& dir) {
   config settings = test_config();
   settings.data_dir = dir.string();
-  settings.log_fsync = "interval";
+  settings.log_fsync = storage::fsync_policy::interval;
   settings.log_segment_bytes = segment_bytes;
   settings.log_retention_bytes = 0;  // each test sets the limit it is about
   settings.log_retention = 0ms;

@@ -64,7 +64,7 @@ config tls_config() {
 
 config jwt_config() {
   config c = test_config();
-  c.client_auth = "jwt";
+  c.client_auth = client_auth_mode::jwt;
   c.jwt_key_file = files().file("jwt.secret");
   return c;
 }
@@ -212,7 +212,7 @@ TEST(Tls, NotificationsArriveOverTlsAsOverTcp) {
   source.send_lines({"3|F|2|1", "1|B", "2|P|5|1", "4|S|1", "5|P|1|2"});
   EXPECT_EQ(one.read_lines(3), (lines{"1|B", "2|P|5|1", "3|F|2|1"}));
   EXPECT_EQ(two.read_lines(3), (lines{"1|B", "4|S|1", "5|P|1|2"}));
-  EXPECT_EQ(d.stats().tls_handshake_failures, 0u);
+  EXPECT_EQ(d.transport_stats().tls.handshake_failures, 0u);
 }
 
 // Thousands of notifications go out in far fewer writes: a TLS record per flush, not per line.
@@ -237,7 +237,7 @@ TEST(Tls, PlainTextToTheTlsPortIsClosedAndCountedAndNobodyElseWaits) {
   tls_client good(d.client_port());
   register_tls(d, good, "1");
   EXPECT_EQ(plain.wait_closed(), read_status::eof);
-  EXPECT_TRUE(d.wait_until([](server& s) { return s.stats().tls_handshake_failures == 1; }));
+  EXPECT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tls.handshake_failures == 1; }));
   auto source = d.connect_source();
   source.send_lines({"1|B"});
   EXPECT_EQ(good.read_lines(1), lines{"1|B"});
@@ -266,7 +266,7 @@ TEST(Tls, AClientThatDoesNotTrustTheCertificateGetsNothing) {
   test_daemon d(c);
   tls_client client(d.client_port());
   EXPECT_TRUE(client.handshake());
-  EXPECT_TRUE(d.wait_until([](server& s) { return s.stats().tls_handshake_failures == 1; }));
+  EXPECT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tls.handshake_failures == 1; }));
 }
 
 TEST(Tls, WithAClientCaOnlyClientsItSignedAreServed) {
@@ -282,7 +282,7 @@ TEST(Tls, WithAClientCaOnlyClientsItSignedAreServed) {
   if (!stranger.handshake()) {
     EXPECT_TRUE(stranger.closed_by_daemon());
   }
-  EXPECT_TRUE(d.wait_until([](server& s) { return s.stats().tls_handshake_failures == 2; }));
+  EXPECT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tls.handshake_failures == 2; }));
   tls_client known(d.client_port(), files().file("ca.pem"), "client");
   register_tls(d, known, "4");
   auto source = d.connect_source();
@@ -312,7 +312,7 @@ TEST(Tls, AReturningClientResumesItsSession) {
     register_tls(d, again, "2");
     EXPECT_TRUE(again.resumed());
     ::SSL_SESSION_free(session);
-    EXPECT_EQ(d.stats().tls_handshake_failures, 0u);
+    EXPECT_EQ(d.transport_stats().tls.handshake_failures, 0u);
   }
 }
 
@@ -390,7 +390,7 @@ TEST(Tls, WebSocketOverTls) {
   auto plain = connection::open(d.ws_port());
   plain.send(upgrade_request("/users/2"));
   EXPECT_EQ(plain.wait_closed(), read_status::eof);
-  EXPECT_TRUE(d.wait_until([](server& s) { return s.stats().tls_handshake_failures == 1; }));
+  EXPECT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tls.handshake_failures == 1; }));
 }
 
 // ================================ JSON Web Tokens ==============================================
@@ -435,7 +435,7 @@ TEST(Jwt, EveryRefusalClosesTheConnectionCountedByReason) {
     client.send(line + "\r\n");
     expect_closed_silently(client);
   }
-  EXPECT_EQ(d.stats().clients_refused_auth, cases.size());
+  EXPECT_EQ(d.transport_stats().tokens.refused_at_handshake, cases.size());
   EXPECT_EQ(d.stats().clients_registered, 0u);
   const std::string metrics = http_request(d.admin_port(), "GET /metrics HTTP/1.1").body;
   for (const auto& [reason, line] : cases) {
@@ -458,16 +458,16 @@ TEST(Jwt, AConnectionIsClosedWhenItsTokenExpiresUnlessRefreshed) {
   refreshed.send("8 " + token_for("8", 1) + "\r\n");
   ASSERT_TRUE(d.wait_for_registered_connections(2));
   refreshed.send(token_for("8", 600) + "\r\n");  // a fresh token, same user
-  ASSERT_TRUE(d.wait_until([](server& s) { return s.stats().token_refreshes == 1; }));
+  ASSERT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tokens.refreshes == 1; }));
   EXPECT_EQ(expiring.wait_closed(), read_status::eof);  // at exp (the second it names) or soon after
-  EXPECT_EQ(d.stats().clients_disconnected_expired, 1u);
+  EXPECT_EQ(d.transport_stats().tokens.disconnected_expired, 1u);
   auto source = d.connect_source();
   source.send_lines({"1|B"});
   EXPECT_EQ(refreshed.read_lines(1), lines{"1|B"});
   // A fresh token for someone else ends the session.
   refreshed.send(token_for("9", 600) + "\r\n");
   EXPECT_EQ(refreshed.wait_closed(), read_status::eof);
-  EXPECT_EQ(d.stats().clients_disconnected_auth, 1u);
+  EXPECT_EQ(d.transport_stats().tokens.disconnected_refused, 1u);
 }
 
 // Each fresh token costs a signature check on the event thread: two within a second end the
@@ -479,12 +479,12 @@ TEST(Jwt, FreshTokensMoreOftenThanOnceASecondEndTheSession) {
   ASSERT_TRUE(d.wait_for_registered_connections(1));
   client.send(token_for("7") + "\r\n" + token_for("7") + "\r\n");
   EXPECT_EQ(client.wait_closed(), read_status::eof);
-  EXPECT_EQ(d.stats().token_refreshes, 1u);
-  EXPECT_EQ(d.stats().clients_disconnected_auth, 1u);
+  EXPECT_EQ(d.transport_stats().tokens.refreshes, 1u);
+  EXPECT_EQ(d.transport_stats().tokens.disconnected_refused, 1u);
   const auto by_reason = d.on_io([](server& s) { return s.snapshot().auth_refusals; });
   std::uint64_t counted = 0;
   for (const auto& [reason, count] : by_reason) counted += count;
-  EXPECT_EQ(counted, d.stats().clients_refused_auth);
+  EXPECT_EQ(counted, d.transport_stats().tokens.refused_at_handshake);
   EXPECT_EQ(counted, 0u);
 }
 
@@ -504,7 +504,7 @@ TEST(Jwt, WebSocketClientsPresentTheTokenInTheQueryOrTheHeader) {
   const auto other = send_upgrade(d.ws_port(), upgrade_request("/users/7?token=" + token_for("8")));
   EXPECT_EQ(other.status, 401);
   EXPECT_THAT(other.body, HasSubstr("user_mismatch"));
-  EXPECT_EQ(d.stats().clients_refused_auth, 2u);
+  EXPECT_EQ(d.transport_stats().tokens.refused_at_handshake, 2u);
   auto source = d.connect_source();
   source.send_lines({"1|P|3|7"});
   EXPECT_EQ(by_query->read_lines(1), lines{"1|P|3|7"});
@@ -519,7 +519,7 @@ TEST(Jwt, AWebSocketClientRefreshesWithATextMessage) {
   ASSERT_EQ(send_upgrade(d.ws_port(), upgrade_request("/users/7?token=" + token_for("7", 1)), conn).status, 101);
   ASSERT_TRUE(d.wait_for_registered_connections(1));
   conn.send(client_frame(0x1, token_for("7", 600)));
-  ASSERT_TRUE(d.wait_until([](server& s) { return s.stats().token_refreshes == 1; }));
+  ASSERT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tokens.refreshes == 1; }));
   std::this_thread::sleep_for(2100ms);  // past the first token's expiry
   auto source = d.connect_source();
   source.send_lines({"1|P|3|7"});
@@ -532,12 +532,12 @@ TEST(Jwt, AWebSocketClientRefreshesWithATextMessage) {
   ASSERT_TRUE(close.has_value());
   EXPECT_EQ(close->opcode, 0x8);
   EXPECT_EQ(close_code_of(*close), 1008);
-  EXPECT_EQ(d.stats().clients_disconnected_auth, 1u);
+  EXPECT_EQ(d.transport_stats().tokens.disconnected_refused, 1u);
 }
 
 TEST(Jwt, ATlsClientAuthenticatesToo) {
   config c = tls_config();
-  c.client_auth = "jwt";
+  c.client_auth = client_auth_mode::jwt;
   c.jwt_key_file = files().file("jwt.secret");
   test_daemon d(c);
   tls_client good(d.client_port());
@@ -546,7 +546,7 @@ TEST(Jwt, ATlsClientAuthenticatesToo) {
   ASSERT_FALSE(bad.handshake());
   bad.send("5 " + token_for("6") + "\r\n");
   EXPECT_TRUE(bad.closed_by_daemon());
-  EXPECT_EQ(d.stats().clients_refused_auth, 1u);
+  EXPECT_EQ(d.transport_stats().tokens.refused_at_handshake, 1u);
 }
 
 TEST(Jwt, WithoutJwtATokenIsIgnoredAndTheClassicHandshakeWorks) {

@@ -395,6 +395,9 @@ class test_daemon {
   counters stats() {
     return on_io([](server& s) { return s.stats(); });
   }
+  transport_counters transport_stats() {
+    return on_io([](server& s) { return s.transport_stats(); });
+  }
 
   // Polls `pred(server&)` on the io thread until it holds; false if it still does not after `bound`.
   template <class Pred>

@@ -314,8 +314,8 @@ TEST(WebSocket, AnAllowedOriginAndNoOriginAtAllAreAccepted) {
   auto local = open_user(d, 2, {.origin = "http://localhost:8080", .receive_buffer = 0});
   auto no_origin = open_user(d, 3);  // not a browser
   EXPECT_THROW(ws_client::open(d.ws_port(), "/users/4", {.origin = "http://localhost:8081", .receive_buffer = 0}), std::runtime_error);
-  EXPECT_EQ(d.stats().ws_upgrades_refused_origin, 1u);
-  EXPECT_EQ(d.stats().ws_upgrades, 3u);
+  EXPECT_EQ(d.transport_stats().ws.upgrades_refused_origin, 1u);
+  EXPECT_EQ(d.transport_stats().ws.upgrades, 3u);
 }
 
 TEST(WebSocket, AClientThatSendsNoRequestIsClosedAfterTheHandshakeTimeout) {
@@ -353,7 +353,7 @@ TEST(WebSocket, ADataMessageFromTheClientClosesWith1003) {
   ASSERT_TRUE(binary->send("\x01\x02", /*text=*/false));
   EXPECT_EQ(binary->wait_closed(), std::optional<std::uint16_t>(1003));
   EXPECT_TRUE(d.wait_for_client_sessions(0));
-  EXPECT_EQ(d.stats().ws_protocol_errors, 2u);
+  EXPECT_EQ(d.transport_stats().ws.protocol_errors, 2u);
 }
 
 TEST(WebSocket, AMessageOver4KiBClosesWith1009) {
@@ -362,7 +362,7 @@ TEST(WebSocket, AMessageOver4KiBClosesWith1009) {
   client->send(std::string(5 * 1024, 'x'));  // the daemon may close before taking all of it
   EXPECT_EQ(client->wait_closed(), std::optional<std::uint16_t>(1009));
   EXPECT_TRUE(d.wait_for_client_sessions(0));
-  EXPECT_EQ(d.stats().ws_protocol_errors, 1u);
+  EXPECT_EQ(d.transport_stats().ws.protocol_errors, 1u);
 }
 
 TEST(WebSocket, AClientThatAnswersNoPingIsClosedWith4001) {
@@ -383,7 +383,7 @@ TEST(WebSocket, AClientThatAnswersNoPingIsClosedWith4001) {
   EXPECT_EQ(close_code_of(*close), 4001);
   raw.send(client_frame(0x8, close->payload.substr(0, 2)));  // the closing handshake
   EXPECT_NE(raw.wait_closed(5s), read_status::timeout);
-  EXPECT_EQ(d.stats().ws_pong_timeouts, 1u);
+  EXPECT_EQ(d.transport_stats().ws.pong_timeouts, 1u);
   EXPECT_TRUE(d.logs().contains("no pong within wsPongTimeoutMs")) << d.logs().dump();
 }
 
@@ -400,7 +400,7 @@ TEST(WebSocket, AClientThatAnswersPingsStays) {
   auto source = d.connect_source();
   source.send_lines({"1|B"});
   EXPECT_EQ(client->read_lines(1), lines{"1|B"});
-  EXPECT_EQ(d.stats().ws_pong_timeouts, 0u);
+  EXPECT_EQ(d.transport_stats().ws.pong_timeouts, 0u);
 }
 
 // The liveness settings are honoured, each with a short and a long value. The daemon's own

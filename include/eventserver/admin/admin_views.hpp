@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "eventserver/core/counters.hpp"
+#include "eventserver/net/transport_counters.hpp"
 #include "eventserver/core/event.hpp"
 #include "eventserver/net/connection_info.hpp"
 
@@ -55,6 +56,7 @@ struct recent_warning {
 
 struct server_snapshot {
   counters stats;
+  transport_counters transport;  // TLS, tokens, WebSocket
   sequence_number next_expected = 1;
   sequence_number head = 0;  // highest sequence number accepted
   std::size_t pending_events = 0;

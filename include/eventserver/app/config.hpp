@@ -15,6 +15,24 @@
 
 namespace eventserver {
 
+// The string policies of the config file, each parsed once into an enum (as spdlog does with
+// async_overflow_policy); their names are read back for /status and the error lines.
+namespace storage {
+enum class fsync_policy : std::uint8_t;  // logFsync: storage/file_log.hpp
+}
+enum class token_algorithm : std::uint8_t;  // jwtAlgorithm: auth/token.hpp
+
+// clientAuth.
+enum class client_auth_mode : std::uint8_t {
+  none,  // the classic handshake
+  jwt,   // every client presents a token whose sub is its user
+};
+// logFormat.
+enum class log_format_kind : std::uint8_t {
+  text,
+  json,  // one JSON object per line
+};
+
 class config_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -70,8 +88,8 @@ struct config {
 
   // Client authentication: "none" (the classic handshake) or "jwt" (every client presents a
   // token whose sub is its user; docs/protocol.md, "Authentication").
-  std::string client_auth;
-  std::string jwt_algorithm;  // HS256, RS256 or ES256
+  client_auth_mode client_auth{};
+  token_algorithm jwt_algorithm{};  // HS256, RS256 or ES256
   std::string jwt_key_file;  // HS256: the secret; RS256/ES256: the PEM public key
   std::string jwt_audience;  // "": aud is not checked
   std::string jwt_issuer;  // "": iss is not checked
@@ -87,18 +105,18 @@ struct config {
   // /readyz fails once a gap has held events back for longer than this.
   std::chrono::milliseconds ready_max_gap_age{};
 
-  std::string log_format;  // "text", or "json": one JSON object per line
+  log_format_kind log_format{};
   std::string log_file;  // empty: standard output; reopened on SIGHUP
 
   // The event log (storage/). Empty dataDir: no log, nothing survives a restart.
   std::string data_dir;
-  std::string log_fsync;  // always (group commit), interval (logFsyncIntervalMs), never
+  storage::fsync_policy log_fsync{};  // always (group commit), interval (logFsyncIntervalMs), never
   std::chrono::milliseconds log_fsync_interval{};
   std::uint64_t log_segment_bytes{};
   std::uint64_t log_retention_bytes{};  // 0: no size limit
   std::chrono::milliseconds log_retention{};  // 0: no age limit
   std::uint64_t snapshot_every_events{};  // 0: only at shutdown
-  std::string new_stream_policy;  // "restart" or "continue"
+  new_stream_mode new_stream_policy{};  // "restart" or "continue"
 
   // Catch-up and resume. Without a dataDir, the most recent historyBytes of the stream are
   // kept in memory for them (0: none; a client over its queue bound is then cut off).
@@ -112,7 +130,14 @@ struct config {
   std::size_t client_send_buffer_bytes{};
 
   // What the core reads of it.
-  stream_settings stream() const { return {max_pending_events, gap_timeout, max_sequence_jump}; }
+  stream_settings stream() const {
+    stream_settings s;
+    s.max_pending_events = max_pending_events;
+    s.gap_timeout = gap_timeout;
+    s.max_sequence_jump = max_sequence_jump;
+    s.new_stream = new_stream_policy;
+    return s;
+  }
 };
 
 // Every key a config file may hold, in the reader's order.

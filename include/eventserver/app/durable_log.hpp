@@ -96,7 +96,7 @@ class durable_log final : private storage::event_log_listener {
   // While recovering: run() must not return before the log's result is posted.
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> recovery_work_;
   bool recovering_ = false;
-  std::unique_ptr<log_pipeline> pipeline_;  // from recovery on
+  log_pipeline* pipeline_ = nullptr;  // the dispatcher's, from recovery on
 
   // The snapshot being encoded, a few users per turn. Exact: each user's list is the graph's
   // now with the changes since `position` (graph_changes' journal) undone.

@@ -63,6 +63,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   tcp::endpoint ws_endpoint() const;     // unspecified when the WebSocket listener is disabled
   const config& settings() const noexcept { return settings_; }
   const counters& stats() const noexcept { return stats_; }
+  const transport_counters& transport_stats() const noexcept { return transport_stats_; }
   const dispatcher& dispatch() const noexcept { return dispatcher_; }
   std::size_t client_connections() const noexcept { return clients_.size(); }
   std::size_t event_sources() const noexcept { return sources_.size(); }
@@ -82,7 +83,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // --- source_hub ------------------------------------------------------------------------------
   std::size_t max_line_bytes() const override { return settings_.max_line_bytes; }
   counters& stats() override { return stats_; }
-  dispatcher& dispatch() noexcept override { return dispatcher_; }
+  source_input input() noexcept override { return source_input(dispatcher_); }
   void source_opened(event_source_session& source) override { sources_.insert(&source); }
   void source_closed(event_source_session& source) override;
   void pause_source(std::shared_ptr<event_source_session> source) override;
@@ -91,10 +92,12 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void end_batch(bool input_idle) override;
   bool input_blocked() override;
   void want_durable(event_source_session& source) override;
-  bool start_new_stream(event_source_session& source) override;
+  bool lone_source(const event_source_session& source) override;
+  void stream_began() override { tell_sources_durable(); }
 
   // --- client_hub ------------------------------------------------------------------------------
   const client_limits& limits() const override { return client_limits_; }
+  transport_counters& transport_stats() override { return transport_stats_; }
   void client_opened(client_session& client) override { clients_.insert(&client); }
   void client_closed(client_session& client) override;
   void connect(user_id user, recipient& connection) override { dispatcher_.routes().connect(user, connection); }
@@ -104,7 +107,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   std::chrono::steady_clock::time_point applying_arrival() const override { return dispatcher_.applying_arrival(); }
   log_limiter& handshake_warnings() override { return handshake_warnings_; }
   log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
-  bool auth_required() const override { return settings_.client_auth == "jwt"; }
+  bool auth_required() const override { return settings_.client_auth == client_auth_mode::jwt; }
   auth_verdict authenticate(user_id user, std::string_view token, bool at_handshake) override;
 
   // The TLS context, the token verifier and the admin token (app/credentials.hpp): before
@@ -148,6 +151,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   std::uint64_t admin_made_way_ = 0;       // unauthenticated admin connections closed for a newcomer
   std::uint64_t admin_refused_limit_ = 0;  // newcomers refused: every admin connection had authenticated
   counters stats_;
+  transport_counters transport_stats_;  // TLS, tokens, WebSocket: the transports' own
   dispatcher dispatcher_;
   std::shared_ptr<listener> event_listener_;
   std::shared_ptr<listener> client_listener_;
@@ -181,7 +185,6 @@ class server final : public source_hub, public client_hub, public admin_hub {
   log_limiter limit_warnings_;
   log_limiter handshake_warnings_;
   log_limiter slow_client_warnings_;
-  graph_changes changes_;  // recorded by the router, read by resuming clients
   // Last: it refers to the dispatcher and the settings, and its writing thread stops first.
   std::unique_ptr<durable_log> log_;  // with a dataDir
 };

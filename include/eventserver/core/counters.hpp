@@ -1,6 +1,8 @@
 #pragma once
-// Every number the daemon keeps about what passed through it. Plain integers: only the
-// io_context thread writes them; readers (the shutdown summary, later /metrics) run there too.
+// Every number the core's stream and its connections keep about what passed through them.
+// Plain integers: only the io_context thread writes them; readers (the shutdown summary,
+// /metrics) run there too. The transports' own counters (TLS, tokens, WebSocket) live with
+// their layers: net/transport_counters.hpp.
 
 #include <cstdint>
 
@@ -52,25 +54,6 @@ struct counters {
   std::uint64_t resumes_complete = 0;               // <user>|<last>: everything after <last> was there
   std::uint64_t resumes_incomplete = 0;             // ... history no longer reached back that far
   std::uint64_t clients_disconnected_peer = 0;  // peer closed or reset
-
-  // WebSocket clients. They are client connections too: accepted, registered, the handshake
-  // timeouts and the disconnects above count them as well.
-  std::uint64_t ws_upgrades = 0;                      // upgrades accepted (101 Switching Protocols)
-  std::uint64_t ws_upgrades_refused_bad_request = 0;  // 400 malformed HTTP or handshake, a body; 431 headers too large
-  std::uint64_t ws_upgrades_refused_bad_target = 0;   // 400 /users/<id>?... with a bad number or parameter
-  std::uint64_t ws_upgrades_refused_not_found = 0;    // 404 a path other than /users/<id>
-  std::uint64_t ws_upgrades_refused_method = 0;       // 405 not GET
-  std::uint64_t ws_upgrades_refused_not_upgrade = 0;  // 426 a GET without the WebSocket upgrade headers
-  std::uint64_t ws_upgrades_refused_origin = 0;       // 403 an Origin not in wsAllowedOrigins
-  std::uint64_t ws_pong_timeouts = 0;                 // policy: no pong within wsPongTimeoutMs, closed with 4001
-  std::uint64_t ws_protocol_errors = 0;               // policy: the client sent data or broke the framing (1003, 1009, 1002)
-
-  // TLS and client authentication (clientTls, wsTls, clientAuth).
-  std::uint64_t tls_handshake_failures = 0;        // policy: a failed TLS handshake (plain text, wrong CA, ...), closed
-  std::uint64_t clients_refused_auth = 0;          // policy: no token, or a token refused at the handshake (by reason: the server's)
-  std::uint64_t clients_disconnected_auth = 0;     // policy: a refused token sent to refresh a live session
-  std::uint64_t clients_disconnected_expired = 0;  // policy: the session's newest token expired (4000)
-  std::uint64_t token_refreshes = 0;               // fresh tokens accepted from live sessions
 
   // Latency the daemon measures itself, from an event's arrival: the read of its source that
   // brought its line, or, for an event that waited in the reorder window, the read that

@@ -44,6 +44,22 @@ struct logged_event {
 #pragma pack(pop)
 static_assert(sizeof(logged_event) == 20);
 
+// A batch as the log stores it (storage/batch_format.hpp's batch_view, header decoded): what
+// an edge that is handed an already-numbered stream gives dispatcher::offer_sequenced. The
+// body points into the caller's buffer.
+struct sequenced_batch {
+  enum class kind : std::uint8_t {
+    events,   // `count` lines from first_seq on, each "payload\r\n"; a no-op is "\r\n" alone
+    skipped,  // `count` numbers from first_seq on that the gap timeout gave up; no body
+  };
+  kind type = kind::events;
+  sequence_number first_seq = 1;
+  std::uint32_t count = 0;
+  std::string_view body;
+
+  sequence_number last_seq() const noexcept { return first_seq + count - 1; }
+};
+
 class log_batch {
  public:
   enum class kind : std::uint8_t {
@@ -69,6 +85,11 @@ class log_batch {
     return {events_.get(), type_ == kind::events ? count_ : 0};
   }
   const char* body() const noexcept { return buffer_.get() + header_bytes_; }
+  // The batch as stored (an events or skipped batch; an epoch start is no stored batch).
+  sequenced_batch stored_form() const noexcept {
+    return {type_ == kind::skipped ? sequenced_batch::kind::skipped : sequenced_batch::kind::events, first_seq_,
+            count_, std::string_view(body(), body_size_)};
+  }
 
   // For the backend: the header's room followed by the body, which it writes as one record.
   // Only the header may be written, and only while the batch is with the backend.

@@ -42,9 +42,8 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   void wait_for_room();
   void wait_for_log();
   enum class held : std::uint8_t { no, by_window, by_log };
-  held offer_lines(dispatcher& dispatch);
+  held offer_lines(source_input& input);
   bool retry_behind_the_window();
-  void note_start_over(dispatcher::line_outcome outcome, const parse_result& parsed, std::string_view line);
   void ask_for_durable();
   void send_durable();
   void write_durable();
@@ -69,9 +68,8 @@ class event_source_session : public std::enable_shared_from_this<event_source_se
   bool finished_ = false;
   bool stopped_ = false;
 
-  // Starting over (newStreamPolicy): true until this connection sends a line that is not stale.
-  bool only_stale_so_far_ = true;
-  std::string stale_lines_;  // those stale lines, '\n'-separated, at most 64 KiB
+  // Starting over (newStreamPolicy): on until this connection sends a line that is not stale.
+  dispatcher::start_over_watch start_over_;
 
   // The durable position, for a producer that asked.
   bool wants_durable_ = false;

@@ -37,7 +37,7 @@ namespace eventserver {
 //   name                          "tcp", "tls": the transport shown on /connz
 //   awaited                       what clientHandshakeTimeoutMs waits for, for the warning
 //   has_handshake                 and then handshake(handler), handshake_name ("TLS") and
-//                                 handshake_failures(counters&): the counter of failed ones
+//                                 handshake_failures(transport_counters&): the counter of failed ones
 //   stream(), lowest_socket()     what lines are read from; the TCP socket under it
 //   prepare()                     at start(), after the client socket options
 //   write(bytes, pending, ec, written)  client_session::write's contract; an asynchronous
@@ -163,7 +163,7 @@ void basic_line_client_session<Stream>::on_transport_handshake(const error_code&
     if (ec) {
       // TLS: plain text on a TLS port, an unknown CA, no client certificate, a version below
       // tlsMinVersion, or a peer that left: OpenSSL's reason says which.
-      refuse(transport_type::handshake_failures(stats()),
+      refuse(transport_type::handshake_failures(hub().transport_stats()),
              fmt::format("{} handshake failed: {}", transport_type::handshake_name, ec.message()));
       return;
     }

@@ -19,18 +19,19 @@
 #include "eventserver/core/log_limiter.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/net/asio.hpp"
+#include "eventserver/net/transport_counters.hpp"
 
 namespace eventserver {
 
 class event_source_session;
 class client_session;
 
-// An event-source connection feeds the dispatcher and reports the end of each batch.
+// An event-source connection feeds the stream and reports the end of each batch.
 class source_hub {
  public:
   virtual std::size_t max_line_bytes() const = 0;
-  virtual counters& stats() = 0;
-  virtual dispatcher& dispatch() = 0;
+  // What a source may do to the stream: offer lines, note reads (no more).
+  virtual source_input input() = 0;
   virtual void source_opened(event_source_session& source) = 0;
   virtual void source_closed(event_source_session& source) = 0;
   // The source stopped at a full reorder window; it is resumed when there is room again.
@@ -44,10 +45,11 @@ class source_hub {
   // The source asked for the durable position (durable?): the server tells it, at once and
   // as the position advances (event_source_session::note_durable).
   virtual void want_durable(event_source_session& source) = 0;
-  // Whether `source`'s line with sequence number 1 begins a new stream (newStreamPolicy): the
-  // source has sent only stale lines so far; this checks the rest (no other source, nothing
-  // pending, a stream under way). If so, the new stream has begun when it returns true.
-  virtual bool start_new_stream(event_source_session& source) = 0;
+  // No source but `source` is connected: its line 1 may begin a new stream (newStreamPolicy;
+  // the stream decides, dispatcher::offer_watched).
+  virtual bool lone_source(const event_source_session& source) = 0;
+  // A source's line 1 began a new stream: the sources that asked are told the new position.
+  virtual void stream_began() = 0;
 
  protected:
   ~source_hub() = default;
@@ -83,6 +85,7 @@ class client_hub {
   virtual asio::any_io_executor executor() = 0;
   virtual const client_limits& limits() const = 0;
   virtual counters& stats() = 0;
+  virtual transport_counters& transport_stats() = 0;
   virtual void client_opened(client_session& client) = 0;
   virtual void client_closed(client_session& client) = 0;
   // Registration: from now on the router delivers `user`'s notifications to `connection`.

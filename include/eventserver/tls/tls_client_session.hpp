@@ -3,8 +3,8 @@
 // line, its token, the discard read; client_session: the queue and its bound, catch-up and
 // resume, the stuck-client timeout) on an ssl::stream. The TLS handshake and the id line
 // together must finish within clientHandshakeTimeoutMs: a peer that stalls mid-handshake, or
-// speaks plain text to the port, is closed and counted (tls_handshake_failures), and nobody
-// else waits for it.
+// speaks plain text to the port, is closed and counted (transport_counters'
+// tls.handshake_failures), and nobody else waits for it.
 //
 // Writes: an OpenSSL write may read its plaintext again after the socket was full, so the
 // bytes of one write are copied out of the queue (which deliver() may grow and move) into a
@@ -52,7 +52,7 @@ class line_transport<ssl::stream<tcp::socket>> {
   void handshake(Handler&& handler) {
     stream_.async_handshake(ssl::stream_base::server, std::forward<Handler>(handler));
   }
-  static std::uint64_t& handshake_failures(counters& stats) noexcept { return stats.tls_handshake_failures; }
+  static std::uint64_t& handshake_failures(transport_counters& stats) noexcept { return stats.tls.handshake_failures; }
 
   template <class Written>
   std::size_t write(std::span<const char> bytes, bool& pending, error_code&, Written&& written) {
