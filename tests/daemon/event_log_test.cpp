@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "eventserver/app/log_tool.hpp"
+#include "eventserver/storage/file_log.hpp"
 #include "eventserver/storage/file_names.hpp"
 #include "eventserver/storage/snapshot_file.hpp"
 #include "support/child_process.hpp"

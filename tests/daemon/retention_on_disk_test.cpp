@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "eventserver/storage/file_log.hpp"
 #include "eventserver/storage/file_names.hpp"
 #include "support/daemon.hpp"
 

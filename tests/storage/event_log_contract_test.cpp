@@ -102,9 +102,8 @@ class EventLogContract : public ::testing::TestWithParam<implementation> {
     ASSERT_FALSE(listener.stream) << "recovered inside start()";
     ASSERT_TRUE(thread.run_until([&] { return listener.stream || !listener.error.empty(); })) << "no recovery";
     ASSERT_EQ(listener.error, "");
-    pipeline = std::make_unique<log_pipeline>(log->backend(), log_pipeline::limits{64, 4}, listener.stream->position);
     dispatch = std::make_unique<dispatcher>(stream_settings{}, stats);
-    dispatch->attach_log(*pipeline);
+    pipeline = &dispatch->open_log(log->backend(), log_pipeline::limits{64, 4}, listener.stream->position);
     dispatch->recover(listener.stream->position.epoch, listener.stream->position.seq, std::move(listener.stream->graph));
   }
   // Feeds lines, commits, and applies every batch as it is reported durable.
@@ -133,7 +132,7 @@ class EventLogContract : public ::testing::TestWithParam<implementation> {
   temp_dir dir;
   event_thread thread;
   counters stats;
-  std::unique_ptr<log_pipeline> pipeline;
+  log_pipeline* pipeline = nullptr;  // the dispatcher's
   std::unique_ptr<dispatcher> dispatch;
 };
 
