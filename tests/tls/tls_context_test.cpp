@@ -5,54 +5,19 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <boost/asio/ssl/stream.hpp>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
+
+#include "support/test_certs.hpp"
 
 namespace eventserver {
 namespace {
 
 using ::testing::HasSubstr;
-namespace fs = std::filesystem;
 
-class certificates {
- public:
-  certificates() {
-    std::string pattern = (fs::temp_directory_path() / "eventserver-tls-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
-    const std::string command = "sh " EVENTSERVER_SOURCE_DIR "/tests/support/make_test_certs.sh " + dir_.string();
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("make_test_certs.sh failed");
-  }
-  ~certificates() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir_ / name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  tls_material server(const std::string& name = "server") const {
-    tls_material m;
-    m.certificate_chain = read(name + ".pem");
-    m.private_key = read(name + ".key");
-    m.certificate_file = path(name + ".pem");
-    m.key_file = path(name + ".key");
-    return m;
-  }
-
- private:
-  fs::path dir_;
-};
+using certificates = test_support::test_certs;
 
 const certificates& certs() {
   static const certificates made;

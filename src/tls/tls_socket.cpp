@@ -1,0 +1,177 @@
+#include "eventserver/tls/tls_socket.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <climits>
+
+namespace eventserver {
+
+namespace {
+
+using detail::tls_step;
+using detail::tls_want;
+
+tls_step done(std::size_t bytes = 0) { return {tls_want::nothing, bytes, {}}; }
+tls_step failed(const error_code& ec) { return {tls_want::nothing, 0, ec}; }
+
+// One entry of OpenSSL's error queue as an error_code: the end of the connection without a
+// close_notify is Asio's stream_truncated, a system call's failure its errno, anything else
+// OpenSSL's own code (whose message is its reason, "certificate verify failed" and the like).
+error_code from_openssl(unsigned long code) {
+  if (ERR_GET_LIB(code) == ERR_LIB_SYS) return {ERR_GET_REASON(code), boost::system::system_category()};
+  if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    return ssl::error::stream_truncated;
+  }
+  return {static_cast<int>(code), asio::error::get_ssl_category()};
+}
+
+int clamp(std::size_t size) { return static_cast<int>(std::min<std::size_t>(size, INT_MAX)); }
+
+}  // namespace
+
+tls_socket::tls_socket(tcp::socket socket, ssl::context& context)
+    : socket_(std::move(socket)), ssl_(SSL_new(context.native_handle())) {
+  if (ssl_ == nullptr) {
+    const error_code ec(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
+    ERR_clear_error();
+    throw boost::system::system_error(ec, "SSL_new");
+  }
+  // Partial writes: a write completes with the records that went out, as write_some should.
+  // A moving buffer: a write retried after WANT_WRITE may come from a gathered copy. Released
+  // buffers: an idle connection holds no record buffers (the context sets it too; this class
+  // promises it whatever the context says).
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+}
+
+tls_socket::tls_socket(tls_socket&& other) noexcept
+    : socket_(std::move(other.socket_)), ssl_(std::exchange(other.ssl_, nullptr)) {}
+
+tls_socket& tls_socket::operator=(tls_socket&& other) noexcept {
+  if (this != &other) {
+    SSL_free(ssl_);
+    socket_ = std::move(other.socket_);
+    ssl_ = std::exchange(other.ssl_, nullptr);
+  }
+  return *this;
+}
+
+// The socket BIO that SSL_set_fd made does not close the descriptor: the socket does.
+tls_socket::~tls_socket() { SSL_free(ssl_); }
+
+bool tls_socket::attach(error_code& ec) {
+  if (ssl_ == nullptr || !socket_.is_open()) {
+    // Never an OpenSSL call on a closed descriptor: its number may already be another socket's.
+    ec = asio::error::bad_descriptor;
+    return false;
+  }
+  const int fd = socket_.native_handle();
+  if (SSL_get_fd(ssl_) == fd) return true;
+  socket_.non_blocking(true, ec);
+  if (ec) return false;
+  if (SSL_set_fd(ssl_, fd) != 1) {
+    ec = from_openssl(ERR_get_error());
+    ERR_clear_error();
+    return false;
+  }
+  return true;
+}
+
+tls_step tls_socket::outcome(int result, int saved_errno) {
+  const int reason = SSL_get_error(ssl_, result);
+  switch (reason) {
+    case SSL_ERROR_WANT_READ:
+      return {tls_want::read, 0, {}};
+    case SSL_ERROR_WANT_WRITE:
+      return {tls_want::write, 0, {}};
+    case SSL_ERROR_ZERO_RETURN:  // the peer's close_notify
+      return failed(asio::error::eof);
+    default:
+      break;
+  }
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code != 0) return failed(from_openssl(code));
+  if (reason == SSL_ERROR_SYSCALL && result < 0 && saved_errno != 0) {
+    return failed(error_code(saved_errno, boost::system::system_category()));
+  }
+  // SSL_ERROR_SYSCALL with nothing queued and no errno: the peer closed the connection
+  // without a close_notify.
+  if (reason == SSL_ERROR_SYSCALL) return failed(ssl::error::stream_truncated);
+  return failed(ssl::error::unexpected_result);
+}
+
+tls_step tls_socket::handshake_step(ssl::stream_base::handshake_type type) {
+  error_code ec;
+  if (!attach(ec)) return failed(ec);
+  ERR_clear_error();
+  errno = 0;
+  // SSL_accept and SSL_connect set the role on the first call only, so calling again after a
+  // wait continues the handshake.
+  const int result = type == ssl::stream_base::server ? SSL_accept(ssl_) : SSL_connect(ssl_);
+  const int saved_errno = errno;
+  if (result == 1) return done();
+  return outcome(result, saved_errno);
+}
+
+tls_step tls_socket::read_step(void* data, std::size_t size) {
+  if (size == 0) return done();
+  error_code ec;
+  if (!attach(ec)) return failed(ec);
+  ERR_clear_error();
+  errno = 0;
+  const int result = SSL_read(ssl_, data, clamp(size));
+  const int saved_errno = errno;
+  if (result > 0) return done(static_cast<std::size_t>(result));
+  return outcome(result, saved_errno);
+}
+
+tls_step tls_socket::write_step(const void* data, std::size_t size) {
+  if (size == 0) return done();
+  error_code ec;
+  if (!attach(ec)) return failed(ec);
+  ERR_clear_error();
+  errno = 0;
+  const int result = SSL_write(ssl_, data, clamp(size));
+  const int saved_errno = errno;
+  if (result > 0) return done(static_cast<std::size_t>(result));
+  return outcome(result, saved_errno);
+}
+
+tls_step tls_socket::shutdown_step() {
+  error_code ec;
+  if (!attach(ec)) return failed(ec);
+  ERR_clear_error();
+  errno = 0;
+  // The first call sends close_notify (0: sent, the peer's not yet seen); a later one reads
+  // the peer's (1), discarding any application data still arriving.
+  int result = SSL_shutdown(ssl_);
+  if (result == 0) result = SSL_shutdown(ssl_);
+  const int saved_errno = errno;
+  if (result == 1) return done();
+  if (result == 0) return {tls_want::read, 0, {}};
+  return outcome(result, saved_errno);
+}
+
+void tls_socket::shutdown(error_code& ec) {
+  for (;;) {
+    const tls_step step = shutdown_step();
+    if (step.want == tls_want::nothing) {
+      ec = step.ec;
+      return;
+    }
+    socket_.wait(step.want == tls_want::read ? tcp::socket::wait_read : tcp::socket::wait_write, ec);
+    if (ec) return;
+  }
+}
+
+void teardown(boost::beast::role_type role, tls_socket& socket, error_code& ec) {
+  socket.shutdown(ec);
+  error_code tcp_error;
+  using boost::beast::websocket::teardown;
+  teardown(role, socket.next_layer(), tcp_error);
+  if (!ec) ec = tcp_error;
+}
+
+}  // namespace eventserver
