@@ -3,8 +3,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 
 namespace eventserver {
 
@@ -29,6 +32,58 @@ error_code from_openssl(unsigned long code) {
 
 int clamp(std::size_t size) { return static_cast<int>(std::min<std::size_t>(size, INT_MAX)); }
 
+// OpenSSL's own socket BIO (SSL_set_fd) writes with write(2), which raises SIGPIPE on a
+// connection the peer reset; this one sends with MSG_NOSIGNAL, as Asio does, so a vanished
+// client is an error code whatever the process does with SIGPIPE. No buffer of its own: the
+// descriptor is its only state.
+int descriptor(BIO* bio) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio))); }
+
+bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+// As OpenSSL's socket BIO answers: bytes moved, 0 at the end of the stream, -1 on an error
+// (errno says which; a retry flag when the socket would block).
+int socket_write(BIO* bio, const char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t sent = ::send(descriptor(bio), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+  if (sent < 0 && would_block(errno)) BIO_set_retry_write(bio);
+  return static_cast<int>(sent);
+}
+
+int socket_read(BIO* bio, char* data, int size) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t got = ::recv(descriptor(bio), data, static_cast<std::size_t>(size), 0);
+  if (got == 0) {
+    BIO_set_flags(bio, BIO_FLAGS_IN_EOF);  // OpenSSL asks (BIO_eof) to tell truncation apart
+  } else if (got < 0 && would_block(errno)) {
+    BIO_set_retry_read(bio);
+  }
+  return static_cast<int>(got);
+}
+
+long socket_control(BIO* bio, int command, long, void*) {
+  switch (command) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_EOF:
+      return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
+    default:
+      return 0;
+  }
+}
+
+// One method for the process, made on first use and kept.
+const BIO_METHOD* socket_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "eventserver socket");
+    if (m == nullptr || BIO_meth_set_write(m, socket_write) != 1 || BIO_meth_set_read(m, socket_read) != 1 ||
+        BIO_meth_set_ctrl(m, socket_control) != 1) {
+      return static_cast<BIO_METHOD*>(nullptr);
+    }
+    return m;
+  }();
+  return method;
+}
+
 }  // namespace
 
 tls_socket::tls_socket(tcp::socket socket, ssl::context& context)
@@ -46,18 +101,21 @@ tls_socket::tls_socket(tcp::socket socket, ssl::context& context)
 }
 
 tls_socket::tls_socket(tls_socket&& other) noexcept
-    : socket_(std::move(other.socket_)), ssl_(std::exchange(other.ssl_, nullptr)) {}
+    : socket_(std::move(other.socket_)),
+      ssl_(std::exchange(other.ssl_, nullptr)),
+      attached_fd_(std::exchange(other.attached_fd_, -1)) {}
 
 tls_socket& tls_socket::operator=(tls_socket&& other) noexcept {
   if (this != &other) {
     SSL_free(ssl_);
     socket_ = std::move(other.socket_);
     ssl_ = std::exchange(other.ssl_, nullptr);
+    attached_fd_ = std::exchange(other.attached_fd_, -1);
   }
   return *this;
 }
 
-// The socket BIO that SSL_set_fd made does not close the descriptor: the socket does.
+// The BIO does not close the descriptor: the socket does.
 tls_socket::~tls_socket() { SSL_free(ssl_); }
 
 bool tls_socket::attach(error_code& ec) {
@@ -67,14 +125,20 @@ bool tls_socket::attach(error_code& ec) {
     return false;
   }
   const int fd = socket_.native_handle();
-  if (SSL_get_fd(ssl_) == fd) return true;
+  if (fd == attached_fd_) return true;
   socket_.non_blocking(true, ec);
   if (ec) return false;
-  if (SSL_set_fd(ssl_, fd) != 1) {
+  const BIO_METHOD* method = socket_method();
+  BIO* bio = method == nullptr ? nullptr : BIO_new(method);
+  if (bio == nullptr) {
     ec = from_openssl(ERR_get_error());
     ERR_clear_error();
     return false;
   }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // the SSL object owns it (one reference for both directions)
+  attached_fd_ = fd;
   return true;
 }
 

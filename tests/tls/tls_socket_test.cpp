@@ -290,6 +290,27 @@ TEST_F(TlsSocket, APeerResettingTheConnectionIsASystemError) {
   EXPECT_EQ(ec, asio::error::connection_reset) << ec.message();
 }
 
+// A write to a connection the peer reset is an error code, not a SIGPIPE that ends the
+// process, whatever the process does with SIGPIPE (in-process tests leave it at its default).
+TEST_F(TlsSocket, WritingToAResetPeerIsAnErrorEvenWithSigpipeAtItsDefault) {
+  connect();
+  std::signal(SIGPIPE, SIG_DFL);
+  client_->next_layer().set_option(asio::socket_base::linger(true, 0));
+  client_->next_layer().close();
+  const std::string line = "1|B\n";
+  error_code ec;
+  for (int i = 0; i < 3; ++i) {  // the first may find ECONNRESET, a later one EPIPE
+    bool done = false;
+    server_->async_write_some(asio::buffer(line), [&](const error_code& e, std::size_t) {
+      ec = e;
+      done = true;
+    });
+    ASSERT_TRUE(run_until(io_, [&] { return done; }));
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  EXPECT_TRUE(ec == asio::error::broken_pipe || ec == asio::error::connection_reset) << ec.message();
+}
+
 TEST_F(TlsSocket, AClosedSocketFailsWithoutCallingOpenSsl) {
   connect();
   server_->next_layer().close();

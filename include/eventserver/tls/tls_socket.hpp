@@ -1,8 +1,9 @@
 #pragma once
 // A TLS stream on OpenSSL directly: one SSL object reading and writing the TCP socket's file
-// descriptor (SSL_set_fd), where Asio's ssl::stream puts a BIO pair and two buffers of its own
-// between them (about 68 KiB a connection, idle or not). With SSL_MODE_RELEASE_BUFFERS an idle
-// connection here costs the SSL object and its session: bench/tls_idle measures both.
+// descriptor through a BIO without a buffer (recv, and send with MSG_NOSIGNAL), where Asio's
+// ssl::stream puts a BIO pair and two buffers of its own between them (about 68 KiB a
+// connection, idle or not). With SSL_MODE_RELEASE_BUFFERS an idle connection here costs the
+// SSL object and its session, about 15 KiB: bench/tls_idle measures both.
 //
 // It is a drop-in for ssl::stream<tcp::socket> as a template argument: async_handshake,
 // async_read_some, async_write_some (Asio's AsyncReadStream and AsyncWriteStream),
@@ -20,7 +21,8 @@
 // the socket's own errors (a reset) are system errors.
 //
 // One read and one write may be in flight at once (a full-duplex stream), not two of either.
-// OpenSSL writes to the socket with write(2): the process must ignore SIGPIPE (main does).
+// A peer that reset the connection is an error code, never a SIGPIPE (OpenSSL's own socket
+// BIO, SSL_set_fd, writes with write(2) and would raise one).
 
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -208,6 +210,7 @@ class tls_socket {
 
   tcp::socket socket_;
   SSL* ssl_;
+  int attached_fd_ = -1;  // the descriptor the SSL object's BIO sends to and receives from
 };
 
 // For beast::websocket::stream<tls_socket>, found by argument-dependent lookup: close the TLS
