@@ -166,41 +166,32 @@ tls_step tls_socket::outcome(int result, int saved_errno) {
   return failed(ssl::error::unexpected_result);
 }
 
-tls_step tls_socket::handshake_step(ssl::stream_base::handshake_type type) {
+template <class Call>
+tls_step tls_socket::transfer(Call call) {
   error_code ec;
   if (!attach(ec)) return failed(ec);
   ERR_clear_error();
   errno = 0;
-  // SSL_accept and SSL_connect set the role on the first call only, so calling again after a
-  // wait continues the handshake.
-  const int result = type == ssl::stream_base::server ? SSL_accept(ssl_) : SSL_connect(ssl_);
+  const int result = call();
   const int saved_errno = errno;
-  if (result == 1) return done();
+  if (result > 0) return done(static_cast<std::size_t>(result));
   return outcome(result, saved_errno);
+}
+
+tls_step tls_socket::handshake_step(ssl::stream_base::handshake_type type) {
+  // SSL_accept and SSL_connect set the role on the first call only, so calling again after a
+  // wait continues the handshake. Both return 1 when it is done.
+  return transfer([&] { return type == ssl::stream_base::server ? SSL_accept(ssl_) : SSL_connect(ssl_); });
 }
 
 tls_step tls_socket::read_step(void* data, std::size_t size) {
   if (size == 0) return done();
-  error_code ec;
-  if (!attach(ec)) return failed(ec);
-  ERR_clear_error();
-  errno = 0;
-  const int result = SSL_read(ssl_, data, clamp(size));
-  const int saved_errno = errno;
-  if (result > 0) return done(static_cast<std::size_t>(result));
-  return outcome(result, saved_errno);
+  return transfer([&] { return SSL_read(ssl_, data, clamp(size)); });
 }
 
 tls_step tls_socket::write_step(const void* data, std::size_t size) {
   if (size == 0) return done();
-  error_code ec;
-  if (!attach(ec)) return failed(ec);
-  ERR_clear_error();
-  errno = 0;
-  const int result = SSL_write(ssl_, data, clamp(size));
-  const int saved_errno = errno;
-  if (result > 0) return done(static_cast<std::size_t>(result));
-  return outcome(result, saved_errno);
+  return transfer([&] { return SSL_write(ssl_, data, clamp(size)); });
 }
 
 tls_step tls_socket::shutdown_step() {

@@ -52,6 +52,15 @@ struct tls_step {
   error_code ec;
 };
 
+// What Asio's own streams read into or write from: the first buffer that is not empty.
+template <class Buffer, class BufferSequence>
+Buffer first_nonempty(const BufferSequence& buffers) {
+  for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+    if (Buffer b(*it); b.size() != 0) return b;
+  }
+  return Buffer();
+}
+
 // Calls `step` until it is done, waiting on the socket in between; completes with
 // void(error_code, std::size_t) when ReportsBytes, void(error_code) otherwise.
 template <class Step, bool ReportsBytes>
@@ -147,13 +156,7 @@ class tls_socket {
   // Handler: void(error_code, std::size_t). Reads into the first non-empty buffer.
   template <class MutableBufferSequence, class Token>
   auto async_read_some(const MutableBufferSequence& buffers, Token&& token) {
-    asio::mutable_buffer into;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
-      if (asio::mutable_buffer b(*it); b.size() != 0) {
-        into = b;
-        break;
-      }
-    }
+    const auto into = detail::first_nonempty<asio::mutable_buffer>(buffers);
     auto step = [this, into] { return read_step(into.data(), into.size()); };
     return run<true>(std::move(step), std::forward<Token>(token));
   }
@@ -163,17 +166,11 @@ class tls_socket {
   // worth of them is gathered first, so a small header does not cost a record of its own.
   template <class ConstBufferSequence, class Token>
   auto async_write_some(const ConstBufferSequence& buffers, Token&& token) {
-    asio::const_buffer from;
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
-      if (asio::const_buffer b(*it); b.size() != 0) {
-        from = b;
-        break;
-      }
-    }
+    auto from = detail::first_nonempty<asio::const_buffer>(buffers);
     std::unique_ptr<char[]> gathered;
     if (const std::size_t total = asio::buffer_size(buffers); from.size() < total && from.size() < max_record_bytes) {
       const std::size_t size = std::min(total, max_record_bytes);
-      gathered.reset(new char[size]);
+      gathered = std::make_unique_for_overwrite<char[]>(size);
       asio::buffer_copy(asio::buffer(gathered.get(), size), buffers);
       from = asio::const_buffer(gathered.get(), size);
     }
@@ -200,6 +197,9 @@ class tls_socket {
                                                  token, socket_);
   }
 
+  // One OpenSSL call that returns what it moved (or 1 for a finished handshake) when it succeeds.
+  template <class Call>
+  detail::tls_step transfer(Call call);
   detail::tls_step handshake_step(ssl::stream_base::handshake_type type);
   detail::tls_step read_step(void* data, std::size_t size);
   detail::tls_step write_step(const void* data, std::size_t size);
