@@ -60,10 +60,13 @@ int socket_read(BIO* bio, char* data, int size) {
   return static_cast<int>(got);
 }
 
-long socket_control(BIO* bio, int command, long, void*) {
+long socket_control(BIO* bio, int command, long, void* out) {
   switch (command) {
     case BIO_CTRL_FLUSH:
       return 1;
+    case BIO_C_GET_FD:  // SSL_get_fd
+      if (out != nullptr) *static_cast<int*>(out) = descriptor(bio);
+      return descriptor(bio);
     case BIO_CTRL_EOF:
       return BIO_test_flags(bio, BIO_FLAGS_IN_EOF) != 0 ? 1 : 0;
     default:
@@ -94,7 +97,8 @@ tls_socket::tls_socket(tcp::socket socket, ssl::context& context)
     throw boost::system::system_error(ec, "SSL_new");
   }
   // Partial writes: a write completes with the records that went out, as write_some should.
-  // A moving buffer: a write retried after WANT_WRITE may come from a gathered copy. Released
+  // A moving buffer: within one operation a retry passes the same pointer, but a caller that
+  // cancels a write waiting for the socket may start it again from a buffer that moved. Released
   // buffers: an idle connection holds no record buffers (the context sets it too; this class
   // promises it whatever the context says).
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
@@ -207,26 +211,6 @@ tls_step tls_socket::shutdown_step() {
   if (result == 1) return done();
   if (result == 0) return {tls_want::read, 0, {}};
   return outcome(result, saved_errno);
-}
-
-void tls_socket::shutdown(error_code& ec) {
-  for (;;) {
-    const tls_step step = shutdown_step();
-    if (step.want == tls_want::nothing) {
-      ec = step.ec;
-      return;
-    }
-    socket_.wait(step.want == tls_want::read ? tcp::socket::wait_read : tcp::socket::wait_write, ec);
-    if (ec) return;
-  }
-}
-
-void teardown(boost::beast::role_type role, tls_socket& socket, error_code& ec) {
-  socket.shutdown(ec);
-  error_code tcp_error;
-  using boost::beast::websocket::teardown;
-  teardown(role, socket.next_layer(), tcp_error);
-  if (!ec) ec = tcp_error;
 }
 
 }  // namespace eventserver

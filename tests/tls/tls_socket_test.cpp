@@ -152,6 +152,7 @@ TEST_F(TlsSocket, HandshakesAndEchoesASmallMessage) {
   connect();
   ASSERT_FALSE(server_handshake_) << server_handshake_.message();
   ASSERT_FALSE(client_handshake_) << client_handshake_.message();
+  EXPECT_EQ(SSL_get_fd(server_->native_handle()), server_->next_layer().native_handle());
 
   bool written = false;
   asio::async_write(*client_, asio::buffer(std::string_view("22|F|1|2\n")), [&](const error_code& ec, std::size_t) {

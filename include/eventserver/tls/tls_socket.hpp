@@ -5,10 +5,11 @@
 // connection, idle or not). With SSL_MODE_RELEASE_BUFFERS an idle connection here costs the
 // SSL object and its session, about 15 KiB: bench/tls_idle measures both.
 //
-// It is a drop-in for ssl::stream<tcp::socket> as a template argument: async_handshake,
-// async_read_some, async_write_some (Asio's AsyncReadStream and AsyncWriteStream),
-// async_shutdown, next_layer(), lowest_layer(), get_executor(); Beast's websocket::stream runs
-// over it through the teardown overloads below, and beast::get_lowest_layer finds the socket.
+// It is a drop-in for ssl::stream<tcp::socket> as a template argument where only asynchronous
+// operations are used (all of the daemon's): async_handshake, async_read_some,
+// async_write_some (Asio's AsyncReadStream and AsyncWriteStream), async_shutdown,
+// next_layer(), lowest_layer(), get_executor(); Beast's websocket::stream runs over it through
+// the async_teardown overload below, and beast::get_lowest_layer finds the socket.
 //
 // How an operation runs: the OpenSSL call first (SSL_read returns plaintext it already holds
 // without the socket being readable); on SSL_ERROR_WANT_READ or WANT_WRITE it waits on the
@@ -186,9 +187,6 @@ class tls_socket {
     return run<false>(std::move(step), std::forward<Token>(token));
   }
 
-  // The same, blocking: for Beast's synchronous teardown.
-  void shutdown(error_code& ec);
-
  private:
   template <bool ReportsBytes, class Step, class Token>
   auto run(Step step, Token&& token) {
@@ -215,7 +213,8 @@ class tls_socket {
 
 // For beast::websocket::stream<tls_socket>, found by argument-dependent lookup: close the TLS
 // session (close_notify both ways), then the TCP connection as Beast does for a plain socket.
-void teardown(boost::beast::role_type role, tls_socket& socket, error_code& ec);
+// Only the asynchronous one: tls_socket has no synchronous reads and writes (the daemon makes
+// none), so Beast's synchronous calls, the only users of teardown(), cannot compile over it.
 
 namespace detail {
 
