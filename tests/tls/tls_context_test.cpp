@@ -5,36 +5,19 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <boost/asio/ssl/stream.hpp>
-#include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
-#include "support/temp_directory.hpp"
+#include "support/test_certs.hpp"
 
 namespace eventserver {
 namespace {
 
 using ::testing::HasSubstr;
-namespace fs = std::filesystem;
 
-class certificates : public test_support::temp_directory {
- public:
-  certificates() : temp_directory("eventserver-tls") { test_support::make_test_certificates(path()); }
-
-  tls_material server(const std::string& name = "server") const {
-    tls_material m;
-    m.certificate_chain = read(name + ".pem");
-    m.private_key = read(name + ".key");
-    m.certificate_file = file(name + ".pem");
-    m.key_file = file(name + ".key");
-    return m;
-  }
-};
+using certificates = test_support::test_certs;
 
 const certificates& certs() {
   static const certificates made;
