@@ -165,11 +165,39 @@ key_rule path_key(std::string_view key, std::string config::*field, std::string_
           read_string(field)};
 }
 
-key_rule string_key(std::string_view key, std::string config::*field) {
-  return {key, "", std::nullopt,
+key_rule string_key(std::string_view key, std::string config::*field, std::string_view fallback = "") {
+  return {key, std::string(fallback), std::nullopt,
           [key, field](config& c, std::string_view o, const json& v) {
             if (!v.is_string() || v.get<std::string>().size() > 1024) fail(o, key, "must be a string of at most 1024 bytes", v);
             c.*field = v.get<std::string>();
+          },
+          read_string(field)};
+}
+
+// A JetStream stream name (letters, digits, '-', '_') or, with `dotted`, a subject made of such
+// tokens joined by '.': no wildcards, no spaces, nothing NATS would read as more than one name.
+key_rule name_key(std::string_view key, std::string config::*field, std::string_view fallback, bool dotted) {
+  return {key, std::string(fallback), std::nullopt,
+          [key, field, dotted](config& c, std::string_view o, const json& v) {
+            const std::string_view problem = dotted ? "must be a NATS subject of letters, digits, '-' and '_' in tokens "
+                                                      "joined by '.' (no wildcards), at most 255 bytes"
+                                                    : "must be a stream name of letters, digits, '-' and '_', at most 255 bytes";
+            if (!v.is_string()) fail(o, key, problem, v);
+            const auto text = v.get<std::string>();
+            bool token_empty = true;
+            for (const char ch : text) {
+              const bool word = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                                ch == '-' || ch == '_';
+              if (word) {
+                token_empty = false;
+              } else if (dotted && ch == '.' && !token_empty) {
+                token_empty = true;
+              } else {
+                fail(o, key, problem, v);
+              }
+            }
+            if (token_empty || text.size() > 255) fail(o, key, problem, v);
+            c.*field = text;
           },
           read_string(field)};
 }
@@ -310,6 +338,16 @@ const std::vector<key_rule>& rules() {
       string_key("jwtAudience", &config::jwt_audience),
       string_key("jwtIssuer", &config::jwt_issuer),
       path_key("adminTokenFile", &config::admin_token_file),
+      enum_key("clusterRole", &config::cluster_role, "standalone",
+               {{"standalone", cluster_role_kind::standalone}, {"ingest", cluster_role_kind::ingest}, {"edge", cluster_role_kind::edge}}),
+      string_key("clusterServers", &config::cluster_servers, "nats://127.0.0.1:4222"),
+      name_key("clusterStream", &config::cluster_stream, "EVENTS", false),
+      name_key("clusterSubject", &config::cluster_subject, "eventserver.events", true),
+      integer_key("clusterReplicas", &config::cluster_replicas, 1, 1, 5),
+      path_key("clusterCredsFile", &config::cluster_creds_file),
+      millis_key("clusterDuplicatesWindowMs", &config::cluster_duplicates_window, 120'000, 1000, 86'400'000),
+      millis_key("clusterRequestTimeoutMs", &config::cluster_request_timeout, 5000, 100, 600'000),
+      millis_key("clusterResumeWaitMs", &config::cluster_resume_wait, 5000, 0, 600'000),
   };
   return table;
 }
@@ -397,6 +435,14 @@ config parse_config(std::string_view json_text, std::string_view origin) {
     throw config_error(std::string(origin) + ": \"clientAuth\" \"jwt\" needs \"jwtKeyFile\" (the " +
                        std::string(to_string(result.jwt_algorithm)) +
                        (result.jwt_algorithm == token_algorithm::hs256 ? " secret)" : " public key)"));
+  }
+  if (result.cluster_role != cluster_role_kind::standalone && result.cluster_servers.empty()) {
+    throw config_error(std::string(origin) + ": \"clusterRole\" \"" + std::string(result.cluster_role == cluster_role_kind::ingest ? "ingest" : "edge") +
+                       "\" needs \"clusterServers\" (the NATS URLs, comma-separated)");
+  }
+  // An edge keeps its own copy of the stream: the same files as a standalone daemon's log.
+  if (result.cluster_role == cluster_role_kind::edge && result.data_dir.empty()) {
+    throw config_error(std::string(origin) + ": \"clusterRole\" \"edge\" needs \"dataDir\" (the edge's copy of the stream)");
   }
   return result;
 }

@@ -76,6 +76,41 @@ TEST(Config, AdminAndLoggingKeys) {
   EXPECT_THAT(error_of(R"({"readyMaxGapAgeMs": 0})"), HasSubstr("\"readyMaxGapAgeMs\" must be an integer from 1"));
 }
 
+TEST(Config, ClusterKeys) {
+  const config standalone = parse_config("{}");
+  EXPECT_EQ(standalone.cluster_role, cluster_role_kind::standalone);
+  const config c = parse_config(R"({"clusterRole": "edge", "dataDir": "/var/lib/eventserver",
+    "clusterServers": "nats://10.0.0.1:4222,nats://10.0.0.2:4222", "clusterStream": "FOLLOWER_MAZE-2",
+    "clusterSubject": "maze.events_v2", "clusterReplicas": 3, "clusterCredsFile": "/etc/eventserver/nats.creds",
+    "clusterDuplicatesWindowMs": 300000, "clusterRequestTimeoutMs": 2000, "clusterResumeWaitMs": 0})");
+  EXPECT_EQ(c.cluster_role, cluster_role_kind::edge);
+  EXPECT_EQ(c.cluster_servers, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+  EXPECT_EQ(c.cluster_stream, "FOLLOWER_MAZE-2");
+  EXPECT_EQ(c.cluster_subject, "maze.events_v2");
+  EXPECT_EQ(c.cluster_replicas, 3u);
+  EXPECT_EQ(c.cluster_creds_file, "/etc/eventserver/nats.creds");
+  EXPECT_EQ(c.cluster_duplicates_window.count(), 300000);
+  EXPECT_EQ(c.cluster_request_timeout.count(), 2000);
+  EXPECT_EQ(c.cluster_resume_wait.count(), 0);
+  EXPECT_EQ(parse_config(R"({"clusterRole": "ingest"})").cluster_role, cluster_role_kind::ingest);
+
+  EXPECT_THAT(error_of(R"({"clusterRole": "leader"})"), HasSubstr("\"clusterRole\" must be one of \"standalone\", \"ingest\", \"edge\""));
+  // Names NATS would read as more than one, or as a wildcard.
+  for (const char* stream : {"", "EVENTS.A", "EV ENTS", "EV*", "EV>"}) {
+    EXPECT_THAT(error_of(std::string(R"({"clusterStream": ")") + stream + "\"}"), HasSubstr("\"clusterStream\" must be a stream name"))
+        << stream;
+  }
+  for (const char* subject : {"", "a..b", ".a", "a.", "a.*", "a.>", "a b"}) {
+    EXPECT_THAT(error_of(std::string(R"({"clusterSubject": ")") + subject + "\"}"), HasSubstr("\"clusterSubject\" must be a NATS subject"))
+        << subject;
+  }
+  EXPECT_THAT(error_of(R"({"clusterReplicas": 6})"), HasSubstr("\"clusterReplicas\" must be an integer from 1 to 5"));
+  EXPECT_THAT(error_of(R"({"clusterRole": "edge", "dataDir": ""})"), HasSubstr("\"clusterRole\" \"edge\" needs \"dataDir\""));
+  EXPECT_THAT(error_of(R"({"clusterRole": "ingest", "clusterServers": ""})"), HasSubstr("\"clusterRole\" \"ingest\" needs \"clusterServers\""));
+  // Standalone ignores the cluster keys, empty servers included.
+  EXPECT_EQ(parse_config(R"({"clusterServers": ""})").cluster_role, cluster_role_kind::standalone);
+}
+
 TEST(Config, EveryKeyIsRead) {
   const config c = parse_config(R"({"eventListenerPort": 1, "clientListenerPort": 0, "eventListenerAddress": "::1",
     "clientListenerAddress": "127.0.0.2", "logLevel": "debug", "maxLineBytes": 64, "maxPendingEvents": 7,

@@ -33,6 +33,13 @@ enum class log_format_kind : std::uint8_t {
   json,  // one JSON object per line
 };
 
+// clusterRole (docs/cluster.md).
+enum class cluster_role_kind : std::uint8_t {
+  standalone,  // one daemon: sources, log and clients in one process
+  ingest,      // sequences the sources and publishes the stream to JetStream; no clients
+  edge,        // follows the stream from JetStream into its own log and serves clients; no sources
+};
+
 class config_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -128,6 +135,20 @@ struct config {
   // charges up to twice this). 0 leaves the kernel's autotuning, which grows a stuck
   // client's buffer to tcp_wmem's maximum (4 MiB on Debian). docs/configuration.md sizes it.
   std::size_t client_send_buffer_bytes{};
+
+  // Scale-out on NATS JetStream (docs/cluster.md). Standalone unless clusterRole says otherwise;
+  // the other cluster keys matter only then.
+  cluster_role_kind cluster_role{};
+  std::string cluster_servers;  // comma-separated NATS URLs
+  std::string cluster_stream;   // the JetStream stream's name
+  std::string cluster_subject;  // the one subject its batches are published on
+  std::size_t cluster_replicas{};  // the stream's replicas when the ingest creates it; checked otherwise
+  std::string cluster_creds_file;  // a NATS credentials file; "": none
+  // How long JetStream remembers a batch's Msg-Id: at least as long as a publish is retried.
+  std::chrono::milliseconds cluster_duplicates_window{};
+  std::chrono::milliseconds cluster_request_timeout{};  // one NATS request (publish, get)
+  // Edge: a client resuming past what this edge has applied waits this long for it.
+  std::chrono::milliseconds cluster_resume_wait{};
 
   // What the core reads of it.
   stream_settings stream() const {
