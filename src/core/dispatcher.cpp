@@ -30,7 +30,7 @@ bool well_formed(const sequenced_batch& batch) noexcept {
 }
 }  // namespace
 
-dispatcher::dispatcher(const stream_settings& settings, counters& stats)
+dispatcher::dispatcher(const stream_settings& settings, stream_counters& stats)
     : stats_(stats),
       max_pending_(settings.max_pending_events),
       sequencer_(settings.max_pending_events),

@@ -10,8 +10,9 @@
 
 namespace eventserver {
 
-struct counters {
-  // Event source side.
+// The stream's: what the event sources sent and what became of it. The dispatcher, the router
+// and the source sessions write these.
+struct stream_counters {
   std::uint64_t sources_accepted = 0;
   std::uint64_t sources_rejected_limit = 0;  // over maxEventSources
   std::uint64_t bytes_in = 0;
@@ -29,15 +30,23 @@ struct counters {
   std::uint64_t gaps_skipped = 0;             // policy: gap timeout
   std::uint64_t sequence_numbers_skipped = 0;
   std::uint64_t streams_started = 0;          // policy: a source started over at 1 (newStreamPolicy restart)
+  std::uint64_t notifications_dropped_offline = 0;  // the router found no connection for the recipient
 
-  // Delivery side. One notification = one line appended to one connection's queue.
+  // Latency the daemon measures itself, from an event's arrival: the read of its source that
+  // brought its line, or, for an event that waited in the reorder window, the read that
+  // released it (the wait for a missing number is eventserver_oldest_gap_age_seconds).
+  latency_histogram durable_latency;  // to its batch being durable: once per batch, weighted by its events
+};
+
+// The client connections': what they were sent and how they ended. The client sessions write
+// these, and only these (client_hub::stats()).
+struct client_counters {
+  // One notification = one line appended to one connection's queue.
   std::uint64_t notifications_delivered = 0;
-  std::uint64_t notifications_dropped_offline = 0;  // recipient user has no connection
   std::uint64_t notifications_dropped_closing = 0;  // connection already being cut off
   std::uint64_t bytes_out = 0;
   std::uint64_t client_writes = 0;  // writes to clients that the kernel took bytes from: bytes_out / this = mean write
 
-  // Client connections.
   std::uint64_t clients_accepted = 0;
   std::uint64_t clients_rejected_limit = 0;     // over maxClients
   std::uint64_t clients_registered = 0;
@@ -55,11 +64,12 @@ struct counters {
   std::uint64_t resumes_incomplete = 0;             // ... history no longer reached back that far
   std::uint64_t clients_disconnected_peer = 0;  // peer closed or reset
 
-  // Latency the daemon measures itself, from an event's arrival: the read of its source that
-  // brought its line, or, for an event that waited in the reorder window, the read that
-  // released it (the wait for a missing number is eventserver_oldest_gap_age_seconds).
-  latency_histogram durable_latency;   // to its batch being durable: once per batch, weighted by its events
-  latency_histogram delivery_latency;  // to a write to a live client: once per write, its oldest notification
+  // From an event's arrival (as durable_latency) to a write to a live client: once per write,
+  // its oldest notification.
+  latency_histogram delivery_latency;
 };
+
+// Both, as the server keeps them and /metrics, /status and the shutdown summary read them.
+struct counters : stream_counters, client_counters {};
 
 }  // namespace eventserver

@@ -32,7 +32,7 @@ class dispatcher {
     began_stream, // consumed: a source starting over at 1 began a new stream (offer_watched)
   };
 
-  dispatcher(const stream_settings& settings, counters& stats);
+  dispatcher(const stream_settings& settings, stream_counters& stats);
 
   // One event line without its terminator. Never throws; bad input only moves counters.
   line_outcome offer_line(std::string_view line) { return offer_parsed(parse_event(line), line, line.size()); }
@@ -181,7 +181,7 @@ class dispatcher {
   void take_skip(const sequenced_batch& batch);
   void take_events(const sequenced_batch& batch, sequence_number next);
 
-  counters& stats_;
+  stream_counters& stats_;
   std::size_t max_pending_;
   sequencer sequencer_;
   log_pipeline* log_ = nullptr;  // owned_log_, or null without a log

@@ -39,7 +39,7 @@ class recipient {
 
 class router {
  public:
-  explicit router(counters& stats) : stats_(stats) {}
+  explicit router(stream_counters& stats) : stats_(stats) {}
   router(const router&) = delete;
   router& operator=(const router&) = delete;
 
@@ -85,7 +85,7 @@ class router {
   const connection_list* find_online(user_id user) const;
   static void remove_connection(audience& followed, const recipient* connection);
 
-  counters& stats_;
+  stream_counters& stats_;
   follower_graph graph_;
   boost::unordered_flat_map<user_id, connection_list> online_;  // users with >= 1 connection
   boost::unordered_flat_map<user_id, audience> audiences_;  // exactly the users with followers

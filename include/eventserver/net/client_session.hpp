@@ -103,7 +103,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // error: the socket is writable again, try once more).
   void written(std::size_t bytes, const error_code& ec);
   client_hub& hub() noexcept { return hub_; }
-  counters& stats() noexcept { return stats_; }
+  client_counters& stats() noexcept { return stats_; }
   bool closed() const noexcept { return stream_.state() == client_stream::mode::closed; }
   bool handshaking() const noexcept { return stream_.state() == client_stream::mode::handshake; }
   const std::string& peer() const noexcept { return peer_; }
@@ -155,7 +155,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // sessions taking turns in a fan-out, each one's fields are usually out of the L1 cache,
   // so they should span as few cache lines as possible.
   client_hub& hub_;
-  counters& stats_;
+  client_counters& stats_;
   bool write_pending_ = false;   // the transport has bytes (or a wait) in flight
   bool awaiting_flush_ = false;  // on the server's list for its next flush pass
   bool reset_ = false;           // cut off for a policy: closed with a reset (see cut_off)

@@ -84,7 +84,7 @@ class client_hub {
   // Where the session's own timers and posts run: the daemon's one thread.
   virtual asio::any_io_executor executor() = 0;
   virtual const client_limits& limits() const = 0;
-  virtual counters& stats() = 0;
+  virtual client_counters& stats() = 0;
   virtual transport_counters& transport_stats() = 0;
   virtual void client_opened(client_session& client) = 0;
   virtual void client_closed(client_session& client) = 0;
