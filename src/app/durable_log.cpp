@@ -27,10 +27,6 @@ constexpr std::size_t snapshot_users_per_step = 512;
 // Encoded bytes handed to the writing thread at once.
 constexpr std::size_t snapshot_write_bytes = 256 * 1024;
 
-}  // namespace
-
-namespace {
-
 cluster::stream_settings cluster_stream(const config& settings) {
   cluster::stream_settings out;
   out.servers = settings.cluster_servers;

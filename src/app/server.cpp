@@ -76,8 +76,9 @@ void server::start() {
     spdlog::info("ingest: listening for event sources on {}; no client, WebSocket or TLS client listener (clients "
                  "connect to an edge); the stream goes to JetStream stream {} at {}",
                  to_string(event_endpoint()), settings_.cluster_stream, settings_.cluster_servers);
-    if (settings_.ws_enabled || settings_.client_tls || settings_.ws_tls || auth_required()) {
-      spdlog::warn("ingest: wsListenerPort, clientTls, wsTls and clientAuth are ignored (an ingest serves no clients)");
+    if (settings_.ws_enabled || settings_.client_tls || settings_.ws_tls || auth_required() || !settings_.data_dir.empty()) {
+      spdlog::warn("ingest: dataDir, wsListenerPort, clientTls, wsTls and clientAuth are not used (the stream is the "
+                   "log, and an ingest serves no clients)");
     }
   } else {
     spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),

@@ -2,7 +2,11 @@
 
 #include "jetstream_impl.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace eventserver::cluster {
@@ -42,6 +46,11 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   // back rather than give up (its caller bounds what it holds meanwhile).
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(state->options, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(state->options, 500);
+  // A credentials file that cannot be read is a config error, not an outage to wait out.
+  if (!settings.creds_file.empty() && ::access(settings.creds_file.c_str(), R_OK) != 0) {
+    throw cluster_settings_error("the NATS credentials file " + settings.creds_file + " (clusterCredsFile) cannot be read: " +
+                                 std::strerror(errno));
+  }
   if (s == NATS_OK && !settings.creds_file.empty()) {
     s = natsOptions_SetUserCredentialsFromFiles(state->options, settings.creds_file.c_str(), nullptr);
   }

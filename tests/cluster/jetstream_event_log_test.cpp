@@ -225,6 +225,11 @@ TEST_F(JetStreamEventLog, AStreamThatLostTheStartOfTheCurrentEpochIsRefused) {
   expect_refused("no longer holds the start of epoch 1");
 }
 
+TEST_F(JetStreamEventLog, ACredentialsFileThatCannotBeReadIsRefused) {
+  settings_.creds_file = "/nonexistent/eventserver-test.creds";
+  expect_refused("the NATS credentials file /nonexistent/eventserver-test.creds (clusterCredsFile) cannot be read");
+}
+
 // The server goes away while publishing: reported once as failing (the pipeline waits and the
 // sources are not read), problem() says why, and once it is back, working again and durable.
 TEST_F(JetStreamEventLog, PublishingFailsWhileTheServerIsDownAndWorksAgain) {
