@@ -224,6 +224,24 @@ std::string render_metrics(const server_snapshot& s) {
     m.gauge_seconds("eventserver_log_recovery_seconds", "How long recovering the event log took at start-up.",
                     l.recovery_seconds);
   }
+  if (l.publishing) {  // an ingest: the log is the JetStream stream
+    const storage::publish_status& p = *l.publishing;
+    m.counter("eventserver_cluster_batches_published_total",
+              "Batches the JetStream stream acknowledged (each one then reported durable to the sources).",
+              p.batches_published);
+    m.counter("eventserver_cluster_publish_retries_total",
+              "Publishes tried again because the stream was unavailable (no answer, no responders, disconnected).",
+              p.retries);
+    m.counter("eventserver_cluster_publish_duplicates_total",
+              "Publishes acknowledged as already stored: a retry whose first acknowledgement was lost.", p.duplicates);
+    m.gauge("eventserver_cluster_publish_failing",
+            "1 while publishing to the stream fails (sources are not read meanwhile; retried until it works).",
+            p.failing ? 1 : 0);
+    m.gauge("eventserver_cluster_fenced",
+            "1 once another ingest wrote the stream: this one publishes nothing more and stops.", p.fenced ? 1 : 0);
+    m.gauge("eventserver_cluster_last_stream_sequence", "The stream sequence of the last batch acknowledged.",
+            p.last_stream_seq);
+  }
   m.gauge("eventserver_ready", "1 while /readyz answers 200 (recovered, writing the log, no stall past readyMaxGapAgeMs).",
           s.ready ? 1 : 0);
   m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);

@@ -55,7 +55,7 @@ std::string render_status_json(const server_snapshot& s, std::int64_t time_ms) {
   for (const auto& warning : s.recent_warnings) {
     warnings.push_back({{"time_ms", warning.time_ms}, {"level", warning.level}, {"message", warning.message}});
   }
-  const json body = {
+  json body = {
       {"time_ms", time_ms},
       {"uptime_s", s.uptime_seconds},
       {"events_processed", c.events_processed},
@@ -89,6 +89,12 @@ std::string render_status_json(const server_snapshot& s, std::int64_t time_ms) {
       {"delivery_latency", latency_json(c.delivery_latency)},
       {"durable_latency", latency_json(c.durable_latency)},
   };
+  if (s.log.publishing) {  // an ingest: how publishing to the JetStream stream stands
+    const auto& p = *s.log.publishing;
+    body["log"]["publishing"] = {{"batches_published", p.batches_published}, {"retries", p.retries},
+                                 {"duplicates", p.duplicates}, {"failing", p.failing}, {"fenced", p.fenced},
+                                 {"last_stream_seq", p.last_stream_seq}};
+  }
   // replace: a remote or a warning may hold bytes that are not UTF-8; dump() would throw.
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -440,6 +440,17 @@ config parse_config(std::string_view json_text, std::string_view origin) {
     throw config_error(std::string(origin) + ": \"clusterRole\" \"" + std::string(result.cluster_role == cluster_role_kind::ingest ? "ingest" : "edge") +
                        "\" needs \"clusterServers\" (the NATS URLs, comma-separated)");
   }
+  // The ingest's retry horizon: a publish whose acknowledgement was lost goes out again after
+  // one request timeout and the retry pause (500 ms); the stream must still remember its id
+  // then, so that the retry is recognised as the batch already stored.
+  if (result.cluster_role == cluster_role_kind::ingest &&
+      result.cluster_duplicates_window < result.cluster_request_timeout + std::chrono::milliseconds(500)) {
+    throw config_error(std::string(origin) + ": \"clusterDuplicatesWindowMs\" (" +
+                       std::to_string(result.cluster_duplicates_window.count()) +
+                       ") must be at least \"clusterRequestTimeoutMs\" plus 500 ms (" +
+                       std::to_string(result.cluster_request_timeout.count() + 500) +
+                       "): a publish is retried within that time and must be recognised as a duplicate");
+  }
   // An edge keeps its own copy of the stream: the same files as a standalone daemon's log.
   if (result.cluster_role == cluster_role_kind::edge && result.data_dir.empty()) {
     throw config_error(std::string(origin) + ": \"clusterRole\" \"edge\" needs \"dataDir\" (the edge's copy of the stream)");

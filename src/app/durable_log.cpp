@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "eventserver/cluster/jetstream_event_log.hpp"
+#include "eventserver/storage/batch_format.hpp"
 #include "eventserver/storage/file_event_log.hpp"
 #include "eventserver/storage/memory_event_log.hpp"
 #include "eventserver/storage/storage_error.hpp"
@@ -25,9 +27,29 @@ constexpr std::size_t snapshot_users_per_step = 512;
 // Encoded bytes handed to the writing thread at once.
 constexpr std::size_t snapshot_write_bytes = 256 * 1024;
 
+cluster::stream_settings cluster_stream(const config& settings) {
+  cluster::stream_settings out;
+  out.servers = settings.cluster_servers;
+  out.creds_file = settings.cluster_creds_file;
+  out.name = settings.cluster_stream;
+  out.subject = settings.cluster_subject;
+  out.replicas = static_cast<int>(settings.cluster_replicas);
+  out.duplicates_window = std::chrono::duration_cast<std::chrono::seconds>(settings.cluster_duplicates_window);
+  out.timeout = settings.cluster_request_timeout;
+  // A batch's body is sealed at pipeline_limits.batch_bytes, or holds one longer line alone.
+  out.max_batch_bytes =
+      storage::batch_header_size + std::max(pipeline_limits.batch_bytes, settings.max_line_bytes + 2);
+  return out;
+}
+
 }  // namespace
 
 std::unique_ptr<storage::event_log> make_event_log(const config& settings, storage::post_fn post) {
+  if (settings.cluster_role == cluster_role_kind::ingest) {
+    cluster::jetstream_event_log_settings ingest;
+    ingest.stream = cluster_stream(settings);
+    return std::make_unique<cluster::jetstream_event_log>(std::move(ingest), std::move(post));
+  }
   if (!settings.data_dir.empty()) {
     storage::file_event_log_settings file;
     file.dir = settings.data_dir;
@@ -105,7 +127,13 @@ void durable_log::recovered(storage::recovered_stream stream) {
 }
 
 void durable_log::reported(const storage::event_log_report& report) {
-  if (report.failing) on_.writing(true);
+  if (report.fenced) {
+    // Nothing more will come back: a shutdown waits for no batch, and the daemon stops.
+    fenced_ = true;
+    if (on_.fenced) on_.fenced(log_->problem());
+  } else if (report.failing) {
+    on_.writing(true);
+  }
   if (report.works_again) on_.writing(false);
   if (report.snapshot) {
     snapshot_writing_ = false;
@@ -120,11 +148,14 @@ void durable_log::reported(const storage::event_log_report& report) {
     for (std::size_t i = 0; i < report.durable; ++i) dispatch_.apply_durable();
     on_.applied();
   }
-  if (on_stopped_ && pipeline_->waiting() == 0) finish_shutdown();
+  if (on_stopped_ && (fenced_ || pipeline_->waiting() == 0)) finish_shutdown();
 }
 
 std::string durable_log::problem() const {
-  if (recovering_) return "recovering the event log";
+  if (recovering_) {
+    const std::string why = log_->problem();  // an ingest that cannot reach its stream says so
+    return why.empty() ? "recovering the event log" : "recovering the event log: " + why;
+  }
   return log_->problem();
 }
 
@@ -220,7 +251,7 @@ void durable_log::shutdown(steady::time_point deadline, std::function<void()> do
   on_stopped_ = std::move(done);
   deadline_ = deadline;
   dispatch_.commit_log();
-  if (pipeline_->waiting() == 0) finish_shutdown();
+  if (fenced_ || pipeline_->waiting() == 0) finish_shutdown();
 }
 
 void durable_log::finish_shutdown() {
@@ -268,6 +299,7 @@ log_status durable_log::status() const {
   out.damaged_ranges = s.damaged_ranges;
   out.damaged_numbers = s.damaged_numbers;
   if (auto* source = log_->history(); source != nullptr && pipeline_) out.resumable_from = source->first_available(applied.epoch);
+  out.publishing = s.publishing;
   out.snapshots_written = s.snapshots_written;
   out.snapshot_failures = s.snapshot_failures;
   out.last_snapshot_seconds = s.last_snapshot_seconds;

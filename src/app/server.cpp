@@ -57,21 +57,33 @@ void server::start() {
   event_listener_ = std::make_shared<listener>(
       io_, endpoint_of(settings_.event_listener_address, settings_.event_listener_port), "event source",
       [this](tcp::socket socket) { accept_event_source(std::move(socket)); });
-  client_listener_ = std::make_shared<listener>(
-      io_, endpoint_of(settings_.client_listener_address, settings_.client_listener_port), "client",
-      [this](tcp::socket socket) { accept_client(std::move(socket)); });
+  if (serves_clients()) {
+    client_listener_ = std::make_shared<listener>(
+        io_, endpoint_of(settings_.client_listener_address, settings_.client_listener_port), "client",
+        [this](tcp::socket socket) { accept_client(std::move(socket)); });
+  }
   if (settings_.admin_enabled) {
     admin_listener_ = std::make_shared<listener>(
         io_, endpoint_of(settings_.admin_listener_address, settings_.admin_listener_port), "admin",
         [this](tcp::socket socket) { accept_admin(std::move(socket)); });
   }
-  if (settings_.ws_enabled) {
+  if (settings_.ws_enabled && serves_clients()) {
     ws_listener_ = std::make_shared<listener>(
         io_, endpoint_of(settings_.ws_listener_address, settings_.ws_listener_port), "WebSocket client",
         [this](tcp::socket socket) { accept_ws_client(std::move(socket)); });
   }
-  spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
-               to_string(client_endpoint()));
+  if (!serves_clients()) {
+    spdlog::info("ingest: listening for event sources on {}; no client, WebSocket or TLS client listener (clients "
+                 "connect to an edge); the stream goes to JetStream stream {} at {}",
+                 to_string(event_endpoint()), settings_.cluster_stream, settings_.cluster_servers);
+    if (settings_.ws_enabled || settings_.client_tls || settings_.ws_tls || auth_required() || !settings_.data_dir.empty()) {
+      spdlog::warn("ingest: dataDir, wsListenerPort, clientTls, wsTls and clientAuth are not used (the stream is the "
+                   "log, and an ingest serves no clients)");
+    }
+  } else {
+    spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
+                 to_string(client_endpoint()));
+  }
   if (ws_listener_) {
     spdlog::info("WebSocket clients (GET /users/<id>) on {}{}", to_string(ws_endpoint()),
                  settings_.ws_allowed_origins.empty()
@@ -83,7 +95,7 @@ void server::start() {
     spdlog::info("admin HTTP (/metrics /healthz /readyz /connz) on {}{}", to_string(admin_endpoint()),
                  admin_token_.empty() ? "" : ", bearer token required");
   }
-  log_security();
+  if (serves_clients()) log_security();
   if (!log_) {
     take_connections();
     return;
@@ -98,7 +110,7 @@ void server::take_connections() {
     spdlog::error("clientAuth jwt without a token verifier: every client will be refused (set_credentials not called)");
   }
   event_listener_->start();
-  client_listener_->start();
+  if (client_listener_) client_listener_->start();
   if (ws_listener_) ws_listener_->start();
 }
 
@@ -124,6 +136,13 @@ durable_log::hooks server::log_hooks() {
     if (log_) log_->maybe_snapshot();
   };
   on.writing = [](bool) {};  // readiness asks the log; the sources pause by saturation
+  // An ingest fenced by another publisher of its stream: it can never publish again. It exits
+  // (exit_fenced), and a supervisor's restart recovers from the stream where the other left it.
+  on.fenced = [this](const std::string& why) {
+    spdlog::error("event log: {}; stopping (exit code {}): a restart recovers from the stream", why, exit_fenced);
+    exit_code_ = exit_fenced;
+    if (on_fatal_) on_fatal_();
+  };
   return on;
 }
 
@@ -485,7 +504,7 @@ std::string server::readiness_problem() const {
   if (log_) {
     if (auto problem = log_->problem(); !problem.empty()) return problem;
   }
-  if (!event_listener_ || !client_listener_) return "not listening";
+  if (!event_listener_ || (serves_clients() && !client_listener_)) return "not listening";
   // Before any event source has connected there is no stream to be stalled.
   if (stats_.sources_accepted == 0) return {};
   if (const auto since = dispatcher_.gaps().since()) {

@@ -75,25 +75,26 @@ struct jetstream_stream::impl {
     if (options != nullptr) natsOptions_Destroy(options);
   }
 
-  // A message read back, checked: its headers, the batch inside, and that they agree.
+  // A message read back, checked: its headers, the batch inside, and that they agree. A
+  // message that is not a batch of this log is the wrong stream: a settings error.
   stored_batch decode(natsMsg* msg, std::uint64_t stream_seq, std::int64_t stored_ns) const {
     const auto epoch = header_number(msg, header_epoch);
     const auto first = header_number(msg, header_first);
     const auto last = header_number(msg, header_last);
     const std::string where = "stream " + settings.name + " message " + std::to_string(stream_seq);
     if (!epoch || !first || !last || *epoch == 0 || *first == 0 || *last < *first) {
-      throw cluster_error(where + " has no valid " + header_epoch + "/" + header_first + "/" + header_last +
+      throw cluster_settings_error(where + " has no valid " + header_epoch + "/" + header_first + "/" + header_last +
                           " headers: not a batch of this daemon's log");
     }
     const char* data = natsMsg_GetData(msg);
     const auto size = static_cast<std::size_t>(natsMsg_GetDataLength(msg));
     const storage::decode_result decoded = storage::decode_batch(data, size);
     if (decoded.status != storage::decode_status::ok || decoded.batch.stored_size() != size) {
-      throw cluster_error(where + " is not one valid batch (" +
+      throw cluster_settings_error(where + " is not one valid batch (" +
                           (decoded.reason.empty() ? std::string("size mismatch") : std::string(decoded.reason)) + ")");
     }
     if (decoded.batch.first_seq != *first || decoded.batch.last_seq() != *last) {
-      throw cluster_error(where + ": its headers say " + std::to_string(*first) + ".." + std::to_string(*last) +
+      throw cluster_settings_error(where + ": its headers say " + std::to_string(*first) + ".." + std::to_string(*last) +
                           ", its batch holds " + std::to_string(decoded.batch.first_seq) + ".." +
                           std::to_string(decoded.batch.last_seq()));
     }

@@ -2,7 +2,11 @@
 
 #include "jetstream_impl.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 namespace eventserver::cluster {
@@ -42,6 +46,14 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   // back rather than give up (its caller bounds what it holds meanwhile).
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(state->options, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(state->options, 500);
+  // A credentials file that cannot be read is a config error, not an outage to wait out.
+  if (!settings.creds_file.empty() && ::access(settings.creds_file.c_str(), R_OK) != 0) {
+    throw cluster_settings_error("the NATS credentials file " + settings.creds_file + " (clusterCredsFile) cannot be read: " +
+                                 std::strerror(errno));
+  }
+  if (s == NATS_OK && !settings.creds_file.empty()) {
+    s = natsOptions_SetUserCredentialsFromFiles(state->options, settings.creds_file.c_str(), nullptr);
+  }
   if (s != NATS_OK) throw cluster_error("NATS options: " + status_text(s, jsErrCode{}));
   s = natsConnection_Connect(&state->connection, state->options);
   if (s != NATS_OK) throw cluster_error("cannot connect to NATS at " + settings.servers + ": " + status_text(s, jsErrCode{}));
@@ -52,7 +64,7 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
 
   const std::int64_t payload = natsConnection_GetMaxPayload(state->connection);
   if (payload > 0 && settings.max_batch_bytes + header_room > static_cast<std::uint64_t>(payload)) {
-    throw cluster_error("a batch of up to " + std::to_string(settings.max_batch_bytes) + " bytes and its headers (" +
+    throw cluster_settings_error("a batch of up to " + std::to_string(settings.max_batch_bytes) + " bytes and its headers (" +
                         std::to_string(header_room) + ") do not fit the server's max_payload of " +
                         std::to_string(payload) + " bytes: raise max_payload or lower maxLineBytes");
   }
@@ -79,7 +91,7 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   // An existing stream is taken as it is, if it keeps the promises.
   const jsStreamConfig& config = *info.p->Config;
   const auto problem = [&](const std::string& what) {
-    throw cluster_error("stream " + settings.name + " " + what + "; fix the stream (nats stream edit) or the config");
+    throw cluster_settings_error("stream " + settings.name + " " + what + "; fix the stream (nats stream edit) or the config");
   };
   if (config.Storage != js_FileStorage) problem("keeps its messages in memory, not in files");
   if (config.Replicas != settings.replicas) {
@@ -93,6 +105,14 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   }
   if (config.SubjectsLen != 1 || settings.subject != config.Subjects[0]) {
     problem("does not hold exactly the subject " + settings.subject);
+  }
+  // An edge rebuilds the follower graph from the first batch of the current epoch on: limits
+  // would let the server delete the oldest messages, and with them the start of the epoch.
+  if (config.MaxMsgs > 0 || config.MaxBytes > 0 || config.MaxAge > 0 || config.MaxMsgsPerSubject > 0) {
+    problem("has limits (max_msgs " + std::to_string(config.MaxMsgs) + ", max_bytes " + std::to_string(config.MaxBytes) +
+            ", max_age " + std::to_string(config.MaxAge / 1'000'000'000) + " s, max_msgs_per_subject " +
+            std::to_string(config.MaxMsgsPerSubject) +
+            ") by which retention would delete the start of the current epoch, which every edge replays");
   }
   if (config.MaxMsgSize > 0 && settings.max_batch_bytes + header_room > static_cast<std::uint64_t>(config.MaxMsgSize)) {
     problem("takes messages of at most " + std::to_string(config.MaxMsgSize) + " bytes, less than a batch");

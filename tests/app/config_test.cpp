@@ -106,6 +106,12 @@ TEST(Config, ClusterKeys) {
   }
   EXPECT_THAT(error_of(R"({"clusterReplicas": 6})"), HasSubstr("\"clusterReplicas\" must be an integer from 1 to 5"));
   EXPECT_THAT(error_of(R"({"clusterRole": "edge", "dataDir": ""})"), HasSubstr("\"clusterRole\" \"edge\" needs \"dataDir\""));
+  // The ingest's duplicates window covers its retry horizon (a request timeout and the pause).
+  EXPECT_THAT(error_of(R"({"clusterRole": "ingest", "clusterDuplicatesWindowMs": 5000, "clusterRequestTimeoutMs": 5000})"),
+              HasSubstr("\"clusterDuplicatesWindowMs\" (5000) must be at least \"clusterRequestTimeoutMs\" plus 500 ms (5500)"));
+  EXPECT_EQ(parse_config(R"({"clusterRole": "ingest", "clusterDuplicatesWindowMs": 5500, "clusterRequestTimeoutMs": 5000})")
+                .cluster_duplicates_window.count(),
+            5500);
   EXPECT_THAT(error_of(R"({"clusterRole": "ingest", "clusterServers": ""})"), HasSubstr("\"clusterRole\" \"ingest\" needs \"clusterServers\""));
   // Standalone ignores the cluster keys, empty servers included.
   EXPECT_EQ(parse_config(R"({"clusterServers": ""})").cluster_role, cluster_role_kind::standalone);

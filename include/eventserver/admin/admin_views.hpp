@@ -13,6 +13,7 @@
 #include "eventserver/net/transport_counters.hpp"
 #include "eventserver/core/event.hpp"
 #include "eventserver/net/connection_info.hpp"
+#include "eventserver/storage/event_log.hpp"
 
 namespace eventserver {
 
@@ -45,6 +46,7 @@ struct log_status {
   double snapshot_age_seconds = -1;        // since the newest snapshot; -1: none
   double recovery_seconds = 0;
   std::uint64_t history_bytes = 0;  // without a dataDir: the stream kept in memory for catch-up
+  std::optional<storage::publish_status> publishing;  // an ingest: publishing to the JetStream stream
 };
 
 // A warning or error the daemon logged recently (newest last).

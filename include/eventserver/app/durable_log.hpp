@@ -34,8 +34,9 @@
 
 namespace eventserver {
 
-// The one place that chooses the log: on disk with a dataDir; else in memory with
-// historyBytes > 0; else none (null). `post` runs a function on the event thread.
+// The one place that chooses the log: the JetStream stream for clusterRole ingest; on disk with
+// a dataDir; else in memory with historyBytes > 0; else none (null). `post` runs a function on
+// the event thread.
 std::unique_ptr<storage::event_log> make_event_log(const config& settings, storage::post_fn post);
 
 class durable_log final : private storage::event_log_listener {
@@ -45,6 +46,7 @@ class durable_log final : private storage::event_log_listener {
     std::function<void(std::string)> fatal;       // recovery failed (the message names file and offset)
     std::function<void()> applied;                // batches were applied: flush, acks, resume sources
     std::function<void(bool failing)> writing;    // writing started failing, or works again
+    std::function<void(std::string)> fenced;      // the log can never write again (problem() says why)
   };
 
   // The log make_event_log chooses for `settings`; null when the daemon keeps none.
@@ -96,6 +98,7 @@ class durable_log final : private storage::event_log_listener {
   // While recovering: run() must not return before the log's result is posted.
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> recovery_work_;
   bool recovering_ = false;
+  bool fenced_ = false;  // reported: no batch will come back
   log_pipeline* pipeline_ = nullptr;  // the dispatcher's, from recovery on
 
   // The snapshot being encoded, a few users per turn. Exact: each user's list is the graph's

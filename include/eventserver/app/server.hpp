@@ -48,6 +48,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // how the process should end.
   void on_fatal(std::function<void()> f) { on_fatal_ = std::move(f); }
   int exit_code() const noexcept { return exit_code_; }
+  // The exit code of an ingest fenced by another publisher of its stream (docs/cluster.md).
+  static constexpr int exit_fenced = 3;
 
   // Graceful stop: no new connections, no more reading from event sources, client queues
   // flushed within shutdownTimeoutMs. `done` runs once, when the last client is gone or the
@@ -58,7 +60,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   bool stopping() const noexcept override { return stopping_; }
 
   tcp::endpoint event_endpoint() const;
-  tcp::endpoint client_endpoint() const;
+  tcp::endpoint client_endpoint() const;  // unspecified for an ingest (it serves no clients)
   tcp::endpoint admin_endpoint() const;  // unspecified when the admin listener is disabled
   tcp::endpoint ws_endpoint() const;     // unspecified when the WebSocket listener is disabled
   const config& settings() const noexcept { return settings_; }
@@ -128,6 +130,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void accept_admin(tcp::socket socket);
   // The clients' transport and authentication, and a warning when anyone may read anything.
   void log_security() const;
+  // False for an ingest: no client, WebSocket or TLS client listener.
+  bool serves_clients() const noexcept { return settings_.cluster_role != cluster_role_kind::ingest; }
   void arm_gap_timer();
   void on_gap_timer(const error_code& ec);
   void resume_paused_sources();

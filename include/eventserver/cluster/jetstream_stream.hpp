@@ -33,8 +33,16 @@ class cluster_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The stream or the server breaks a promise the log relies on (replicas, storage, duplicates
+// window, retention, message size): a configuration error, not an outage that passes.
+class cluster_settings_error : public cluster_error {
+ public:
+  using cluster_error::cluster_error;
+};
+
 struct stream_settings {
   std::string servers = "nats://127.0.0.1:4222";  // comma-separated URLs
+  std::string creds_file;                          // a NATS credentials file (JWT and seed); "": none
   std::string name = "EVENTS";
   std::string subject = "eventserver.events";
   int replicas = 1;
@@ -81,8 +89,9 @@ class jetstream_stream {
  public:
   // Connects and makes sure the stream exists with settings that keep the log's promises
   // (file storage, the replicas asked for, a duplicates window at least as long as asked,
-  // batches that fit max_payload); an existing stream is checked, never changed. Throws
-  // cluster_error naming what is wrong.
+  // batches that fit max_payload, no limits by which retention would delete messages); an
+  // existing stream is checked, never changed. Throws cluster_settings_error naming a broken
+  // promise, cluster_error when the servers cannot be reached or asked.
   static jetstream_stream open(const stream_settings& settings);
 
   jetstream_stream(jetstream_stream&&) noexcept;

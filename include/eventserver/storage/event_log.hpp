@@ -5,10 +5,9 @@
 // snapshots of the follower graph, asks how it stands, and stops it. It never asks which kind
 // of log it drives.
 //
-// Implementations: file_event_log (dataDir: segments and snapshot files on disk) and
-// memory_event_log (no dataDir: the recent stream kept in memory, nothing survives a restart).
-// A JetStream-backed one (cluster/jetstream_log.hpp is its log_backend) fits the same seam:
-// nothing here names a file.
+// Implementations: file_event_log (dataDir: segments and snapshot files on disk),
+// memory_event_log (no dataDir: the recent stream kept in memory, nothing survives a restart)
+// and the ingest's cluster/jetstream_event_log (a JetStream stream): nothing here names a file.
 //
 // Threading: every call is made on the event thread. An implementation does its slow work
 // (recovery, writing) on threads of its own and hands results back through the post function
@@ -20,6 +19,8 @@
 //   shutdown); recovery then replays the whole stream, and a resume from further back than
 //   the recent graph changes is told its history is incomplete;
 // - history: history() null, and clients get no catch-up or resume from before they connected;
+// - the follower graph: recovers_graph() false, and recovered_stream's graph is empty (a log
+//   whose daemon serves no clients, the ingest, needs only the position);
 // - a status figure that does not apply (segments, fsyncs): it stays 0.
 
 #include <chrono>
@@ -66,7 +67,20 @@ struct event_log_report {
   // for good where the log cannot go on (a JetStream publisher fenced by another).
   bool failing = false;
   bool works_again = false;  // writing works again after failing
+  // The log can never write again (a JetStream publisher fenced by another ingest): the daemon
+  // stops; problem() says why. Comes with failing.
+  bool fenced = false;
   std::optional<snapshot_result> snapshot;  // the snapshot begun last was written, or failed
+};
+
+// A log published to a replicated stream (the ingest's JetStream stream): how publishing stands.
+struct publish_status {
+  std::uint64_t batches_published = 0;  // acknowledged by the stream (duplicates included)
+  std::uint64_t duplicates = 0;         // acknowledged as already stored (a retry whose answer was lost)
+  std::uint64_t retries = 0;            // publishes tried again while the stream was unavailable
+  std::uint64_t last_stream_seq = 0;    // the stream sequence of the last batch acknowledged
+  bool failing = false;                 // publishing fails (retried)
+  bool fenced = false;                  // another publisher wrote the stream: this one stopped
 };
 
 // How the log stands, for /metrics and the status page. What does not apply stays 0.
@@ -93,6 +107,7 @@ struct event_log_status {
   std::optional<std::chrono::system_clock::time_point> last_snapshot_at;
   double recovery_seconds = 0;
   std::uint64_t memory_bytes = 0;  // of the stream kept in memory for history
+  std::optional<publish_status> publishing;  // a log published to a replicated stream
 };
 
 // The driver, as the log sees it.
@@ -135,6 +150,8 @@ class event_log {
   // of writes, finish; reported (event_log_report::snapshot) once written. Abandon drops the one
   // being written, unreported. Called only while takes_snapshots(), one snapshot at a time.
   virtual bool takes_snapshots() const noexcept = 0;
+  // Whether recovered() hands over the follower graph after the position (else an empty one).
+  virtual bool recovers_graph() const noexcept { return true; }
   virtual void snapshot_begin(eventserver::log_position at) = 0;
   virtual void snapshot_write(std::string bytes) = 0;
   virtual void snapshot_finish(std::string last_bytes) = 0;
