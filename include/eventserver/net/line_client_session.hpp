@@ -11,7 +11,7 @@
 // What differs by stream is line_transport<Stream>: how it is made, its handshake, how a
 // write goes (TCP: non-blocking and synchronous; TLS: one record copied out of the queue and
 // written asynchronously), and how it closes. The specialisation for tcp::socket is below;
-// TLS's is in tls/, which instantiates the template for ssl::stream<tcp::socket>.
+// TLS's is in tls/, which instantiates the template for tls_socket.
 
 #include <array>
 #include <cstddef>

@@ -1,7 +1,8 @@
 #pragma once
 // A client over TLS (clientTls): the classic line client (net/line_client_session.hpp: the id
 // line, its token, the discard read; client_session: the queue and its bound, catch-up and
-// resume, the stuck-client timeout) on an ssl::stream. The TLS handshake and the id line
+// resume, the stuck-client timeout) on a tls_socket (OpenSSL on the socket's descriptor, no
+// buffers of its own: tls/tls_socket.hpp). The TLS handshake and the id line
 // together must finish within clientHandshakeTimeoutMs: a peer that stalls mid-handshake, or
 // speaks plain text to the port, is closed and counted (transport_counters'
 // tls.handshake_failures), and nobody else waits for it.
@@ -18,18 +19,17 @@
 #include <string_view>
 #include <utility>
 
-#include <boost/asio/ssl/stream.hpp>
-
 #include "eventserver/core/client_stream.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/line_client_session.hpp"
 #include "eventserver/tls/tls_context.hpp"
+#include "eventserver/tls/tls_socket.hpp"
 
 namespace eventserver {
 
 template <>
-class line_transport<ssl::stream<tcp::socket>> {
+class line_transport<tls_socket> {
  public:
   static constexpr std::string_view name = "tls";
   static constexpr std::string_view awaited = "TLS handshake and id line";
@@ -44,7 +44,7 @@ class line_transport<ssl::stream<tcp::socket>> {
   line_transport(tcp::socket socket, std::shared_ptr<ssl::context> context)
       : context_(std::move(context)), stream_(std::move(socket), *context_) {}
 
-  ssl::stream<tcp::socket>& stream() noexcept { return stream_; }
+  tls_socket& stream() noexcept { return stream_; }
   tcp::socket& lowest_socket() noexcept { return stream_.next_layer(); }
   void prepare() {}
 
@@ -79,12 +79,12 @@ class line_transport<ssl::stream<tcp::socket>> {
 
  private:
   std::shared_ptr<ssl::context> context_;
-  ssl::stream<tcp::socket> stream_;
+  tls_socket stream_;
   std::string out_;  // the record in flight
 };
 
 // Compiled once, in tls_client_session.cpp.
-extern template class basic_line_client_session<ssl::stream<tcp::socket>>;
-using tls_client_session = basic_line_client_session<ssl::stream<tcp::socket>>;
+extern template class basic_line_client_session<tls_socket>;
+using tls_client_session = basic_line_client_session<tls_socket>;
 
 }  // namespace eventserver
