@@ -230,6 +230,23 @@ TEST(Tls, WritesAreCoalescedIntoRecords) {
   EXPECT_LT(d.stats().client_writes, 500u);
 }
 
+// A client that reads later than the stream arrives: its socket fills, the session waits for
+// it and goes on from the record OpenSSL holds while the queue grows (and moves) behind it.
+TEST(Tls, AClientThatFillsItsSocketGetsEverythingInOrder) {
+  config c = tls_config();
+  c.client_send_buffer_bytes = 4096;
+  c.max_client_queue_bytes = 8 << 20;  // all of it queued: no catch-up
+  test_daemon d(c);
+  tls_client client(d.client_port());
+  register_tls(d, client, "1");
+  auto source = d.connect_source();
+  lines events;
+  for (int seq = 1; seq <= 50000; ++seq) events.push_back(std::to_string(seq) + "|P|2|1");
+  source.send_lines(events);
+  ASSERT_TRUE(d.wait_for_processed(50000));
+  EXPECT_EQ(client.read_lines(50000), events);
+}
+
 TEST(Tls, PlainTextToTheTlsPortIsClosedAndCountedAndNobodyElseWaits) {
   test_daemon d(tls_config());
   auto plain = connection::open(d.client_port());
