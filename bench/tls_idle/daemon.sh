@@ -2,7 +2,7 @@
 # Memory per idle client connection in the DAEMON (build/eventserver), not in isolation: a
 # fresh daemon per run, one warm-up client (what is set up once is not a connection's cost),
 # then CONNECTIONS idle clients (bench/tls_idle/idle_clients: registered, one read
-# outstanding, 16 connecting at a time), each counted registered by the daemon's /metrics
+# outstanding, IN_FLIGHT connecting at a time), each counted registered by the daemon's /metrics
 # before measuring. Per connection: the growth of the daemon's resident set (/proc/PID/statm)
 # and of its heap in use (mallinfo2 uordblks + hblkhd, read by libheap_probe.so preloaded into
 # the daemon) from the warm-up client alone to all of them idle.
@@ -17,6 +17,8 @@
 #   BUILD_DIR    the build with idle_clients and libheap_probe.so (default build)
 #   TRANSPORTS   default "tcp tls ws wss"
 #   CONNECTIONS  per run (default 2000)
+#   IN_FLIGHT    clients connecting at a time (default 16: arriving; CONNECTIONS: a burst, as
+#                after a restart)
 #   OUT          results table (default: standard output only)
 # Prints every run's line, then a markdown table of medians per transport and build.
 set -euo pipefail
@@ -29,6 +31,7 @@ build=${BUILD_DIR:-build}
 read -r -a builds <<<"${BUILDS:-this=$build/eventserver}"
 read -r -a transports <<<"${TRANSPORTS:-tcp tls ws wss}"
 connections=${CONNECTIONS:-2000}
+in_flight=${IN_FLIGHT:-16}
 clients_bin=$build/bench/tls_idle/idle_clients
 probe=$(realpath "$build/bench/tls_idle/libheap_probe.so")
 require_binaries "$clients_bin"
@@ -115,7 +118,7 @@ run_one() {
   wait_registered "$admin_port" 1
   local warm all
   warm=$(measure)
-  "$clients_bin" "$transport" "$port" "$connections" "$work/certs/ca.pem" 2 >"$work/all" 2>&1 &
+  "$clients_bin" "$transport" "$port" "$connections" "$work/certs/ca.pem" 2 "$in_flight" >"$work/all" 2>&1 &
   client_pids+=($!)
   wait_ready "$work/all" "$connections"
   wait_registered "$admin_port" "$((connections + 1))"
@@ -127,7 +130,7 @@ run_one() {
   read -r warm_rss warm_heap <<<"$warm"
   read -r all_rss all_heap <<<"$all"
   awk -v n="$name" -v t="$transport" -v c="$connections" -v r0="$warm_rss" -v h0="$warm_heap" -v r1="$all_rss" -v h1="$all_heap" \
-    'BEGIN {printf "build=%s transport=%s connections=%d rss_kib_per_connection=%.2f heap_kib_per_connection=%.2f rss_kib=%.0f\n", n, t, c, (r1 - r0) / c, (h1 - h0) / c, r1}' |
+    -v f="$in_flight" 'BEGIN {printf "build=%s transport=%s connections=%d in_flight=%d rss_kib_per_connection=%.2f heap_kib_per_connection=%.2f rss_kib=%.0f\n", n, t, c, f, (r1 - r0) / c, (h1 - h0) / c, r1}' |
     tee -a "$runs"
 }
 
@@ -147,7 +150,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 {
   echo
-  echo "| transport | build | RSS KiB / connection | heap in use KiB / connection | daemon RSS MiB with $connections idle |"
+  echo "| transport | build | RSS KiB / connection | heap in use KiB / connection | daemon RSS MiB with $connections idle ($in_flight connecting at a time) |"
   echo "|---|---|---:|---:|---:|"
   for transport in "${transports[@]}"; do
     for b in "${builds[@]}"; do

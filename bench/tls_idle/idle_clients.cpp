@@ -1,12 +1,13 @@
 // Idle clients of a running daemon, for bench/tls_idle/daemon.sh: COUNT connections to
 // 127.0.0.1:PORT over one transport, each registered as its own user (FIRST_USER, FIRST_USER+1,
 // ...) and then left idle with one read outstanding, as a client waiting for notifications is.
-// At most 16 are connecting at a time (clients arriving, not a burst). Once all are
+// At most IN_FLIGHT (default 16) are connecting at a time: clients arriving, or with COUNT a
+// burst (every client reconnecting after a restart). Once all are
 // registered-as-far-as-the-client-knows (the id line sent; for WebSocket the 101 received) it
 // prints "ready COUNT" and holds them until killed. The daemon's memory is what is measured,
 // so nothing here is frugal.
 //
-// usage: idle_clients tcp|tls|ws|wss PORT COUNT CA_FILE [FIRST_USER]
+// usage: idle_clients tcp|tls|ws|wss PORT COUNT CA_FILE [FIRST_USER [IN_FLIGHT]]
 //   CA_FILE  the CA that signed the daemon's certificate (tls, wss; ignored otherwise)
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -32,8 +33,6 @@ using namespace eventserver;
 namespace ssl = asio::ssl;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
-
-constexpr int in_flight = 16;
 
 [[noreturn]] void die(const std::string& what, const error_code& ec) {
   std::fprintf(stderr, "idle_clients: %s: %s\n", what.c_str(), ec.message().c_str());
@@ -140,7 +139,7 @@ class client : public std::enable_shared_from_this<client> {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::cerr << "usage: idle_clients tcp|tls|ws|wss PORT COUNT CA_FILE [FIRST_USER]\n";
+    std::cerr << "usage: idle_clients tcp|tls|ws|wss PORT COUNT CA_FILE [FIRST_USER [IN_FLIGHT]]\n";
     return 2;
   }
   const std::string transport = argv[1];
@@ -148,6 +147,7 @@ int main(int argc, char** argv) {
   const int count = std::atoi(argv[3]);
   const std::string ca_file = argv[4];
   const long first_user = argc > 5 ? std::atol(argv[5]) : 1;
+  const int in_flight = argc > 6 ? std::atoi(argv[6]) : 16;
   if (transport != "tcp" && transport != "tls" && transport != "ws" && transport != "wss") {
     std::cerr << "transport: tcp, tls, ws or wss\n";
     return 2;
