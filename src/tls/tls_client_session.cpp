@@ -2,6 +2,6 @@
 
 namespace eventserver {
 
-template class basic_line_client_session<ssl::stream<tcp::socket>>;
+template class basic_line_client_session<tls_socket>;
 
 }  // namespace eventserver

@@ -198,6 +198,24 @@ tls_step tls_socket::write_step(const void* data, std::size_t size) {
   return transfer([&] { return SSL_write(ssl_, data, clamp(size)); });
 }
 
+std::size_t tls_socket::try_write_some(asio::const_buffer bytes, tcp::socket::wait_type& wait, error_code& ec) {
+  const tls_step step = write_step(bytes.data(), bytes.size());
+  ec = step.ec;
+  switch (step.want) {
+    case tls_want::read:
+      wait = tcp::socket::wait_read;
+      ec = asio::error::would_block;
+      return 0;
+    case tls_want::write:
+      wait = tcp::socket::wait_write;
+      ec = asio::error::would_block;
+      return 0;
+    case tls_want::nothing:
+      break;
+  }
+  return step.bytes;
+}
+
 tls_step tls_socket::shutdown_step() {
   error_code ec;
   if (!attach(ec)) return failed(ec);

@@ -493,6 +493,6 @@ void basic_ws_client_session<NextLayer>::hard_close() {
 }
 
 template class basic_ws_client_session<tcp::socket>;
-template class basic_ws_client_session<ssl::stream<tcp::socket>>;
+template class basic_ws_client_session<tls_socket>;
 
 }  // namespace eventserver

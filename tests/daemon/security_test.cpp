@@ -13,6 +13,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -230,6 +231,23 @@ TEST(Tls, WritesAreCoalescedIntoRecords) {
   EXPECT_LT(d.stats().client_writes, 500u);
 }
 
+// A client that reads later than the stream arrives: its socket fills, the session waits for
+// it and goes on from the record OpenSSL holds while the queue grows (and moves) behind it.
+TEST(Tls, AClientThatFillsItsSocketGetsEverythingInOrder) {
+  config c = tls_config();
+  c.client_send_buffer_bytes = 4096;
+  c.max_client_queue_bytes = 8 << 20;  // all of it queued: no catch-up
+  test_daemon d(c);
+  tls_client client(d.client_port());
+  register_tls(d, client, "1");
+  auto source = d.connect_source();
+  lines events;
+  for (int seq = 1; seq <= 50000; ++seq) events.push_back(std::to_string(seq) + "|P|2|1");
+  source.send_lines(events);
+  ASSERT_TRUE(d.wait_for_processed(50000));
+  EXPECT_EQ(client.read_lines(50000), events);
+}
+
 TEST(Tls, PlainTextToTheTlsPortIsClosedAndCountedAndNobodyElseWaits) {
   test_daemon d(tls_config());
   auto plain = connection::open(d.client_port());
@@ -391,6 +409,56 @@ TEST(Tls, WebSocketOverTls) {
   plain.send(upgrade_request("/users/2"));
   EXPECT_EQ(plain.wait_closed(), read_status::eof);
   EXPECT_TRUE(d.wait_until([](server& s) { return s.transport_stats().tls.handshake_failures == 1; }));
+}
+
+// wss end to end: notifications arrive as text frames over TLS, and a shutdown says 1001 and
+// closes (Beast's close handshake, then tls_socket's teardown), without waiting out the linger.
+TEST(Tls, WebSocketOverTlsDeliversFramesAndClosesWith1001) {
+  config c = tls_config();
+  c.client_tls = false;
+  c.ws_enabled = true;
+  c.ws_tls = true;
+  test_daemon d(c);
+  asio::io_context io;
+  ssl::context context = tls_client::make_context(files().file("ca.pem"), "");
+  websocket::stream<ssl::stream<tcp::socket>> ws(io, context);
+  beast::get_lowest_layer(ws).connect(tcp::endpoint(asio::ip::address_v4::loopback(), d.ws_port()));
+  // Runs `io` until the operation started just before completes (or the wait bound passes).
+  const auto finish = [&io](const error_code& result) {
+    io.restart();
+    io.run_for(wait_bound);
+    return result;
+  };
+  error_code ec = asio::error::timed_out;
+  ws.next_layer().async_handshake(ssl::stream_base::client, [&](const error_code& e) { ec = e; });
+  ASSERT_FALSE(finish(ec)) << ec.message();
+  const auto before = d.stats().clients_registered;
+  ec = asio::error::timed_out;
+  ws.async_handshake("localhost", "/users/1", [&](const error_code& e) { ec = e; });
+  ASSERT_FALSE(finish(ec)) << ec.message();
+  ASSERT_TRUE(d.wait_until([before](server& s) { return s.stats().clients_registered > before; }));
+
+  auto source = d.connect_source();
+  source.send_lines({"1|B", "2|P|9|1", "3|B"});
+  std::string received;
+  beast::flat_buffer buffer;
+  while (received.size() < std::string("1|B\n2|P|9|1\n3|B").size()) {
+    ec = asio::error::timed_out;
+    ws.async_read(buffer, [&](const error_code& e, std::size_t) { ec = e; });
+    ASSERT_FALSE(finish(ec)) << ec.message();
+    if (!received.empty()) received += '\n';
+    received += beast::buffers_to_string(buffer.data());
+    buffer.consume(buffer.size());
+  }
+  EXPECT_EQ(received, "1|B\n2|P|9|1\n3|B");
+  EXPECT_EQ(d.transport_stats().tls.handshake_failures, 0u);
+
+  ec = asio::error::timed_out;
+  ws.async_read(buffer, [&](const error_code& e, std::size_t) { ec = e; });
+  d.request_shutdown();
+  EXPECT_EQ(finish(ec), websocket::error::closed) << ec.message();
+  EXPECT_EQ(ws.reason().code, 1001);
+  EXPECT_TRUE(d.stop());
 }
 
 // ================================ JSON Web Tokens ==============================================

@@ -18,6 +18,7 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -250,6 +251,68 @@ TEST_F(TlsSocket, EchoesMebibytesBothWaysThroughSmallSocketBuffers) {
   EXPECT_EQ(wrote, down.size());
   EXPECT_TRUE(client_got == down) << "the client received other bytes than were sent";
   EXPECT_TRUE(server_got == up) << "the server received other bytes than were sent";
+}
+
+// try_write_some as the TLS client session uses it: written straight from a queue that grows
+// at its end (and moves) while the socket is full, as a non-blocking socket would be. The
+// record OpenSSL made before the socket filled goes out first; every byte arrives once, in
+// order. (A write that finds the socket writable again reports what OpenSSL took meanwhile:
+// the records it made on earlier calls that reported would_block, then one more.)
+TEST_F(TlsSocket, WritesWithoutWaitingFromAQueueThatGrowsAndMoves) {
+  connect({.small_buffers = true});
+  ASSERT_FALSE(server_handshake_) << server_handshake_.message();
+  const std::string all = pattern(1 << 20, 4);
+  std::string client_got(all.size(), '\0');
+  bool client_read = false;
+  asio::async_read(*client_, asio::buffer(client_got), [&](const error_code& ec, std::size_t) {
+    EXPECT_FALSE(ec) << ec.message();
+    client_read = true;
+  });
+
+  std::string queue;  // appended, not yet taken
+  std::size_t appended = 0;
+  int socket_full = 0;
+  bool failed = false;
+  std::function<void()> write_more = [&] {
+    for (;;) {
+      if (appended < all.size()) {
+        // More arrives, and the queue moves: its old bytes are freed once copied.
+        const std::size_t more = std::min<std::size_t>(10'000, all.size() - appended);
+        std::string grown;
+        grown.reserve(queue.size() + more);
+        grown.append(queue).append(all, appended, more);
+        appended += more;
+        queue.swap(grown);
+      }
+      if (queue.empty()) return;
+      tcp::socket::wait_type wait = tcp::socket::wait_read;
+      error_code ec;
+      const std::size_t taken = server_->try_write_some(asio::buffer(queue), wait, ec);
+      if (ec == asio::error::would_block) {
+        ++socket_full;
+        EXPECT_EQ(wait, tcp::socket::wait_write);
+        server_->next_layer().async_wait(wait, [&](const error_code& wait_ec) {
+          if (wait_ec) {
+            failed = true;
+            return;
+          }
+          write_more();
+        });
+        return;
+      }
+      if (ec || taken == 0 || taken > queue.size()) {
+        ADD_FAILURE() << "took " << taken << ": " << ec.message();
+        failed = true;
+        return;
+      }
+      queue.erase(0, taken);
+    }
+  };
+  write_more();
+  ASSERT_TRUE(run_until(io_, [&] { return client_read || failed; }));
+  ASSERT_FALSE(failed);
+  EXPECT_GT(socket_full, 0) << "the socket never filled: nothing was retried";
+  EXPECT_TRUE(client_got == all) << "the client received other bytes than were written";
 }
 
 TEST_F(TlsSocket, APeerClosingWithCloseNotifyIsEofAndBothShutdownsComplete) {

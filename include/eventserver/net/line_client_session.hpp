@@ -9,9 +9,9 @@
 // is read into a small array and dropped, only to see the peer close.
 //
 // What differs by stream is line_transport<Stream>: how it is made, its handshake, how a
-// write goes (TCP: non-blocking and synchronous; TLS: one record copied out of the queue and
-// written asynchronously), and how it closes. The specialisation for tcp::socket is below;
-// TLS's is in tls/, which instantiates the template for ssl::stream<tcp::socket>.
+// write goes (TCP: non-blocking and synchronous; TLS: the same, a record at a time through
+// OpenSSL), and how it closes. The specialisation for tcp::socket is below;
+// TLS's is in tls/, which instantiates the template for tls_socket.
 
 #include <array>
 #include <cstddef>
@@ -131,7 +131,9 @@ class basic_line_client_session final : public client_session {
   transport_type transport_;
   asio::steady_timer handshake_timer_;
   std::string line_buffer_;  // the id line, then (under clientAuth jwt) each token line
-  std::array<char, 512> discard_{};  // clients should not send after their id; we only watch for close
+  // Clients should not send after their id; we only watch for close. Small, as the WebSocket
+  // session's: it is part of every idle connection (an idle TLS one costs ~16 KiB in all).
+  std::array<char, 64> discard_{};
 };
 
 template <class Stream>

@@ -180,6 +180,16 @@ class tls_socket {
     return run<true>(std::move(step), std::forward<Token>(token));
   }
 
+  // Without waiting: encrypts and sends a record (up to max_record_bytes) of `bytes` now and
+  // returns how many of them OpenSSL took. When the socket cannot take it: 0, `ec`
+  // would_block, and `wait` says what to wait for on next_layer() before calling again with
+  // the same bytes first (they may have moved, and more may follow them: OpenSSL holds the
+  // record it made and sends it before anything else, and counts it in what the call that
+  // gets through returns, which may then exceed one record). For a caller that writes from
+  // its own queue as it would to a non-blocking socket: no copy, no operation object per
+  // write. Not while an async_write_some is in flight.
+  std::size_t try_write_some(asio::const_buffer bytes, tcp::socket::wait_type& wait, error_code& ec);
+
   // Handler: void(error_code). Sends close_notify, then waits for the peer's.
   template <class Token>
   auto async_shutdown(Token&& token) {

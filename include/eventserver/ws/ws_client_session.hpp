@@ -40,8 +40,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "eventserver/core/log_limiter.hpp"
@@ -50,11 +48,12 @@
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/session_hub.hpp"
 #include "eventserver/tls/tls_context.hpp"
+#include "eventserver/tls/tls_socket.hpp"
 #include "eventserver/ws/ws_settings.hpp"
 
 namespace eventserver {
 
-// NextLayer: tcp::socket (ws://) or ssl::stream<tcp::socket> (wss://, wsTls: the TLS
+// NextLayer: tcp::socket (ws://) or tls_socket (wss://, wsTls: the TLS
 // handshake comes first, within the same clientHandshakeTimeoutMs).
 template <class NextLayer>
 class basic_ws_client_session final : public client_session {
@@ -156,6 +155,6 @@ class basic_ws_client_session final : public client_session {
 };
 
 using ws_client_session = basic_ws_client_session<tcp::socket>;
-using wss_client_session = basic_ws_client_session<ssl::stream<tcp::socket>>;
+using wss_client_session = basic_ws_client_session<tls_socket>;
 
 }  // namespace eventserver
