@@ -17,6 +17,7 @@
 #include "eventserver/cluster/jetstream_log.hpp"
 #include "support/log_daemon.hpp"
 #include "support/stream_model.hpp"
+#include "ws/ws_client.hpp"
 
 namespace eventserver::cluster {
 namespace {
@@ -139,7 +140,9 @@ class EdgeDaemon : public testing::nats_test {
 TEST_F(EdgeDaemon, EveryClientOfEveryEdgeGetsExactlyWhatAStandaloneDaemonGives) {
   publisher ingest(settings_);
   ASSERT_TRUE(ingest.publish(model_, 1, 300));
-  edge_daemon a(work_.path(), server_.url(), data("a"), 1);
+  const std::uint16_t ws_port = ts::free_loopback_port();
+  edge_daemon a(work_.path(), server_.url(), data("a"), 1,
+                R"("wsListenerAddress": "127.0.0.1", "wsListenerPort": )" + std::to_string(ws_port));
   edge_daemon b(work_.path(), server_.url(), data("b"), 2);
   ASSERT_TRUE(a.started()) << a.output();
   ASSERT_TRUE(b.started()) << b.output();
@@ -153,10 +156,16 @@ TEST_F(EdgeDaemon, EveryClientOfEveryEdgeGetsExactlyWhatAStandaloneDaemonGives) 
     clients.push_back(resume(edge, user, 0));
     EXPECT_EQ(clients.back().status, complete(0)) << "user " << user;
   }
-  ASSERT_TRUE(ingest.publish(model_, 301, 1000, 37));
+  auto ws = ts::ws_client::open(ws_port, "/users/7?last=0");
+  ASSERT_TRUE(ws);
+  ASSERT_TRUE(ingest.publish(model_, 301, 2000, 37));  // more batches than the feed's window (32)
   for (auto& c : clients) {
-    EXPECT_TRUE(ts::receives(c.conn, model_.notifications(c.user, 1, 1000))) << "user " << c.user;
+    EXPECT_TRUE(ts::receives(c.conn, model_.notifications(c.user, 1, 2000))) << "user " << c.user;
   }
+  // The WebSocket client: the same lines, one '\n' each.
+  ts::lines want{complete(0)};
+  for (auto& line : model_.notifications(7, 1, 2000)) want.push_back(line);
+  EXPECT_TRUE(ts::same_lines(ws->read_lines(want.size(), 3 * ts::wait_bound), want)) << "WebSocket user 7";
   EXPECT_TRUE(a.metric_reaches("eventserver_edge_lag_events", 0));
   EXPECT_EQ(a.metric("eventserver_edge_stopped"), 0);
   EXPECT_EQ(a.stop(), 0);
