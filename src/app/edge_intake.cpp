@@ -67,6 +67,7 @@ void edge_intake::on_batch(cluster::stored_batch&& batch) {
 }
 
 void edge_intake::pump() {
+  if (stopping_) return;  // shutting down: the log takes nothing more (the stream keeps it)
   bool any = false;
   while (!waiting_.empty() && !dispatch_.log_saturated() && !refused_) {
     const cluster::stored_batch& batch = waiting_.front();
