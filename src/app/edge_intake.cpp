@@ -68,6 +68,7 @@ void edge_intake::on_batch(cluster::stored_batch&& batch) {
 }
 
 void edge_intake::pump() {
+  if (stopping_) return;  // shutting down: the log takes nothing more (the stream keeps it)
   bool any = false;
   while (!waiting_.empty() && !dispatch_.log_saturated() && !refused_) {
     const cluster::stored_batch& batch = waiting_.front();
@@ -76,7 +77,7 @@ void edge_intake::pump() {
     const storage::decode_result decoded = storage::decode_batch(batch.sealed.data(), batch.sealed.size());
     if (decoded.status != storage::decode_status::ok) {
       halt("stream message " + std::to_string(batch.stream_seq) + " is not a valid batch", true);
-      return;
+      continue;  // refused: the loop ends, what went before is committed
     }
     const sequenced_batch input{decoded.batch.kind == storage::batch_kind::skipped ? sequenced_batch::kind::skipped
                                                                                     : sequenced_batch::kind::events,
@@ -90,10 +91,10 @@ void edge_intake::pump() {
              " numbers " + std::to_string(batch.first) + ".." + std::to_string(batch.last) +
              ") does not continue the local log at number " + std::to_string(dispatch_.applied().seq) + " of epoch " +
              std::to_string(dispatch_.applied().epoch), true);
-        return;
+        continue;  // refused: the loop ends, what went before is committed
       case dispatcher::batch_outcome::malformed:
         halt("stream message " + std::to_string(batch.stream_seq) + " holds a malformed batch", true);
-        return;
+        continue;  // refused: the loop ends, what went before is committed
     }
     offered_.push_back({batch.epoch, batch.last});
     ++batches_;

@@ -403,7 +403,8 @@ void server::source_closed(event_source_session& source) { sources_.erase(&sourc
 void server::client_closed(client_session& client) {
   clients_.erase(&client);
   if (client.awaiting_flush()) std::erase(awaiting_flush_, &client);
-  if (client.awaiting_applied()) std::erase(awaiting_applied_, &client);
+  // Always looked for: a wait that ended by its deadline may still be listed.
+  if (!awaiting_applied_.empty()) std::erase(awaiting_applied_, &client);
   if (finishing_clients_ && clients_.empty()) finish_shutdown();
 }
 

@@ -9,6 +9,8 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <regex>
 #include <string>
@@ -327,6 +329,34 @@ TEST_F(EdgeDaemon, ANatsServerRestartKeepsClientsAndTheEdgeCatchesUp) {
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_stream_last_sequence", 14));
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_lag_events", 0));
   EXPECT_EQ(edge.metric("eventserver_edge_stream_unreachable_total"), 1);
+  EXPECT_EQ(edge.stop(), 0);
+}
+
+}  // namespace
+}  // namespace eventserver::cluster
+
+namespace eventserver::cluster {
+namespace {
+
+// Not a test: how fast an edge replays a stream into an empty dataDir (a measurement, printed;
+// docs and notes quote it). EDGE_REPLAY_EVENTS events (default 200,000) of 1,000 a batch.
+// ./tests/cluster/edge_daemon_test --gtest_also_run_disabled_tests --gtest_filter='*ReplayRate*'
+TEST_F(EdgeDaemon, DISABLED_ReplayRate) {
+  const char* wanted = std::getenv("EDGE_REPLAY_EVENTS");
+  const std::uint64_t count = wanted != nullptr ? std::stoull(wanted) : 200'000;
+  const ts::stream_model model(3, count, 1000, 0);
+  {
+    publisher ingest(settings_);
+    ASSERT_TRUE(ingest.publish(model, 1, count, 1000));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  edge_daemon edge(work_.path(), server_.url(), data("edge"), 1, R"("logFsync": "interval")");
+  ASSERT_NE(edge.client_port(), 0) << edge.output();
+  ASSERT_TRUE(ts::wait_for([&] { return edge.metric("eventserver_log_durable_sequence") == static_cast<double>(count); },
+                           600s));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("edge replay: %llu events in %.3f s from exec (%.0f events/s)\n", static_cast<unsigned long long>(count),
+              seconds, static_cast<double>(count) / seconds);
   EXPECT_EQ(edge.stop(), 0);
 }
 
