@@ -242,6 +242,27 @@ std::string render_metrics(const server_snapshot& s) {
     m.gauge("eventserver_cluster_last_stream_sequence", "The stream sequence of the last batch acknowledged.",
             p.last_stream_seq);
   }
+  if (const edge_status& e = s.edge; e.enabled) {
+    m.gauge("eventserver_resumes_waiting",
+            "Resumes waiting (up to clusterResumeWaitMs) for a position this edge has not applied yet.",
+            s.resumes_waiting);
+    m.gauge("eventserver_edge_lag_events", "Events the stream holds past what this edge has applied (as last measured).",
+            e.events_behind);
+    m.gauge_seconds("eventserver_edge_lag_seconds",
+                    "How long ago the stream stored the oldest message this edge has not applied (0: caught up).",
+                    e.seconds_behind);
+    m.gauge("eventserver_edge_stream_last_sequence", "The stream's last message (JetStream sequence), as last measured.",
+            e.stream_last_seq);
+    m.gauge("eventserver_edge_stream_applied_sequence", "The last stream message (JetStream sequence) applied here.",
+            e.taken_stream_seq);
+    m.counter("eventserver_edge_batches_total", "Batches taken from the stream into the local log.", e.batches);
+    m.gauge("eventserver_edge_stream_unreachable", "1 while the stream cannot be read (retried; clients keep their connections).",
+            e.unreachable ? 1 : 0);
+    m.counter("eventserver_edge_stream_unreachable_total", "Times the stream became unreachable.", e.unreachable_total);
+    m.gauge("eventserver_edge_stopped",
+            "1 once the stream did not continue the local log (a gap, another history): nothing more is read.",
+            e.stopped ? 1 : 0);
+  }
   m.gauge("eventserver_ready", "1 while /readyz answers 200 (recovered, writing the log, no stall past readyMaxGapAgeMs).",
           s.ready ? 1 : 0);
   m.gauge_seconds("eventserver_uptime_seconds", "Seconds since start-up.", s.uptime_seconds);

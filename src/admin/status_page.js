@@ -222,6 +222,17 @@
     el("log-on").hidden = !d.log.enabled;
     el("log-off").hidden = d.log.enabled;
     show("log-epoch", integer(d.log.epoch));
+    el("edge-card").hidden = !d.edge;
+    if (d.edge) {
+      show("edge-stream", d.edge.stream);
+      show("edge-lag", d.edge.state !== "following" ? d.edge.state
+                       : d.edge.lag_known ? integer(d.edge.lag_events) + " events behind" : "measuring");
+      show("edge-lag-seconds", d.edge.lag_seconds.toFixed(1) + " s");
+      show("edge-problem", d.edge.problem);
+      el("edge-problem").title = d.edge.problem;
+      el("edge-problem").hidden = !d.edge.problem;
+      el("edge-card").classList.toggle("alert", d.edge.state !== "following");
+    }
     const bytesIn = rate(d, previous, "bytes_in"), bytesOut = rate(d, previous, "bytes_out");
     show("bytes-out-per-s", bytesOut == null ? "–" : bytes(bytesOut) + "/s");
     show("bytes-in-per-s", bytesIn == null ? "–" : bytes(bytesIn) + "/s");

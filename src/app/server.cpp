@@ -40,7 +40,8 @@ server::server(asio::io_context& io, config settings)
                      settings_.client_handshake_timeout, settings_.max_line_bytes, settings_.client_write_timeout,
                      // The id line and, under jwt, a space and a token.
                      settings_.max_line_bytes + (settings_.client_auth == client_auth_mode::jwt ? token_verifier::max_token_bytes + 1 : 0),
-                     settings_.client_send_buffer_bytes},
+                     settings_.client_send_buffer_bytes,
+                     settings_.cluster_role == cluster_role_kind::edge ? settings_.cluster_resume_wait : std::chrono::milliseconds(0)},
       dispatcher_(settings_.stream(), stats_),
       ws_settings_{settings_.ws_ping_interval, settings_.ws_pong_timeout, settings_.ws_allowed_origins},
       hold_writes_(settings_.client_write_delay),
@@ -49,14 +50,23 @@ server::server(asio::io_context& io, config settings)
       limit_warnings_(5, std::chrono::seconds(1)),
       handshake_warnings_(5, std::chrono::seconds(1)),
       slow_client_warnings_(20, std::chrono::seconds(1)),
-      log_(durable_log::create(io, settings_, dispatcher_, dispatcher_.changes(), log_hooks())) {}
+      log_(durable_log::create(io, settings_, dispatcher_, dispatcher_.changes(), log_hooks())) {
+  if (settings_.cluster_role == cluster_role_kind::edge) {
+    edge_ = std::make_unique<edge_intake>(io_, settings_, dispatcher_, edge_intake::hooks{[this] {
+                                            end_batch(std::chrono::steady_clock::now(), true);
+                                          }});
+  }
+}
 
 server::~server() = default;
 
 void server::start() {
-  event_listener_ = std::make_shared<listener>(
-      io_, endpoint_of(settings_.event_listener_address, settings_.event_listener_port), "event source",
-      [this](tcp::socket socket) { accept_event_source(std::move(socket)); });
+  // An edge takes its events from the stream: it has no event-source port. An ingest serves no clients.
+  if (!edge_) {
+    event_listener_ = std::make_shared<listener>(
+        io_, endpoint_of(settings_.event_listener_address, settings_.event_listener_port), "event source",
+        [this](tcp::socket socket) { accept_event_source(std::move(socket)); });
+  }
   if (serves_clients()) {
     client_listener_ = std::make_shared<listener>(
         io_, endpoint_of(settings_.client_listener_address, settings_.client_listener_port), "client",
@@ -80,6 +90,9 @@ void server::start() {
       spdlog::warn("ingest: dataDir, wsListenerPort, clientTls, wsTls and clientAuth are not used (the stream is the "
                    "log, and an ingest serves no clients)");
     }
+  } else if (edge_) {
+    spdlog::info("edge of stream {} on {}: no event-source listener (events come from the stream); clients on {}",
+                 settings_.cluster_stream, settings_.cluster_servers, to_string(client_endpoint()));
   } else {
     spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
                  to_string(client_endpoint()));
@@ -109,7 +122,7 @@ void server::take_connections() {
   if (auth_required() && !credentials_.verifier) {
     spdlog::error("clientAuth jwt without a token verifier: every client will be refused (set_credentials not called)");
   }
-  event_listener_->start();
+  if (event_listener_) event_listener_->start();
   if (client_listener_) client_listener_->start();
   if (ws_listener_) ws_listener_->start();
 }
@@ -119,6 +132,7 @@ durable_log::hooks server::log_hooks() {
   on.recovered = [this] {
     if (stopping_) return;
     take_connections();
+    if (edge_) edge_->start(dispatcher_.applied());
   };
   on.fatal = [this](const std::string& error) {
     spdlog::error("event log: {}", error);
@@ -134,6 +148,8 @@ durable_log::hooks server::log_hooks() {
     tell_sources_durable();
     resume_paused_sources();
     if (log_) log_->maybe_snapshot();
+    if (edge_) edge_->applied();
+    wake_awaiting_applied();
   };
   on.writing = [](bool) {};  // readiness asks the log; the sources pause by saturation
   // An ingest fenced by another publisher of its stream: it can never publish again. It exits
@@ -151,6 +167,13 @@ void server::tell_sources_durable() {
   for (auto* source : sources_) {
     if (source->wants_durable()) source->note_durable(position);
   }
+}
+
+void server::wake_awaiting_applied() {
+  if (awaiting_applied_.empty()) return;
+  std::vector<client_session*> waiting;
+  waiting.swap(awaiting_applied_);  // those still waiting ask again
+  for (client_session* client : waiting) client->applied_moved();
 }
 
 bool server::input_blocked() { return dispatcher_.log_saturated(); }
@@ -380,6 +403,8 @@ void server::source_closed(event_source_session& source) { sources_.erase(&sourc
 void server::client_closed(client_session& client) {
   clients_.erase(&client);
   if (client.awaiting_flush()) std::erase(awaiting_flush_, &client);
+  // Always looked for: a wait that ended by its deadline may still be listed.
+  if (!awaiting_applied_.empty()) std::erase(awaiting_applied_, &client);
   if (finishing_clients_ && clients_.empty()) finish_shutdown();
 }
 
@@ -395,6 +420,7 @@ void server::shutdown(std::function<void()> done) {
   if (admin_listener_) admin_listener_->stop();
   for (auto* admin : std::vector<admin_session*>(admins_.begin(), admins_.end())) admin->close();
   gap_timer_.cancel();
+  if (edge_) edge_->stop();  // nothing more from the stream; what the log holds is applied below
   // Everything already in order has been routed; events still waiting on a gap cannot be.
   for (auto* source : std::vector<event_source_session*>(sources_.begin(), sources_.end())) source->stop();
   paused_.clear();
@@ -467,6 +493,7 @@ server_snapshot server::snapshot() const {
   std::vector<std::pair<std::uint64_t, const client_session*>> behind;
   for (const auto* client : clients_) {
     if (!client->registered()) continue;
+    if (client->awaiting_applied()) ++s.resumes_waiting;
     const std::uint64_t lag = client->behind(processed_head);
     behind.emplace_back(lag, client);
     if (client->catching_up()) {
@@ -491,6 +518,7 @@ server_snapshot server::snapshot() const {
     s.log.epoch = applied.epoch;
     s.log.durable_seq = applied.seq;
   }
+  if (edge_) s.edge = edge_->status();
   s.recent_warnings = recent_log_warnings();
   s.ready = readiness_problem().empty();
   const fd_usage fds = current_fd_usage();
@@ -504,7 +532,10 @@ std::string server::readiness_problem() const {
   if (log_) {
     if (auto problem = log_->problem(); !problem.empty()) return problem;
   }
-  if (!event_listener_ || (serves_clients() && !client_listener_)) return "not listening";
+  if ((!event_listener_ && !edge_) || (serves_clients() && !client_listener_)) return "not listening";
+  if (edge_ && !edge_->stopped_because().empty()) {
+    return "edge stopped following the stream: " + edge_->stopped_because();
+  }
   // Before any event source has connected there is no stream to be stalled.
   if (stats_.sources_accepted == 0) return {};
   if (const auto since = dispatcher_.gaps().since()) {

@@ -13,12 +13,16 @@ edge_feed::edge_feed(stream_settings stream, follow_position after, handlers on,
 edge_feed::~edge_feed() { stop(); }
 
 void edge_feed::stop() {
+  request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void edge_feed::request_stop() {
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
 }
 
 bool edge_feed::stopping() const {

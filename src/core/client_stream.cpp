@@ -26,6 +26,11 @@ resume_point decide_resume(sequence_number last, std::optional<stream_epoch> epo
   return at;
 }
 
+bool resume_ahead(sequence_number last, std::optional<stream_epoch> epoch, log_position applied) noexcept {
+  if (epoch && *epoch != applied.epoch) return *epoch > applied.epoch;  // a later stream than this one's
+  return last > applied.seq;
+}
+
 std::size_t whole_lines_within(std::string_view lines, std::size_t max) noexcept {
   if (lines.size() <= max) return lines.size();
   const auto last = lines.rfind('\n', max - 1);

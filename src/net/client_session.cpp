@@ -326,6 +326,14 @@ void client_session::read_history_soon() {
 // <user>|<last>[|<epoch>]: everything of the user after <last> if history still has it, told
 // first in one status line whether it does.
 void client_session::resume(const registration& who) {
+  if (hub_.limits().resume_wait.count() > 0 && resume_ahead(*who.last, who.epoch, hub_.applied())) {
+    wait_for_position(who);
+    return;
+  }
+  resume_now(who);
+}
+
+void client_session::resume_now(const registration& who) {
   history_source* history = hub_.history();
   const log_position applied = hub_.applied();
   const sequence_number first = history != nullptr ? history->first_available(applied.epoch).value_or(0) : 0;
@@ -351,6 +359,44 @@ void client_session::resume(const registration& who) {
     const auto now = self->hub_.following(self->user_);
     const log_position applied_now = self->hub_.applied();
     self->begin_resume(resume_point{applied_now.epoch, applied_now.seq, false}, std::vector<user_id>(now.begin(), now.end()));
+  });
+}
+
+// An edge behind the stream is asked for a position it has yet to apply (its client was on a
+// faster edge): it waits until it has, bounded by resume_wait, then resumes as usual (past the
+// bound, as any position not reached: `incomplete`, live from here). Meanwhile the client is
+// in catch-up without a cursor, so live notifications are left to history.
+void client_session::wait_for_position(const registration& who) {
+  awaited_ = who;
+  hub_.await_applied(*this);
+  retry_timer_.expires_after(hub_.limits().resume_wait);
+  retry_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || !self->awaited_) return;
+    SPDLOG_DEBUG("client {} (user {}): resume position not reached within the wait", self->peer_, self->user_);
+    self->end_wait_for_position();
+  });
+}
+
+void client_session::applied_moved() {
+  if (!awaited_ || !stream_.awaiting_resume()) {
+    awaited_.reset();
+    return;
+  }
+  if (resume_ahead(*awaited_->last, awaited_->epoch, hub_.applied())) {
+    hub_.await_applied(*this);  // not yet
+    return;
+  }
+  retry_timer_.cancel();
+  end_wait_for_position();
+}
+
+void client_session::end_wait_for_position() {
+  const registration who = *awaited_;
+  awaited_.reset();
+  if (!stream_.awaiting_resume()) return;  // cut off or closed meanwhile
+  // Not from inside the applying that moved the stream: what is being applied is not yet.
+  asio::post(hub_.executor(), [self = shared_from_this(), who] {
+    if (self->stream_.awaiting_resume()) self->resume_now(who);
   });
 }
 

@@ -87,6 +87,7 @@ TEST(StatusJson, EveryFieldWithItsExactValue) {
             R"("queued_bytes":512,"follow_edges":33,"admin_unauthorized":3,)"
             R"("log":{"enabled":true,"recovering":false,"failing":"disk full","bytes":4096,"segments":2,"durable_seq":1000,)"
             R"("epoch":3},)"
+            R"("edge":null,)"  // a daemon that is no edge
             R"("most_behind":[{"user":42,"remote":"127.0.0.1:5000","transport":"tcp","mode":"live","behind":17,)"
             R"("queued_bytes":640,"last_sequence":983}],)"
             R"("recent_warnings":[{"time_ms":1700000000123,"level":"warning","message":"slow client <b>7</b> cut off"}],)"

@@ -336,6 +336,21 @@ TEST(DecideResume, WithoutHistoryOnlyAnUpToDateClientIsComplete) {
   EXPECT_EQ(decide_resume(99, std::nullopt, log_position{3, 100}, 0), (resume_point{3, 100, false}));
 }
 
+// An edge behind the stream waits for a position it has not applied yet (clusterResumeWaitMs)
+// instead of answering incomplete: a client moving from a faster edge keeps exactly once.
+TEST(ResumeAhead, APositionPastWhatIsAppliedIsAheadOneReachedIsNot) {
+  EXPECT_TRUE(resume_ahead(101, std::nullopt, log_position{3, 100}));
+  EXPECT_TRUE(resume_ahead(101, 3, log_position{3, 100}));
+  EXPECT_FALSE(resume_ahead(100, std::nullopt, log_position{3, 100})) << "reached: resumed at once, complete";
+  EXPECT_FALSE(resume_ahead(20, 3, log_position{3, 100}));
+}
+
+TEST(ResumeAhead, ALaterEpochIsAheadAnEarlierOneIsNot) {
+  EXPECT_TRUE(resume_ahead(5, 4, log_position{3, 100})) << "the stream began epoch 4; this daemon has yet to";
+  EXPECT_TRUE(resume_ahead(0, 4, log_position{3, 100}));
+  EXPECT_FALSE(resume_ahead(500, 2, log_position{3, 100})) << "an older stream is never reached again";
+}
+
 TEST(ClientStream, AResumeIsToldWhereItContinuesThenCatchesUpFromThere) {
   fake_client client(1 << 16, 1024);
   for (sequence_number seq = 1; seq <= 30; ++seq) client.apply(seq);

@@ -49,6 +49,22 @@ struct log_status {
   std::optional<storage::publish_status> publishing;  // an ingest: publishing to the JetStream stream
 };
 
+// An edge (clusterRole edge): how it follows the stream, as /metrics and the status page show it.
+struct edge_status {
+  bool enabled = false;
+  std::string stream;     // the JetStream stream's name
+  bool unreachable = false;  // the cluster cannot be read now (retried)
+  bool stopped = false;      // the stream did not continue the local log: nothing more is read
+  std::string problem;       // why unreachable or stopped
+  bool lag_known = false;    // measured at least once
+  std::uint64_t stream_last_seq = 0;   // the stream's last message (JetStream's numbering)
+  std::uint64_t taken_stream_seq = 0;  // the last message applied here
+  std::uint64_t events_behind = 0;     // events the stream holds past what is applied here
+  double seconds_behind = 0;           // age of the oldest message not applied here (0: caught up)
+  std::uint64_t batches = 0;            // batches taken from the stream
+  std::uint64_t unreachable_total = 0;  // times the cluster became unreachable
+};
+
 // A warning or error the daemon logged recently (newest last).
 struct recent_warning {
   std::int64_t time_ms = 0;  // Unix epoch milliseconds
@@ -74,10 +90,12 @@ struct server_snapshot {
   std::vector<std::pair<std::string_view, std::uint64_t>> auth_refusals;
   std::size_t ws_connections = 0;              // of client_connections, those over WebSocket
   std::size_t clients_catching_up = 0;
+  std::size_t resumes_waiting = 0;             // resumes waiting for a position not applied yet (an edge)
   std::uint64_t catch_up_lag_max = 0;          // events the client furthest behind has yet to read
   std::vector<connection_info> most_behind;    // registered connections, most behind first (at most 10)
   std::vector<recent_warning> recent_warnings;  // the last few, oldest first
   log_status log;
+  edge_status edge;
   std::uint64_t log_lines_dropped = 0;  // log lines the log output could not take in time
   bool ready = false;              // /readyz would answer 200
   std::uint64_t open_fds = 0;      // descriptors open, and the soft limit (0: unknown)

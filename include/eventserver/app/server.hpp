@@ -16,6 +16,7 @@
 #include "eventserver/admin/admin_views.hpp"
 #include "eventserver/app/config.hpp"
 #include "eventserver/app/durable_log.hpp"
+#include "eventserver/app/edge_intake.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
 #include "eventserver/core/log_limiter.hpp"
@@ -120,6 +121,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   log_position applied() const override;
   std::span<const user_id> following(user_id user) const override;
   std::optional<std::vector<user_id>> following_after(user_id user, sequence_number after) const override;
+  void await_applied(client_session& client) override { awaiting_applied_.push_back(&client); }
 
  private:
   void accept_event_source(tcp::socket socket);
@@ -142,6 +144,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void take_connections();
   durable_log::hooks log_hooks();
   void tell_sources_durable();
+  // Events were applied: sessions waiting for the stream to move look again.
+  void wake_awaiting_applied();
 
   asio::io_context& io_;
   config settings_;
@@ -175,6 +179,9 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // last write (a session removes itself in its destructor); all of them were queued after
   // flushed_at_, the last flush pass that left the list empty.
   std::vector<client_session*> awaiting_flush_;
+  // Resumes waiting for a position not applied yet (an edge behind the stream); a session
+  // removes itself in its destructor.
+  std::vector<client_session*> awaiting_applied_;
   std::chrono::steady_clock::time_point flushed_at_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration hold_writes_{};  // clientWriteDelayMs, or the last pass's length if longer
   asio::steady_timer gap_timer_;
@@ -189,8 +196,10 @@ class server final : public source_hub, public client_hub, public admin_hub {
   log_limiter limit_warnings_;
   log_limiter handshake_warnings_;
   log_limiter slow_client_warnings_;
-  // Last: it refers to the dispatcher and the settings, and its writing thread stops first.
+  // It refers to the dispatcher and the settings, and its writing thread stops late.
   std::unique_ptr<durable_log> log_;  // with a dataDir
+  // Last (its reading thread stops first): clusterRole edge, the stream's batches into the log.
+  std::unique_ptr<edge_intake> edge_;
 };
 
 }  // namespace eventserver

@@ -73,6 +73,10 @@ class edge_feed {
   void taken(std::size_t batches = 1);
   // Stops the thread and waits for it (at most one poll, or one request's timeout).
   void stop();
+  // Asks the thread to stop without waiting for it (the event thread, at shutdown or when the
+  // edge stops on a mismatch): nothing more is posted once it sees the request, and the
+  // destructor joins it.
+  void request_stop();
 
   edge_lag lag() const;
 

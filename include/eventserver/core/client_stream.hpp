@@ -68,6 +68,11 @@ struct resume_point {
 resume_point decide_resume(sequence_number last, std::optional<stream_epoch> epoch, log_position applied,
                            sequence_number first_kept) noexcept;
 
+// Whether a resume at `last` (of `epoch`, when the client said) names a position past
+// `applied`: the stream got there (another edge served it) and this daemon has yet to. An edge
+// waits for it, bounded (clusterResumeWaitMs), rather than answer `incomplete` at once.
+bool resume_ahead(sequence_number last, std::optional<stream_epoch> epoch, log_position applied) noexcept;
+
 // How much of `lines` (whole lines) one transport write takes: the longest run of whole lines
 // within `max` bytes, or the first line alone when it is longer. A write never splits a line.
 std::size_t whole_lines_within(std::string_view lines, std::size_t max) noexcept;

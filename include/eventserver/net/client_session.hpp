@@ -59,6 +59,9 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // The server's flush pass: write what is queued (the session is off the pass's list).
   void flush_awaited();
   bool awaiting_flush() const noexcept { return awaiting_flush_; }
+  // The hub applied more events (client_hub::await_applied): a waiting resume looks again.
+  void applied_moved();
+  bool awaiting_applied() const noexcept { return awaited_.has_value(); }
   // Shutdown: send what is queued, then close (the server's deadline may close first).
   void finish();
   void close();
@@ -135,6 +138,10 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   // Catch-up and resume.
   void read_history_soon();
   void resume(const registration& who);
+  void resume_now(const registration& who);  // resume(), never waiting
+  // A resume past what is applied, waiting (bounded by limits().resume_wait) for it.
+  void wait_for_position(const registration& who);
+  void end_wait_for_position();
   void begin_resume(const resume_point& at, std::vector<user_id> following);
   void read_history();
   void on_history(history_chunk chunk);
@@ -177,7 +184,8 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   std::uint64_t transport_taken_ = 0;
   asio::steady_timer stuck_timer_;
   bool stuck_timer_armed_ = false;
-  asio::steady_timer retry_timer_;  // a history read that came back empty too early
+  asio::steady_timer retry_timer_;  // a history read that came back empty too early; a resume's wait
+  std::optional<registration> awaited_;  // a resume waiting for the stream to reach its position
 
   // Under clientAuth jwt: when the newest token expires, and the timer that ends the session then.
   std::chrono::system_clock::time_point token_expires_ = std::chrono::system_clock::time_point::max();

@@ -67,6 +67,9 @@ struct client_limits {
   // SO_SNDBUF of each client socket (0: the kernel's autotuning): with max_queue_bytes, what
   // one client may cost, the kernel included.
   std::size_t send_buffer_bytes = 0;
+  // A resume past what the daemon has applied waits this long for it (an edge lagging the
+  // stream: clusterResumeWaitMs); 0: answered at once.
+  std::chrono::milliseconds resume_wait{0};
 };
 
 // The hub's answer on a client's token (clientAuth). The transports know no token format:
@@ -118,6 +121,9 @@ class client_hub {
   // Whom `user` followed right after `after` of the current epoch, from the recent changes
   // kept in memory; nullopt when they do not reach back that far (ask history()).
   virtual std::optional<std::vector<user_id>> following_after(user_id user, sequence_number after) const = 0;
+  // `client` waits for the stream to move (a resume past applied()): the hub calls its
+  // applied_moved() once after the next events are applied. A session asks again to go on waiting.
+  virtual void await_applied(client_session& client) = 0;
 
  protected:
   ~client_hub() = default;
