@@ -131,7 +131,10 @@ class basic_line_client_session final : public client_session {
   transport_type transport_;
   asio::steady_timer handshake_timer_;
   std::string line_buffer_;  // the id line, then (under clientAuth jwt) each token line
-  std::array<char, 512> discard_{};  // clients should not send after their id; we only watch for close
+  // Clients should not send after their id; we only watch for close. What they send anyway is
+  // read into one buffer all sessions share (the daemon's one thread reads into it, and nobody
+  // looks at it): 512 bytes less per connection, 5 MB at 10,000 clients.
+  static inline std::array<char, 512> discard_{};
 };
 
 template <class Stream>
