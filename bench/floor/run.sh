@@ -69,16 +69,21 @@ run_daemon() {
   fi
 }
 
+# run_old: OLD_DAEMON's run of this round; sets old_cpu, old_p99, old_rss, old_writes.
+run_old() {
+  run_daemon "$OLD_DAEMON"
+  old_cpu=$(sed -E 's/.* daemon_cpu_s=([0-9.]+).*/\1/' <<<"$result")
+  old_p99=$(grep -oE 'p99_us=[0-9]+' <<<"$result" | cut -d= -f2)
+  old_rss=$(grep -oE 'daemon_peak_rss_kb=[0-9]+' <<<"$result" | cut -d= -f2)
+  old_writes=$(metric eventserver_client_writes_total "$metrics")
+}
+
 round_number=0
 round() {
   local floor_port cpu in out floor writes wall p99 rss old="" old_cpu="" old_p99="" old_rss="" old_writes=""
   round_number=$((round_number + 1))
   if [[ -n "$OLD_DAEMON" ]] && ((round_number % 2 == 1)); then
-    run_daemon "$OLD_DAEMON"
-    old_cpu=$(sed -E 's/.* daemon_cpu_s=([0-9.]+).*/\1/' <<<"$result")
-    old_p99=$(grep -oE 'p99_us=[0-9]+' <<<"$result" | cut -d= -f2)
-    old_rss=$(grep -oE 'daemon_peak_rss_kb=[0-9]+' <<<"$result" | cut -d= -f2)
-    old_writes=$(metric eventserver_client_writes_total "$metrics")
+    run_old
   fi
   run_daemon "$DAEMON"
   cpu=$(sed -E 's/.* daemon_cpu_s=([0-9.]+).*/\1/' <<<"$result")
@@ -89,11 +94,7 @@ round() {
   in=$(metric eventserver_bytes_received_total "$metrics")
   out=$(metric eventserver_bytes_sent_total "$metrics")
   if [[ -n "$OLD_DAEMON" ]] && ((round_number % 2 == 0)); then
-    run_daemon "$OLD_DAEMON"
-    old_cpu=$(sed -E 's/.* daemon_cpu_s=([0-9.]+).*/\1/' <<<"$result")
-    old_p99=$(grep -oE 'p99_us=[0-9]+' <<<"$result" | cut -d= -f2)
-    old_rss=$(grep -oE 'daemon_peak_rss_kb=[0-9]+' <<<"$result" | cut -d= -f2)
-    old_writes=$(metric eventserver_client_writes_total "$metrics")
+    run_old
   fi
   pick_ports floor_port
   "$FLOOR" serve "$floor_port" "$clients" "$in" "$out" "$tick_ms" >"$work/floor.txt" &
