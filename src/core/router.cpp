@@ -65,7 +65,7 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
       }
       break;
     case event_type::broadcast:
-      for (const auto& [id, connections] : online_) notify(connections, ev, notification, readable);
+      broadcast(ev, notification, readable);
       break;
     case event_type::private_message:
       notify(ev.to, ev, notification, readable);
@@ -87,6 +87,24 @@ void router::notify(user_id user, const event& ev, std::string_view notification
     notify(*connections, ev, notification, readable);
   } else {
     ++stats_.notifications_dropped_offline;
+  }
+}
+
+// Every connection, thousands of them: each deliver() starts with a cache miss on its
+// connection (a heap object of its own), so the list is taken from the map first and each
+// connection is prefetched a few deliveries ahead of its turn.
+void router::broadcast(const event& ev, std::string_view notification, std::size_t readable) {
+  everyone_.clear();
+  for (const auto& [id, connections] : online_) everyone_.insert(everyone_.end(), connections.begin(), connections.end());
+  constexpr std::size_t ahead = 8;
+  const std::size_t count = everyone_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i + ahead < count) {
+      const auto* next = reinterpret_cast<const char*>(everyone_[i + ahead]);
+      __builtin_prefetch(next);
+      __builtin_prefetch(next + 64);
+    }
+    everyone_[i]->deliver(ev.seq, notification, readable);
   }
 }
 

@@ -57,6 +57,20 @@ TEST_F(RouterTest, BroadcastReachesEveryConnection) {
   EXPECT_EQ(stats.notifications_dropped_offline, 0u);
 }
 
+// A broadcast takes its list of connections afresh each time (and prefetches ahead of its
+// walk): with more connections than it looks ahead, each gets each broadcast exactly once, and
+// one that left between two broadcasts gets only the first.
+TEST_F(RouterTest, BroadcastsReachManyConnectionsOnceEachAndNotOnesThatLeft) {
+  std::vector<recording_recipient> many(100);
+  for (std::size_t i = 0; i < many.size(); ++i) routes.connect(100 + i, many[i]);
+  apply("1|B");
+  routes.disconnect(100 + 42, many[42]);
+  apply("2|B");
+  for (std::size_t i = 0; i < many.size(); ++i) {
+    EXPECT_EQ(many[i].lines, i == 42 ? lines{"1|B"} : (lines{"1|B", "2|B"})) << "connection " << i;
+  }
+}
+
 // A user who already follows someone opens another connection (a second device): the new
 // connection joins the audiences of everyone the user follows, and each connection leaves them
 // on its own. Every other multi-connection test connects before the follow.

@@ -131,9 +131,10 @@ class basic_line_client_session final : public client_session {
   transport_type transport_;
   asio::steady_timer handshake_timer_;
   std::string line_buffer_;  // the id line, then (under clientAuth jwt) each token line
-  // Clients should not send after their id; we only watch for close. Small, as the WebSocket
-  // session's: it is part of every idle connection (an idle TLS one costs ~16 KiB in all).
-  std::array<char, 64> discard_{};
+  // Clients should not send after their id; we only watch for close. What they send anyway is
+  // read into one buffer all sessions share (the daemon's one thread reads into it, and nobody
+  // looks at it): nothing of it is part of an idle connection, TCP or TLS.
+  static inline std::array<char, 512> discard_{};
 };
 
 template <class Stream>
