@@ -6,7 +6,7 @@
 namespace eventserver {
 
 log_batch::log_batch(std::size_t header_bytes, std::size_t body_bytes)
-    : buffer_(std::make_unique_for_overwrite<char[]>(header_bytes + body_bytes + readable_bytes)),
+    : buffer_(std::make_unique_for_overwrite<char[]>(header_bytes + body_bytes + line_ref::readable_margin)),
       header_bytes_(header_bytes),
       body_capacity_(body_bytes),
       body_limit_(body_bytes),
@@ -33,7 +33,7 @@ void log_batch::reset(kind type, stream_epoch epoch, sequence_number first_seq) 
 
 void log_batch::reserve_body(std::size_t bytes) {
   if (bytes <= body_capacity_) return;
-  auto bigger = std::make_unique_for_overwrite<char[]>(header_bytes_ + bytes + readable_bytes);
+  auto bigger = std::make_unique_for_overwrite<char[]>(header_bytes_ + bytes + line_ref::readable_margin);
   std::memcpy(bigger.get(), buffer_.get(), header_bytes_ + body_size_);
   buffer_ = std::move(bigger);
   body_capacity_ = bytes;
@@ -72,7 +72,7 @@ void log_pipeline::retire(std::unique_ptr<log_batch> batch) {
 
 // The open batch is full (or holds a skip): seal it and append to a fresh one. A line longer
 // than a batch's bound gets an empty batch grown for it.
-void log_pipeline::append_slow(const event& ev, std::string_view notification) {
+void log_pipeline::append_slow(const event& ev, line_ref notification) {
   if (notification.size() > logged_event::max_size) return;  // cannot happen: lines are at most 1 MiB (maxLineBytes)
   if (open_->count_ == open_->events_capacity_ && open_->body_size_ + notification.size() <= open_->body_limit_) {
     open_->grow_events();  // many short lines: the body has room, the event array had not

@@ -38,8 +38,7 @@ void router::disconnect(user_id user, recipient& connection) {
   }
 }
 
-void router::apply(const event& ev, std::string_view notification, std::size_t readable) {
-  readable = std::max(readable, notification.size());
+void router::apply(const event& ev, line_ref notification) {
   switch (ev.type) {
     case event_type::follow:
       if (graph_.follow(ev.from, ev.to)) {
@@ -51,7 +50,7 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
           ++followed.online_followers;
         }
       }
-      notify(ev.to, ev, notification, readable);
+      notify(ev.to, ev, notification);
       break;
     case event_type::unfollow:
       if (graph_.unfollow(ev.from, ev.to)) {
@@ -65,15 +64,15 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
       }
       break;
     case event_type::broadcast:
-      for (const auto& [id, connections] : online_) notify(connections, ev, notification, readable);
+      for (const auto& [id, connections] : online_) notify(connections, ev, notification);
       break;
     case event_type::private_message:
-      notify(ev.to, ev, notification, readable);
+      notify(ev.to, ev, notification);
       break;
     case event_type::status_update:
       if (const auto it = audiences_.find(ev.from); it != audiences_.end()) {
         const audience& followed = it->second;
-        notify(followed.connected, ev, notification, readable);
+        notify(followed.connected, ev, notification);
         stats_.notifications_dropped_offline += followed.followers - followed.online_followers;
       }
       break;
@@ -82,18 +81,17 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
   }
 }
 
-void router::notify(user_id user, const event& ev, std::string_view notification, std::size_t readable) {
+void router::notify(user_id user, const event& ev, line_ref notification) {
   if (const connection_list* connections = find_online(user)) {
-    notify(*connections, ev, notification, readable);
+    notify(*connections, ev, notification);
   } else {
     ++stats_.notifications_dropped_offline;
   }
 }
 
 template <class List>
-void router::notify(const List& connections, const event& ev, std::string_view notification,
-                    std::size_t readable) {
-  for (recipient* connection : connections) connection->deliver(ev.seq, notification, readable);
+void router::notify(const List& connections, const event& ev, line_ref notification) {
+  for (recipient* connection : connections) connection->deliver(ev.seq, notification);
 }
 
 void router::remove_connection(audience& followed, const recipient* connection) {
