@@ -10,10 +10,11 @@ log_batch::log_batch(std::size_t header_bytes, std::size_t body_bytes)
       header_bytes_(header_bytes),
       body_capacity_(body_bytes),
       body_limit_(body_bytes),
-      // A typical event line is 13 to 19 bytes with its "\r\n": room for a full body of 16-byte
-      // lines; a batch of shorter ones (no-ops, small numbers) grows its array.
-      events_(std::make_unique_for_overwrite<logged_event[]>(body_bytes / 16 + 1)),
-      events_capacity_(static_cast<std::uint32_t>(body_bytes / 16 + 1)) {}
+      // A typical event line is 11 to 19 bytes with its "\r\n" (a broadcast "1234567|B\r\n" is
+      // 11): room for a full body of 12-byte lines; a batch of shorter ones (no-ops, small
+      // numbers) grows its array. (With 16-byte lines most batches of the default run grew.)
+      events_(std::make_unique_for_overwrite<logged_event[]>(body_bytes / 12 + 1)),
+      events_capacity_(static_cast<std::uint32_t>(body_bytes / 12 + 1)) {}
 
 void log_batch::grow_events() {
   auto bigger = std::make_unique_for_overwrite<logged_event[]>(2 * std::size_t{events_capacity_});
@@ -64,9 +65,11 @@ std::unique_ptr<log_batch> log_pipeline::fresh(log_batch::kind type, sequence_nu
 }
 
 void log_pipeline::retire(std::unique_ptr<log_batch> batch) {
-  // A batch grown for one long line goes (the spares stay at the usual size), and so does one
-  // past what a full pipeline uses again.
-  if (batch->body_capacity_ > bounds_.batch_bytes || spare_.size() >= 2) return;
+  // A batch grown for one long line goes (the spares stay at the usual size); the others are
+  // kept, up to as many as a saturated pipeline holds: the backend reports batches in groups,
+  // and a batch freed now is one the next seals would otherwise allocate (and initialise)
+  // again. The memory is what the pipeline had in use a moment before.
+  if (batch->body_capacity_ > bounds_.batch_bytes || spare_.size() > bounds_.max_waiting) return;
   spare_.push_back(std::move(batch));
 }
 

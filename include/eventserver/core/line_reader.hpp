@@ -74,6 +74,7 @@ class line_reader {
 
   static constexpr std::size_t slack_bytes = 64;
   static_assert(slack_bytes >= line_ref::readable_margin, "a line handed out is padded as a line_ref promises");
+  static_assert(slack_bytes >= parse_event_line_padding, "parse_event_line may read a word past the last byte");
 
  private:
   std::size_t max_line_bytes_;
