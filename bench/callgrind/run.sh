@@ -23,6 +23,7 @@ require_binaries "$DAEMON" "$HARNESS"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+event_port="" client_port="" admin_port=""
 pick_ports event_port client_port admin_port
 jq --argjson e "$event_port" --argjson c "$client_port" --argjson a "$admin_port" --arg d "$work/data" \
   '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
