@@ -34,7 +34,7 @@ using namespace eventserver::storage;
 // in one buffer so that each has 32 readable bytes after its start (the daemon's ring does too).
 struct line_set {
   std::string bytes;
-  std::vector<std::string_view> lines;
+  std::vector<line_ref> lines;  // padded: `bytes` ends in short_block zero bytes
   std::size_t total = 0;
 };
 
@@ -64,7 +64,7 @@ line_set make_lines(std::size_t count, std::uint64_t seed) {
   set.bytes.append(batch_builder::short_block, '\0');
   std::size_t at = 0;
   for (const auto& line : text) {
-    set.lines.emplace_back(set.bytes.data() + at, line.size());
+    set.lines.emplace_back(set.bytes.data() + at, line.size(), set.bytes.size() - at);
     at += line.size();
   }
   set.total = at;
@@ -79,11 +79,11 @@ void BM_BatchBuildSeal(benchmark::State& state) {
   std::size_t batches = 0;
   for (auto _ : state) {
     for (const auto line : set.lines) {
-      if (!builder.append(line, batch_builder::short_block)) {
+      if (!builder.append(line)) {
         benchmark::DoNotOptimize(builder.seal().data());
         builder.clear();
         ++batches;
-        builder.append(line, batch_builder::short_block);
+        builder.append(line);
       }
     }
   }
@@ -140,10 +140,10 @@ class segment_fixture {
     batch_builder builder(batch_body_bytes);
     builder.reset(1000000);
     for (const auto line : set.lines) {
-      if (!builder.append(line, batch_builder::short_block)) {
+      if (!builder.append(line)) {
         if (writer.append(builder.seal())) std::abort();
         builder.clear();
-        builder.append(line, batch_builder::short_block);
+        builder.append(line);
       }
     }
     if (writer.append(builder.seal())) std::abort();
@@ -223,10 +223,10 @@ class log_fixture {
     batch_builder builder(64 << 10);
     builder.reset(1);
     for (const auto line : set.lines) {
-      if (!builder.append(line, batch_builder::short_block)) {
+      if (!builder.append(line)) {
         if (log_->append(1, builder.seal())) std::abort();
         builder.reset(builder.next_seq());
-        builder.append(line, batch_builder::short_block);
+        builder.append(line);
       }
     }
     if (log_->append(1, builder.seal())) std::abort();

@@ -43,12 +43,12 @@ client_stream::client_stream(std::size_t max_queue_bytes, std::size_t write_batc
       write_batch_bytes_(std::min(write_batch_bytes, max_queue_bytes)),
       lines_(lines) {}
 
-void client_stream::append_lf(std::string_view line, std::size_t readable) {
+void client_stream::append_lf(line_ref line) {
   // "payload\n": the "\r\n" of the line (or a bare '\n') becomes one '\n'.
-  const std::size_t ending = line.size() >= 2 && line[line.size() - 2] == '\r' ? 2 : 1;
-  const std::string_view payload = line.substr(0, line.size() - ending);
+  const std::size_t ending = line.size() >= 2 && line.data()[line.size() - 2] == '\r' ? 2 : 1;
+  const line_ref payload = line.prefix(line.size() - ending);
   if (queue_.size() + payload.size() + 1 > queue_.capacity()) grow_queue(payload.size() + 1);
-  queue_.append_short(payload, readable);
+  queue_.append_short(payload);
   queue_.append("\n");
 }
 
@@ -151,7 +151,7 @@ client_stream::chunk_result client_stream::take_history(const history_chunk& chu
     if (run.first != at.next) break;  // not the run asked for: read again from where we are
     // Only this user's lines, found without parsing the rest (core/user_filter.hpp).
     at.filter.scan(run.lines, run.first, [this, &taken](sequence_number seq, std::string_view line) {
-      append_line(line, line.size());
+      append_line(line);
       last_queued_seq_ = seq;
       ++taken;
     });

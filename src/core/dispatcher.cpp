@@ -11,9 +11,9 @@ namespace {
 constexpr std::size_t warn_burst = 5;
 constexpr std::chrono::seconds warn_interval{1};
 
-// The line a no-op keeps in the log, padded: the log copies readable_bytes from a line's start.
-constexpr char empty_line_storage[log_batch::readable_bytes] = "\r\n";
-constexpr std::string_view empty_line{empty_line_storage, 2};
+// The line a no-op keeps in the log, padded as the sequencer's lines are.
+constexpr char empty_line_storage[line_ref::readable_margin] = "\r\n";
+constexpr line_ref empty_line{empty_line_storage, 2, sizeof empty_line_storage};
 
 // What offer_sequenced checks before it takes anything: an events batch is exactly `count`
 // lines each ending in "\r\n", a skip has no body, and the numbers stay within 64 bits.
@@ -50,8 +50,7 @@ dispatcher::dispatcher(const stream_settings& settings, stream_counters& stats)
   router_.record_changes(changes_);
 }
 
-dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, std::string_view line,
-                                                  std::size_t readable) {
+dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, line_ref line) {
   if (parsed.status == parse_status::no_sequence) {
     ++stats_.lines_received;
     ++stats_.rejected_no_sequence;
@@ -68,7 +67,7 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, st
   if (seq > next && (seq - next > sequencer_.max_pending() || sequencer_.full())) return refuse_ahead(seq, line);
   ++stats_.lines_received;
 
-  switch (sequencer_.offer(parsed.ev, line, readable)) {
+  switch (sequencer_.offer(parsed.ev, line)) {
     case sequencer::offer_result::accepted:
       ++stats_.events_accepted;
       if (parsed.status == parse_status::bad_body) {
@@ -118,11 +117,11 @@ dispatcher::line_outcome dispatcher::refuse_ahead(sequence_number seq, std::stri
 void dispatcher::release_ready() {
   // Two loops, so that the common one carries no branch on whether there is a log.
   const auto released =
-      log_ == nullptr ? sequencer_.drain([this](const event& ev, std::string_view notification) {
+      log_ == nullptr ? sequencer_.drain([this](const event& ev, line_ref notification) {
         SPDLOG_TRACE("apply seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
-        router_.apply(ev, notification, sequencer::readable_bytes);
+        router_.apply(ev, notification);
       })
-                      : sequencer_.drain([this](const event& ev, std::string_view notification) {
+                      : sequencer_.drain([this](const event& ev, line_ref notification) {
                           SPDLOG_TRACE("log seq {} {} {}->{}", ev.seq, to_string(ev.type), ev.from, ev.to);
                           // A no-op keeps its place in the log as an empty line: its bytes are not kept.
                           log_->append(ev, notification.empty() ? empty_line : notification);
@@ -268,12 +267,14 @@ void dispatcher::apply(const log_batch& batch) {
   switch (batch.type()) {
     case log_batch::kind::events: {
       const char* line = batch.body();
+      std::size_t readable = batch.readable_from_body();  // to the end of its slack
       sequence_number seq = batch.first_seq();
       // A no-op's line is "\r\n" alone; the router notifies nobody of a no-op.
       for (const logged_event& e : batch.events()) {
         const std::uint32_t size = e.size();
-        router_.apply(event{seq, e.type(), e.from, e.to}, std::string_view(line, size), log_batch::readable_bytes);
+        router_.apply(event{seq, e.type(), e.from, e.to}, line_ref(line, size, readable));
         line += size;
+        readable -= size;
         ++seq;
       }
       break;

@@ -6,14 +6,15 @@
 namespace eventserver {
 
 log_batch::log_batch(std::size_t header_bytes, std::size_t body_bytes)
-    : buffer_(std::make_unique_for_overwrite<char[]>(header_bytes + body_bytes + readable_bytes)),
+    : buffer_(std::make_unique_for_overwrite<char[]>(header_bytes + body_bytes + line_ref::readable_margin)),
       header_bytes_(header_bytes),
       body_capacity_(body_bytes),
       body_limit_(body_bytes),
-      // A typical event line is 13 to 19 bytes with its "\r\n": room for a full body of 16-byte
-      // lines; a batch of shorter ones (no-ops, small numbers) grows its array.
-      events_(std::make_unique_for_overwrite<logged_event[]>(body_bytes / 16 + 1)),
-      events_capacity_(static_cast<std::uint32_t>(body_bytes / 16 + 1)) {}
+      // A typical event line is 11 to 19 bytes with its "\r\n" (a broadcast "1234567|B\r\n" is
+      // 11): room for a full body of 12-byte lines; a batch of shorter ones (no-ops, small
+      // numbers) grows its array. (With 16-byte lines most batches of the default run grew.)
+      events_(std::make_unique_for_overwrite<logged_event[]>(body_bytes / 12 + 1)),
+      events_capacity_(static_cast<std::uint32_t>(body_bytes / 12 + 1)) {}
 
 void log_batch::grow_events() {
   auto bigger = std::make_unique_for_overwrite<logged_event[]>(2 * std::size_t{events_capacity_});
@@ -33,7 +34,7 @@ void log_batch::reset(kind type, stream_epoch epoch, sequence_number first_seq) 
 
 void log_batch::reserve_body(std::size_t bytes) {
   if (bytes <= body_capacity_) return;
-  auto bigger = std::make_unique_for_overwrite<char[]>(header_bytes_ + bytes + readable_bytes);
+  auto bigger = std::make_unique_for_overwrite<char[]>(header_bytes_ + bytes + line_ref::readable_margin);
   std::memcpy(bigger.get(), buffer_.get(), header_bytes_ + body_size_);
   buffer_ = std::move(bigger);
   body_capacity_ = bytes;
@@ -64,15 +65,17 @@ std::unique_ptr<log_batch> log_pipeline::fresh(log_batch::kind type, sequence_nu
 }
 
 void log_pipeline::retire(std::unique_ptr<log_batch> batch) {
-  // A batch grown for one long line goes (the spares stay at the usual size), and so does one
-  // past what a full pipeline uses again.
-  if (batch->body_capacity_ > bounds_.batch_bytes || spare_.size() >= 2) return;
+  // A batch grown for one long line goes (the spares stay at the usual size); the others are
+  // kept, up to as many as a saturated pipeline holds: the backend reports batches in groups,
+  // and a batch freed now is one the next seals would otherwise allocate (and initialise)
+  // again. The memory is what the pipeline had in use a moment before.
+  if (batch->body_capacity_ > bounds_.batch_bytes || spare_.size() > bounds_.max_waiting) return;
   spare_.push_back(std::move(batch));
 }
 
 // The open batch is full (or holds a skip): seal it and append to a fresh one. A line longer
 // than a batch's bound gets an empty batch grown for it.
-void log_pipeline::append_slow(const event& ev, std::string_view notification) {
+void log_pipeline::append_slow(const event& ev, line_ref notification) {
   if (notification.size() > logged_event::max_size) return;  // cannot happen: lines are at most 1 MiB (maxLineBytes)
   if (open_->count_ == open_->events_capacity_ && open_->body_size_ + notification.size() <= open_->body_limit_) {
     open_->grow_events();  // many short lines: the body has room, the event array had not

@@ -38,8 +38,7 @@ void router::disconnect(user_id user, recipient& connection) {
   }
 }
 
-void router::apply(const event& ev, std::string_view notification, std::size_t readable) {
-  readable = std::max(readable, notification.size());
+void router::apply(const event& ev, line_ref notification) {
   switch (ev.type) {
     case event_type::follow:
       if (graph_.follow(ev.from, ev.to)) {
@@ -51,7 +50,7 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
           ++followed.online_followers;
         }
       }
-      notify(ev.to, ev, notification, readable);
+      notify(ev.to, ev, notification);
       break;
     case event_type::unfollow:
       if (graph_.unfollow(ev.from, ev.to)) {
@@ -65,15 +64,15 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
       }
       break;
     case event_type::broadcast:
-      broadcast(ev, notification, readable);
+      broadcast(ev, notification);
       break;
     case event_type::private_message:
-      notify(ev.to, ev, notification, readable);
+      notify(ev.to, ev, notification);
       break;
     case event_type::status_update:
       if (const auto it = audiences_.find(ev.from); it != audiences_.end()) {
         const audience& followed = it->second;
-        notify(followed.connected, ev, notification, readable);
+        notify(followed.connected, ev, notification);
         stats_.notifications_dropped_offline += followed.followers - followed.online_followers;
       }
       break;
@@ -82,9 +81,9 @@ void router::apply(const event& ev, std::string_view notification, std::size_t r
   }
 }
 
-void router::notify(user_id user, const event& ev, std::string_view notification, std::size_t readable) {
+void router::notify(user_id user, const event& ev, line_ref notification) {
   if (const connection_list* connections = find_online(user)) {
-    notify(*connections, ev, notification, readable);
+    notify(*connections, ev, notification);
   } else {
     ++stats_.notifications_dropped_offline;
   }
@@ -93,7 +92,7 @@ void router::notify(user_id user, const event& ev, std::string_view notification
 // Every connection, thousands of them: each deliver() starts with a cache miss on its
 // connection (a heap object of its own), so the list is taken from the map first and each
 // connection is prefetched a few deliveries ahead of its turn.
-void router::broadcast(const event& ev, std::string_view notification, std::size_t readable) {
+void router::broadcast(const event& ev, line_ref notification) {
   everyone_.clear();
   for (const auto& [id, connections] : online_) everyone_.insert(everyone_.end(), connections.begin(), connections.end());
   constexpr std::size_t ahead = 8;
@@ -104,14 +103,13 @@ void router::broadcast(const event& ev, std::string_view notification, std::size
       __builtin_prefetch(next);
       __builtin_prefetch(next + 64);
     }
-    everyone_[i]->deliver(ev.seq, notification, readable);
+    everyone_[i]->deliver(ev.seq, notification);
   }
 }
 
 template <class List>
-void router::notify(const List& connections, const event& ev, std::string_view notification,
-                    std::size_t readable) {
-  for (recipient* connection : connections) connection->deliver(ev.seq, notification, readable);
+void router::notify(const List& connections, const event& ev, line_ref notification) {
+  for (recipient* connection : connections) connection->deliver(ev.seq, notification);
 }
 
 void router::remove_connection(audience& followed, const recipient* connection) {

@@ -23,14 +23,14 @@ sequencer::sequencer(std::size_t max_pending, sequence_number first)
       max_pending_(max_pending),
       next_(first) {}
 
-sequencer::offer_result sequencer::offer_beyond_ring(const event& ev, std::string_view payload, std::size_t readable) {
+sequencer::offer_result sequencer::offer_beyond_ring(const event& ev, line_ref payload) {
   if (ev.seq - next_ < max_ring_) {
     if (overflow_.contains(ev.seq)) return offer_result::duplicate;
     grow_ring(ev.seq - next_ + 1);
   } else if (overflow_.contains(ev.seq)) {
     return offer_result::duplicate;
   }
-  accept(in_ring_span(ev.seq) ? ring_[index(ev.seq)] : overflow_[ev.seq], ev, payload, readable);
+  accept(in_ring_span(ev.seq) ? ring_[index(ev.seq)] : overflow_[ev.seq], ev, payload);
   return offer_result::accepted;
 }
 

@@ -150,8 +150,8 @@ void client_session::peer_gone(const error_code& ec) {
 
 // --- Live delivery ------------------------------------------------------------------------
 
-void client_session::deliver(sequence_number seq, std::string_view notification, std::size_t readable) {
-  auto verdict = stream_.offer(seq, notification, readable, !write_pending_);
+void client_session::deliver(sequence_number seq, line_ref notification) {
+  auto verdict = stream_.offer(seq, notification, !write_pending_);
   if (verdict == client_stream::offer_result::write_first) {
     // A full batch goes now, without waiting for the flush pass. This is also the socket's
     // chance before the queue bound is applied.
@@ -159,7 +159,7 @@ void client_session::deliver(sequence_number seq, std::string_view notification,
     // All written: this notification is the oldest queued (the client may still be on the
     // flush pass's list, so the stamp below would not be reached).
     if (stream_.live() && stream_.queued_bytes() == 0) oldest_arrival_ = hub_.applying_arrival();
-    verdict = stream_.offer(seq, notification, readable, false);  // the write failed: the peer is gone
+    verdict = stream_.offer(seq, notification, false);  // the write failed: the peer is gone
   }
   switch (verdict) {
     case client_stream::offer_result::queued:

@@ -124,16 +124,15 @@ void event_source_session::process() {
 // the rest then waits in the buffer (bounded memory) and is read on once there is room.
 event_source_session::held event_source_session::offer_lines(source_input& input) {
   parse_result parsed;
-  std::string_view line;
+  line_ref line;  // padded: the reader's slack (the sequencer copies it in one move)
   // The connection's first lines: until one is not stale, this may be a producer starting over.
   while (start_over_.watching()) {
     if (!next_event_line(reader_, parsed, line)) return held::no;
-    if (parsed.status == parse_status::no_sequence && line == "durable?") {
+    if (parsed.status == parse_status::no_sequence && line.view() == "durable?") {
       ask_for_durable();
       continue;
     }
-    const auto outcome = input.offer_watched(start_over_, parsed, line, reader_.readable_from(line.data()),
-                                             [this] { return hub_.lone_source(*this); });
+    const auto outcome = input.offer_watched(start_over_, parsed, line, [this] { return hub_.lone_source(*this); });
     if (outcome == dispatcher::line_outcome::window_full) {
       if (!retry_behind_the_window()) return held::by_window;
       continue;
@@ -142,12 +141,11 @@ event_source_session::held event_source_session::offer_lines(source_input& input
     if (outcome == dispatcher::line_outcome::began_stream) hub_.stream_began();
   }
   while (next_event_line(reader_, parsed, line)) {
-    if (parsed.status == parse_status::no_sequence && line == "durable?") [[unlikely]] {
+    if (parsed.status == parse_status::no_sequence && line.view() == "durable?") [[unlikely]] {
       ask_for_durable();
       continue;
     }
-    if (input.offer(parsed, line, reader_.readable_from(line.data())) == dispatcher::line_outcome::window_full)
-        [[unlikely]] {
+    if (input.offer(parsed, line) == dispatcher::line_outcome::window_full) [[unlikely]] {
       if (!retry_behind_the_window()) return held::by_window;
       continue;
     }

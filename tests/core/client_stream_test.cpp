@@ -95,10 +95,10 @@ struct fake_client {
   }
 
   void deliver(sequence_number seq, const std::string& line) {
-    auto verdict = stream.offer(seq, line, line.size(), true);
+    auto verdict = stream.offer(seq, line, true);
     if (verdict == offer_result::write_first) {
       // The session writes first; here the socket takes nothing (a slow reader).
-      verdict = stream.offer(seq, line, line.size(), false);
+      verdict = stream.offer(seq, line, false);
     }
     if (verdict == offer_result::over_bound && stream.fall_behind(has_history, me, applied.epoch, seq, {})) {
       entered_catch_up = true;
@@ -145,10 +145,10 @@ struct fake_client {
 
 TEST(ClientStream, LiveNotificationsAreQueuedUntilTheTransportTakesThem) {
   client_stream stream(1024, 256, line_format::crlf);
-  EXPECT_EQ(stream.offer(1, "1|B\r\n", 5, true), offer_result::dropped) << "not registered yet";
+  EXPECT_EQ(stream.offer(1, "1|B\r\n", true), offer_result::dropped) << "not registered yet";
   stream.register_live();
-  EXPECT_EQ(stream.offer(2, "2|B\r\n", 5, true), offer_result::queued);
-  EXPECT_EQ(stream.offer(3, "3|F|9|1\r\n", 9, true), offer_result::queued);
+  EXPECT_EQ(stream.offer(2, "2|B\r\n", true), offer_result::queued);
+  EXPECT_EQ(stream.offer(3, "3|F|9|1\r\n", true), offer_result::queued);
   EXPECT_EQ(as_string(stream.unsent()), "2|B\r\n3|F|9|1\r\n");
   EXPECT_EQ(stream.notifications(), 2u);
 
@@ -163,11 +163,11 @@ TEST(ClientStream, LiveNotificationsAreQueuedUntilTheTransportTakesThem) {
 TEST(ClientStream, AFullWriteBatchAsksForAWriteFirst) {
   client_stream stream(100, 10, line_format::crlf);
   stream.register_live();
-  EXPECT_EQ(stream.offer(2, "2|B\r\n", 5, true), offer_result::queued);
-  EXPECT_EQ(stream.offer(4, "4|B\r\n", 5, true), offer_result::queued) << "exactly the batch";
-  EXPECT_EQ(stream.offer(6, "6|B\r\n", 5, true), offer_result::write_first);
+  EXPECT_EQ(stream.offer(2, "2|B\r\n", true), offer_result::queued);
+  EXPECT_EQ(stream.offer(4, "4|B\r\n", true), offer_result::queued) << "exactly the batch";
+  EXPECT_EQ(stream.offer(6, "6|B\r\n", true), offer_result::write_first);
   EXPECT_EQ(stream.queued_bytes(), 10u) << "nothing appended before the write";
-  EXPECT_EQ(stream.offer(6, "6|B\r\n", 5, false), offer_result::queued) << "a write is in flight: queue it";
+  EXPECT_EQ(stream.offer(6, "6|B\r\n", false), offer_result::queued) << "a write is in flight: queue it";
 }
 
 TEST(ClientStream, TheQueueBoundCutsOffASlowClientWithoutHistory) {
@@ -182,7 +182,7 @@ TEST(ClientStream, TheQueueBoundCutsOffASlowClientWithoutHistory) {
   EXPECT_EQ(client.stream.cut_reason(), cut_off_reason::slow);
   EXPECT_TRUE(resets_connection(cut_off_reason::slow));
   EXPECT_EQ(client.stream.queued_bytes(), 0u) << "its buffer is freed at once";
-  EXPECT_EQ(client.stream.offer(12, "12|B\r\n", 6, true), offer_result::dropped);
+  EXPECT_EQ(client.stream.offer(12, "12|B\r\n", true), offer_result::dropped);
   EXPECT_FALSE(client.stream.registered());
 }
 
@@ -227,7 +227,7 @@ TEST(ClientStream, LiveNotificationsAreLeftToHistoryDuringCatchUp) {
   client_stream stream(1024, 1024, line_format::crlf);
   stream.register_live();
   stream.start_catch_up(me, 1, 5, {});
-  EXPECT_EQ(stream.offer(6, "6|B\r\n", 5, true), offer_result::in_history);
+  EXPECT_EQ(stream.offer(6, "6|B\r\n", true), offer_result::in_history);
   EXPECT_EQ(stream.queued_bytes(), 0u);
 }
 
@@ -258,7 +258,7 @@ TEST(ClientStream, AHistoryReadWaitsForRoomInTheQueue) {
   client_stream stream(100, 100, line_format::crlf);
   stream.register_live();
   const std::string line(60, 'x');
-  ASSERT_EQ(stream.offer(1, line, line.size(), true), offer_result::queued);
+  ASSERT_EQ(stream.offer(1, line, true), offer_result::queued);
   stream.start_catch_up(me, 1, 2, {});
   history_request request;
   EXPECT_EQ(stream.next_read(log_position{1, 9}, 3, request), read_step::wait) << "40 bytes free, under half the queue";
@@ -357,7 +357,7 @@ TEST(ClientStream, AResumeIsToldWhereItContinuesThenCatchesUpFromThere) {
   client.stream = client_stream(1 << 16, 1024, line_format::crlf);  // a new connection: <me>|12
   client.stream.register_resuming();
   EXPECT_TRUE(client.stream.awaiting_resume());
-  EXPECT_EQ(client.stream.offer(32, "32|B\r\n", 6, true), offer_result::in_history) << "live waits meanwhile";
+  EXPECT_EQ(client.stream.offer(32, "32|B\r\n", true), offer_result::in_history) << "live waits meanwhile";
   const resume_point at = decide_resume(12, std::nullopt, client.applied, 1);
   client.stream.begin_resume(me, at, {});
   EXPECT_FALSE(client.stream.awaiting_resume());
@@ -389,22 +389,22 @@ TEST(ClientStream, OnlyAClientThatResumedIsToldOfANewEpoch) {
 TEST(ClientStream, AtShutdownACatchUpStopsAndWhatIsQueuedIsSent) {
   client_stream stream(1024, 1024, line_format::crlf);
   stream.register_live();
-  ASSERT_EQ(stream.offer(2, "2|B\r\n", 5, true), offer_result::queued);
+  ASSERT_EQ(stream.offer(2, "2|B\r\n", true), offer_result::queued);
   stream.start_catch_up(me, 1, 3, {});
   stream.finish();
   EXPECT_TRUE(stream.live());
   EXPECT_FALSE(stream.has_cursor());
   history_request request;
   EXPECT_EQ(stream.next_read(log_position{1, 9}, 3, request), read_step::none);
-  EXPECT_EQ(stream.offer(4, "4|B\r\n", 5, true), offer_result::dropped);
+  EXPECT_EQ(stream.offer(4, "4|B\r\n", true), offer_result::dropped);
   EXPECT_EQ(as_string(stream.unsent()), "2|B\r\n");
 }
 
 TEST(ClientStream, WebSocketLinesEndInOneNewline) {
   client_stream stream(1024, 1024, line_format::lf);
   stream.register_live();
-  ASSERT_EQ(stream.offer(2, "2|B\r\n", 5, true), offer_result::queued);
-  ASSERT_EQ(stream.offer(3, "3|F|9|1\n", 8, true), offer_result::queued);
+  ASSERT_EQ(stream.offer(2, "2|B\r\n", true), offer_result::queued);
+  ASSERT_EQ(stream.offer(3, "3|F|9|1\n", true), offer_result::queued);
   EXPECT_EQ(as_string(stream.unsent()), "2|B\n3|F|9|1\n");
 }
 
@@ -419,9 +419,9 @@ TEST(ClientStream, BehindCountsWhatIsQueuedOrYetToBeRead) {
   client_stream stream(1024, 1024, line_format::crlf);
   stream.register_live();
   EXPECT_EQ(stream.behind(10, 1), 0u) << "nothing queued";
-  ASSERT_EQ(stream.offer(8, "8|B\r\n", 5, true), offer_result::queued);
+  ASSERT_EQ(stream.offer(8, "8|B\r\n", true), offer_result::queued);
   stream.written(5);
-  ASSERT_EQ(stream.offer(10, "10|B\r\n", 6, true), offer_result::queued);
+  ASSERT_EQ(stream.offer(10, "10|B\r\n", true), offer_result::queued);
   EXPECT_EQ(stream.behind(10, 1), 2u) << "last fully written: 8";
   stream.start_catch_up(me, 1, 11, {});
   EXPECT_EQ(stream.behind(15, 1), 5u) << "11..15 yet to read";

@@ -232,7 +232,7 @@ TEST_F(DispatcherTest, ASourceStartingOverAloneBeginsANewStreamWithItsFirstBatch
   dispatcher::start_over_watch watch;
   int asked = 0;
   const auto lone = [&asked] { return ++asked, true; };
-  const auto offer = [&](std::string_view line) { return dispatch.offer_watched(watch, parse_event(line), line, line.size(), lone); };
+  const auto offer = [&](std::string_view line) { return dispatch.offer_watched(watch, parse_event(line), line, lone); };
   EXPECT_EQ(offer("3|S|9"), dispatcher::line_outcome::stale);
   EXPECT_EQ(offer("2|F|1|9"), dispatcher::line_outcome::stale);
   EXPECT_EQ(asked, 0);  // only a 1 asks whether the source is alone
@@ -252,13 +252,13 @@ TEST_F(DispatcherTest, NoNewStreamWithAnotherSourceOrUnderContinueOrAfterAFreshL
   feed({"1|B", "2|B"});
   {
     dispatcher::start_over_watch watch;
-    EXPECT_EQ(dispatch.offer_watched(watch, parse_event("1|B"), "1|B", 3, [] { return false; }),
+    EXPECT_EQ(dispatch.offer_watched(watch, parse_event("1|B"), "1|B", [] { return false; }),
               dispatcher::line_outcome::stale);  // another source is connected
     EXPECT_TRUE(watch.watching());
   }
   {
     dispatcher::start_over_watch watch;
-    EXPECT_EQ(dispatch.offer_watched(watch, parse_event("3|B"), "3|B", 3, [] { return true; }),
+    EXPECT_EQ(dispatch.offer_watched(watch, parse_event("3|B"), "3|B", [] { return true; }),
               dispatcher::line_outcome::consumed);
     EXPECT_FALSE(watch.watching());  // a fresh line: this source is not starting over
   }
@@ -269,7 +269,7 @@ TEST_F(DispatcherTest, NoNewStreamWithAnotherSourceOrUnderContinueOrAfterAFreshL
   d.offer_line("1|B");
   d.offer_line("2|B");
   dispatcher::start_over_watch watch;
-  EXPECT_EQ(d.offer_watched(watch, parse_event("1|B"), "1|B", 3, [] { return true; }), dispatcher::line_outcome::stale);
+  EXPECT_EQ(d.offer_watched(watch, parse_event("1|B"), "1|B", [] { return true; }), dispatcher::line_outcome::stale);
   EXPECT_EQ(d.epoch(), 1u);
   EXPECT_EQ(other.streams_started, 0u);
   EXPECT_EQ(dispatch.epoch(), 1u);

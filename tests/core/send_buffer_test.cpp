@@ -15,8 +15,8 @@ TEST(SendBuffer, ShortLinesAreCopiedAsABlockButOnlyTheirBytesCount) {
   buffer.reserve(256);
   // The line's memory goes on past it, as a sequencer slot's does.
   const std::string memory = "1|S|2\r\n" + std::string(send_buffer::short_block, 'x');
-  buffer.append_short(std::string_view(memory).substr(0, 7), memory.size());
-  buffer.append_short(std::string_view(memory).substr(0, 7), memory.size());
+  buffer.append_short(line_ref(memory.data(), 7, memory.size()));
+  buffer.append_short(line_ref(memory.data(), 7, memory.size()));
   EXPECT_EQ(contents(buffer), "1|S|2\r\n1|S|2\r\n");  // the second line overwrote the first's extra bytes
 }
 
@@ -24,11 +24,11 @@ TEST(SendBuffer, WithoutSlackInTheSourceOrTheBufferOnlyTheLineIsCopied) {
   send_buffer buffer;
   buffer.reserve(send_buffer::short_block + 4);
   const std::string line = "2|B\r\n";
-  buffer.append_short(line, line.size());  // nothing may be read past the line
+  buffer.append_short(line);  // nothing may be read past the line
   EXPECT_EQ(contents(buffer), line);
   const std::string memory = "3|B\r\n" + std::string(64, 'y');
   // A block would not fit beside the bytes already queued: the exact line goes in.
-  buffer.append_short(std::string_view(memory).substr(0, 5), memory.size());
+  buffer.append_short(line_ref(memory.data(), 5, memory.size()));
   EXPECT_EQ(contents(buffer), "2|B\r\n3|B\r\n");
   EXPECT_EQ(buffer.capacity(), send_buffer::short_block + 4);  // never grown by the block
 }
@@ -38,7 +38,7 @@ TEST(SendBuffer, LongLinesAreCopiedWhole) {
   buffer.reserve(256);
   const std::string line = "1234567890123456789|P|1234567890123456789|1234567890123456789\r\n";
   ASSERT_GT(line.size(), send_buffer::short_block);
-  buffer.append_short(line, line.size() + 100);
+  buffer.append_short(line_ref(line.data(), line.size(), line.size() + 100));
   EXPECT_EQ(contents(buffer), line);
 }
 

@@ -24,7 +24,7 @@ using lines = std::vector<std::string>;
 // Everything a connection is given, byte for byte, with the new streams it is told of.
 class byte_recipient final : public recipient {
  public:
-  void deliver(sequence_number seq, std::string_view notification, std::size_t) override {
+  void deliver(sequence_number seq, line_ref notification) override {
     bytes += std::to_string(seq) + ">";
     bytes.append(notification);
   }

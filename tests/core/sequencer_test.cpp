@@ -36,13 +36,16 @@ TEST(Sequencer, AShortLineWithSlackAfterItIsStoredExactly) {
   const std::string buffer = "1|S|23\n2|F|4|5\r\n" + std::string(64, '9');
   const std::string_view first = std::string_view(buffer).substr(0, 6);
   const std::string_view second = std::string_view(buffer).substr(7, 7);
-  ASSERT_EQ(s.offer({2, event_type::follow, 4, 5}, second, buffer.size() - 7), sequencer::offer_result::accepted);
-  ASSERT_EQ(s.offer({1, event_type::status_update, 23, 0}, first, buffer.size()), sequencer::offer_result::accepted);
+  ASSERT_EQ(s.offer({2, event_type::follow, 4, 5}, line_ref(second.data(), second.size(), buffer.size() - 7)),
+            sequencer::offer_result::accepted);
+  ASSERT_EQ(s.offer({1, event_type::status_update, 23, 0}, line_ref(first.data(), first.size(), buffer.size())),
+            sequencer::offer_result::accepted);
   std::vector<std::string> notifications;
   char last = 0;
-  s.drain([&](const event&, std::string_view notification) {
-    notifications.emplace_back(notification);
-    last = notification.data()[sequencer::readable_bytes - 1];  // drain's promise; ASan checks it
+  s.drain([&](const event&, line_ref notification) {
+    notifications.emplace_back(notification.view());
+    EXPECT_GE(notification.readable(), line_ref::readable_margin);
+    last = notification.data()[notification.readable() - 1];  // drain's promise; ASan checks it
   });
   static_cast<void>(last);
   EXPECT_EQ(notifications, (std::vector<std::string>{"1|S|23\r\n", "2|F|4|5\r\n"}));

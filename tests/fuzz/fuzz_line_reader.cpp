@@ -94,10 +94,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // anything else through next_line. Either way the same lines, each with parse_event's result.
     const auto next = [&reader]() -> std::optional<std::string_view> {
       eventserver::parse_result parsed;
-      std::string_view line;
+      eventserver::line_ref line;
       if (!eventserver::next_event_line(reader, parsed, line)) return std::nullopt;
       FUZZ_CHECK(fuzz::same(parsed, eventserver::parse_event(line)));
-      return line;
+      return line.view();
     };
     while (const auto line = next()) {
       FUZZ_CHECK(line->size() <= max_line);

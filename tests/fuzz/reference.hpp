@@ -142,7 +142,9 @@ inline void check_parse_event(std::string_view line) {
 // '\r' stripped) with the same event. Anything it declines goes to parse_event.
 inline void check_parse_event_line(std::string_view line) {
   for (const std::string_view terminator : {"\n", "\r\n", ""}) {
-    const std::string buffered = std::string(line) + std::string(terminator);  // c_str() adds the '\0'
+    // The '\0' and the word after it that parse_event_line may read, as line_reader's slack.
+    const std::string buffered =
+        std::string(line) + std::string(terminator) + std::string(eventserver::parse_event_line_padding, '\0');
     eventserver::parse_result fast;
     const char* newline = eventserver::parse_event_line(buffered.c_str(), fast);
     if (newline == nullptr) continue;

@@ -147,7 +147,7 @@ TEST(Batch, ShortLineFastPathKeepsOnlyTheLine) {
   const std::string buffer = "9|B\r\nGARBAGE-GARBAGE-GARBAGE-GARBAGE-GARBAGE";
   batch_builder builder(64);
   builder.reset(9);
-  ASSERT_TRUE(builder.append(std::string_view(buffer.data(), 5), buffer.size()));
+  ASSERT_TRUE(builder.append(line_ref(buffer.data(), 5, buffer.size())));
   ASSERT_TRUE(builder.append("10|B\r\n"));
   const std::string bytes = sealed(builder);
   EXPECT_EQ(bytes.substr(24), "9|B\r\n10|B\r\n");

@@ -21,11 +21,11 @@ inline std::string payload_of(std::string_view notification) {
 
 class recording_recipient final : public recipient {
  public:
-  void deliver(sequence_number, std::string_view notification, std::size_t readable) override {
-    // The router's promise: at least the notification may be read, and `readable` bytes may.
-    // Reading the last of them makes an over-promise an error under AddressSanitizer.
-    EXPECT_GE(readable, notification.size());
-    if (readable != 0) last_readable_byte = notification.data()[readable - 1];
+  void deliver(sequence_number, line_ref notification) override {
+    // The maker's promise: `readable` bytes may be read, at least the notification's. Reading
+    // the last of them makes an over-promise an error under AddressSanitizer.
+    EXPECT_GE(notification.readable(), notification.size());
+    if (notification.readable() != 0) last_readable_byte = notification.data()[notification.readable() - 1];
     lines.push_back(payload_of(notification));
   }
   void begin_stream(stream_epoch epoch) override { epochs.push_back(epoch); }

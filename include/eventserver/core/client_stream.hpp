@@ -138,14 +138,14 @@ class client_stream {
 
   // --- Live delivery (the hot path) ------------------------------------------------------
   // `may_write_first`: no write is in flight and none was tried for this notification.
-  offer_result offer(sequence_number seq, std::string_view line, std::size_t readable, bool may_write_first) {
+  offer_result offer(sequence_number seq, line_ref line, bool may_write_first) {
     if (state_ != mode::live || finishing_) {
       return state_ == mode::catching_up ? offer_result::in_history : offer_result::dropped;
     }
     const std::size_t needed = line.size();
     if (may_write_first && queued_bytes() + needed > write_batch_bytes_) return offer_result::write_first;
     if (queued_bytes() + needed > max_queue_bytes_) return offer_result::over_bound;
-    append_line(line, readable);
+    append_line(line);
     last_queued_seq_ = seq;
     ++notifications_;
     return offer_result::queued;
@@ -204,16 +204,16 @@ class client_stream {
   };
 
   // One line (a notification or a status line, its "\r\n" included) in the transport's format.
-  void append_line(std::string_view line, std::size_t readable) {
+  void append_line(line_ref line) {
     if (lines_ == line_format::crlf) {
       if (queue_.size() + line.size() > queue_.capacity()) grow_queue(line.size());
-      queue_.append_short(line, readable);
+      queue_.append_short(line);
       return;
     }
-    append_lf(line, readable);
+    append_lf(line);
   }
-  void append_lf(std::string_view line, std::size_t readable);
-  void append_status(std::string_view line) { append_line(line, line.size()); }
+  void append_lf(line_ref line);
+  void append_status(std::string_view line) { append_line(line); }
   void grow_queue(std::size_t needed);
 
   // What offer() touches first: a fan-out visits many clients in turn, each usually out of

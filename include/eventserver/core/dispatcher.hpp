@@ -35,11 +35,10 @@ class dispatcher {
   dispatcher(const stream_settings& settings, stream_counters& stats);
 
   // One event line without its terminator. Never throws; bad input only moves counters.
-  line_outcome offer_line(std::string_view line) { return offer_parsed(parse_event(line), line, line.size()); }
+  line_outcome offer_line(std::string_view line) { return offer_parsed(parse_event(line), line); }
   // The same for a line already parsed (by parse_event, or parse_event_line from a source's
-  // buffer). `readable`: how many bytes from line.data() may be read, at least line.size();
-  // the sequencer copies a short line with enough of them in one fixed-size move.
-  line_outcome offer_parsed(const parse_result& parsed, std::string_view line, std::size_t readable);
+  // buffer): a padded line (a line_reader's) is copied into the sequencer in one move.
+  line_outcome offer_parsed(const parse_result& parsed, line_ref line);
 
   // The lines offered from now on arrived at `arrival` (the read that brought them): what the
   // latency histograms measure from. One call per read, not per line.
@@ -90,9 +89,9 @@ class dispatcher {
   // (no other source is connected: asked only then); the stale lines it sent before its 1
   // are then taken into the new stream (began_stream).
   template <class LoneSource>
-  line_outcome offer_watched(start_over_watch& watch, const parse_result& parsed, std::string_view line,
-                             std::size_t readable, LoneSource&& lone_source) {
-    const line_outcome outcome = offer_parsed(parsed, line, readable);
+  line_outcome offer_watched(start_over_watch& watch, const parse_result& parsed, line_ref line,
+                             LoneSource&& lone_source) {
+    const line_outcome outcome = offer_parsed(parsed, line);
     if (outcome == line_outcome::window_full || parsed.status == parse_status::no_sequence) return outcome;
     if (outcome == line_outcome::stale && parsed.ev.seq == 1 && may_start_over() && lone_source()) {
       start_over(watch, line);
@@ -213,14 +212,12 @@ class source_input {
 
   void note_read(std::size_t bytes) noexcept { stream_->note_bytes_in(bytes); }
   void note_input(dispatcher::clock::time_point arrival) noexcept { stream_->note_input(arrival); }
-  line_outcome offer(const parse_result& parsed, std::string_view line, std::size_t readable) {
-    return stream_->offer_parsed(parsed, line, readable);
-  }
+  line_outcome offer(const parse_result& parsed, line_ref line) { return stream_->offer_parsed(parsed, line); }
   line_outcome offer_line(std::string_view line) { return stream_->offer_line(line); }
   template <class LoneSource>
-  line_outcome offer_watched(dispatcher::start_over_watch& watch, const parse_result& parsed, std::string_view line,
-                             std::size_t readable, LoneSource&& lone_source) {
-    return stream_->offer_watched(watch, parsed, line, readable, lone_source);
+  line_outcome offer_watched(dispatcher::start_over_watch& watch, const parse_result& parsed, line_ref line,
+                             LoneSource&& lone_source) {
+    return stream_->offer_watched(watch, parsed, line, lone_source);
   }
   void note_overlong(std::uint64_t lines) { stream_->note_overlong(lines); }
   void note_unterminated(std::size_t bytes) { stream_->note_unterminated(bytes); }

@@ -3,6 +3,7 @@
 // Nothing here allocates: a parsed event refers to no memory, and the payload bytes the
 // caller already holds are the notification.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -50,9 +51,12 @@ parse_result parse_event(std::string_view line) noexcept;
 // ends the line ("\r\n" or "\n") and fills `parsed` (status ok), or nullptr for anything
 // but a well-formed event line with numbers of at most 19 digits; such a line is then
 // framed and given to parse_event, which gives the same result for every line this one
-// takes. Reads byte by byte and stops at the first byte that does not fit, so the bytes
-// after `p` must hold a '\0' (line_reader keeps one after its buffer).
+// takes. Stops at the first byte that does not fit, so the bytes after `p` must hold a '\0';
+// and it reads each number as an 8-byte word, so 8 bytes past that '\0' must be readable too
+// (line_reader keeps 64 zero bytes after its buffer: parse_event_line_padding suffices).
 const char* parse_event_line(const char* p, parse_result& parsed) noexcept;
+// The '\0' and the bytes after it that parse_event_line may read past a buffer's last byte.
+inline constexpr std::size_t parse_event_line_padding = 9;
 
 // A strictly decimal unsigned 64-bit number: digits only, no sign, no spaces, no overflow.
 std::optional<std::uint64_t> parse_u64(std::string_view digits) noexcept;

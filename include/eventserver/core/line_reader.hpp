@@ -9,9 +9,10 @@
 // bytes in between are never stored.
 //
 // Slack: `slack_bytes` zero bytes follow the part reads go into and are never written. So
-// at least that many bytes may be read from the start of any line the reader hands out
-// (the sequencer copies short lines in one fixed-size move), and a caller's own scan of the
-// buffered bytes (take_line) always meets a '\0' before the end of the buffer.
+// at least that many bytes may be read from the start of any line the reader hands out: the
+// line_ref it makes (take_line, next_event_line, ref) says so, and the sequencer copies a
+// short one in one fixed-size move. A caller's own scan of the buffered bytes (take_line)
+// always meets a '\0' before the end of the buffer.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/core/line_ref.hpp"
 
 namespace eventserver {
 
@@ -48,7 +50,7 @@ class line_reader {
   // that '\n' is not among the buffered bytes, the line is longer than max_line_bytes, or the
   // reader is skipping an overlong line: next_line() then decides. (An out-parameter, not an
   // optional: this runs once per event, and g++ returns the optional through memory.)
-  bool take_line(const char* newline, std::string_view& line) noexcept;
+  bool take_line(const char* newline, line_ref& line) noexcept;
 
   // Offers every complete buffered line, in order, to `take(line)` (terminator removed;
   // overlong lines are left for next_line to count and skip). The lines it takes leave the
@@ -64,12 +66,15 @@ class line_reader {
   // Bytes a read could still add once prepare() has moved the unconsumed ones to the front.
   std::size_t free_bytes() const noexcept { return capacity() - buffered_bytes(); }
   std::size_t capacity() const noexcept { return buffer_.size() - slack_bytes; }
-  // Bytes that may be read from `p`, a position in a line this reader handed out.
-  std::size_t readable_from(const char* p) const noexcept {
-    return static_cast<std::size_t>(buffer_.data() + buffer_.size() - p);
+  // `line`, a line this reader handed out (or a part of one), with the bytes that may be read
+  // from its start: to the end of the buffer, slack included.
+  line_ref ref(std::string_view line) const noexcept {
+    return {line.data(), line.size(), static_cast<std::size_t>(buffer_.data() + buffer_.size() - line.data())};
   }
 
   static constexpr std::size_t slack_bytes = 64;
+  static_assert(slack_bytes >= line_ref::readable_margin, "a line handed out is padded as a line_ref promises");
+  static_assert(slack_bytes >= parse_event_line_padding, "parse_event_line may read a word past the last byte");
 
  private:
   std::size_t max_line_bytes_;
@@ -87,7 +92,7 @@ class line_reader {
   std::uint64_t overlong_lines_ = 0;
 };
 
-inline bool line_reader::take_line(const char* newline, std::string_view& line) noexcept {
+inline bool line_reader::take_line(const char* newline, line_ref& line) noexcept {
   const char* const start = buffer_.data() + begin_;
   if (newline == nullptr || discarding_ || newline < start || newline >= buffer_.data() + end_) return false;
   const auto length = static_cast<std::size_t>(newline - start);
@@ -95,7 +100,7 @@ inline bool line_reader::take_line(const char* newline, std::string_view& line) 
   if (taken.size() > max_line_bytes_) return false;
   last_line_begin_ = begin_;
   begin_ += length + 1;
-  line = taken;
+  line = ref(taken);
   return true;
 }
 
@@ -136,11 +141,11 @@ std::size_t line_reader::take_all(Take&& take) {
 // well-formed line is framed and parsed in one pass (parse_event_line, then take_line);
 // anything else is framed by next_line() and parsed by parse_event, which applies the input
 // policies to it. False when no complete line is buffered.
-inline bool next_event_line(line_reader& reader, parse_result& parsed, std::string_view& line) {
+inline bool next_event_line(line_reader& reader, parse_result& parsed, line_ref& line) {
   if (reader.take_line(parse_event_line(reader.unconsumed(), parsed), line)) return true;
   const auto framed = reader.next_line();
   if (!framed) return false;
-  line = *framed;
+  line = reader.ref(*framed);
   parsed = parse_event(line);
   return true;
 }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/core/line_ref.hpp"
 
 namespace eventserver {
 
@@ -68,9 +69,6 @@ class log_batch {
     epoch_start,  // a new stream (epoch) begins here: not written, only ordered
   };
 
-  // Bytes that may be read past the start of any line in the body (router::apply's promise).
-  static constexpr std::size_t readable_bytes = 45;
-
   log_batch(std::size_t header_bytes, std::size_t body_bytes);
 
   kind type() const noexcept { return type_; }
@@ -85,6 +83,9 @@ class log_batch {
     return {events_.get(), type_ == kind::events ? count_ : 0};
   }
   const char* body() const noexcept { return buffer_.get() + header_bytes_; }
+  // Bytes that may be read from body() on: the body's room and line_ref::readable_margin of
+  // slack past it, so every line in the body may be read for at least that margin.
+  std::size_t readable_from_body() const noexcept { return body_capacity_ + line_ref::readable_margin; }
   // The batch as stored (an events or skipped batch; an epoch start is no stored batch).
   sequenced_batch stored_form() const noexcept {
     return {type_ == kind::skipped ? sequenced_batch::kind::skipped : sequenced_batch::kind::events, first_seq_,
@@ -97,16 +98,13 @@ class log_batch {
   std::size_t header_bytes() const noexcept { return header_bytes_; }
 
   // The hot path: false (nothing appended) when the line does not fit, the event array is
-  // full, or the batch is no events batch (its body_limit_ is then 0). `notification` may be
-  // read for readable_bytes from its start.
-  bool try_append(const event& ev, std::string_view notification) noexcept {
+  // full, or the batch is no events batch (its body_limit_ is then 0).
+  bool try_append(const event& ev, line_ref notification) noexcept {
     const std::size_t n = notification.size();
     if (body_size_ + n > body_limit_ || count_ == events_capacity_) return false;
-    char* at = buffer_.get() + header_bytes_ + body_size_;
-    // One fixed-size move (the line and what follows it), as the sequencer does: no branch
-    // on the line's length. The buffer has readable_bytes of slack past the body's bound.
-    std::memcpy(at, notification.data(), readable_bytes);
-    if (n > readable_bytes) std::memcpy(at, notification.data(), n);
+    // A padded line is one fixed-size move, as the sequencer does: no branch on the line's
+    // length. The buffer has readable_margin bytes of slack past the body's bound.
+    copy_line<line_ref::readable_margin>(buffer_.get() + header_bytes_ + body_size_, notification);
     body_size_ += n;
     events_[count_] = {ev.from, ev.to, static_cast<std::uint32_t>(n) | static_cast<std::uint32_t>(ev.type) << 29};
     ++count_;
@@ -121,7 +119,7 @@ class log_batch {
   // Room for twice as many events (a batch of very short lines: no-ops).
   void grow_events();
 
-  std::unique_ptr<char[]> buffer_;  // header_bytes_, body, readable_bytes of slack
+  std::unique_ptr<char[]> buffer_;  // header_bytes_, body, line_ref::readable_margin of slack
   std::size_t header_bytes_;
   std::size_t body_capacity_;
   std::size_t body_limit_;  // seal at this body size
@@ -168,7 +166,7 @@ class log_pipeline {
   log_pipeline& operator=(const log_pipeline&) = delete;
 
   // The next released event (ev.seq must follow the last appended number).
-  void append(const event& ev, std::string_view notification) {
+  void append(const event& ev, line_ref notification) {
     if (!open_->try_append(ev, notification)) append_slow(ev, notification);
   }
   // The gap timeout gave up first..last.
@@ -205,7 +203,7 @@ class log_pipeline {
   sequence_number next_seq() const noexcept { return open_->first_seq() + open_->count(); }
 
  private:
-  void append_slow(const event& ev, std::string_view notification);
+  void append_slow(const event& ev, line_ref notification);
   // Seals the open batch (if it holds anything) and submits it; a fresh one opens.
   void seal();
   std::unique_ptr<log_batch> fresh(log_batch::kind type, sequence_number first_seq);

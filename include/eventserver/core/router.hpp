@@ -20,6 +20,7 @@
 #include "eventserver/core/event.hpp"
 #include "eventserver/core/follower_graph.hpp"
 #include "eventserver/core/graph_changes.hpp"
+#include "eventserver/core/line_ref.hpp"
 
 namespace eventserver {
 
@@ -28,9 +29,9 @@ namespace eventserver {
 // wants to leave schedules its disconnect for later).
 class recipient {
  public:
-  // `notification` is the line to send, "\r\n" included; `seq` is the event's sequence number.
-  // `readable`: how many bytes from notification.data() may be read, at least its size.
-  virtual void deliver(sequence_number seq, std::string_view notification, std::size_t readable) = 0;
+  // `notification` is the line to send, "\r\n" included (padded as its maker says); `seq` is
+  // the event's sequence number.
+  virtual void deliver(sequence_number seq, line_ref notification) = 0;
   // A new stream (epoch) begins: the notifications after this are numbered from 1 in it.
   virtual void begin_stream(stream_epoch epoch) = 0;
 
@@ -49,10 +50,9 @@ class router {
   // Removes exactly this connection; the user's other connections stay.
   void disconnect(user_id user, recipient& connection);
 
-  // `notification` is what each recipient is given: the payload and its "\r\n". `readable`:
-  // how many bytes from notification.data() may be read (the sequencer's slots leave room
-  // for a fixed-size copy); the recipients are told at least the notification's size.
-  void apply(const event& ev, std::string_view notification, std::size_t readable = 0);
+  // `notification` is what each recipient is given: the payload and its "\r\n", padded as its
+  // maker promises (a sequencer slot, a log batch: a recipient copies it in one move).
+  void apply(const event& ev, line_ref notification);
 
   // A new stream: the follower graph starts empty; connections stay and are told.
   void begin_stream(stream_epoch epoch);
@@ -81,10 +81,10 @@ class router {
     boost::container::small_vector<recipient*, 2> connected;  // those followers' connections, unordered
   };
 
-  void notify(user_id user, const event& ev, std::string_view notification, std::size_t readable);
-  void broadcast(const event& ev, std::string_view notification, std::size_t readable);
+  void notify(user_id user, const event& ev, line_ref notification);
+  void broadcast(const event& ev, line_ref notification);
   template <class List>
-  static void notify(const List& connections, const event& ev, std::string_view notification, std::size_t readable);
+  static void notify(const List& connections, const event& ev, line_ref notification);
   const connection_list* find_online(user_id user) const;
   static void remove_connection(audience& followed, const recipient* connection);
 

@@ -1,22 +1,23 @@
 #pragma once
 // A client connection's outgoing bytes: a growable byte array like std::string, minus the
 // terminator and the zero-filling, plus one thing std::string cannot do. append_short copies
-// a short line as one fixed-size block (the line and whatever follows it in the caller's
-// memory) and keeps only the line's bytes, so the copy has no branch on the line's length;
-// event lines of 15 and 19 bytes alternate at random, and memcpy's branch on the length
-// mispredicted. The bytes past the line are overwritten by the next append or never sent.
+// a short padded line (line_ref) as one fixed-size block (the line and whatever follows it in
+// the caller's memory) and keeps only the line's bytes, so the copy has no branch on the
+// line's length. The bytes past the line are overwritten by the next append or never sent.
 
 #include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string_view>
 
+#include "eventserver/core/line_ref.hpp"
+
 namespace eventserver {
 
 class send_buffer {
  public:
   // What append_short copies at once: the lines of a typical stream are shorter.
-  static constexpr std::size_t short_block = 32;
+  static constexpr std::size_t short_block = line_ref::short_block;
 
   const char* data() const noexcept { return data_.get(); }
   std::size_t size() const noexcept { return size_; }
@@ -38,11 +39,10 @@ class send_buffer {
     size_ += bytes.size();
   }
 
-  // append(line) for a line whose memory may be read for `readable` bytes from its start
-  // (at least line.size()). The caller has reserved room for the line; with short_block
-  // bytes of room and of source, the copy is one fixed-size move.
-  void append_short(std::string_view line, std::size_t readable) noexcept {
-    if (line.size() <= short_block && readable >= short_block && capacity_ - size_ >= short_block) {
+  // append(line). The caller has reserved room for the line; with short_block bytes of room
+  // and of source, the copy is one fixed-size move.
+  void append_short(line_ref line) noexcept {
+    if (line.fits_block(short_block) && capacity_ - size_ >= short_block) {
       std::memcpy(data_.get() + size_, line.data(), short_block);
       size_ += line.size();
       return;

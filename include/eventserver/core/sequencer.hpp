@@ -27,6 +27,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/core/line_ref.hpp"
 
 namespace eventserver {
 
@@ -47,16 +48,15 @@ class sequencer {
 
   // Holds `ev` with a copy of its payload (the line without its terminator) until its turn.
   // The caller must not offer while full() unless ev.seq == next_expected() (that one never
-  // grows the window). `readable`: how many bytes from payload.data() may be read; when that
-  // covers a slot's line, a short payload is copied in one fixed-size move, with no branch
-  // on its length (event lines of 13 and 17 bytes alternate at random).
-  offer_result offer(const event& ev, std::string_view payload, std::size_t readable = 0);
+  // grows the window). A short payload that may be read for line_ref::readable_margin bytes
+  // is copied in one fixed-size move, with no branch on its length.
+  offer_result offer(const event& ev, line_ref payload);
 
-  // Calls f(const event&, std::string_view notification) for every event whose turn has
-  // come, in order; `notification` is the payload followed by "\r\n" (empty for a no-op).
-  // The view is valid only during the call, and its memory may be read for at least
-  // readable_bytes from its start, however short it is (a slot's line, or a longer line's
-  // own string). Returns how many were released.
+  // Calls f(const event&, line_ref notification) for every event whose turn has come, in
+  // order; `notification` is the payload followed by "\r\n" (empty for a no-op). It is valid
+  // only during the call, and may be read for at least line_ref::readable_margin bytes from
+  // its start, however short it is (a slot's line, or a longer line's own string). Returns
+  // how many were released.
   template <class F>
   std::size_t drain(F&& f);
 
@@ -78,12 +78,10 @@ class sequencer {
   sequence_number head() const noexcept { return head_; }
   std::size_t ring_capacity() const noexcept { return ring_.size(); }
 
-  // See drain().
-  static constexpr std::size_t readable_bytes = 45;
-
  private:
-  // The line bytes a slot holds inline, "\r\n" included: a line of up to 43 bytes.
-  static constexpr std::size_t inline_bytes = readable_bytes;
+  // The line bytes a slot holds inline, "\r\n" included: a line of up to 43 bytes. What a
+  // slot promises drain()'s caller is what line_ref says every padded line promises.
+  static constexpr std::size_t inline_bytes = line_ref::readable_margin;
   // `size` of a slot whose line is in long_lines_.
   static constexpr std::uint8_t long_line = 0xff;
 
@@ -102,9 +100,9 @@ class sequencer {
   std::size_t index(sequence_number seq) const noexcept { return static_cast<std::size_t>(seq) & mask_; }
   bool in_ring_span(sequence_number seq) const noexcept { return seq - next_ < ring_.size(); }
   // offer() for a number past the ring's span: grows the ring or uses the overflow map.
-  offer_result offer_beyond_ring(const event& ev, std::string_view payload, std::size_t readable);
+  offer_result offer_beyond_ring(const event& ev, line_ref payload);
   void grow_ring(sequence_number needed_span);
-  void accept(slot& s, const event& ev, std::string_view payload, std::size_t readable);
+  void accept(slot& s, const event& ev, line_ref payload);
   // accept()'s rare cases: a no-op, a line too long for the slot, a payload without slack.
   [[gnu::noinline]] void accept_uncommon(slot& s, const event& ev, std::string_view payload);
   void migrate_overflow();
@@ -124,21 +122,21 @@ class sequencer {
 };
 
 // The common case inline (the dispatcher's hot path): a number within the ring's span.
-inline sequencer::offer_result sequencer::offer(const event& ev, std::string_view payload, std::size_t readable) {
+inline sequencer::offer_result sequencer::offer(const event& ev, line_ref payload) {
   if (ev.seq < next_) return offer_result::stale;
-  if (!in_ring_span(ev.seq)) return offer_beyond_ring(ev, payload, readable);
+  if (!in_ring_span(ev.seq)) return offer_beyond_ring(ev, payload);
   slot& s = ring_[index(ev.seq)];
   if (s.used) return offer_result::duplicate;
-  accept(s, ev, payload, readable);
+  accept(s, ev, payload);
   return offer_result::accepted;
 }
 
-inline void sequencer::accept(slot& s, const event& ev, std::string_view payload, std::size_t readable) {
+inline void sequencer::accept(slot& s, const event& ev, line_ref payload) {
   s.from = ev.from;
   s.to = ev.to;
   s.type = ev.type;
   s.used = true;
-  if (ev.type != event_type::no_op && payload.size() + 2 <= inline_bytes && readable >= inline_bytes) {
+  if (ev.type != event_type::no_op && payload.size() + 2 <= inline_bytes && payload.readable() >= inline_bytes) {
     std::memcpy(s.line, payload.data(), inline_bytes);  // fixed size; the bytes past the payload are unused
     std::memcpy(s.line + payload.size(), "\r\n", 2);
     s.size = static_cast<std::uint8_t>(payload.size() + 2);
@@ -171,11 +169,11 @@ void sequencer::release(slot& s, sequence_number seq, F& f) {
   s.used = false;
   const event ev{seq, s.type, s.from, s.to};
   if (s.size != long_line) {
-    f(static_cast<const event&>(ev), std::string_view(s.line, s.size));
+    f(static_cast<const event&>(ev), line_ref(s.line, s.size, inline_bytes));
     return;
   }
   const auto it = long_lines_.find(seq);
-  f(static_cast<const event&>(ev), std::string_view(it->second));
+  f(static_cast<const event&>(ev), line_ref(it->second));  // longer than inline_bytes
   long_lines_.erase(it);
 }
 

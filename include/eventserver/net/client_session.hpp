@@ -54,7 +54,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   client_session& operator=(const client_session&) = delete;
 
   virtual void start() = 0;
-  void deliver(sequence_number seq, std::string_view notification, std::size_t readable) override;
+  void deliver(sequence_number seq, line_ref notification) override;
   void begin_stream(stream_epoch epoch) override;
   // The server's flush pass: write what is queued (the session is off the pass's list).
   void flush_awaited();

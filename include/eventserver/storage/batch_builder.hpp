@@ -1,8 +1,9 @@
 #pragma once
-// Builds one batch in memory on the daemon's hot path: one per event, so appending is a
-// bounds check and a copy into a buffer allocated once (a short line is copied as one
-// fixed-size block, as send_buffer::append_short does), and sealing fills the header and
-// computes the CRC once per batch.
+// Builds one batch in memory: appending is a bounds check and a copy into a buffer allocated
+// once (a short padded line, line_ref, is copied as one fixed-size block, as
+// send_buffer::append_short does), and sealing fills the header and computes the CRC once per
+// batch. The daemon's own batches are log_batch (core/log_pipeline.hpp); this one serves the
+// tests, the benchmarks and tools that write a log.
 //
 //   batch_builder batch(1 << 20);
 //   batch.reset(next_seq);
@@ -18,16 +19,15 @@
 #include <string_view>
 
 #include "eventserver/core/event.hpp"
+#include "eventserver/core/line_ref.hpp"
 #include "eventserver/storage/batch_format.hpp"
 
 namespace eventserver::storage {
 
 class batch_builder {
  public:
-  // Lines up to this long, when the caller can vouch for as many readable bytes, are copied as
-  // one fixed-size block: event lines of 13 to 19 bytes alternate at random, and memcpy's branch
-  // on the length mispredicts.
-  static constexpr std::size_t short_block = 32;
+  // Lines up to this long, when as many bytes of them may be read, are copied as one block.
+  static constexpr std::size_t short_block = line_ref::short_block;
 
   // `max_body_bytes` bounds a batch's body (clamped to max_batch_body_bytes); the buffer is
   // allocated here, once.
@@ -39,22 +39,14 @@ class batch_builder {
   // Appends the notification ("payload\r\n") of next_seq(). False, with nothing appended, when
   // the batch holds a skip or the line would pass the body bound: seal, write and clear, then
   // append again. An empty batch takes any line up to max_batch_body_bytes (growing its buffer
-  // for it, the only allocation after construction).
-  bool append(std::string_view notification) { return append(notification, notification.size()); }
-
-  // The same, where `readable` bytes from notification.data() may be read (at least its size):
-  // with short_block of them a short line is copied as one fixed-size move.
-  bool append(std::string_view notification, std::size_t readable) {
+  // for it, the only allocation after construction). A padded line of up to short_block bytes
+  // is copied as one fixed-size move.
+  bool append(line_ref notification) {
     if (kind_ != batch_kind::events) return false;
     const std::size_t n = notification.size();
     if (body_size_ + n > max_body_) return append_long(notification);
-    char* at = buffer_.get() + batch_header_size + body_size_;
     // The buffer has short_block bytes of slack past the body bound for this copy.
-    if (n <= short_block && readable >= short_block) {
-      std::memcpy(at, notification.data(), short_block);
-    } else {
-      std::memcpy(at, notification.data(), n);
-    }
+    copy_line<short_block>(buffer_.get() + batch_header_size + body_size_, notification);
     body_size_ += n;
     ++count_;
     return true;
