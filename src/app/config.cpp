@@ -280,7 +280,7 @@ const std::vector<key_rule>& rules() {
       // The event source is a trusted producer: loopback unless said otherwise.
       address_key("eventListenerAddress", &config::event_listener_address, "127.0.0.1"),
       address_key("clientListenerAddress", &config::client_listener_address, "0.0.0.0"),
-      one_of_key("logLevel", &config::log_level, "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
+      one_of_key("logLevel", &config::diagnostics_level, "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                  "must be one of trace, debug, info, warn, error, critical, off"),
       // 64 bytes hold the longest valid event: three 20-digit numbers, a type and separators.
       integer_key("maxLineBytes", &config::max_line_bytes, 1024, 64, 1 << 20),
@@ -298,9 +298,9 @@ const std::vector<key_rule>& rules() {
       address_key("adminListenerAddress", &config::admin_listener_address, "127.0.0.1"),
       optional_port_key("adminListenerPort", &config::admin_listener_port, &config::admin_enabled, 9095),
       millis_key("readyMaxGapAgeMs", &config::ready_max_gap_age, 10'000, 1, 86'400'000),
-      enum_key("logFormat", &config::log_format, "text", {{"text", log_format_kind::text}, {"json", log_format_kind::json}},
+      enum_key("logFormat", &config::diagnostics_format, "text", {{"text", diagnostics_format_kind::text}, {"json", diagnostics_format_kind::json}},
                "must be \"text\" or \"json\""),
-      path_key("logFile", &config::log_file, "must be a file path (a string; \"\" for standard output)",
+      path_key("logFile", &config::diagnostics_file, "must be a file path (a string; \"\" for standard output)",
                std::numeric_limits<std::size_t>::max()),
       path_key("dataDir", &config::data_dir, "must be a directory path (a string; \"\" for no event log)",
                std::numeric_limits<std::size_t>::max()),

@@ -13,7 +13,7 @@
 #include "eventserver/app/config.hpp"
 #include "eventserver/app/credentials.hpp"
 #include "eventserver/app/log_tool.hpp"
-#include "eventserver/app/logging.hpp"
+#include "eventserver/app/diagnostics.hpp"
 #include "eventserver/app/process.hpp"
 #include "eventserver/app/reload.hpp"
 #include "eventserver/app/server.hpp"
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     return exit_bad_config;
   }
   try {
-    configure_logging(settings);
+    configure_diagnostics(settings);
   } catch (const config_error& e) {
     std::fprintf(stderr, "eventserver: %s: %s\n", config_path.c_str(), e.what());
     return exit_bad_config;
@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
     daemon.start();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
-    abandon_log_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
-    shutdown_logging();
+    abandon_diagnostic_writes_after(std::chrono::steady_clock::now() + settings.shutdown_timeout);
+    shutdown_diagnostics();
     return dynamic_cast<const config_error*>(&e) != nullptr ? exit_bad_config : exit_startup_failed;
   }
   stop.start();
@@ -74,6 +74,6 @@ int main(int argc, char** argv) {
   io.run();  // returns once shutdown has closed every listener, session and timer
   daemon.log_totals();
   spdlog::info("eventserver stopped");
-  shutdown_logging();  // writes what is queued, within the shutdown deadline
+  shutdown_diagnostics();  // writes what is queued, within the shutdown deadline
   return daemon.exit_code();
 }

@@ -9,7 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "eventserver/app/logging.hpp"
+#include "eventserver/app/diagnostics.hpp"
 #include "eventserver/app/reload.hpp"
 #include "eventserver/app/server.hpp"
 #include "eventserver/net/fd_limit.hpp"
@@ -101,7 +101,7 @@ void stopper::on_signal(const error_code& ec, int signal) {
 }
 
 void stopper::stop() {
-  abandon_log_writes_after(std::chrono::steady_clock::now() + shutdown_timeout_);
+  abandon_diagnostic_writes_after(std::chrono::steady_clock::now() + shutdown_timeout_);
   reload_.stop();  // a reload stuck on a hung filesystem does not hold the exit
   daemon_.shutdown([this] { signals_.cancel(); });
 }

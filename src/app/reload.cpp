@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "eventserver/app/credentials.hpp"
-#include "eventserver/app/logging.hpp"
+#include "eventserver/app/diagnostics.hpp"
 #include "eventserver/app/server.hpp"
 
 namespace eventserver {
@@ -16,7 +16,7 @@ namespace {
 // Runs on the job's thread: reads everything, touches nothing of the daemon's; what changes is
 // the completion's to do, on the event thread.
 blocking_job::completion read_files(const std::string& config_path, const config& settings, server& daemon) {
-  reopen_log_file(settings);
+  reopen_diagnostics_file(settings);
   // A renewed certificate is taken without a restart; a bad one changes nothing.
   std::function<void()> renew_credentials = [] {};
   if (settings.client_tls || settings.ws_tls || settings.client_auth == client_auth_mode::jwt || !settings.admin_token_file.empty()) {
@@ -37,8 +37,8 @@ blocking_job::completion read_files(const std::string& config_path, const config
     return [fresh, renew_credentials] {
       // Said before the change, so a quieter level does not swallow its own announcement.
       spdlog::info("SIGHUP: log file reopened, logLevel {} -> {}",
-                   spdlog::level::to_string_view(spdlog::default_logger()->level()), fresh.log_level);
-      spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+                   spdlog::level::to_string_view(spdlog::default_logger()->level()), fresh.diagnostics_level);
+      spdlog::set_level(spdlog::level::from_str(fresh.diagnostics_level));
       renew_credentials();
     };
   } catch (const config_error& e) {

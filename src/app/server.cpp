@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "eventserver/admin/admin_session.hpp"
-#include "eventserver/app/logging.hpp"
+#include "eventserver/app/diagnostics.hpp"
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/client_socket.hpp"
 #include "eventserver/net/event_source_session.hpp"
@@ -510,7 +510,7 @@ server_snapshot server::snapshot() const {
   s.admin_made_way = admin_made_way_;
   s.admin_refused_limit = admin_refused_limit_;
   s.uptime_seconds = std::chrono::duration<double>(now - started_).count();
-  s.log_lines_dropped = log_lines_dropped();
+  s.log_lines_dropped = diagnostic_lines_dropped();
   if (log_) {
     s.log = log_->status();
   } else {
@@ -519,7 +519,7 @@ server_snapshot server::snapshot() const {
     s.log.durable_seq = applied.seq;
   }
   if (edge_) s.edge = edge_->status();
-  s.recent_warnings = recent_log_warnings();
+  s.recent_warnings = recent_warnings();
   s.ready = readiness_problem().empty();
   const fd_usage fds = current_fd_usage();
   s.open_fds = fds.open;

@@ -38,14 +38,14 @@ dispatcher::dispatcher(const stream_settings& settings, stream_counters& stats)
       new_stream_(settings.new_stream),
       router_(stats),
       gaps_(settings.gap_timeout),
-      no_sequence_log_(warn_burst, warn_interval),
-      bad_body_log_(warn_burst, warn_interval),
-      duplicate_log_(warn_burst, warn_interval),
-      stale_log_(warn_burst, warn_interval),
-      overlong_log_(warn_burst, warn_interval),
-      window_full_log_(warn_burst, warn_interval),
-      too_far_log_(warn_burst, warn_interval),
-      sequenced_log_(warn_burst, warn_interval),
+      no_sequence_warnings_(warn_burst, warn_interval),
+      bad_body_warnings_(warn_burst, warn_interval),
+      duplicate_warnings_(warn_burst, warn_interval),
+      stale_warnings_(warn_burst, warn_interval),
+      overlong_warnings_(warn_burst, warn_interval),
+      window_full_warnings_(warn_burst, warn_interval),
+      too_far_warnings_(warn_burst, warn_interval),
+      sequenced_warnings_(warn_burst, warn_interval),
       max_sequence_jump_(settings.max_sequence_jump) {
   router_.record_changes(changes_);
 }
@@ -54,7 +54,7 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, li
   if (parsed.status == parse_status::no_sequence) {
     ++stats_.lines_received;
     ++stats_.rejected_no_sequence;
-    warn(no_sequence_log_, "dropped event line with no readable sequence number", line);
+    warn(no_sequence_warnings_, "dropped event line with no readable sequence number", line);
     return line_outcome::consumed;
   }
 
@@ -72,16 +72,16 @@ dispatcher::line_outcome dispatcher::offer_parsed(const parse_result& parsed, li
       ++stats_.events_accepted;
       if (parsed.status == parse_status::bad_body) {
         ++stats_.rejected_bad_body;
-        warn(bad_body_log_, "event line with a bad body: its sequence number is consumed as a no-op", line);
+        warn(bad_body_warnings_, "event line with a bad body: its sequence number is consumed as a no-op", line);
       }
       break;
     case sequencer::offer_result::duplicate:
       ++stats_.rejected_duplicate;
-      warn(duplicate_log_, "dropped event line whose sequence number is already pending", line);
+      warn(duplicate_warnings_, "dropped event line whose sequence number is already pending", line);
       break;
     case sequencer::offer_result::stale:
       ++stats_.rejected_stale;
-      warn(stale_log_, "dropped event line whose sequence number was already processed", line);
+      warn(stale_warnings_, "dropped event line whose sequence number was already processed", line);
       return line_outcome::stale;
   }
   if (sequencer_.ready()) release_ready();
@@ -96,9 +96,9 @@ dispatcher::line_outcome dispatcher::refuse_ahead(sequence_number seq, std::stri
   if (max_sequence_jump_ != 0 && seq - next > max_sequence_jump_) {
     ++stats_.lines_received;
     ++stats_.rejected_too_far;
-    if (const auto suppressed = too_far_log_.allow(clock::now())) {
+    if (const auto suppressed = too_far_warnings_.allow(clock::now())) {
       spdlog::warn("dropped event line more than maxSequenceJump ({}) past the awaited sequence number {}: {}{}",
-                   max_sequence_jump_, next, quote_for_log(line), suppressed_note(*suppressed));
+                   max_sequence_jump_, next, quote_peer_bytes(line), suppressed_note(*suppressed));
     }
     return line_outcome::consumed;
   }
@@ -106,7 +106,7 @@ dispatcher::line_outcome dispatcher::refuse_ahead(sequence_number seq, std::stri
   if (window_full_logged_) return line_outcome::window_full;
   window_full_logged_ = true;  // counted and logged once until the window moves, however many refusals
   ++stats_.window_full_pauses;
-  if (const auto suppressed = window_full_log_.allow(clock::now())) {
+  if (const auto suppressed = window_full_warnings_.allow(clock::now())) {
     spdlog::warn("reorder window full ({} events pending, waiting for sequence number {}): sequence number {} "
                  "and what follows it in its source wait{}",
                  sequencer_.pending(), next, seq, suppressed_note(*suppressed));
@@ -136,7 +136,7 @@ void dispatcher::release_ready() {
 void dispatcher::note_overlong(std::uint64_t lines) {
   if (lines == 0) return;
   stats_.rejected_overlong += lines;
-  if (const auto suppressed = overlong_log_.allow(clock::now())) {
+  if (const auto suppressed = overlong_warnings_.allow(clock::now())) {
     spdlog::warn("dropped {} event line(s) longer than maxLineBytes{}", lines,
                  suppressed_note(*suppressed));
   }
@@ -182,7 +182,7 @@ void dispatcher::given_up(const sequencer::gap& skipped) {
 
 dispatcher::batch_outcome dispatcher::offer_sequenced(stream_epoch epoch, const sequenced_batch& batch) {
   if (!well_formed(batch)) {
-    warn(sequenced_log_, "refused a malformed stored batch (its numbers, or a body that is not its count of lines)", batch.body);
+    warn(sequenced_warnings_, "refused a malformed stored batch (its numbers, or a body that is not its count of lines)", batch.body);
     return batch_outcome::malformed;
   }
   if (epoch < epoch_) return batch_outcome::stale;
@@ -224,7 +224,7 @@ void dispatcher::take_events(const sequenced_batch& batch, sequence_number next)
         ev = parsed.ev;
       } else {
         ++stats_.rejected_bad_body;
-        warn(sequenced_log_, "stored event line that is not its batch's next event: applied as a no-op", payload);
+        warn(sequenced_warnings_, "stored event line that is not its batch's next event: applied as a no-op", payload);
       }
     }
     if (sequencer_.full()) release_ready();
@@ -334,9 +334,9 @@ void dispatcher::keep_watching(start_over_watch& watch, line_outcome outcome, st
   watch.stale_lines_.append(line).push_back('\n');
 }
 
-void dispatcher::warn(log_limiter& limiter, std::string_view what, std::string_view line) {
+void dispatcher::warn(warning_limiter& limiter, std::string_view what, std::string_view line) {
   if (const auto suppressed = limiter.allow(clock::now())) {
-    spdlog::warn("{}: {}{}", what, quote_for_log(line), suppressed_note(*suppressed));
+    spdlog::warn("{}: {}{}", what, quote_peer_bytes(line), suppressed_note(*suppressed));
   }
 }
 

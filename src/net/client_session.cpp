@@ -62,7 +62,7 @@ void client_session::on_id_line(std::string_view line) {
     // Only the leading digits and '|' are quoted: whatever follows may be (part of) a token.
     const auto shown = std::min(line.find_first_not_of("0123456789|"), std::size_t{64});
     refuse(stats_.handshake_bad_id, "id line is not <user>[|<last>[|<epoch>]][ <token>] of unsigned 64-bit decimals: " +
-                                        quote_for_log(line.substr(0, shown)) +
+                                        quote_peer_bytes(line.substr(0, shown)) +
                                         (shown < line.size() ? fmt::format(" and {} more bytes", line.size() - shown) : ""));
     return;
   }

@@ -17,7 +17,7 @@ listener::listener(asio::io_context& io, const tcp::endpoint& endpoint, std::str
       retry_timer_(io),
       name_(std::move(name)),
       on_accept_(std::move(on_accept)),
-      error_log_(1, std::chrono::seconds(5)) {
+      error_warnings_(1, std::chrono::seconds(5)) {
   error_code ec;
   const auto fail = [&](const char* step) {
     throw std::runtime_error("cannot " + std::string(step) + " " + name_ + " listener on " +
@@ -53,7 +53,7 @@ void listener::do_accept() {
 void listener::on_accept(const error_code& ec, tcp::socket socket) {
   if (stopped_ || ec == asio::error::operation_aborted) return;
   if (ec) {
-    if (const auto suppressed = error_log_.allow(std::chrono::steady_clock::now())) {
+    if (const auto suppressed = error_warnings_.allow(std::chrono::steady_clock::now())) {
       spdlog::warn("{} listener: accept failed: {} (retrying in {} ms){}", name_, ec.message(),
                    accept_retry_delay.count(),
                    suppressed_note(*suppressed));

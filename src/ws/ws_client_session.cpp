@@ -10,7 +10,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "eventserver/auth/token_verifier.hpp"
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 #include "eventserver/ws/upgrade_request.hpp"
 #include "eventserver/net/bearer.hpp"
 #include "eventserver/net/peer.hpp"
@@ -165,7 +165,7 @@ void basic_ws_client_session<NextLayer>::on_request(const error_code& ec) {
   // Before the target is judged: a page of another origin learns nothing about it.
   if (!origin_allowed(request[http::field::origin], settings_.allowed_origins)) {
     refuse_upgrade(http::status::forbidden, hub().transport_stats().ws.upgrades_refused_origin,
-                   "origin not allowed (wsAllowedOrigins): " + quote_for_log(request[http::field::origin]));
+                   "origin not allowed (wsAllowedOrigins): " + quote_peer_bytes(request[http::field::origin]));
     return;
   }
   if (target.result == users_target::outcome::bad) {
@@ -208,7 +208,7 @@ void basic_ws_client_session<NextLayer>::refuse_upgrade(http::status status, std
   // The path only: the query may hold a token, which is never logged.
   const std::string_view target = upgrade_->parser.get().target();
   upgrade_->refused_why = fmt::format("WebSocket upgrade refused with {} ({}), path {}", code, why,
-                                      quote_for_log(target.substr(0, target.find('?'))));
+                                      quote_peer_bytes(target.substr(0, target.find('?'))));
   auto& response = upgrade_->refusal.emplace(status, 11);
   response.set(http::field::server, "eventserver");
   response.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -337,7 +337,7 @@ void basic_ws_client_session<NextLayer>::on_control(websocket::frame_type kind) 
 
 template <class NextLayer>
 void basic_ws_client_session<NextLayer>::end_session(std::uint64_t& counter, std::uint16_t code, std::string_view reason,
-                                    log_limiter& warnings) {
+                                    warning_limiter& warnings) {
   ++counter;
   if (const auto suppressed = warnings.allow(std::chrono::steady_clock::now())) {
     spdlog::warn("WebSocket client {} (user {}) closed: {}{}", peer(), user(), reason, suppressed_note(*suppressed));

@@ -248,10 +248,10 @@ class StatusPageBrowser : public ::testing::Test {
         if (poll_until(answers, 5s)) return true;
       }
       // Most likely someone took the admin port in between: try another.
-      last_daemon_log_ = daemon_->output();
+      last_daemon_output_ = daemon_->output();
       daemon_.reset();
     }
-    ADD_FAILURE() << "the daemon did not come up; its last output:\n" << last_daemon_log_;
+    ADD_FAILURE() << "the daemon did not come up; its last output:\n" << last_daemon_output_;
     return false;
   }
 
@@ -329,7 +329,7 @@ class StatusPageBrowser : public ::testing::Test {
 
   std::string chromium_;
   test_support::temp_directory dir_{"eventserver-browser-test"};
-  std::string last_daemon_log_;
+  std::string last_daemon_output_;
   std::uint16_t admin_port_ = 0;
   std::uint16_t event_port_ = 0;
   std::uint16_t client_port_ = 0;

@@ -41,7 +41,7 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.client_listener_port, 9099);
   EXPECT_EQ(c.event_listener_address, "127.0.0.1");
   EXPECT_EQ(c.client_listener_address, "0.0.0.0");
-  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.diagnostics_level, "info");
   EXPECT_EQ(c.max_line_bytes, 1024u);
   EXPECT_EQ(c.max_pending_events, 100000u);
   EXPECT_EQ(c.max_sequence_jump, 10000000u);
@@ -57,8 +57,8 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.admin_listener_address, "127.0.0.1");
   EXPECT_EQ(c.admin_listener_port, 9095);
   EXPECT_EQ(c.ready_max_gap_age.count(), 10000);
-  EXPECT_EQ(c.log_format, log_format_kind::text);
-  EXPECT_EQ(c.log_file, "");
+  EXPECT_EQ(c.diagnostics_format, diagnostics_format_kind::text);
+  EXPECT_EQ(c.diagnostics_file, "");
 }
 
 TEST(Config, AdminAndLoggingKeys) {
@@ -68,8 +68,8 @@ TEST(Config, AdminAndLoggingKeys) {
   EXPECT_EQ(c.admin_listener_address, "::1");
   EXPECT_EQ(c.admin_listener_port, 8125);
   EXPECT_EQ(c.ready_max_gap_age.count(), 50);
-  EXPECT_EQ(c.log_format, log_format_kind::json);
-  EXPECT_EQ(c.log_file, "/var/log/eventserver.log");
+  EXPECT_EQ(c.diagnostics_format, diagnostics_format_kind::json);
+  EXPECT_EQ(c.diagnostics_file, "/var/log/eventserver.log");
   EXPECT_FALSE(parse_config(R"({"adminListenerPort": 0})").admin_enabled);
   EXPECT_THAT(error_of(R"({"logFormat": "xml"})"), HasSubstr("\"logFormat\" must be \"text\" or \"json\""));
   EXPECT_THAT(error_of(R"({"logFile": 5})"), HasSubstr("\"logFile\" must be a file path"));
@@ -126,7 +126,7 @@ TEST(Config, EveryKeyIsRead) {
   EXPECT_EQ(c.client_listener_port, 0);
   EXPECT_EQ(c.event_listener_address, "::1");
   EXPECT_EQ(c.client_listener_address, "127.0.0.2");
-  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.diagnostics_level, "debug");
   EXPECT_EQ(c.max_line_bytes, 64u);
   EXPECT_EQ(c.max_pending_events, 7u);
   EXPECT_EQ(c.gap_timeout.count(), 250);
@@ -267,7 +267,7 @@ TEST(Config, StringPoliciesAreParsedOnceIntoEnums) {
   const config defaults = parse_config("{}");
   EXPECT_EQ(defaults.client_auth, client_auth_mode::none);
   EXPECT_EQ(defaults.jwt_algorithm, token_algorithm::hs256);
-  EXPECT_EQ(defaults.log_format, log_format_kind::text);
+  EXPECT_EQ(defaults.diagnostics_format, diagnostics_format_kind::text);
   const config c = parse_config(R"({"clientAuth": "jwt", "jwtAlgorithm": "ES256", "jwtKeyFile": "/etc/k.pem",
                                    "logFormat": "json"})");
   EXPECT_EQ(c.client_auth, client_auth_mode::jwt);
@@ -299,8 +299,8 @@ TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {
   EXPECT_EQ(c.max_clients, d.max_clients);
   EXPECT_EQ(c.admin_listener_port, d.admin_listener_port);
   EXPECT_EQ(c.ready_max_gap_age, d.ready_max_gap_age);
-  EXPECT_EQ(c.log_format, d.log_format);
-  EXPECT_EQ(c.log_file, d.log_file);
+  EXPECT_EQ(c.diagnostics_format, d.diagnostics_format);
+  EXPECT_EQ(c.diagnostics_file, d.diagnostics_file);
   EXPECT_EQ(c.max_sequence_jump, d.max_sequence_jump);
   EXPECT_EQ(c.log_fsync, d.log_fsync);
   EXPECT_EQ(c.new_stream_policy, d.new_stream_policy);

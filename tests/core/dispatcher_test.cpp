@@ -275,8 +275,8 @@ TEST_F(DispatcherTest, NoNewStreamWithAnotherSourceOrUnderContinueOrAfterAFreshL
   EXPECT_EQ(dispatch.epoch(), 1u);
 }
 
-TEST(LogLimiter, AllowsABurstThenReportsWhatItSuppressed) {
-  log_limiter limiter(2, 1000ms);
+TEST(WarningLimiter, AllowsABurstThenReportsWhatItSuppressed) {
+  warning_limiter limiter(2, 1000ms);
   const auto t0 = clock_type::now();
   EXPECT_EQ(limiter.allow(t0), 0u);
   EXPECT_EQ(limiter.allow(t0 + 1ms), 0u);
@@ -287,9 +287,9 @@ TEST(LogLimiter, AllowsABurstThenReportsWhatItSuppressed) {
 }
 
 TEST(QuoteForLog, EscapesAndTruncatesPeerBytes) {
-  EXPECT_EQ(quote_for_log("1|B"), "\"1|B\"");
-  EXPECT_EQ(quote_for_log(std::string_view("a\0\x1b\"\xff", 5)), "\"a\\x00\\x1b\\\"\\xff\"");
-  EXPECT_EQ(quote_for_log("abcdef", 3), "\"abc\"...(6 bytes)");
+  EXPECT_EQ(quote_peer_bytes("1|B"), "\"1|B\"");
+  EXPECT_EQ(quote_peer_bytes(std::string_view("a\0\x1b\"\xff", 5)), "\"a\\x00\\x1b\\\"\\xff\"");
+  EXPECT_EQ(quote_peer_bytes("abcdef", 3), "\"abc\"...(6 bytes)");
 }
 
 }  // namespace

@@ -154,10 +154,10 @@ class PrometheusTest : public ::testing::Test {
         client_port_ = static_cast<std::uint16_t>(std::stoi(match[2]));
         if (poll_until([&] { return metrics().find("eventserver_uptime_seconds") != std::string::npos; }, 5s)) return true;
       }
-      last_daemon_log_ = daemon_->output();  // most likely the admin port was taken in between
+      last_daemon_output_ = daemon_->output();  // most likely the admin port was taken in between
       daemon_.reset();
     }
-    ADD_FAILURE() << "the daemon did not come up; its last output:\n" << last_daemon_log_;
+    ADD_FAILURE() << "the daemon did not come up; its last output:\n" << last_daemon_output_;
     return false;
   }
 
@@ -197,7 +197,7 @@ class PrometheusTest : public ::testing::Test {
   std::string promtool_;
   std::string prometheus_;
   test_support::temp_directory dir_{"eventserver-prometheus-test"};
-  std::string last_daemon_log_;
+  std::string last_daemon_output_;
   std::uint16_t admin_port_ = 0;
   std::uint16_t event_port_ = 0;
   std::uint16_t client_port_ = 0;

@@ -28,7 +28,7 @@ enum class client_auth_mode : std::uint8_t {
   jwt,   // every client presents a token whose sub is its user
 };
 // logFormat.
-enum class log_format_kind : std::uint8_t {
+enum class diagnostics_format_kind : std::uint8_t {
   text,
   json,  // one JSON object per line
 };
@@ -55,7 +55,7 @@ struct config {
   std::uint16_t event_listener_port{};
   std::string client_listener_address;
   std::uint16_t client_listener_port{};
-  std::string log_level;
+  std::string diagnostics_level;
   std::size_t max_line_bytes{};
   std::size_t max_pending_events{};
   std::uint64_t max_sequence_jump{};  // 0: no limit; at least max_pending_events
@@ -112,8 +112,8 @@ struct config {
   // /readyz fails once a gap has held events back for longer than this.
   std::chrono::milliseconds ready_max_gap_age{};
 
-  log_format_kind log_format{};
-  std::string log_file;  // empty: standard output; reopened on SIGHUP
+  diagnostics_format_kind diagnostics_format{};
+  std::string diagnostics_file;  // empty: standard output; reopened on SIGHUP
 
   // The event log (storage/). Empty dataDir: no log, nothing survives a restart.
   std::string data_dir;

@@ -19,7 +19,7 @@
 #include "eventserver/app/edge_intake.hpp"
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/session_hub.hpp"
 #include "eventserver/app/credentials.hpp"
@@ -108,8 +108,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   // The next flush pass writes `client` (see flush_clients). A client is on the list at most once.
   void await_flush(client_session& client) override { awaiting_flush_.push_back(&client); }
   std::chrono::steady_clock::time_point applying_arrival() const override { return dispatcher_.applying_arrival(); }
-  log_limiter& handshake_warnings() override { return handshake_warnings_; }
-  log_limiter& slow_client_warnings() override { return slow_client_warnings_; }
+  warning_limiter& handshake_warnings() override { return handshake_warnings_; }
+  warning_limiter& slow_client_warnings() override { return slow_client_warnings_; }
   bool auth_required() const override { return settings_.client_auth == client_auth_mode::jwt; }
   auth_verdict authenticate(user_id user, std::string_view token, bool at_handshake) override;
 
@@ -193,9 +193,9 @@ class server final : public source_hub, public client_hub, public admin_hub {
   bool stopping_ = false;
   bool finishing_clients_ = false;
   bool input_busy_ = false;  // the last batch of input left more to read (see flush_clients)
-  log_limiter limit_warnings_;
-  log_limiter handshake_warnings_;
-  log_limiter slow_client_warnings_;
+  warning_limiter limit_warnings_;
+  warning_limiter handshake_warnings_;
+  warning_limiter slow_client_warnings_;
   // It refers to the dispatcher and the settings, and its writing thread stops late.
   std::unique_ptr<durable_log> log_;  // with a dataDir
   // Last (its reading thread stops first): clusterRole edge, the stream's batches into the log.

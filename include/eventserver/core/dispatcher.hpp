@@ -13,7 +13,7 @@
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/gap_monitor.hpp"
 #include "eventserver/core/graph_changes.hpp"
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 #include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/core/sequencer.hpp"
@@ -166,7 +166,7 @@ class dispatcher {
   // The cold paths stay out of offer_parsed, so that its common path needs no stack frame
   // for formatting a log line.
   [[gnu::noinline]] line_outcome refuse_ahead(sequence_number seq, std::string_view line);
-  [[gnu::noinline]] void warn(log_limiter& limiter, std::string_view what, std::string_view line);
+  [[gnu::noinline]] void warn(warning_limiter& limiter, std::string_view what, std::string_view line);
 
   void apply(const log_batch& batch);
   bool may_start_over() const noexcept {
@@ -190,14 +190,14 @@ class dispatcher {
   stream_epoch epoch_ = 1;
   router router_;
   gap_monitor gaps_;
-  log_limiter no_sequence_log_;
-  log_limiter bad_body_log_;
-  log_limiter duplicate_log_;
-  log_limiter stale_log_;
-  log_limiter overlong_log_;
-  log_limiter window_full_log_;
-  log_limiter too_far_log_;
-  log_limiter sequenced_log_;
+  warning_limiter no_sequence_warnings_;
+  warning_limiter bad_body_warnings_;
+  warning_limiter duplicate_warnings_;
+  warning_limiter stale_warnings_;
+  warning_limiter overlong_warnings_;
+  warning_limiter window_full_warnings_;
+  warning_limiter too_far_warnings_;
+  warning_limiter sequenced_warnings_;
   std::uint64_t max_sequence_jump_;
   std::optional<sequence_number> lowest_refused_;
   bool window_full_logged_ = false;  // counted and logged since the window last moved

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "eventserver/net/asio.hpp"
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 
 namespace eventserver {
 
@@ -31,7 +31,7 @@ class listener : public std::enable_shared_from_this<listener> {
   asio::steady_timer retry_timer_;
   std::string name_;
   accept_handler on_accept_;
-  log_limiter error_log_;
+  warning_limiter error_warnings_;
   bool stopped_ = false;
 };
 

@@ -16,7 +16,7 @@
 #include "eventserver/core/history.hpp"
 #include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/core/event.hpp"
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 #include "eventserver/core/router.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/transport_counters.hpp"
@@ -101,8 +101,8 @@ class client_hub {
   // what the delivery latency is measured from.
   virtual std::chrono::steady_clock::time_point applying_arrival() const = 0;
   // Rate-limited warnings a flood of misbehaving clients could otherwise multiply.
-  virtual log_limiter& handshake_warnings() = 0;
-  virtual log_limiter& slow_client_warnings() = 0;
+  virtual warning_limiter& handshake_warnings() = 0;
+  virtual warning_limiter& slow_client_warnings() = 0;
 
   // --- Authentication (clientAuth) -------------------------------------------------------
   // Whether every client must present a token naming its user.

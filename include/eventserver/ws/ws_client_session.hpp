@@ -42,7 +42,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 #include "eventserver/core/registration.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/client_session.hpp"
@@ -102,7 +102,7 @@ class basic_ws_client_session final : public client_session {
   void on_control(boost::beast::websocket::frame_type kind);
   // The client broke the protocol, or answered no ping: counted, warned of (rate-limited by
   // `warnings`), told `code` (0: Beast has told it already) and closed.
-  void end_session(std::uint64_t& counter, std::uint16_t code, std::string_view reason, log_limiter& warnings);
+  void end_session(std::uint64_t& counter, std::uint16_t code, std::string_view reason, warning_limiter& warnings);
   void arm_ping_timer(std::chrono::milliseconds after);
   void on_ping_timer(const error_code& ec);
   void start_ping();

@@ -9,11 +9,11 @@
 
 namespace eventserver {
 
-class log_limiter {
+class warning_limiter {
  public:
   using clock = std::chrono::steady_clock;
 
-  log_limiter(std::size_t burst, std::chrono::milliseconds interval) : burst_(burst), interval_(interval) {}
+  warning_limiter(std::size_t burst, std::chrono::milliseconds interval) : burst_(burst), interval_(interval) {}
 
   // nullopt: stay quiet. Otherwise log now, mentioning the returned number of lines
   // suppressed since the last one that was logged (0 most of the time).
@@ -39,6 +39,6 @@ std::string suppressed_note(std::uint64_t suppressed);
 
 // A peer's bytes made safe for one log line: at most `limit` bytes, quoted, with
 // control and non-ASCII bytes escaped as \xNN.
-std::string quote_for_log(std::string_view bytes, std::size_t limit = 64);
+std::string quote_peer_bytes(std::string_view bytes, std::size_t limit = 64);
 
 }  // namespace eventserver

@@ -1,10 +1,10 @@
-#include "eventserver/core/log_limiter.hpp"
+#include "eventserver/core/warning_limiter.hpp"
 
 #include <algorithm>
 
 namespace eventserver {
 
-std::optional<std::uint64_t> log_limiter::allow(clock::time_point now) noexcept {
+std::optional<std::uint64_t> warning_limiter::allow(clock::time_point now) noexcept {
   if (used_ == 0 || now - window_start_ >= interval_) {
     window_start_ = now;
     used_ = 0;
@@ -28,7 +28,7 @@ std::string suppressed_note(std::uint64_t suppressed) {
   return " (" + std::to_string(suppressed) + " similar warnings suppressed)";
 }
 
-std::string quote_for_log(std::string_view bytes, std::size_t limit) {
+std::string quote_peer_bytes(std::string_view bytes, std::size_t limit) {
   constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(std::min(bytes.size(), limit) + 8);

@@ -1,4 +1,4 @@
-#include "eventserver/app/logging.hpp"
+#include "eventserver/app/diagnostics.hpp"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -59,7 +59,7 @@ class json_message_flag final : public spdlog::custom_flag_formatter {
 };
 
 std::unique_ptr<spdlog::formatter> make_formatter(const config& settings) {
-  if (settings.log_format == log_format_kind::json) {
+  if (settings.diagnostics_format == diagnostics_format_kind::json) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<json_message_flag>('j').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%j"})");
@@ -222,13 +222,13 @@ std::shared_ptr<spdlog::details::thread_pool> pool;
 
 }  // namespace
 
-void configure_logging(const config& settings) {
-  if (settings.log_file.empty()) {
+void configure_diagnostics(const config& settings) {
+  if (settings.diagnostics_file.empty()) {
     output = std::make_shared<output_sink>(STDOUT_FILENO, false);
   } else {
     std::string error;
-    const int fd = output_sink::open_log_file(settings.log_file, error);
-    if (fd < 0) throw config_error("\"logFile\" cannot be opened: " + settings.log_file + ": " + error);
+    const int fd = output_sink::open_log_file(settings.diagnostics_file, error);
+    if (fd < 0) throw config_error("\"logFile\" cannot be opened: " + settings.diagnostics_file + ": " + error);
     output = std::make_shared<output_sink>(fd, true);
   }
   output->set_formatter(make_formatter(settings));
@@ -240,29 +240,29 @@ void configure_logging(const config& settings) {
   // overrun_oldest: a full queue drops its oldest line instead of making the caller wait.
   auto logger = std::make_shared<spdlog::async_logger>("eventserver", spdlog::sinks_init_list{output, recent}, pool,
                                                        spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_level(spdlog::level::from_str(settings.log_level));
+  logger->set_level(spdlog::level::from_str(settings.diagnostics_level));
   spdlog::set_default_logger(std::move(logger));
 }
 
-bool reopen_log_file(const config& settings) {
-  if (settings.log_file.empty() || !output) return true;
+bool reopen_diagnostics_file(const config& settings) {
+  if (settings.diagnostics_file.empty() || !output) return true;
   std::string error;
-  if (output->reopen(settings.log_file, error)) return true;
-  spdlog::error("SIGHUP: \"logFile\" cannot be opened: {}: {}; still logging to the old file", settings.log_file, error);
+  if (output->reopen(settings.diagnostics_file, error)) return true;
+  spdlog::error("SIGHUP: \"logFile\" cannot be opened: {}: {}; still logging to the old file", settings.diagnostics_file, error);
   return false;
 }
 
-std::uint64_t log_lines_dropped() {
+std::uint64_t diagnostic_lines_dropped() {
   return (pool ? pool->overrun_counter() : 0) + lines_dropped_at_output.load(std::memory_order_relaxed);
 }
 
-std::vector<recent_warning> recent_log_warnings() { return recent ? recent->snapshot() : std::vector<recent_warning>{}; }
+std::vector<recent_warning> recent_warnings() { return recent ? recent->snapshot() : std::vector<recent_warning>{}; }
 
-void abandon_log_writes_after(steady::time_point deadline) {
+void abandon_diagnostic_writes_after(steady::time_point deadline) {
   abandon_after.store(deadline.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
-void shutdown_logging() {
+void shutdown_diagnostics() {
   // spdlog's registry and ours both hold the pool; the last reference joins its thread once the
   // queue is written out, which the deadline above bounds.
   spdlog::shutdown();
