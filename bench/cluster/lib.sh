@@ -3,7 +3,7 @@
 # edges, every process on free loopback ports with its own directory under $work, every one
 # stopped by its PID. Sourced after bench/lib.sh (free ports, terminate_daemon); the caller sets
 # `work` (a directory) and DAEMON (the eventserver binary).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # work and DAEMON are the caller's
 
 nats_pids=()   # one per node, "" once killed
 nats_names=()  # server names n1..n3

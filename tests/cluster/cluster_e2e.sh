@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015,SC2154  # `A && B || fail`: fail exits; pick_ports sets the ports
 # The cluster end to end: nats-server, one ingest, three edges, and followermaze driving the
 # ingest's source port with its clients spread over the edges (TCP and WebSocket,
 # --clientPorts/--wsPorts; a client whose connection breaks resumes on the next edge). Passes
