@@ -27,7 +27,9 @@ constexpr std::size_t snapshot_users_per_step = 512;
 // Encoded bytes handed to the writing thread at once.
 constexpr std::size_t snapshot_write_bytes = 256 * 1024;
 
-cluster::stream_settings cluster_stream(const config& settings) {
+}  // namespace
+
+cluster::stream_settings cluster_stream_settings(const config& settings) {
   cluster::stream_settings out;
   out.servers = settings.cluster_servers;
   out.creds_file = settings.cluster_creds_file;
@@ -42,12 +44,10 @@ cluster::stream_settings cluster_stream(const config& settings) {
   return out;
 }
 
-}  // namespace
-
 std::unique_ptr<storage::event_log> make_event_log(const config& settings, storage::post_fn post) {
   if (settings.cluster_role == cluster_role_kind::ingest) {
     cluster::jetstream_event_log_settings ingest;
-    ingest.stream = cluster_stream(settings);
+    ingest.stream = cluster_stream_settings(settings);
     return std::make_unique<cluster::jetstream_event_log>(std::move(ingest), std::move(post));
   }
   if (!settings.data_dir.empty()) {

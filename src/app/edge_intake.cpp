@@ -4,23 +4,12 @@
 
 #include <utility>
 
+#include "eventserver/app/durable_log.hpp"
 #include "eventserver/storage/batch_format.hpp"
 
 namespace eventserver {
 
 namespace {
-
-cluster::stream_settings stream_of(const config& settings) {
-  cluster::stream_settings stream;
-  stream.servers = settings.cluster_servers;
-  stream.creds_file = settings.cluster_creds_file;
-  stream.name = settings.cluster_stream;
-  stream.subject = settings.cluster_subject;
-  stream.replicas = static_cast<int>(settings.cluster_replicas);
-  stream.duplicates_window = std::chrono::duration_cast<std::chrono::seconds>(settings.cluster_duplicates_window);
-  stream.timeout = settings.cluster_request_timeout;
-  return stream;
-}
 
 // Whether everything up to `end` is applied at `applied`.
 bool reached(log_position applied, log_position end) noexcept {
@@ -52,7 +41,7 @@ void edge_intake::start(log_position local) {
   cluster::edge_feed::handlers handlers{std::move(post), [this](cluster::stored_batch&& b) { on_batch(std::move(b)); },
                                         [this](std::string why) { halt(std::move(why), false); },
                                         [this](std::string failing) { on_failing(std::move(failing)); }};
-  feed_ = std::make_unique<cluster::edge_feed>(stream_of(settings_), cluster::follow_position{local.epoch, local.seq},
+  feed_ = std::make_unique<cluster::edge_feed>(cluster_stream_settings(settings_), cluster::follow_position{local.epoch, local.seq},
                                                std::move(handlers), feed_settings_);
 }
 
