@@ -1,4 +1,4 @@
-# Helpers shared by the bench scripts (bench/e2e/run.sh, bench/scale/run.sh, bench/soak/run.sh).
+# Helpers shared by the bench scripts (bench/e2e, floor, latency, scale, soak and others).
 # Sourced, not run: it only defines functions. Their messages say "run.sh:" like the scripts' own.
 # shellcheck shell=bash
 
@@ -64,6 +64,34 @@ terminate_daemon() {
   fi
   wait "$pid" 2>/dev/null || status=$?
   return "$status"
+}
+
+# harness_against DAEMON WORK METRICS: one harness run ($HARNESS with $HARNESS_ARGS, against
+# $CONFIG) on DAEMON with free loopback ports, clientListenerAddress 127.0.0.1, an admin port and
+# a fresh dataDir under WORK. Prints the harness's RESULT line (nothing if the harness failed);
+# leaves /metrics at the end of the run in METRICS and the daemon's log in WORK/daemon.log.
+harness_against() {
+  local daemon=$1 work=$2 metrics=$3 event_port client_port admin_port data pid
+  pick_ports event_port client_port admin_port
+  data=$(mktemp -d -p "$work")
+  jq --argjson e "$event_port" --argjson c "$client_port" --argjson a "$admin_port" --arg d "$data" \
+    '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
+     | .adminListenerPort = $a | .dataDir = $d' "$CONFIG" >"$work/config.json"
+  "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q "listening for event sources" "$work/daemon.log" && break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086  # HARNESS_ARGS is a list of flags
+  "$HARNESS" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --daemonPid="$pid" \
+    $HARNESS_ARGS | grep '^RESULT' || true
+  exec 3<>"/dev/tcp/127.0.0.1/$admin_port"
+  printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+  cat <&3 >"$metrics"
+  exec 3<&-
+  terminate_daemon "$pid" >/dev/null || true
+  rm -rf "$data"
 }
 
 # daemon_totals LOG: print the daemon's shutdown `totals:` line from LOG, without its time and

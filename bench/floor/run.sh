@@ -40,28 +40,9 @@ metric() { awk -v name="$1" '$1 == name { printf "%.0f\n", $2 }' "$2"; }
 
 # run_daemon DAEMON: one harness run against DAEMON; sets result (the RESULT line) and metrics.
 run_daemon() {
-  local daemon=$1 event_port client_port admin_port data pid
-  pick_ports event_port client_port admin_port
-  data=$(mktemp -d -p "$work")
-  jq --argjson e "$event_port" --argjson c "$client_port" --argjson a "$admin_port" --arg d "$data" \
-    '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
-     | .adminListenerPort = $a | .dataDir = $d' "$CONFIG" >"$work/config.json"
-  "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do
-    grep -q "listening for event sources" "$work/daemon.log" && break
-    sleep 0.1
-  done
-  # shellcheck disable=SC2086  # HARNESS_ARGS is a list of flags
-  result=$("$HARNESS" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --daemonPid="$pid" \
-    $HARNESS_ARGS | grep '^RESULT' || true)
+  local daemon=$1
   metrics="$work/metrics.txt"
-  exec 3<>"/dev/tcp/127.0.0.1/$admin_port"
-  printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
-  cat <&3 >"$metrics"
-  exec 3<&-
-  terminate_daemon "$pid" || true
-  rm -rf "$data"
+  result=$(harness_against "$daemon" "$work" "$metrics")
   if [[ -z "$result" ]]; then
     echo "run.sh: the harness failed against $daemon; daemon log:" >&2
     tail -n 5 "$work/daemon.log" >&2
