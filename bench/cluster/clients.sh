@@ -208,6 +208,11 @@ done
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- Figures, read before the daemons stop ----------------------------------------------------
+# cpu_split PID: "total (user U, sys S)" seconds from /proc/PID/stat.
+cpu_split() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f (user %.2f, sys %.2f)", ($12 + $13) / hz, $12 / hz, $13 / hz }' \
+    "/proc/$1/stat" 2>/dev/null || echo na
+}
 vmhwm_mb() { awk '$1 == "VmHWM:" { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo na; }
 process_rows=()
 edge_rows=()
@@ -216,12 +221,12 @@ for ((e = 0; e < EDGES; e++)); do
   pid=${role_pid[edge$e]}
   delivered=$(metric "edge$e" eventserver_notifications_delivered_total)
   delivered_total=$((delivered_total + ${delivered:-0}))
-  edge_rows+=("| edge$e | ${peak[e]:-0} | ${delivered:-na} | $(metric "edge$e" eventserver_edge_stream_applied_sequence) |")
-  process_rows+=("| edge$e | $(cpu_seconds "$pid") | $(vmhwm_mb "$pid") |")
+  edge_rows+=("| edge$e | ${peak[e]:-0} | ${delivered:-na} | $(metric "edge$e" eventserver_events_processed_total) in $(metric "edge$e" eventserver_edge_batches_total) batches |")
+  process_rows+=("| edge$e | $(cpu_split "$pid") | $(vmhwm_mb "$pid") |")
 done
 ingest_events=$(metric ingest eventserver_events_processed_total)
-process_rows+=("| ingest | $(cpu_seconds "${role_pid[ingest]}") | $(vmhwm_mb "${role_pid[ingest]}") |")
-process_rows+=("| nats-server | $(cpu_seconds "${nats_pids[0]}") | $(vmhwm_mb "${nats_pids[0]}") |")
+process_rows+=("| ingest | $(cpu_split "${role_pid[ingest]}") | $(vmhwm_mb "${role_pid[ingest]}") |")
+process_rows+=("| nats-server | $(cpu_split "${nats_pids[0]}") | $(vmhwm_mb "${nats_pids[0]}") |")
 edge_stops=$(grep -h -m1 "this edge stops" "$work"/edge*.log 2>/dev/null | head -n 1 || true)
 stop_cluster
 
@@ -234,7 +239,7 @@ for ((k = 0; k < PROCS; k++)); do
   result=$(grep '^RESULT ' "$log" | tail -n 1 || true)
   # time's last line (a failed command's status line comes first).
   read -r _ user sys rss_kb < <(tail -n 1 "$work/harness$k.time" 2>/dev/null) || { user=0 sys=0 rss_kb=0; }
-  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f (user %.2f, sys %.2f)", u + s, u, s }')
   role=$([[ $k == 0 ]] && echo "sender" || echo "observer")
   notes=$(sed -nE 's/.* notifications=([0-9]+).*/\1/p' <<<"$result")
   # An observer that expected nothing could pass before the stream reached it.
@@ -295,7 +300,7 @@ md="$RESULTS_DIR/cluster_clients.md"
   echo
   echo "Timings: $timings."
   echo
-  echo "| edge | most client connections held (sampled) | notifications delivered | stream messages applied |"
+  echo "| edge | most client connections held (sampled) | notifications delivered | events applied from the stream |"
   echo "|---|---:|---:|---:|"
   printf '%s\n' "${edge_rows[@]}"
   echo
