@@ -3,9 +3,9 @@
 # followermaze process sends the stream, two others (--observe) verify their share of the users
 # from the stream they generate themselves; all three spread their connections over three edges.
 # The sender settles 1.5 s before its first event: the window in which the script sees the edges
-# hold every connection at once. Passes when the script does (every harness process verified every notification it was owed,
-# and together every line the edges delivered) and its results show every connection held and
-# all three processes passed, each having verified notifications.
+# hold every connection at once. Passes when the script does (every harness process verified
+# every notification it was owed, and together every line the edges delivered) and its results
+# show every connection held and all three processes passed, each having verified notifications.
 # usage: clients_test.sh SOURCE_DIR EVENTSERVER FOLLOWERMAZE
 # Exit 77 (skipped) when nats-server is not installed.
 set -euo pipefail
