@@ -114,7 +114,7 @@ role_config "$work/ingest.json" ingest "$event_port" 0 0 "$ingest_admin" 1
 start_role ingest "$work/ingest.json" "$ingest_admin" || fail_setup "the ingest did not start"
 client_ports=()
 for ((e = 0; e < EDGES; e++)); do
-  pick_ports client ws admin
+  pick_ports client admin
   client_ports+=("$client")
   ROLE_MAX_CLIENTS=$MAX_PER_EDGE role_config "$work/edge$e.json" edge 0 "$client" 0 "$admin" 1
   start_role "edge$e" "$work/edge$e.json" "$admin" || fail_setup "edge$e did not start"
