@@ -102,6 +102,8 @@ cleanup() {
   if [[ "${KEEP_LOGS:-0}" == 1 ]]; then echo "clients.sh: logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+# A signal (Ctrl-C, a closed pipe on stdout) exits through the EXIT trap too, so nothing is left.
+trap 'exit 130' INT TERM HUP PIPE
 fail_setup() {
   echo "clients.sh: $*" >&2
   exit 1
