@@ -94,7 +94,7 @@ kill_nats_node() {
 
 # role_config FILE ROLE EVENT_PORT CLIENT_PORT WS_PORT ADMIN_PORT REPLICAS [EXTRA_JSON]: the
 # daemon's config for an ingest (EVENT_PORT) or an edge (CLIENT_PORT, WS_PORT, its dataDir beside
-# FILE). EXTRA_JSON: more keys, each followed by a comma.
+# FILE). EXTRA_JSON: more keys, each followed by a comma. ROLE_MAX_CLIENTS: maxClients (default 2000).
 role_config() {
   local file=$1 role=$2 event=$3 client=$4 ws=$5 admin=$6 replicas=$7 extra=${8:-}
   local ports
@@ -109,7 +109,7 @@ role_config() {
 {
   $ports
   "adminListenerAddress": "127.0.0.1", "adminListenerPort": $admin,
-  "maxClients": 2000, $extra
+  "maxClients": ${ROLE_MAX_CLIENTS:-2000}, $extra
   "clusterRole": "$role", "clusterServers": "$nats_urls", "clusterReplicas": $replicas,
   "clusterRequestTimeoutMs": 2000, "clusterDuplicatesWindowMs": 120000,
   "logLevel": "info"
@@ -141,9 +141,12 @@ kill_role() {
   role_pid[$1]=""
 }
 
-# metric NAME METRIC: METRIC's value on NAME's /metrics (nothing if it does not answer).
+# metric NAME METRIC: METRIC's value on NAME's /metrics (nothing if it does not answer within 1 s).
+# Never fails, so a caller's `set -e` and pipefail survive a busy daemon; awk reads to the end
+# (an early exit would fail curl's write).
 metric() {
-  curl -fs --max-time 1 "http://127.0.0.1:${role_admin[$1]}/metrics" | awk -v m="$2" '$1 == m { print $2; exit }'
+  { curl -fs --max-time 1 "http://127.0.0.1:${role_admin[$1]}/metrics" || true; } |
+    awk -v m="$2" '$1 == m && !seen { print $2; seen = 1 }'
 }
 
 # cpu_seconds PID: utime + stime of PID so far (from /proc/PID/stat; 0 when gone).

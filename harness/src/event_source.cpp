@@ -690,7 +690,23 @@ void event_source::pace() {
   }
 }
 
+void event_source::publish_unsent_chunk() {
+  channel_.publish(chunk_, 0, chunk_->staged.size(), now_ns(), /*last=*/true);
+  chunk_ = nullptr;
+  report_.events = generator_.generated();
+  report_.bytes += used_;
+  state_.events_sent.store(report_.events, std::memory_order_relaxed);
+}
+
 void event_source::run() {
+  if (opts_.observe) {
+    report_.start_ns = now_ns();
+    while (!state_.stopping() && wait_for_verifier() && build_chunk()) publish_unsent_chunk();
+    report_.end_ns = now_ns();
+    channel_.close();
+    state_.source_done.store(true, std::memory_order_release);
+    return;
+  }
   const bool survive = opts_.survive_restarts;
   if (open_first_connection()) {
     report_.start_ns = now_ns();

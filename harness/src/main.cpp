@@ -71,6 +71,12 @@ plan make_plan(const options& opts) {
   // Garbage: a third of the garbage rate's lines carry a fresh sequence number (bad body).
   p.settings.bad_body_rate = opts.chaos_garbage;
   p.connected = choose_connected_users(opts.number_of_users, opts.concurrency_level, opts.random_seed);
+  if (opts.shard_count > 1) {
+    // Every shard_count-th from shard_index: the processes of a sharded run share the choice out.
+    std::vector<user_id> share;
+    for (std::size_t i = opts.shard_index; i < p.connected.size(); i += opts.shard_count) share.push_back(p.connected[i]);
+    p.connected = std::move(share);
+  }
   if (opts.chaos_stuck_readers > 0) {
     p.settings.first_stuck_user = opts.number_of_users + 1;
     p.settings.stuck_users = opts.chaos_stuck_readers;
@@ -287,13 +293,23 @@ int run(const options& opts) {
              src.bytes, opts.mix_name);
   fmt::print("notifications {} verified: {} notifications/s, to {} connections of {} users ({} users in all)\n",
              cli.verified, rate(notes_per_s), model.connection_count(), p.connected.size(), opts.number_of_users);
-  fmt::print("latency       batch written -> line received: p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us{}\n",
-             us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
-             cli.slow_readers + cli.reconnect_clients + cli.ws_clients > 0
-                 ? fmt::format(" ({} connections: not the slow readers, the chaos-reconnect ones nor the WebSocket ones)",
-                               model.connection_count() - cli.slow_readers - cli.reconnect_clients -
-                                   (cli.ws_clients - cli.ws_slow - cli.ws_reconnecting))
-                 : std::string());
+  if (opts.observe) {
+    fmt::print("latency       not measured: another process sends the stream (--observe)\n");
+  } else {
+    fmt::print("latency       batch written -> line received: p50 {:.0f} us, p99 {:.0f} us, max {:.0f} us{}\n",
+               us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
+               cli.slow_readers + cli.reconnect_clients + cli.ws_clients > 0
+                   ? fmt::format(" ({} connections: not the slow readers, the chaos-reconnect ones nor the WebSocket "
+                                 "ones)",
+                                 model.connection_count() - cli.slow_readers - cli.reconnect_clients -
+                                     (cli.ws_clients - cli.ws_slow - cli.ws_reconnecting))
+                   : std::string());
+  }
+  if (opts.shard_count > 1) {
+    fmt::print("shard         {} of {}: {} of the {} connected users{}\n", opts.shard_index, opts.shard_count,
+               p.connected.size(), opts.concurrency_level,
+               opts.observe ? "; the stream generated here, sent by another process" : "; this process sends the stream");
+  }
   const double slow_finish_s =
       cli.slow_end_ns != 0 && src.start_ns != 0 ? static_cast<double>(cli.slow_end_ns - src.start_ns) / 1e9 : 0.0;
   if (cli.slow_readers > 0) {
@@ -405,10 +421,14 @@ int run(const options& opts) {
     more += fmt::format(" ws_clients={} ws_p50_us={:.0f} ws_p99_us={:.0f} ws_max_us={:.0f}", cli.ws_clients,
                         us(cli.ws_latency.percentile(50)), us(cli.ws_latency.percentile(99)), us(cli.ws_latency.max()));
   }
+  const auto latency_us = [&](std::uint64_t ns) {
+    return opts.observe ? std::string("na") : fmt::format("{:.0f}", us(ns));
+  };
   fmt::print("RESULT events={} clients={} notifications={} wall_s={:.3f} events_per_s={:.0f} notif_per_s={:.0f} "
-             "p50_us={:.0f} p99_us={:.0f} max_us={:.0f} daemon_cpu_s={} daemon_peak_rss_kb={}{}\n",
+             "p50_us={} p99_us={} max_us={} daemon_cpu_s={} daemon_peak_rss_kb={}{}\n",
              src.events, p.connected.size(), cli.verified, wall, events_per_s, notes_per_s,
-             us(cli.latency.percentile(50)), us(cli.latency.percentile(99)), us(cli.latency.max()),
+             latency_us(cli.latency.percentile(50)), latency_us(cli.latency.percentile(99)),
+             latency_us(cli.latency.max()),
              have_daemon ? fmt::format("{:.2f}", daemon.cpu_seconds) : std::string("na"),
              have_daemon ? std::to_string(daemon.peak_rss_kb) : std::string("na"), more);
   std::fflush(stdout);

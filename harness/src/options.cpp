@@ -107,6 +107,19 @@ setter port_list(std::vector<std::uint16_t> options::*field) {
   };
 }
 
+// --shard=K/N: 0 <= K < N.
+std::string set_shard(options& o, std::string_view value) {
+  const auto slash = value.find('/');
+  const auto index = parse_u64(value.substr(0, slash));
+  const auto count = slash == std::string_view::npos ? std::nullopt : parse_u64(value.substr(slash + 1));
+  if (!index || !count || *count == 0 || *count > 1'000'000 || *index >= *count) {
+    return "must be K/N with 0 <= K < N <= 1000000, got \"" + std::string(value) + "\"";
+  }
+  o.shard_index = static_cast<std::uint32_t>(*index);
+  o.shard_count = static_cast<std::uint32_t>(*count);
+  return {};
+}
+
 setter text(std::string options::*field) {
   return [field](options& o, std::string_view v) {
     o.*field = std::string(v);
@@ -243,6 +256,15 @@ const std::vector<option_spec>& specs() {
        port_list(&options::client_ports)},
       {"wsPorts", "PORT,...", "the same for the WebSocket clients (instead of wsListenerPort)",
        port_list(&options::ws_ports)},
+      {"shard", "K/N",
+       "connect only the K-th of N shares of the connected users (every N-th of the seeded choice, from the K-th; "
+       "K from 0): N processes with the same stream options hold more connections than one may open",
+       set_shard},
+      {"observe", "",
+       "send no events: another process with the same stream options (seed, totalEvents, numberOfUsers, "
+       "concurrencyLevel, avgFollows, mix, chaos-garbage) sends them; verify this process's connections against "
+       "the stream generated here (latency is not measured)",
+       boolean(&options::observe)},
       {"tls", "",
        "every client connection (TCP and WebSocket) over TLS, the server's certificate checked against --tls-ca and "
        "the host; the event source stays plain TCP",
@@ -337,6 +359,22 @@ std::string apply_daemon_config(options& o, bool event_port_flag, bool client_po
     }
     o.chaos_stuck_timeout_ms = static_cast<std::uint32_t>(value.get<std::uint64_t>());
   }
+  return {};
+}
+
+// A stuck reader's user id and its traffic are the source's: with shards they would be connected
+// once per process. An observer sends nothing, so the source-side modes have nothing to act on.
+std::string check_shards(const options& o) {
+  if (o.shard_count > o.concurrency_level) {
+    return "shard: " + std::to_string(o.shard_count) + " shares of concurrencyLevel " +
+           std::to_string(o.concurrency_level) + " would leave some empty";
+  }
+  if (o.shard_count > 1 && o.chaos_stuck_readers > 0) return "chaos-stuck-readers cannot be sharded";
+  if (!o.observe) return {};
+  if (o.chaos_stuck_readers > 0) return "observe: chaos-stuck-readers needs the source";
+  if (o.chaos_reconnect > 0) return "observe: chaos-reconnect is the source's";
+  if (o.survive_restarts) return "observe: survive-restarts needs the source's durable positions";
+  if (o.max_rate > 0) return "observe: maxRate paces the source";
   return {};
 }
 
@@ -472,6 +510,10 @@ parse_outcome parse_options(const env_lookup& env, std::span<const std::string_v
                     std::to_string(verified) + ")";
     return outcome;
   }
+  if (auto error = check_shards(o); !error.empty()) {
+    outcome.error = std::move(error);
+    return outcome;
+  }
   if (auto error = check_tls(o); !error.empty()) {
     outcome.error = std::move(error);
     return outcome;
@@ -540,7 +582,7 @@ std::string usage_text() {
           "slow_p99_us= slow_max_us= slow_finish_s= (chaos-slow-readers), client_resumes=\n"
           "(chaos-client-reconnect, survive-restarts), source_recoveries= resent_bytes=\n"
           "(survive-restarts), ws_clients= ws_p50_us= ws_p99_us= ws_max_us= (ws-clients: the\n"
-          "steady WebSocket clients' latency).\n";
+          "steady WebSocket clients' latency). With --observe p50_us, p99_us and max_us are na.\n";
   return text.str();
 }
 

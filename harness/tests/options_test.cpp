@@ -285,6 +285,30 @@ TEST(Options, ClientsSpreadOverSeveralPorts) {
   EXPECT_NE(usage_text().find("--clientPorts=PORT,..."), std::string::npos);
 }
 
+TEST(Options, ShardsAndObserversShareOneStream) {
+  const auto plain = parse({});
+  EXPECT_EQ(plain.opts.shard_index, 0U);
+  EXPECT_EQ(plain.opts.shard_count, 1U);
+  EXPECT_FALSE(plain.opts.observe);
+  auto outcome = parse({}, {"--concurrencyLevel=9", "--shard=2/3", "--observe"});
+  ASSERT_EQ(outcome.error, "");
+  EXPECT_EQ(outcome.opts.shard_index, 2U);
+  EXPECT_EQ(outcome.opts.shard_count, 3U);
+  EXPECT_TRUE(outcome.opts.observe);
+  for (const char* bad : {"--shard=3/3", "--shard=1/0", "--shard=1", "--shard=/2", "--shard=1/", "--shard=a/2"}) {
+    EXPECT_NE(parse({}, {bad}).error, "") << bad;
+  }
+  EXPECT_EQ(parse({}, {"--concurrencyLevel=2", "--shard=0/3"}).error,
+            "shard: 3 shares of concurrencyLevel 2 would leave some empty");
+  EXPECT_EQ(parse({}, {"--shard=0/2", "--chaos-stuck-readers=1"}).error, "chaos-stuck-readers cannot be sharded");
+  // An observer sends nothing: the source's own modes are refused.
+  EXPECT_EQ(parse({}, {"--observe", "--survive-restarts"}).error,
+            "observe: survive-restarts needs the source's durable positions");
+  EXPECT_EQ(parse({}, {"--observe", "--chaos-reconnect=2"}).error, "observe: chaos-reconnect is the source's");
+  EXPECT_EQ(parse({}, {"--observe", "--maxRate=1000"}).error, "observe: maxRate paces the source");
+  EXPECT_EQ(parse({}, {"--observe", "--chaos-client-reconnect=3", "--chaos-garbage=0.01"}).error, "");
+}
+
 TEST(Options, TlsNeedsACaAndGoesWithItsFiles) {
   auto outcome = parse({}, {"--tls", "--tls-ca=/ca.pem", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-server-name=localhost"});
   ASSERT_EQ(outcome.error, "");

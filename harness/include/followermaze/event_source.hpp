@@ -88,7 +88,8 @@ class event_source {
   event_source(const event_source&) = delete;
   event_source& operator=(const event_source&) = delete;
 
-  // The thread body: stream everything, publish every expectation, close the channel.
+  // The thread body: stream everything, publish every expectation, close the channel. With
+  // --observe: generate and publish only, paced by this process's verifier (wait_for_verifier).
   void run();
 
   const source_report& report() const noexcept { return report_; }
@@ -111,6 +112,8 @@ class event_source {
 
   bool build_chunk();
   bool send_chunk();
+  // --observe: another process sends the stream; the chunk's expectations hold as it is built.
+  void publish_unsent_chunk();
   bool wait_for_verifier();
   void pace();
   bool open_first_connection();

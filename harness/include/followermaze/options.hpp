@@ -70,6 +70,15 @@ struct options {
   std::vector<std::uint16_t> client_ports;
   std::vector<std::uint16_t> ws_ports;
 
+  // Several harness processes verifying one stream, to hold more connections than one process
+  // may open (bench/cluster/clients.sh): this one connects every shard_count-th user of the
+  // seeded choice of concurrency_level, from the shard_index-th. With observe it sends nothing:
+  // another process (the same stream options) sends the stream, and this one generates the same
+  // stream, in step with its own clients, to know what each of them must receive.
+  std::uint32_t shard_index = 0;
+  std::uint32_t shard_count = 1;
+  bool observe = false;
+
   // TLS on every client connection (TCP and WebSocket); the event source stays plain TCP.
   bool tls = false;
   std::string tls_ca_file;
