@@ -575,7 +575,9 @@ bool server::connz_slice(connz_build& build, std::size_t max_connections) const 
     build.after = rest[i]->serial();
   }
   if (take != 0 && take < rest.size() && build.listed < query.limit) return false;  // more: the next slice
-  render_connz_tail(build.body, build.listed, build.passed + (rest.size() - take), query.offset, processed_head);
+  const std::optional<edge_status> edge = edge_ ? std::optional(edge_->status()) : std::nullopt;
+  render_connz_tail(build.body, build.listed, build.passed + (rest.size() - take), query.offset, processed_head,
+                    edge ? &*edge : nullptr);
   return true;
 }
 

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
+#include <nlohmann/json.hpp>
+
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -95,6 +97,11 @@ class edge_daemon {
   int status(const std::string& path) { return ts::http_request(admin_port_, "GET " + path + " HTTP/1.1").status; }
   std::optional<double> metric(const std::string& sample) {
     return ts::metric(ts::http_request(admin_port_, "GET /metrics HTTP/1.1").body, sample);
+  }
+  nlohmann::json connz() { return nlohmann::json::parse(ts::http_request(admin_port_, "GET /connz HTTP/1.1").body); }
+  // Waits (bounded) until /connz's "edge" object has `value` at `field`.
+  bool connz_edge_reaches(const std::string& field, const nlohmann::json& value) {
+    return ts::wait_for([&] { return connz()["edge"][field] == value; }, 3 * ts::wait_bound);
   }
   // Waits (bounded) until `sample` reads `value`.
   bool metric_reaches(const std::string& sample, double value) {
@@ -312,8 +319,21 @@ TEST_F(EdgeDaemon, ANatsServerRestartKeepsClientsAndTheEdgeCatchesUp) {
   EXPECT_EQ(c.status, complete(0));
   ASSERT_TRUE(ts::receives(c.conn, model_.notifications(2, 1, 300)));
 
+  // /connz carries the edge's lag beside its connections: caught up, six messages applied.
+  EXPECT_TRUE(edge.connz_edge_reaches("applied_stream_seq", 6)) << edge.connz().dump();
+  const auto caught_up = edge.connz();
+  EXPECT_EQ(caught_up["count"], 1);
+  EXPECT_EQ(caught_up["edge"]["stream"], "EVENTS");
+  EXPECT_EQ(caught_up["edge"]["state"], "following");
+  EXPECT_EQ(caught_up["edge"]["lag_known"], true);
+  EXPECT_EQ(caught_up["edge"]["stream_last_seq"], 6);
+  EXPECT_EQ(caught_up["edge"]["lag_events"], 0);
+  EXPECT_EQ(caught_up["edge"]["lag_seconds"], 0);
+
   server_.kill(SIGKILL);
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_stream_unreachable", 1));
+  EXPECT_TRUE(edge.connz_edge_reaches("state", "unreachable"));
+  EXPECT_NE(edge.connz()["edge"]["problem"], "") << "why it cannot read the stream";
   EXPECT_TRUE(edge.says("edge: cannot read stream EVENTS")) << edge.output();
   EXPECT_EQ(c.conn.expect_no_more(), "");
   EXPECT_EQ(c.conn.status(), ts::read_status::timeout) << "the client keeps its connection (the read timed out)";
@@ -329,6 +349,12 @@ TEST_F(EdgeDaemon, ANatsServerRestartKeepsClientsAndTheEdgeCatchesUp) {
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_stream_last_sequence", 14));
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_lag_events", 0));
   EXPECT_EQ(edge.metric("eventserver_edge_stream_unreachable_total"), 1);
+  // /connz says what /metrics says.
+  EXPECT_TRUE(edge.connz_edge_reaches("applied_stream_seq", 14)) << edge.connz().dump();
+  const auto after = edge.connz()["edge"];
+  EXPECT_EQ(after["state"], "following");
+  EXPECT_EQ(after["stream_last_seq"].get<double>(), edge.metric("eventserver_edge_stream_last_sequence"));
+  EXPECT_EQ(after["lag_events"].get<double>(), edge.metric("eventserver_edge_lag_events"));
   EXPECT_EQ(edge.stop(), 0);
 }
 
