@@ -244,7 +244,7 @@ std::string render_metrics(const server_snapshot& s) {
   }
   if (const edge_status& e = s.edge; e.enabled) {
     m.gauge("eventserver_resumes_waiting",
-            "Resumes waiting (up to clusterResumeWaitMs) for a position this edge has not applied yet.",
+            "Resumes waiting (up to cluster.resumeWaitMs) for a position this edge has not applied yet.",
             s.resumes_waiting);
     m.gauge("eventserver_edge_lag_events", "Events the stream holds past what this edge has applied (as last measured).",
             e.events_behind);

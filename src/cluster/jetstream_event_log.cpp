@@ -107,7 +107,7 @@ void jetstream_event_log::start(storage::event_log_listener& listener) {
             throw cluster_settings_error(fmt::format(
                 "stream {} no longer holds the start of epoch {}: its oldest message ({}) holds numbers {}..{}; "
                 "retention or a purge cut into the current epoch, which every edge replays to rebuild the follower "
-                "graph; start a new stream (a new clusterStream, or let the producer start over at 1)",
+                "graph; start a new stream (a new cluster.stream, or let the producer start over at 1)",
                 settings.stream.name, last->epoch, first->stream_seq, first->first, first->last));
           }
         }

@@ -48,7 +48,7 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(state->options, 500);
   // A credentials file that cannot be read is a config error, not an outage to wait out.
   if (!settings.creds_file.empty() && ::access(settings.creds_file.c_str(), R_OK) != 0) {
-    throw cluster_settings_error("the NATS credentials file " + settings.creds_file + " (clusterCredsFile) cannot be read: " +
+    throw cluster_settings_error("the NATS credentials file " + settings.creds_file + " (cluster.credsFile) cannot be read: " +
                                  std::strerror(errno));
   }
   if (s == NATS_OK && !settings.creds_file.empty()) {

@@ -1,4 +1,4 @@
-// Edges (clusterRole edge) as the built daemon against a real nats-server: the test publishes
+// Edges (cluster role edge) as the built daemon against a real nats-server: the test publishes
 // the stream model's events into the JetStream stream through jetstream_log (as an ingest
 // does, from a log_pipeline), and every client of every edge must get exactly what the model
 // says a standalone daemon gives, byte for byte: after a kill -9 of an edge, across a
@@ -75,7 +75,9 @@ class publisher {
 
 const std::regex edge_listening(R"(no event-source listener .*; clients on 127\.0\.0\.1:(\d+))");
 
-// One run of the built daemon as an edge of the test's stream, on `data_dir`.
+// One run of the built daemon as an edge of the test's stream, on `data_dir`. Its config has the
+// cluster section; `more` adds top-level keys (the tests that set the resume wait use the flat
+// alias "clusterResumeWaitMs" beside the section: one setting each, so both forms are read).
 class edge_daemon {
  public:
   edge_daemon(const ts::fs::path& work, const std::string& nats_url, const ts::fs::path& data_dir, int run,
@@ -83,7 +85,7 @@ class edge_daemon {
       : admin_port_(ts::free_loopback_port()) {
     const ts::fs::path config = work / ("edge-" + std::to_string(run) + ".json");
     std::ofstream(config, std::ios::binary)
-        << R"({"clusterRole": "edge", "clusterServers": ")" << nats_url << R"(", "clusterRequestTimeoutMs": 1500, )"
+        << R"({"cluster": {"role": "edge", "servers": [")" << nats_url << R"("], "requestTimeoutMs": 1500}, )"
         << R"("eventListenerPort": 0, "clientListenerPort": 0, "clientListenerAddress": "127.0.0.1", )"
         << R"("adminListenerPort": )" << admin_port_ << R"(, "dataDir": ")" << data_dir.string() << '"'
         << (more.empty() ? "" : ", " + more) << "}";

@@ -110,7 +110,9 @@ std::vector<stored_message> read_stream(const std::string& url) {
   return ::testing::AssertionSuccess();
 }
 
-// One run of the built daemon as an ingest.
+// One run of the built daemon as an ingest. Its config uses the flat keys of earlier versions
+// ("clusterRole", ...), read as aliases of the cluster section's keys: the edge tests write the
+// section, so both forms run the daemon.
 class ingest_daemon {
  public:
   ingest_daemon(const fs::path& dir, const std::string& nats_url, int run) : admin_port_(free_loopback_port()) {
