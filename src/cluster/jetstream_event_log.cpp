@@ -76,7 +76,7 @@ void jetstream_event_log::start(storage::event_log_listener& listener) {
   listener_ = &listener;
   recovering_ = true;
   listener.note(level::info, fmt::format("ingest: opening the JetStream stream {} at {}", settings_.stream.name,
-                                         settings_.stream.servers));
+                                         shown_servers(settings_.stream.servers)));
   start_ = std::make_shared<start_job>();
   start_->post = guarded_post();
   start_thread_ = std::thread([this, job = start_, settings = settings_] {

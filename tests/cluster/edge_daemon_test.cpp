@@ -360,6 +360,40 @@ TEST_F(EdgeDaemon, ANatsServerRestartKeepsClientsAndTheEdgeCatchesUp) {
   EXPECT_EQ(edge.stop(), 0);
 }
 
+// A nats-server that asks for a token: an edge given it in the server URL follows the stream;
+// one given a wrong token keeps its clients and retries (the stream is unreachable for it),
+// saying the credentials were refused, on /metrics and /connz too, without showing the token.
+TEST_F(EdgeDaemon, ATokenInTheServerUrlIsUsedAndAWrongOneIsReportedWithoutShowingIt) {
+  ts::nats_server secured;
+  secured.use_config("authorization { token: s3cret-t0ken }\njetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(secured.start()) << secured.error();
+  const std::string host = secured.url().substr(std::string("nats://").size());
+  stream_settings with_token = settings_;
+  with_token.servers = "nats://s3cret-t0ken@" + host;
+  publisher ingest(with_token);
+  ASSERT_TRUE(ingest.publish(model_, 1, 300));
+
+  edge_daemon edge(work_.path(), with_token.servers, data("edge"), 1);
+  ASSERT_TRUE(edge.started()) << edge.output();
+  ASSERT_TRUE(edge.metric_reaches("eventserver_log_durable_sequence", 300)) << edge.output();
+  auto c = resume(edge, 5, 0);
+  EXPECT_EQ(c.status, complete(0));
+  EXPECT_TRUE(ts::receives(c.conn, model_.notifications(5, 1, 300)));
+  EXPECT_TRUE(edge.says("on nats://***@" + host)) << edge.output();
+  EXPECT_EQ(edge.output().find("s3cret-t0ken"), std::string::npos) << edge.output();
+
+  edge_daemon wrong(work_.path(), "nats://wr0ng-t0ken@" + host, data("wrong"), 2);
+  ASSERT_TRUE(wrong.started()) << wrong.output();
+  EXPECT_TRUE(wrong.says("edge: cannot read stream EVENTS (NATS at nats://***@" + host + " refused the credentials"))
+      << wrong.output();
+  EXPECT_TRUE(wrong.metric_reaches("eventserver_edge_stream_unreachable", 1));
+  EXPECT_TRUE(wrong.connz_edge_reaches("state", "unreachable"));
+  EXPECT_NE(wrong.connz()["edge"]["problem"].get<std::string>().find("refused the credentials"), std::string::npos);
+  EXPECT_EQ(wrong.output().find("wr0ng-t0ken"), std::string::npos) << wrong.output();
+  EXPECT_EQ(wrong.stop(), 0);
+  EXPECT_EQ(edge.stop(), 0);
+}
+
 }  // namespace
 }  // namespace eventserver::cluster
 
