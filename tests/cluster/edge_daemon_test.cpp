@@ -20,6 +20,7 @@
 #include "cluster/cluster_test_support.hpp"
 #include "eventserver/cluster/jetstream_log.hpp"
 #include "support/log_daemon.hpp"
+#include "support/nats_creds.hpp"
 #include "support/stream_model.hpp"
 #include "ws/ws_client.hpp"
 
@@ -391,6 +392,31 @@ TEST_F(EdgeDaemon, ATokenInTheServerUrlIsUsedAndAWrongOneIsReportedWithoutShowin
   EXPECT_NE(wrong.connz()["edge"]["problem"].get<std::string>().find("refused the credentials"), std::string::npos);
   EXPECT_EQ(wrong.output().find("wr0ng-t0ken"), std::string::npos) << wrong.output();
   EXPECT_EQ(wrong.stop(), 0);
+  EXPECT_EQ(edge.stop(), 0);
+}
+
+// NATS's operator mode: an edge given a user's .creds file (JWT and nkey seed) follows the
+// stream and serves it.
+TEST_F(EdgeDaemon, AnOperatorModeCredsFileIsUsed) {
+  const ts::nats_operator_setup trusted;
+  ts::nats_server secured;
+  secured.use_config(trusted.server_config() + "jetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(secured.start()) << secured.error();
+  const auto creds = work_.path() / "user.creds";
+  std::ofstream(creds) << trusted.creds();
+  stream_settings with_creds = settings_;
+  with_creds.servers = secured.url();
+  with_creds.creds_file = creds.string();
+  publisher ingest(with_creds);
+  ASSERT_TRUE(ingest.publish(model_, 1, 300));
+
+  edge_daemon edge(work_.path(), secured.url(), data("edge"), 1, R"("clusterCredsFile": ")" + creds.string() + "\"");
+  ASSERT_TRUE(edge.started()) << edge.output();
+  ASSERT_TRUE(edge.metric_reaches("eventserver_log_durable_sequence", 300)) << edge.output();
+  auto c = resume(edge, 6, 0);
+  EXPECT_EQ(c.status, complete(0));
+  EXPECT_TRUE(ts::receives(c.conn, model_.notifications(6, 1, 300)));
+  EXPECT_EQ(edge.metric("eventserver_edge_stream_unreachable_total"), 0);
   EXPECT_EQ(edge.stop(), 0);
 }
 

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "storage/storage_test_support.hpp"
 #include "cluster/cluster_test_support.hpp"
+#include "support/nats_creds.hpp"
 
 namespace eventserver::cluster {
 namespace {
@@ -191,6 +193,41 @@ TEST(JetStreamCredentials, AUserAndPasswordOrATokenInTheUrlAreUsedAndWrongOnesRe
         EXPECT_NE(what.find("NATS at " + shown_servers(wrong) + " refused the credentials"), std::string::npos) << what;
         EXPECT_EQ(what.find("wr0ng"), std::string::npos) << "the secret is not shown: " << what;
       }
+    }
+  }
+}
+
+// NATS's operator mode: a server that trusts an operator, and a user's .creds file (JWT and
+// nkey seed) from an account of it. cluster.credsFile opens the stream; a user JWT signed by an
+// account the server does not know, or no credentials, is refused as a settings error.
+TEST(JetStreamCredentials, AnOperatorModeCredsFileIsUsedAndAnUntrustedOneRefused) {
+  EVENTSERVER_REQUIRE_NATS_SERVER();
+  const test_support::nats_operator_setup trusted;
+  test_support::nats_server server;
+  server.use_config(trusted.server_config() + "jetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(server.start()) << server.error();
+  const test_support::temp_directory dir("eventserver-creds-test");
+  const auto good = dir.path() / "user.creds";
+  const auto untrusted = dir.path() / "untrusted.creds";
+  std::ofstream(good) << trusted.creds();
+  std::ofstream(untrusted) << trusted.creds(test_support::nkey(test_support::nkey::account_type));
+
+  stream_settings settings;
+  settings.timeout = std::chrono::milliseconds(1500);
+  settings.servers = server.url();
+  settings.creds_file = good.string();
+  {
+    jetstream_stream stream = jetstream_stream::open(settings);  // creates the stream: JetStream in the account
+    EXPECT_EQ(stream.state().messages, 0u);
+  }
+  for (const std::string& creds : {untrusted.string(), std::string()}) {
+    settings.creds_file = creds;
+    try {
+      jetstream_stream::open(settings);
+      ADD_FAILURE() << "expected cluster_settings_error with creds file '" << creds << "'";
+    } catch (const cluster_settings_error& e) {
+      EXPECT_NE(std::string(e.what()).find("NATS at " + server.url() + " refused the credentials"), std::string::npos)
+          << e.what();
     }
   }
 }
