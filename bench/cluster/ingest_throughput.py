@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # An ingest's throughput on this machine: a nats-server (R1, its own store in a temporary
-# directory) and build/eventserver with clusterRole "ingest"; one source sends N events at once
+# directory) and build/eventserver with cluster role "ingest"; one source sends N events at once
 # (a mix of broadcasts, follows, private messages and status updates) and the clock stops when
 # it is told durable|1|N, i.e. when JetStream has acknowledged every batch. Prints the wall
 # time and the CPU seconds of the ingest and of nats-server over that span.
@@ -19,7 +19,7 @@ for _ in range(500):
     time.sleep(0.01)
 url = re.search(r"nats://127\.0\.0\.1:\d+", open(d + "/" + files[0]).read()).group(0)
 cfg = d + "/c.json"
-json.dump({"eventListenerPort": 0, "adminListenerPort": 0, "clusterRole": "ingest", "clusterServers": url}, open(cfg, "w"))
+json.dump({"eventListenerPort": 0, "adminListenerPort": 0, "cluster": {"role": "ingest", "servers": [url]}}, open(cfg, "w"))
 log = open(d + "/out.log", "w")
 ing = subprocess.Popen([sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "../../build/eventserver"), "-config", cfg], stdout=log, stderr=log)
 port = None

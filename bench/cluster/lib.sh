@@ -92,12 +92,14 @@ kill_nats_node() {
   nats_pids[$1]=""
 }
 
-# role_config FILE ROLE EVENT_PORT CLIENT_PORT WS_PORT ADMIN_PORT REPLICAS [EXTRA_JSON]: the
-# daemon's config for an ingest (EVENT_PORT) or an edge (CLIENT_PORT, WS_PORT, its dataDir beside
-# FILE). EXTRA_JSON: more keys, each followed by a comma. ROLE_MAX_CLIENTS: maxClients (default 2000).
+# role_config FILE ROLE EVENT_PORT CLIENT_PORT WS_PORT ADMIN_PORT REPLICAS [EXTRA_JSON [CLUSTER_JSON]]:
+# the daemon's config for an ingest (EVENT_PORT) or an edge (CLIENT_PORT, WS_PORT, its dataDir
+# beside FILE). EXTRA_JSON: more keys, each followed by a comma; CLUSTER_JSON: more keys of the
+# cluster section, each followed by a comma. ROLE_MAX_CLIENTS: maxClients (default 2000).
 role_config() {
-  local file=$1 role=$2 event=$3 client=$4 ws=$5 admin=$6 replicas=$7 extra=${8:-}
-  local ports
+  local file=$1 role=$2 event=$3 client=$4 ws=$5 admin=$6 replicas=$7 extra=${8:-} cluster_extra=${9:-}
+  local ports servers url
+  for url in ${nats_urls//,/ }; do servers+="${servers:+, }\"$url\""; done
   if [[ "$role" == ingest ]]; then
     ports="\"eventListenerAddress\": \"127.0.0.1\", \"eventListenerPort\": $event,"
   else
@@ -110,8 +112,8 @@ role_config() {
   $ports
   "adminListenerAddress": "127.0.0.1", "adminListenerPort": $admin,
   "maxClients": ${ROLE_MAX_CLIENTS:-2000}, $extra
-  "clusterRole": "$role", "clusterServers": "$nats_urls", "clusterReplicas": $replicas,
-  "clusterRequestTimeoutMs": 2000, "clusterDuplicatesWindowMs": 120000,
+  "cluster": {"role": "$role", "servers": [$servers], "replicas": $replicas, $cluster_extra
+              "requestTimeoutMs": 2000, "duplicatesWindowMs": 120000},
   "logLevel": "info"
 }
 EOF

@@ -244,7 +244,7 @@ std::string render_metrics(const server_snapshot& s) {
   }
   if (const edge_status& e = s.edge; e.enabled) {
     m.gauge("eventserver_resumes_waiting",
-            "Resumes waiting (up to clusterResumeWaitMs) for a position this edge has not applied yet.",
+            "Resumes waiting (up to cluster.resumeWaitMs) for a position this edge has not applied yet.",
             s.resumes_waiting);
     m.gauge("eventserver_edge_lag_events", "Events the stream holds past what this edge has applied (as last measured).",
             e.events_behind);
@@ -287,18 +287,33 @@ void render_connz_connection(std::string& out, const connection_info& c, bool fi
                  c.registered ? fmt::format("{}", c.user) : std::string("null"));
 }
 
+nlohmann::ordered_json edge_json(const edge_status& e) {
+  return {{"stream", e.stream},
+          {"state", e.stopped ? "stopped" : e.unreachable ? "unreachable" : "following"},
+          {"problem", e.problem},
+          {"lag_known", e.lag_known},
+          {"lag_events", e.events_behind},
+          {"lag_seconds", e.seconds_behind},
+          {"stream_last_seq", e.stream_last_seq},
+          {"applied_stream_seq", e.taken_stream_seq}};
+}
+
 void render_connz_tail(std::string& out, std::size_t count, std::size_t total, std::size_t offset,
-                       sequence_number processed_head) {
+                       sequence_number processed_head, const edge_status* edge) {
+  // `problem` quotes NATS's error text: replaced, not thrown, where it is not UTF-8.
+  const std::string edge_line =
+      edge == nullptr ? std::string()
+                      : "  \"edge\": " + edge_json(*edge).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ",\n";
   fmt::format_to(std::back_inserter(out),
-                 "{}],\n  \"count\": {},\n  \"offset\": {},\n  \"processed_head\": {},\n  \"total\": {}\n}}\n",
-                 count == 0 ? "" : "\n  ", count, offset, processed_head, total);
+                 "{}],\n  \"count\": {},\n{}  \"offset\": {},\n  \"processed_head\": {},\n  \"total\": {}\n}}\n",
+                 count == 0 ? "" : "\n  ", count, edge_line, offset, processed_head, total);
 }
 
 std::string render_connz(const std::vector<connection_info>& page, std::size_t total, std::size_t offset,
-                         sequence_number processed_head) {
+                         sequence_number processed_head, const edge_status* edge) {
   std::string out = "{\n  \"connections\": [";
   for (std::size_t i = 0; i < page.size(); ++i) render_connz_connection(out, page[i], i == 0);
-  render_connz_tail(out, page.size(), total, offset, processed_head);
+  render_connz_tail(out, page.size(), total, offset, processed_head, edge);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <array>
 #include <functional>
 #include <limits>
+#include <map>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -30,8 +31,9 @@ namespace {
 
 using json = nlohmann::json;
 
-// A config file is flat: a value nested deeper than this is a mistake, and refusing it while
-// parsing keeps a hostile file from recursing through the stack.
+// A config file is an object of keys and one level of sections ("cluster"): a value nested
+// deeper than this is a mistake, and refusing it while parsing keeps a hostile file from
+// recursing through the stack.
 constexpr int max_nesting = 8;
 
 // The offending value as the error line shows it: JSON, cut short so the line stays one line.
@@ -84,20 +86,28 @@ std::string ip_address(std::string_view origin, std::string_view key, const json
 // every key's default and range: config's constructor applies the defaults, parse_config the
 // checks, and the tests compare the README, docs/configuration.md, config/config.json and the
 // fuzz target's round trip with it. A new key is one more row.
+//
+// A key of a section is named with its path, "cluster.role": in the file it is "role" inside
+// the object "cluster". Such a key may also have an alias, the flat name older configs used
+// ("clusterRole"), read as the same setting. Errors name a key as the file spells it, so
+// `apply` is told the spelling.
+using apply_value = std::function<void(config&, std::string_view origin, std::string_view spelled, const json&)>;
 struct key_rule {
   std::string_view key;
   json default_value;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range;  // integer keys: [min, max]
-  std::function<void(config&, std::string_view origin, const json&)> apply;
+  apply_value apply;
   std::function<json(const config&)> read;
+  std::string_view alias = {};  // "": none
+  apply_value apply_alias = {};  // the alias's own check where it takes another form; empty: `apply`
 };
 
 template <class T>
 key_rule integer_key(std::string_view key, T config::*field, std::uint64_t fallback, std::uint64_t min,
                      std::uint64_t max) {
   return {key, fallback, std::pair{min, max},
-          [key, field, min, max](config& c, std::string_view origin, const json& v) {
-            c.*field = static_cast<T>(integer_in(origin, key, v, min, max));
+          [field, min, max](config& c, std::string_view origin, std::string_view spelled, const json& v) {
+            c.*field = static_cast<T>(integer_in(origin, spelled, v, min, max));
           },
           [field](const config& c) { return json(static_cast<std::uint64_t>(c.*field)); }};
 }
@@ -105,8 +115,8 @@ key_rule integer_key(std::string_view key, T config::*field, std::uint64_t fallb
 key_rule millis_key(std::string_view key, std::chrono::milliseconds config::*field, std::uint64_t fallback,
                     std::uint64_t min, std::uint64_t max) {
   return {key, fallback, std::pair{min, max},
-          [key, field, min, max](config& c, std::string_view origin, const json& v) {
-            c.*field = std::chrono::milliseconds(static_cast<std::int64_t>(integer_in(origin, key, v, min, max)));
+          [field, min, max](config& c, std::string_view origin, std::string_view spelled, const json& v) {
+            c.*field = std::chrono::milliseconds(static_cast<std::int64_t>(integer_in(origin, spelled, v, min, max)));
           },
           [field](const config& c) { return json((c.*field).count()); }};
 }
@@ -130,7 +140,7 @@ std::function<json(const config&)> read_string(std::string config::*field) {
 
 key_rule address_key(std::string_view key, std::string config::*field, std::string_view fallback) {
   return {key, std::string(fallback), std::nullopt,
-          [key, field](config& c, std::string_view o, const json& v) { c.*field = ip_address(o, key, v); },
+          [field](config& c, std::string_view o, std::string_view spelled, const json& v) { c.*field = ip_address(o, spelled, v); },
           read_string(field)};
 }
 
@@ -138,8 +148,8 @@ key_rule address_key(std::string_view key, std::string config::*field, std::stri
 key_rule optional_port_key(std::string_view key, std::uint16_t config::*port, bool config::*enabled,
                            std::uint64_t fallback) {
   return {key, fallback, std::pair{std::uint64_t{0}, port_max},
-          [key, port, enabled](config& c, std::string_view o, const json& v) {
-            c.*port = static_cast<std::uint16_t>(integer_in(o, key, v, 0, port_max));
+          [port, enabled](config& c, std::string_view o, std::string_view spelled, const json& v) {
+            c.*port = static_cast<std::uint16_t>(integer_in(o, spelled, v, 0, port_max));
             c.*enabled = c.*port != 0;
           },
           [port, enabled](const config& c) { return json(c.*enabled ? c.*port : 0); }};
@@ -147,8 +157,8 @@ key_rule optional_port_key(std::string_view key, std::uint16_t config::*port, bo
 
 key_rule bool_key(std::string_view key, bool config::*field, bool fallback) {
   return {key, fallback, std::nullopt,
-          [key, field](config& c, std::string_view o, const json& v) {
-            if (!v.is_boolean()) fail(o, key, "must be true or false", v);
+          [field](config& c, std::string_view o, std::string_view spelled, const json& v) {
+            if (!v.is_boolean()) fail(o, spelled, "must be true or false", v);
             c.*field = v.get<bool>();
           },
           [field](const config& c) { return json(c.*field); }};
@@ -158,8 +168,8 @@ key_rule bool_key(std::string_view key, bool config::*field, bool fallback) {
 key_rule path_key(std::string_view key, std::string config::*field, std::string_view problem = "must be a file path (a string; \"\" for none)",
                   std::size_t max_bytes = 4096) {
   return {key, "", std::nullopt,
-          [key, field, problem, max_bytes](config& c, std::string_view o, const json& v) {
-            if (!v.is_string() || v.get<std::string>().size() > max_bytes) fail(o, key, problem, v);
+          [field, problem, max_bytes](config& c, std::string_view o, std::string_view spelled, const json& v) {
+            if (!v.is_string() || v.get<std::string>().size() > max_bytes) fail(o, spelled, problem, v);
             c.*field = v.get<std::string>();
           },
           read_string(field)};
@@ -167,8 +177,8 @@ key_rule path_key(std::string_view key, std::string config::*field, std::string_
 
 key_rule string_key(std::string_view key, std::string config::*field, std::string_view fallback = "") {
   return {key, std::string(fallback), std::nullopt,
-          [key, field](config& c, std::string_view o, const json& v) {
-            if (!v.is_string() || v.get<std::string>().size() > 1024) fail(o, key, "must be a string of at most 1024 bytes", v);
+          [field](config& c, std::string_view o, std::string_view spelled, const json& v) {
+            if (!v.is_string() || v.get<std::string>().size() > 1024) fail(o, spelled, "must be a string of at most 1024 bytes", v);
             c.*field = v.get<std::string>();
           },
           read_string(field)};
@@ -178,11 +188,11 @@ key_rule string_key(std::string_view key, std::string config::*field, std::strin
 // tokens joined by '.': no wildcards, no spaces, nothing NATS would read as more than one name.
 key_rule name_key(std::string_view key, std::string config::*field, std::string_view fallback, bool dotted) {
   return {key, std::string(fallback), std::nullopt,
-          [key, field, dotted](config& c, std::string_view o, const json& v) {
+          [field, dotted](config& c, std::string_view o, std::string_view spelled, const json& v) {
             const std::string_view problem = dotted ? "must be a NATS subject of letters, digits, '-' and '_' in tokens "
                                                       "joined by '.' (no wildcards), at most 255 bytes"
                                                     : "must be a stream name of letters, digits, '-' and '_', at most 255 bytes";
-            if (!v.is_string()) fail(o, key, problem, v);
+            if (!v.is_string()) fail(o, spelled, problem, v);
             const auto text = v.get<std::string>();
             bool token_empty = true;
             for (const char ch : text) {
@@ -193,10 +203,10 @@ key_rule name_key(std::string_view key, std::string config::*field, std::string_
               } else if (dotted && ch == '.' && !token_empty) {
                 token_empty = true;
               } else {
-                fail(o, key, problem, v);
+                fail(o, spelled, problem, v);
               }
             }
-            if (token_empty || text.size() > 255) fail(o, key, problem, v);
+            if (token_empty || text.size() > 255) fail(o, spelled, problem, v);
             c.*field = text;
           },
           read_string(field)};
@@ -209,8 +219,8 @@ key_rule one_of_key(std::string_view key, std::string config::*field, std::strin
     for (const auto choice : choices) problem.append(problem.back() == 'f' ? " \"" : ", \"").append(choice).append("\"");
   }
   return {key, std::string(fallback), std::nullopt,
-          [key, field, values = std::vector<std::string_view>(choices), problem](config& c, std::string_view origin,
-                                                                               const json& v) {
+          [field, values = std::vector<std::string_view>(choices), problem](config& c, std::string_view origin,
+                                                                               std::string_view spelled, const json& v) {
             if (v.is_string()) {
               const auto text = v.get<std::string>();
               for (const auto value : values) {
@@ -220,7 +230,7 @@ key_rule one_of_key(std::string_view key, std::string config::*field, std::strin
                 }
               }
             }
-            fail(origin, key, problem, v);
+            fail(origin, spelled, problem, v);
           },
           read_string(field)};
 }
@@ -235,7 +245,7 @@ key_rule enum_key(std::string_view key, E config::*field, std::string_view fallb
   }
   std::vector<std::pair<std::string_view, E>> values(choices);
   return {key, std::string(fallback), std::nullopt,
-          [key, field, values, problem](config& c, std::string_view origin, const json& v) {
+          [field, values, problem](config& c, std::string_view origin, std::string_view spelled, const json& v) {
             if (v.is_string()) {
               const auto text = v.get<std::string>();
               for (const auto& [name, value] : values) {
@@ -245,7 +255,7 @@ key_rule enum_key(std::string_view key, E config::*field, std::string_view fallb
                 }
               }
             }
-            fail(origin, key, problem, v);
+            fail(origin, spelled, problem, v);
           },
           [field, values](const config& c) {
             for (const auto& [name, value] : values) {
@@ -255,16 +265,63 @@ key_rule enum_key(std::string_view key, E config::*field, std::string_view fallb
           }};
 }
 
+// The NATS servers: an array of URLs (a section's form), or, under the old flat name, one string
+// of comma-separated URLs. Stored comma-separated, as the NATS client takes them; read back as
+// the array.
+key_rule servers_key(std::string_view key, std::string config::*field, std::string_view fallback) {
+  constexpr std::size_t max_bytes = 1024;
+  return {key, json::array({std::string(fallback)}), std::nullopt,
+          [field](config& c, std::string_view o, std::string_view spelled, const json& v) {
+            constexpr std::string_view problem =
+                "must be an array of NATS URLs such as [\"nats://10.0.0.1:4222\"] (no commas in one), at most 1024 bytes together";
+            if (!v.is_array()) fail(o, spelled, problem, v);
+            std::string joined;
+            for (const auto& entry : v) {
+              if (!entry.is_string() || entry.get<std::string>().empty() ||
+                  entry.get<std::string>().find(',') != std::string::npos) {
+                fail(o, spelled, problem, entry);
+              }
+              if (!joined.empty()) joined += ',';
+              joined += entry.get<std::string>();
+              if (joined.size() > max_bytes) fail(o, spelled, problem, v);
+            }
+            c.*field = std::move(joined);
+          },
+          [field](const config& c) {
+            json urls = json::array();
+            const std::string& text = c.*field;
+            for (std::size_t from = 0; from <= text.size();) {
+              const std::size_t comma = std::min(text.find(',', from), text.size());
+              if (comma > from) urls.push_back(text.substr(from, comma - from));
+              from = comma + 1;
+            }
+            return urls;
+          },
+          {},
+          [field](config& c, std::string_view o, std::string_view spelled, const json& v) {
+            if (!v.is_string() || v.get<std::string>().size() > max_bytes) {
+              fail(o, spelled, "must be a string of comma-separated NATS URLs, at most 1024 bytes", v);
+            }
+            c.*field = v.get<std::string>();
+          }};
+}
+
+// A key of a section, also read under its older flat name.
+key_rule with_alias(key_rule rule, std::string_view alias) {
+  rule.alias = alias;
+  return rule;
+}
+
 key_rule allowed_origins_key(std::string_view key, std::vector<std::string> config::*field) {
   return {key, json::array(), std::nullopt,
-          [key, field](config& c, std::string_view o, const json& v) {
+          [field](config& c, std::string_view o, std::string_view spelled, const json& v) {
             constexpr std::string_view problem =
                 "must be an array of origins such as \"https://example.com\" (scheme, host, optional port; no path)";
             constexpr std::size_t max_origins = 1024;
-            if (!v.is_array() || v.size() > max_origins) fail(o, key, problem, v);
+            if (!v.is_array() || v.size() > max_origins) fail(o, spelled, problem, v);
             std::vector<std::string> origins;
             for (const auto& entry : v) {
-              if (!entry.is_string() || !valid_origin(entry.get<std::string>())) fail(o, key, problem, entry);
+              if (!entry.is_string() || !valid_origin(entry.get<std::string>())) fail(o, spelled, problem, entry);
               origins.push_back(entry.get<std::string>());
             }
             c.*field = std::move(origins);
@@ -338,31 +395,70 @@ const std::vector<key_rule>& rules() {
       string_key("jwtAudience", &config::jwt_audience),
       string_key("jwtIssuer", &config::jwt_issuer),
       path_key("adminTokenFile", &config::admin_token_file),
-      enum_key("clusterRole", &config::cluster_role, "standalone",
-               {{"standalone", cluster_role_kind::standalone}, {"ingest", cluster_role_kind::ingest}, {"edge", cluster_role_kind::edge}}),
-      string_key("clusterServers", &config::cluster_servers, "nats://127.0.0.1:4222"),
-      name_key("clusterStream", &config::cluster_stream, "EVENTS", false),
-      name_key("clusterSubject", &config::cluster_subject, "eventserver.events", true),
-      integer_key("clusterReplicas", &config::cluster_replicas, 1, 1, 5),
-      path_key("clusterCredsFile", &config::cluster_creds_file),
-      millis_key("clusterDuplicatesWindowMs", &config::cluster_duplicates_window, 120'000, 1000, 86'400'000),
-      millis_key("clusterRequestTimeoutMs", &config::cluster_request_timeout, 5000, 100, 600'000),
-      millis_key("clusterResumeWaitMs", &config::cluster_resume_wait, 5000, 0, 600'000),
+      // The cluster section (docs/cluster.md): absent, or role "standalone", is one process.
+      with_alias(enum_key("cluster.role", &config::cluster_role, "standalone",
+                          {{"standalone", cluster_role_kind::standalone}, {"ingest", cluster_role_kind::ingest}, {"edge", cluster_role_kind::edge}}),
+                 "clusterRole"),
+      with_alias(servers_key("cluster.servers", &config::cluster_servers, "nats://127.0.0.1:4222"), "clusterServers"),
+      with_alias(path_key("cluster.credsFile", &config::cluster_creds_file), "clusterCredsFile"),
+      with_alias(name_key("cluster.stream", &config::cluster_stream, "EVENTS", false), "clusterStream"),
+      with_alias(name_key("cluster.subject", &config::cluster_subject, "eventserver.events", true), "clusterSubject"),
+      with_alias(integer_key("cluster.replicas", &config::cluster_replicas, 1, 1, 5), "clusterReplicas"),
+      with_alias(millis_key("cluster.duplicatesWindowMs", &config::cluster_duplicates_window, 120'000, 1000, 86'400'000),
+                 "clusterDuplicatesWindowMs"),
+      with_alias(millis_key("cluster.requestTimeoutMs", &config::cluster_request_timeout, 5000, 100, 600'000),
+                 "clusterRequestTimeoutMs"),
+      with_alias(millis_key("cluster.resumeWaitMs", &config::cluster_resume_wait, 5000, 0, 600'000), "clusterResumeWaitMs"),
   };
   return table;
 }
 
+// By its documented name ("maxLineBytes", "cluster.role") or its alias ("clusterRole").
 const key_rule* find_rule(std::string_view key) {
   for (const auto& rule : rules()) {
-    if (rule.key == key) return &rule;
+    if (rule.key == key || (!rule.alias.empty() && rule.alias == key)) return &rule;
   }
   return nullptr;
 }
 
+// Whether `name` is a section: the first part of some key's path ("cluster").
+bool is_section(std::string_view name) {
+  for (const auto& rule : rules()) {
+    if (rule.key.size() > name.size() && rule.key.starts_with(name) && rule.key[name.size()] == '.') return true;
+  }
+  return false;
+}
+
+// The settings a file gives, each under the spelling it used: a setting given twice (its
+// section's key and its alias) is refused, and errors that concern a key name it as written.
+class given_keys {
+ public:
+  explicit given_keys(std::string_view origin) : origin_(origin) {}
+  void apply(config& c, const key_rule& rule, const std::string& spelled, const json& value) {
+    const auto [at, fresh] = spelled_.emplace(rule.key, spelled);
+    if (!fresh) {
+      throw config_error(std::string(origin_) + ": \"" + at->second + "\" and \"" + spelled +
+                         "\" are one setting (\"" + std::string(rule.alias) + "\" is the older, flat name of \"" +
+                         std::string(rule.key) + "\"): give it once");
+    }
+    const bool as_alias = spelled == rule.alias;
+    (as_alias && rule.apply_alias ? rule.apply_alias : rule.apply)(c, origin_, spelled, value);
+  }
+  // `key` as the file wrote it; its documented name when the file did not give it.
+  std::string operator()(std::string_view key) const {
+    const auto at = spelled_.find(key);
+    return at != spelled_.end() ? at->second : std::string(key);
+  }
+
+ private:
+  std::string_view origin_;
+  std::map<std::string_view, std::string> spelled_;  // documented name -> as written
+};
+
 }  // namespace
 
 config::config() {
-  for (const auto& rule : rules()) rule.apply(*this, "the built-in defaults", rule.default_value);
+  for (const auto& rule : rules()) rule.apply(*this, "the built-in defaults", rule.key, rule.default_value);
 }
 
 std::vector<std::string_view> config_keys() {
@@ -374,7 +470,7 @@ std::vector<std::string_view> config_keys() {
 std::vector<config_key_info> config_key_table() {
   std::vector<config_key_info> table;
   for (const auto& rule : rules()) {
-    config_key_info info{rule.key, rule.default_value.dump(), rule.range.has_value(), 0, 0};
+    config_key_info info{rule.key, rule.default_value.dump(), rule.range.has_value(), 0, 0, rule.alias};
     if (rule.range) std::tie(info.min, info.max) = *rule.range;
     table.push_back(std::move(info));
   }
@@ -405,10 +501,24 @@ config parse_config(std::string_view json_text, std::string_view origin) {
   }
 
   config result;
+  given_keys named(origin);
   for (const auto& [key, value] : document.items()) {
+    if (is_section(key)) {
+      if (!value.is_object()) fail(origin, key, "must be an object (a section of keys; docs/configuration.md)", value);
+      for (const auto& [member, member_value] : value.items()) {
+        const std::string path = key + "." + member;
+        const key_rule* rule = find_rule(path);
+        if (rule == nullptr || rule->key != path) throw config_error(std::string(origin) + ": unknown key \"" + path + "\"");
+        named.apply(result, *rule, path, member_value);
+      }
+      continue;
+    }
     const key_rule* rule = find_rule(key);
-    if (rule == nullptr) throw config_error(std::string(origin) + ": unknown key \"" + key + "\"");
-    rule->apply(result, origin, value);
+    // A section's key is written inside its section ("cluster": {"role": ...}), not as "cluster.role".
+    if (rule == nullptr || (rule->key == key && key.find('.') != std::string::npos)) {
+      throw config_error(std::string(origin) + ": unknown key \"" + key + "\"");
+    }
+    named.apply(result, *rule, key, value);
   }
   // Keys checked against each other, once all are known.
   if (result.max_sequence_jump != 0 && result.max_sequence_jump < result.max_pending_events) {
@@ -436,24 +546,27 @@ config parse_config(std::string_view json_text, std::string_view origin) {
                        std::string(to_string(result.jwt_algorithm)) +
                        (result.jwt_algorithm == token_algorithm::hs256 ? " secret)" : " public key)"));
   }
-  if (result.cluster_role != cluster_role_kind::standalone && result.cluster_servers.empty()) {
-    throw config_error(std::string(origin) + ": \"clusterRole\" \"" + std::string(result.cluster_role == cluster_role_kind::ingest ? "ingest" : "edge") +
-                       "\" needs \"clusterServers\" (the NATS URLs, comma-separated)");
+  const auto role = [&] {
+    return "\"" + named("cluster.role") + "\" \"" + (result.cluster_role == cluster_role_kind::ingest ? "ingest" : "edge") + "\"";
+  };
+  if (result.cluster_role != cluster_role_kind::standalone &&
+      result.cluster_servers.find_first_not_of(',') == std::string::npos) {
+    throw config_error(std::string(origin) + ": " + role() + " needs \"" + named("cluster.servers") + "\" (the NATS URLs)");
   }
   // The ingest's retry horizon: a publish whose acknowledgement was lost goes out again after
   // one request timeout and the retry pause (500 ms); the stream must still remember its id
   // then, so that the retry is recognised as the batch already stored.
   if (result.cluster_role == cluster_role_kind::ingest &&
       result.cluster_duplicates_window < result.cluster_request_timeout + std::chrono::milliseconds(500)) {
-    throw config_error(std::string(origin) + ": \"clusterDuplicatesWindowMs\" (" +
-                       std::to_string(result.cluster_duplicates_window.count()) +
-                       ") must be at least \"clusterRequestTimeoutMs\" plus 500 ms (" +
+    throw config_error(std::string(origin) + ": \"" + named("cluster.duplicatesWindowMs") + "\" (" +
+                       std::to_string(result.cluster_duplicates_window.count()) + ") must be at least \"" +
+                       named("cluster.requestTimeoutMs") + "\" plus 500 ms (" +
                        std::to_string(result.cluster_request_timeout.count() + 500) +
                        "): a publish is retried within that time and must be recognised as a duplicate");
   }
   // An edge keeps its own copy of the stream: the same files as a standalone daemon's log.
   if (result.cluster_role == cluster_role_kind::edge && result.data_dir.empty()) {
-    throw config_error(std::string(origin) + ": \"clusterRole\" \"edge\" needs \"dataDir\" (the edge's copy of the stream)");
+    throw config_error(std::string(origin) + ": " + role() + " needs \"dataDir\" (the edge's copy of the stream)");
   }
   return result;
 }

@@ -30,7 +30,7 @@ edge_intake::~edge_intake() {
 void edge_intake::start(log_position local) {
   if (stopping_) return;
   spdlog::info("edge: following stream {} on {} after number {} of epoch {}", settings_.cluster_stream,
-               settings_.cluster_servers, local.seq, local.epoch);
+               cluster::shown_servers(settings_.cluster_servers), local.seq, local.epoch);
   // What the feed posts runs only while this object lives (a post may be queued when it goes).
   auto post = [this, alive = std::weak_ptr<bool>(alive_)](std::function<void()> work) {
     asio::post(io_, [alive, work = std::move(work)] {

@@ -7,6 +7,7 @@
 
 #include "eventserver/admin/admin_session.hpp"
 #include "eventserver/app/diagnostics.hpp"
+#include "eventserver/cluster/jetstream_stream.hpp"
 #include "eventserver/net/client_session.hpp"
 #include "eventserver/net/client_socket.hpp"
 #include "eventserver/net/event_source_session.hpp"
@@ -85,14 +86,14 @@ void server::start() {
   if (!serves_clients()) {
     spdlog::info("ingest: listening for event sources on {}; no client, WebSocket or TLS client listener (clients "
                  "connect to an edge); the stream goes to JetStream stream {} at {}",
-                 to_string(event_endpoint()), settings_.cluster_stream, settings_.cluster_servers);
+                 to_string(event_endpoint()), settings_.cluster_stream, cluster::shown_servers(settings_.cluster_servers));
     if (settings_.ws_enabled || settings_.client_tls || settings_.ws_tls || auth_required() || !settings_.data_dir.empty()) {
       spdlog::warn("ingest: dataDir, wsListenerPort, clientTls, wsTls and clientAuth are not used (the stream is the "
                    "log, and an ingest serves no clients)");
     }
   } else if (edge_) {
     spdlog::info("edge of stream {} on {}: no event-source listener (events come from the stream); clients on {}",
-                 settings_.cluster_stream, settings_.cluster_servers, to_string(client_endpoint()));
+                 settings_.cluster_stream, cluster::shown_servers(settings_.cluster_servers), to_string(client_endpoint()));
   } else {
     spdlog::info("listening for event sources on {} and clients on {}", to_string(event_endpoint()),
                  to_string(client_endpoint()));
@@ -575,7 +576,9 @@ bool server::connz_slice(connz_build& build, std::size_t max_connections) const 
     build.after = rest[i]->serial();
   }
   if (take != 0 && take < rest.size() && build.listed < query.limit) return false;  // more: the next slice
-  render_connz_tail(build.body, build.listed, build.passed + (rest.size() - take), query.offset, processed_head);
+  const std::optional<edge_status> edge = edge_ ? std::optional(edge_->status()) : std::nullopt;
+  render_connz_tail(build.body, build.listed, build.passed + (rest.size() - take), query.offset, processed_head,
+                    edge ? &*edge : nullptr);
   return true;
 }
 

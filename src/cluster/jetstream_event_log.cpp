@@ -76,7 +76,7 @@ void jetstream_event_log::start(storage::event_log_listener& listener) {
   listener_ = &listener;
   recovering_ = true;
   listener.note(level::info, fmt::format("ingest: opening the JetStream stream {} at {}", settings_.stream.name,
-                                         settings_.stream.servers));
+                                         shown_servers(settings_.stream.servers)));
   start_ = std::make_shared<start_job>();
   start_->post = guarded_post();
   start_thread_ = std::thread([this, job = start_, settings = settings_] {
@@ -107,7 +107,7 @@ void jetstream_event_log::start(storage::event_log_listener& listener) {
             throw cluster_settings_error(fmt::format(
                 "stream {} no longer holds the start of epoch {}: its oldest message ({}) holds numbers {}..{}; "
                 "retention or a purge cut into the current epoch, which every edge replays to rebuild the follower "
-                "graph; start a new stream (a new clusterStream, or let the producer start over at 1)",
+                "graph; start a new stream (a new cluster.stream, or let the producer start over at 1)",
                 settings.stream.name, last->epoch, first->stream_seq, first->first, first->last));
           }
         }

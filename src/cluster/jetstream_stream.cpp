@@ -26,6 +26,31 @@ std::string jetstream_stream::message_id(stream_epoch epoch, sequence_number fir
   return std::to_string(epoch) + ":" + std::to_string(first) + ":" + std::to_string(last);
 }
 
+std::string shown_servers(std::string_view servers) {
+  std::string out;
+  for (std::size_t from = 0; from <= servers.size();) {
+    const std::size_t comma = std::min(servers.find(',', from), servers.size());
+    std::string_view url = servers.substr(from, comma - from);
+    if (from != 0) out += ',';
+    // The userinfo is what comes before the last '@' of the authority (after "scheme://").
+    const std::size_t scheme = url.find("://");
+    const std::size_t authority = scheme == std::string_view::npos ? 0 : scheme + 3;
+    const std::size_t end = std::min(url.find('/', authority), url.size());
+    const std::size_t at = url.substr(0, end).rfind('@');
+    if (at != std::string_view::npos && at >= authority) {
+      const std::string_view userinfo = url.substr(authority, at - authority);
+      const std::size_t colon = userinfo.find(':');
+      out.append(url.substr(0, authority));
+      if (colon != std::string_view::npos) out.append(userinfo.substr(0, colon + 1));
+      out.append("***").append(url.substr(at));
+    } else {
+      out.append(url);
+    }
+    from = comma + 1;
+  }
+  return out;
+}
+
 jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   auto state = std::make_unique<impl>();
   state->settings = settings;
@@ -48,7 +73,7 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(state->options, 500);
   // A credentials file that cannot be read is a config error, not an outage to wait out.
   if (!settings.creds_file.empty() && ::access(settings.creds_file.c_str(), R_OK) != 0) {
-    throw cluster_settings_error("the NATS credentials file " + settings.creds_file + " (clusterCredsFile) cannot be read: " +
+    throw cluster_settings_error("the NATS credentials file " + settings.creds_file + " (cluster.credsFile) cannot be read: " +
                                  std::strerror(errno));
   }
   if (s == NATS_OK && !settings.creds_file.empty()) {
@@ -56,11 +81,19 @@ jetstream_stream jetstream_stream::open(const stream_settings& settings) {
   }
   if (s != NATS_OK) throw cluster_error("NATS options: " + status_text(s, jsErrCode{}));
   s = natsConnection_Connect(&state->connection, state->options);
-  if (s != NATS_OK) throw cluster_error("cannot connect to NATS at " + settings.servers + ": " + status_text(s, jsErrCode{}));
+  // Refused credentials are a configuration error, not an outage to wait out.
+  if (s == NATS_CONNECTION_AUTH_FAILED) {
+    throw cluster_settings_error("NATS at " + shown_servers(settings.servers) + " refused the credentials (" +
+                                 status_text(s, jsErrCode{}) +
+                                 "): check the user and password or token in cluster.servers, or cluster.credsFile");
+  }
+  if (s != NATS_OK) {
+    throw cluster_error("cannot connect to NATS at " + shown_servers(settings.servers) + ": " + status_text(s, jsErrCode{}));
+  }
   jsOptions_Init(&state->js_options);
   state->js_options.Wait = timeout;
   s = natsConnection_JetStream(&state->js, state->connection, &state->js_options);
-  if (s != NATS_OK) throw cluster_error("JetStream at " + settings.servers + ": " + status_text(s, jsErrCode{}));
+  if (s != NATS_OK) throw cluster_error("JetStream at " + shown_servers(settings.servers) + ": " + status_text(s, jsErrCode{}));
 
   const std::int64_t payload = natsConnection_GetMaxPayload(state->connection);
   if (payload > 0 && settings.max_batch_bytes + header_room > static_cast<std::uint64_t>(payload)) {

@@ -119,6 +119,44 @@ TEST(AdminViews, ConnzIsJsonWithEveryField) {
   EXPECT_EQ(body["connections"][1]["state"], "handshake");
 }
 
+// An edge's /connz carries its lag after "count"; everything else is as on a standalone
+// daemon, which has no "edge" field at all.
+TEST(AdminViews, ConnzOfAnEdgeCarriesItsLag) {
+  edge_status e;
+  e.enabled = true;
+  e.stream = "EVENTS";
+  e.unreachable = true;
+  e.problem = "timeout";
+  e.lag_known = true;
+  e.stream_last_seq = 40;
+  e.taken_stream_seq = 31;
+  e.events_behind = 9000;
+  e.seconds_behind = 2.5;
+  const std::string text = render_connz({connection_info{}}, 1, 0, 77, &e);
+  const auto body = nlohmann::json::parse(text);
+  ASSERT_TRUE(body.contains("edge")) << text;
+  const auto& edge = body["edge"];
+  EXPECT_EQ(edge["stream"], "EVENTS");
+  EXPECT_EQ(edge["state"], "unreachable");
+  EXPECT_EQ(edge["problem"], "timeout");
+  EXPECT_EQ(edge["lag_known"], true);
+  EXPECT_EQ(edge["lag_events"], 9000);
+  EXPECT_EQ(edge["lag_seconds"], 2.5);
+  EXPECT_EQ(edge["stream_last_seq"], 40);
+  EXPECT_EQ(edge["applied_stream_seq"], 31);
+  EXPECT_EQ(body["count"], 1);
+  EXPECT_EQ(body["processed_head"], 77);
+  // The same object as the status page's /events gives.
+  EXPECT_EQ(edge, nlohmann::json::parse(edge_json(e).dump()));
+  e.unreachable = false;
+  e.stopped = true;
+  EXPECT_EQ(nlohmann::json::parse(render_connz({}, 0, 0, 77, &e))["edge"]["state"], "stopped");
+
+  const std::string standalone = render_connz({connection_info{}}, 1, 0, 77);
+  EXPECT_FALSE(nlohmann::json::parse(standalone).contains("edge")) << standalone;
+  EXPECT_EQ(text.substr(0, text.find("  \"edge\"")), standalone.substr(0, standalone.find("  \"offset\"")));
+}
+
 TEST(AdminViews, ConnzQueryParsing) {
   const auto all = parse_connz_query("");
   ASSERT_TRUE(all);
@@ -250,6 +288,7 @@ TEST_F(AdminTest, ConnzListsEachConnectionWithItsUserAndQueue) {
   EXPECT_EQ(body["connections"][0]["queued_bytes"], 0);
   EXPECT_EQ(body["connections"][0]["behind"], 0);
   EXPECT_THAT(body["connections"][0]["remote"].get<std::string>(), StartsWith("127.0.0.1:"));
+  EXPECT_FALSE(body.contains("edge")) << "a standalone daemon's /connz is as before";
 
   const auto only = nlohmann::json::parse(http_request(admin_port(d), "GET /connz?user=10&limit=1&offset=1 HTTP/1.1").body);
   EXPECT_EQ(only["total"], 2);

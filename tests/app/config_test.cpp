@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eventserver/app/credentials.hpp"
 #include "eventserver/auth/token.hpp"
 #include "eventserver/storage/file_log.hpp"
@@ -76,15 +78,32 @@ TEST(Config, AdminAndLoggingKeys) {
   EXPECT_THAT(error_of(R"({"readyMaxGapAgeMs": 0})"), HasSubstr("\"readyMaxGapAgeMs\" must be an integer from 1"));
 }
 
-TEST(Config, ClusterKeys) {
+// A config document giving `key` the JSON `value`: inside its section for a key with a path
+// ("cluster.role" is {"cluster": {"role": ...}}).
+std::string document_with(std::string_view key, const std::string& value) {
+  const auto dot = key.find('.');
+  if (dot == std::string_view::npos) return std::string("{\"").append(key).append("\": ").append(value).append("}");
+  return std::string("{\"")
+      .append(key.substr(0, dot))
+      .append("\": {\"")
+      .append(key.substr(dot + 1))
+      .append("\": ")
+      .append(value)
+      .append("}}");
+}
+
+// The cluster section, as documented: {"cluster": {"role": ..., "servers": [...], ...}}.
+TEST(Config, ClusterSection) {
   const config standalone = parse_config("{}");
   EXPECT_EQ(standalone.cluster_role, cluster_role_kind::standalone);
-  const config c = parse_config(R"({"clusterRole": "edge", "dataDir": "/var/lib/eventserver",
-    "clusterServers": "nats://10.0.0.1:4222,nats://10.0.0.2:4222", "clusterStream": "FOLLOWER_MAZE-2",
-    "clusterSubject": "maze.events_v2", "clusterReplicas": 3, "clusterCredsFile": "/etc/eventserver/nats.creds",
-    "clusterDuplicatesWindowMs": 300000, "clusterRequestTimeoutMs": 2000, "clusterResumeWaitMs": 0})");
+  EXPECT_EQ(parse_config(R"({"cluster": {}})").cluster_role, cluster_role_kind::standalone);
+  const config c = parse_config(R"({"dataDir": "/var/lib/eventserver", "cluster": {"role": "edge",
+    "servers": ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"], "stream": "FOLLOWER_MAZE-2",
+    "subject": "maze.events_v2", "replicas": 3, "credsFile": "/etc/eventserver/nats.creds",
+    "duplicatesWindowMs": 300000, "requestTimeoutMs": 2000, "resumeWaitMs": 0}})");
   EXPECT_EQ(c.cluster_role, cluster_role_kind::edge);
   EXPECT_EQ(c.cluster_servers, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+  EXPECT_EQ(config_value_json(c, "cluster.servers"), R"(["nats://10.0.0.1:4222","nats://10.0.0.2:4222"])");
   EXPECT_EQ(c.cluster_stream, "FOLLOWER_MAZE-2");
   EXPECT_EQ(c.cluster_subject, "maze.events_v2");
   EXPECT_EQ(c.cluster_replicas, 3u);
@@ -92,29 +111,118 @@ TEST(Config, ClusterKeys) {
   EXPECT_EQ(c.cluster_duplicates_window.count(), 300000);
   EXPECT_EQ(c.cluster_request_timeout.count(), 2000);
   EXPECT_EQ(c.cluster_resume_wait.count(), 0);
-  EXPECT_EQ(parse_config(R"({"clusterRole": "ingest"})").cluster_role, cluster_role_kind::ingest);
+  EXPECT_EQ(parse_config(R"({"cluster": {"role": "ingest"}})").cluster_role, cluster_role_kind::ingest);
 
-  EXPECT_THAT(error_of(R"({"clusterRole": "leader"})"), HasSubstr("\"clusterRole\" must be one of \"standalone\", \"ingest\", \"edge\""));
+  // Errors name the key by its path in the section.
+  EXPECT_THAT(error_of(R"({"cluster": {"role": "leader"}})"),
+              HasSubstr("\"cluster.role\" must be one of \"standalone\", \"ingest\", \"edge\", got \"leader\""));
   // Names NATS would read as more than one, or as a wildcard.
   for (const char* stream : {"", "EVENTS.A", "EV ENTS", "EV*", "EV>"}) {
-    EXPECT_THAT(error_of(std::string(R"({"clusterStream": ")") + stream + "\"}"), HasSubstr("\"clusterStream\" must be a stream name"))
+    EXPECT_THAT(error_of(std::string(R"({"cluster": {"stream": ")") + stream + "\"}}"),
+                HasSubstr("\"cluster.stream\" must be a stream name"))
         << stream;
   }
   for (const char* subject : {"", "a..b", ".a", "a.", "a.*", "a.>", "a b"}) {
-    EXPECT_THAT(error_of(std::string(R"({"clusterSubject": ")") + subject + "\"}"), HasSubstr("\"clusterSubject\" must be a NATS subject"))
+    EXPECT_THAT(error_of(std::string(R"({"cluster": {"subject": ")") + subject + "\"}}"),
+                HasSubstr("\"cluster.subject\" must be a NATS subject"))
         << subject;
   }
+  EXPECT_THAT(error_of(R"({"cluster": {"replicas": 6}})"), HasSubstr("\"cluster.replicas\" must be an integer from 1 to 5, got 6"));
+  EXPECT_THAT(error_of(R"({"cluster": {"role": "edge"}, "dataDir": ""})"), HasSubstr("\"cluster.role\" \"edge\" needs \"dataDir\""));
+  EXPECT_THAT(error_of(R"({"cluster": {"role": "ingest", "duplicatesWindowMs": 5000, "requestTimeoutMs": 5000}})"),
+              HasSubstr("\"cluster.duplicatesWindowMs\" (5000) must be at least \"cluster.requestTimeoutMs\" plus 500 ms (5500)"));
+  EXPECT_THAT(error_of(R"({"cluster": {"role": "ingest", "servers": []}})"),
+              HasSubstr("\"cluster.role\" \"ingest\" needs \"cluster.servers\" (the NATS URLs)"));
+  EXPECT_EQ(parse_config(R"({"cluster": {"servers": []}})").cluster_role, cluster_role_kind::standalone)
+      << "standalone ignores the cluster keys, no servers included";
+}
+
+// Wrong types in the section, the section itself of the wrong type, and keys the section does
+// not have: the same refusals as at the top level, naming the key by its path.
+TEST(Config, ClusterSectionRefusesWhatTheTopLevelRefuses) {
+  EXPECT_THAT(error_of(R"({"cluster": {"rol": "edge"}})"), HasSubstr("test.json: unknown key \"cluster.rol\""));
+  EXPECT_THAT(error_of(R"({"cluster": {"clusterRole": "edge"}})"), HasSubstr("unknown key \"cluster.clusterRole\""));
+  // A section's key is written inside the section; the dotted path is not a key of its own.
+  EXPECT_THAT(error_of(R"({"cluster.role": "edge"})"), HasSubstr("unknown key \"cluster.role\""));
+  for (const char* section : {"5", "\"edge\"", "[]", "null", "true"}) {
+    EXPECT_THAT(error_of(std::string(R"({"cluster": )") + section + "}"), HasSubstr("test.json: \"cluster\" must be an object"))
+        << section;
+  }
+  EXPECT_THAT(error_of(R"({"cluster": {"replicas": "3"}})"), HasSubstr("\"cluster.replicas\" must be an integer from 1 to 5, got \"3\""));
+  EXPECT_THAT(error_of(R"({"cluster": {"role": 1}})"), HasSubstr("\"cluster.role\" must be one of"));
+  EXPECT_THAT(error_of(R"({"cluster": {"credsFile": false}})"), HasSubstr("\"cluster.credsFile\" must be a file path"));
+  EXPECT_THAT(error_of(R"({"cluster": {"resumeWaitMs": 1.5}})"), HasSubstr("\"cluster.resumeWaitMs\" must be an integer"));
+  // The servers: an array of URLs, each a non-empty string without commas.
+  for (const char* servers : {R"("nats://a:4222")", R"([""])", R"(["nats://a:4222,nats://b:4222"])", R"([4222])", "{}"}) {
+    EXPECT_THAT(error_of(std::string(R"({"cluster": {"servers": )") + servers + "}}"),
+                HasSubstr("\"cluster.servers\" must be an array of NATS URLs"))
+        << servers;
+  }
+  const std::string long_url = "nats://" + std::string(1020, 'a');
+  EXPECT_THAT(error_of(R"({"cluster": {"servers": [")" + long_url + R"(", "nats://b"]}})"),
+              HasSubstr("at most 1024 bytes together"));
+}
+
+// The flat keys of earlier versions ("clusterRole", ...) are read as aliases of the section's
+// keys, and errors name them as written. One setting given both ways is refused.
+TEST(Config, FlatClusterKeysAreAliases) {
+  const config c = parse_config(R"({"clusterRole": "edge", "dataDir": "/var/lib/eventserver",
+    "clusterServers": "nats://10.0.0.1:4222,nats://10.0.0.2:4222", "clusterStream": "FOLLOWER_MAZE-2",
+    "clusterSubject": "maze.events_v2", "clusterReplicas": 3, "clusterCredsFile": "/etc/eventserver/nats.creds",
+    "clusterDuplicatesWindowMs": 300000, "clusterRequestTimeoutMs": 2000, "clusterResumeWaitMs": 0})");
+  const config nested = parse_config(R"({"dataDir": "/var/lib/eventserver", "cluster": {"role": "edge",
+    "servers": ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"], "stream": "FOLLOWER_MAZE-2",
+    "subject": "maze.events_v2", "replicas": 3, "credsFile": "/etc/eventserver/nats.creds",
+    "duplicatesWindowMs": 300000, "requestTimeoutMs": 2000, "resumeWaitMs": 0}})");
+  int aliases = 0;
+  for (const auto& row : config_key_table()) {
+    SCOPED_TRACE(std::string(row.key));
+    EXPECT_EQ(config_value_json(c, row.key), config_value_json(nested, row.key));
+    if (row.alias.empty()) continue;
+    ++aliases;
+    EXPECT_EQ(config_value_json(c, row.alias), config_value_json(c, row.key));
+  }
+  EXPECT_EQ(aliases, 9);
+  EXPECT_EQ(c.cluster_servers, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+  // Mixed: each setting once, in either form.
+  const config mixed = parse_config(R"({"clusterRole": "ingest", "cluster": {"stream": "S", "servers": ["nats://x:1"]}})");
+  EXPECT_EQ(mixed.cluster_role, cluster_role_kind::ingest);
+  EXPECT_EQ(mixed.cluster_stream, "S");
+
+  EXPECT_THAT(error_of(R"({"clusterRole": "leader"})"), HasSubstr("\"clusterRole\" must be one of \"standalone\", \"ingest\", \"edge\""));
+  EXPECT_THAT(error_of(R"({"clusterStream": "EV ENTS"})"), HasSubstr("\"clusterStream\" must be a stream name"));
+  EXPECT_THAT(error_of(R"({"clusterSubject": "a.*"})"), HasSubstr("\"clusterSubject\" must be a NATS subject"));
   EXPECT_THAT(error_of(R"({"clusterReplicas": 6})"), HasSubstr("\"clusterReplicas\" must be an integer from 1 to 5"));
+  // clusterServers keeps its form: one string of comma-separated URLs.
+  EXPECT_THAT(error_of(R"({"clusterServers": ["nats://a:4222"]})"), HasSubstr("\"clusterServers\" must be a string of comma-separated NATS URLs"));
   EXPECT_THAT(error_of(R"({"clusterRole": "edge", "dataDir": ""})"), HasSubstr("\"clusterRole\" \"edge\" needs \"dataDir\""));
-  // The ingest's duplicates window covers its retry horizon (a request timeout and the pause).
   EXPECT_THAT(error_of(R"({"clusterRole": "ingest", "clusterDuplicatesWindowMs": 5000, "clusterRequestTimeoutMs": 5000})"),
               HasSubstr("\"clusterDuplicatesWindowMs\" (5000) must be at least \"clusterRequestTimeoutMs\" plus 500 ms (5500)"));
   EXPECT_EQ(parse_config(R"({"clusterRole": "ingest", "clusterDuplicatesWindowMs": 5500, "clusterRequestTimeoutMs": 5000})")
                 .cluster_duplicates_window.count(),
             5500);
   EXPECT_THAT(error_of(R"({"clusterRole": "ingest", "clusterServers": ""})"), HasSubstr("\"clusterRole\" \"ingest\" needs \"clusterServers\""));
+  EXPECT_THAT(error_of(R"({"clusterRole": "ingest", "clusterServers": ",,"})"), HasSubstr("needs \"clusterServers\""));
+  // A cross check names each key as its own file wrote it.
+  EXPECT_THAT(error_of(R"({"cluster": {"role": "ingest", "requestTimeoutMs": 5000}, "clusterDuplicatesWindowMs": 5000})"),
+              HasSubstr("\"clusterDuplicatesWindowMs\" (5000) must be at least \"cluster.requestTimeoutMs\" plus 500 ms"));
   // Standalone ignores the cluster keys, empty servers included.
   EXPECT_EQ(parse_config(R"({"clusterServers": ""})").cluster_role, cluster_role_kind::standalone);
+
+  // Both forms of one setting: refused, naming both.
+  for (const auto& row : config_key_table()) {
+    if (row.alias.empty()) continue;
+    SCOPED_TRACE(std::string(row.key));
+    const std::string alias(row.alias);
+    const std::string nested_value = document_with(row.key, row.default_json);  // {"cluster": {...}}
+    // clusterServers is a string where cluster.servers is an array.
+    const std::string alias_value = row.key == "cluster.servers" ? "\"nats://127.0.0.1:4222\"" : row.default_json;
+    const std::string both = nested_value.substr(0, nested_value.size() - 1) + ", \"" + alias + "\": " + alias_value + "}";
+    EXPECT_THAT(error_of(both), HasSubstr("test.json: \"" + std::string(row.key) + "\" and \"" + alias +
+                                          "\" are one setting (\"" + alias + "\" is the older, flat name of \"" +
+                                          std::string(row.key) + "\"): give it once"))
+        << both;
+  }
 }
 
 TEST(Config, EveryKeyIsRead) {
@@ -308,25 +416,31 @@ TEST(Config, ShippedConfigIsValidAndMatchesTheDefaults) {
   EXPECT_EQ(c.data_dir, "data");  // the one difference: the shipped config keeps an event log
 }
 
-// The shipped config spells out every key, and the README's table and docs/configuration.md
-// name each one: a new key cannot be left undocumented.
-TEST(Config, EveryKeyIsInTheShippedConfigTheReadmeAndTheConfigurationPage) {
+// The shipped config spells out every key (a section's inside its section), and
+// docs/configuration.md names each one and each alias: a new key cannot be left
+// undocumented. The README's table names each key, or each section and the keys in it
+// (ConfigTable.TheReadmeTableStatesTheShippedValues).
+TEST(Config, EveryKeyIsInTheShippedConfigAndTheConfigurationPage) {
   const auto read = [](const char* path) {
     std::ifstream in(path);
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
   };
-  const std::string shipped = read(EVENTSERVER_SOURCE_DIR "/config/config.json");
-  const std::string readme = read(EVENTSERVER_SOURCE_DIR "/README.md");
+  const auto shipped = nlohmann::json::parse(read(EVENTSERVER_SOURCE_DIR "/config/config.json"));
   const std::string reference = read(EVENTSERVER_SOURCE_DIR "/docs/configuration.md");
   for (const auto key : config_keys()) {
     // Appended, not "x" + key: GCC 12 warns (-Wrestrict) about operator+ with a literal first.
-    const std::string quoted = std::string(1, '"').append(key).append(1, '"');
+    std::string pointer = std::string(1, '/').append(key);
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    EXPECT_TRUE(shipped.contains(nlohmann::json::json_pointer(pointer))) << key << " is not in config/config.json";
     const std::string code = std::string(1, '`').append(key).append(1, '`');
-    EXPECT_NE(shipped.find(quoted), std::string::npos) << key << " is not in config/config.json";
-    EXPECT_NE(readme.find(code), std::string::npos) << key << " is not in the README's configuration table";
     EXPECT_NE(reference.find(code), std::string::npos) << key << " is not in docs/configuration.md";
+  }
+  for (const auto& row : config_key_table()) {
+    if (row.alias.empty()) continue;
+    const std::string code = std::string(1, '`').append(row.alias).append(1, '`');
+    EXPECT_NE(reference.find(code), std::string::npos) << "the alias " << row.alias << " is not in docs/configuration.md";
   }
 }
 
@@ -346,7 +460,7 @@ TEST(ConfigTable, EveryIntegerKeyIsTakenAtItsBoundsAndRefusedPastThem) {
     if (!row.integer) continue;
     SCOPED_TRACE(std::string(row.key));
     ++checked;
-    const auto document = [&](std::uint64_t n) { return "{\"" + std::string(row.key) + "\": " + std::to_string(n) + "}"; };
+    const auto document = [&](std::uint64_t n) { return document_with(row.key, std::to_string(n)); };
     const std::string problem = "\"" + std::string(row.key) + "\" must be an integer from " + std::to_string(row.min) +
                                 " to " + std::to_string(row.max);
     EXPECT_EQ(config_value_json(parse_config(document(row.min)), row.key), std::to_string(row.min));
@@ -354,9 +468,14 @@ TEST(ConfigTable, EveryIntegerKeyIsTakenAtItsBoundsAndRefusedPastThem) {
     if (row.min > 0) {
       EXPECT_THAT(error_of(document(row.min - 1)), HasSubstr(problem));
     }
-    EXPECT_THAT(error_of("{\"" + std::string(row.key) + "\": -1}"), HasSubstr(problem));
+    EXPECT_THAT(error_of(document_with(row.key, "-1")), HasSubstr(problem));
     ASSERT_LT(row.max, std::numeric_limits<std::uint64_t>::max());
     EXPECT_THAT(error_of(document(row.max + 1)), HasSubstr(problem));
+    if (!row.alias.empty()) {  // the same bounds under the alias, the error naming it
+      EXPECT_EQ(config_value_json(parse_config(document_with(row.alias, std::to_string(row.max))), row.key), std::to_string(row.max));
+      EXPECT_THAT(error_of(document_with(row.alias, std::to_string(row.max + 1))),
+                  HasSubstr("\"" + std::string(row.alias) + "\" must be an integer from " + std::to_string(row.min)));
+    }
   }
   EXPECT_GE(checked, 25);
 }
@@ -369,7 +488,7 @@ TEST(ConfigTable, TheDefaultsAreTheTablesAndEachIsValid) {
     SCOPED_TRACE(std::string(row.key));
     EXPECT_EQ(config_value_json(built_in, row.key), row.default_json);
     EXPECT_EQ(config_value_json(parsed, row.key), row.default_json);
-    EXPECT_NO_THROW(parse_config("{\"" + std::string(row.key) + "\": " + row.default_json + "}"));
+    EXPECT_NO_THROW(parse_config(document_with(row.key, row.default_json)));
     if (row.integer) {
       const auto n = std::stoull(row.default_json);
       EXPECT_GE(n, row.min);
@@ -452,7 +571,8 @@ TEST(ConfigTable, TheConfigurationPageStatesEachDefaultAndRange) {
 }
 
 // The README's table: one or more keys a row, their values in the same order (as the shipped
-// config has them).
+// config has them); or, for a section, one row `section` that names each of its keys (their
+// values are in docs/configuration.md, checked above).
 TEST(ConfigTable, TheReadmeTableStatesTheShippedValues) {
   const config shipped = load_config_file(EVENTSERVER_SOURCE_DIR "/config/config.json");
   std::istringstream readme(read_text(EVENTSERVER_SOURCE_DIR "/README.md"));
@@ -465,6 +585,20 @@ TEST(ConfigTable, TheReadmeTableStatesTheShippedValues) {
     // A row of the configuration table names keys and nothing else ("`a`, `b`").
     const bool only_keys = std::regex_match(cells[0], std::regex(R"(`\w+`(, `\w+`)*)"));
     const auto is_key = [&](const std::string& name) { return std::find(keys.begin(), keys.end(), name) != keys.end(); };
+    const auto in_section = [&](const std::string& name) {
+      return std::any_of(keys.begin(), keys.end(), [&](std::string_view key) { return key.starts_with(name + "."); });
+    };
+    if (only_keys && named.size() == 1 && in_section(named[0])) {  // a section's row
+      const auto listed = code_spans(cells[2]);
+      for (const auto key : keys) {
+        if (!key.starts_with(named[0] + ".")) continue;
+        const std::string member(key.substr(named[0].size() + 1));
+        EXPECT_NE(std::find(listed.begin(), listed.end(), member), listed.end())
+            << "the README's row for " << named[0] << " does not name " << member;
+        seen.insert(std::string(key));
+      }
+      continue;
+    }
     if (!only_keys || !std::all_of(named.begin(), named.end(), is_key)) continue;  // another table
     const auto values = code_spans(cells[1]);
     ASSERT_GE(values.size(), named.size()) << line;

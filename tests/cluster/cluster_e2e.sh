@@ -11,12 +11,12 @@
 #                 reconnects and resends from the durable|<epoch>|<seq> the new one tells it
 #   lagging_edge  edge B is stopped (SIGSTOP), edge A runs on past it, then A is killed: A's
 #                 clients resume on B for positions B has not applied yet; B is let go (SIGCONT)
-#                 and must make them wait until it has (clusterResumeWaitMs), not say incomplete
+#                 and must make them wait until it has (cluster.resumeWaitMs), not say incomplete
 #   leader_kill   three nats-server nodes, an R3 stream: kill -9 of the stream's leader mid-run
 #                 (the election takes seconds; the ingest retries, the edges follow the new leader)
 # usage: cluster_e2e.sh MODE SOURCE_DIR EVENTSERVER FOLLOWERMAZE
 # Environment: E2E_EVENTS (default 150000; leader_kill 300000), E2E_RATE (events/s, default
-# 50000), E2E_RESUME_WAIT_MS (the edges' clusterResumeWaitMs, default 10000), KEEP_LOGS=1.
+# 50000), E2E_RESUME_WAIT_MS (the edges' cluster.resumeWaitMs, default 10000), KEEP_LOGS=1.
 # Exit 77 (skipped) when nats-server is not installed.
 set -euo pipefail
 mode=$1
@@ -73,7 +73,7 @@ for e in 0 1 2; do
   pick_ports client ws admin
   client_ports+=("$client")
   ws_ports+=("$ws")
-  role_config "$work/edge$e.json" edge 0 "$client" "$ws" "$admin" "$replicas" "\"clusterResumeWaitMs\": $resume_wait,"
+  role_config "$work/edge$e.json" edge 0 "$client" "$ws" "$admin" "$replicas" "" "\"resumeWaitMs\": $resume_wait,"
   start_role "edge$e" "$work/edge$e.json" "$admin" || fail "edge$e did not start"
 done
 

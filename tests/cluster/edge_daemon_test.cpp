@@ -1,4 +1,4 @@
-// Edges (clusterRole edge) as the built daemon against a real nats-server: the test publishes
+// Edges (cluster role edge) as the built daemon against a real nats-server: the test publishes
 // the stream model's events into the JetStream stream through jetstream_log (as an ingest
 // does, from a log_pipeline), and every client of every edge must get exactly what the model
 // says a standalone daemon gives, byte for byte: after a kill -9 of an edge, across a
@@ -6,6 +6,8 @@
 // position yet. A stream that does not continue an edge's log stops that edge, loudly.
 #include <gtest/gtest.h>
 #include <nats/nats.h>
+
+#include <nlohmann/json.hpp>
 
 #include <condition_variable>
 #include <csignal>
@@ -18,6 +20,7 @@
 #include "cluster/cluster_test_support.hpp"
 #include "eventserver/cluster/jetstream_log.hpp"
 #include "support/log_daemon.hpp"
+#include "support/nats_creds.hpp"
 #include "support/stream_model.hpp"
 #include "ws/ws_client.hpp"
 
@@ -73,7 +76,9 @@ class publisher {
 
 const std::regex edge_listening(R"(no event-source listener .*; clients on 127\.0\.0\.1:(\d+))");
 
-// One run of the built daemon as an edge of the test's stream, on `data_dir`.
+// One run of the built daemon as an edge of the test's stream, on `data_dir`. Its config has the
+// cluster section; `more` adds top-level keys (the tests that set the resume wait use the flat
+// alias "clusterResumeWaitMs" beside the section: one setting each, so both forms are read).
 class edge_daemon {
  public:
   edge_daemon(const ts::fs::path& work, const std::string& nats_url, const ts::fs::path& data_dir, int run,
@@ -81,7 +86,7 @@ class edge_daemon {
       : admin_port_(ts::free_loopback_port()) {
     const ts::fs::path config = work / ("edge-" + std::to_string(run) + ".json");
     std::ofstream(config, std::ios::binary)
-        << R"({"clusterRole": "edge", "clusterServers": ")" << nats_url << R"(", "clusterRequestTimeoutMs": 1500, )"
+        << R"({"cluster": {"role": "edge", "servers": [")" << nats_url << R"("], "requestTimeoutMs": 1500}, )"
         << R"("eventListenerPort": 0, "clientListenerPort": 0, "clientListenerAddress": "127.0.0.1", )"
         << R"("adminListenerPort": )" << admin_port_ << R"(, "dataDir": ")" << data_dir.string() << '"'
         << (more.empty() ? "" : ", " + more) << "}";
@@ -95,6 +100,11 @@ class edge_daemon {
   int status(const std::string& path) { return ts::http_request(admin_port_, "GET " + path + " HTTP/1.1").status; }
   std::optional<double> metric(const std::string& sample) {
     return ts::metric(ts::http_request(admin_port_, "GET /metrics HTTP/1.1").body, sample);
+  }
+  nlohmann::json connz() { return nlohmann::json::parse(ts::http_request(admin_port_, "GET /connz HTTP/1.1").body); }
+  // Waits (bounded) until /connz's "edge" object has `value` at `field`.
+  bool connz_edge_reaches(const std::string& field, const nlohmann::json& value) {
+    return ts::wait_for([&] { return connz()["edge"][field] == value; }, 3 * ts::wait_bound);
   }
   // Waits (bounded) until `sample` reads `value`.
   bool metric_reaches(const std::string& sample, double value) {
@@ -312,8 +322,21 @@ TEST_F(EdgeDaemon, ANatsServerRestartKeepsClientsAndTheEdgeCatchesUp) {
   EXPECT_EQ(c.status, complete(0));
   ASSERT_TRUE(ts::receives(c.conn, model_.notifications(2, 1, 300)));
 
+  // /connz carries the edge's lag beside its connections: caught up, six messages applied.
+  EXPECT_TRUE(edge.connz_edge_reaches("applied_stream_seq", 6)) << edge.connz().dump();
+  const auto caught_up = edge.connz();
+  EXPECT_EQ(caught_up["count"], 1);
+  EXPECT_EQ(caught_up["edge"]["stream"], "EVENTS");
+  EXPECT_EQ(caught_up["edge"]["state"], "following");
+  EXPECT_EQ(caught_up["edge"]["lag_known"], true);
+  EXPECT_EQ(caught_up["edge"]["stream_last_seq"], 6);
+  EXPECT_EQ(caught_up["edge"]["lag_events"], 0);
+  EXPECT_EQ(caught_up["edge"]["lag_seconds"], 0);
+
   server_.kill(SIGKILL);
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_stream_unreachable", 1));
+  EXPECT_TRUE(edge.connz_edge_reaches("state", "unreachable"));
+  EXPECT_NE(edge.connz()["edge"]["problem"], "") << "why it cannot read the stream";
   EXPECT_TRUE(edge.says("edge: cannot read stream EVENTS")) << edge.output();
   EXPECT_EQ(c.conn.expect_no_more(), "");
   EXPECT_EQ(c.conn.status(), ts::read_status::timeout) << "the client keeps its connection (the read timed out)";
@@ -329,6 +352,71 @@ TEST_F(EdgeDaemon, ANatsServerRestartKeepsClientsAndTheEdgeCatchesUp) {
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_stream_last_sequence", 14));
   EXPECT_TRUE(edge.metric_reaches("eventserver_edge_lag_events", 0));
   EXPECT_EQ(edge.metric("eventserver_edge_stream_unreachable_total"), 1);
+  // /connz says what /metrics says.
+  EXPECT_TRUE(edge.connz_edge_reaches("applied_stream_seq", 14)) << edge.connz().dump();
+  const auto after = edge.connz()["edge"];
+  EXPECT_EQ(after["state"], "following");
+  EXPECT_EQ(after["stream_last_seq"].get<double>(), edge.metric("eventserver_edge_stream_last_sequence"));
+  EXPECT_EQ(after["lag_events"].get<double>(), edge.metric("eventserver_edge_lag_events"));
+  EXPECT_EQ(edge.stop(), 0);
+}
+
+// A nats-server that asks for a token: an edge given it in the server URL follows the stream;
+// one given a wrong token keeps its clients and retries (the stream is unreachable for it),
+// saying the credentials were refused, on /metrics and /connz too, without showing the token.
+TEST_F(EdgeDaemon, ATokenInTheServerUrlIsUsedAndAWrongOneIsReportedWithoutShowingIt) {
+  ts::nats_server secured;
+  secured.use_config("authorization { token: s3cret-t0ken }\njetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(secured.start()) << secured.error();
+  const std::string host = secured.url().substr(std::string("nats://").size());
+  stream_settings with_token = settings_;
+  with_token.servers = "nats://s3cret-t0ken@" + host;
+  publisher ingest(with_token);
+  ASSERT_TRUE(ingest.publish(model_, 1, 300));
+
+  edge_daemon edge(work_.path(), with_token.servers, data("edge"), 1);
+  ASSERT_TRUE(edge.started()) << edge.output();
+  ASSERT_TRUE(edge.metric_reaches("eventserver_log_durable_sequence", 300)) << edge.output();
+  auto c = resume(edge, 5, 0);
+  EXPECT_EQ(c.status, complete(0));
+  EXPECT_TRUE(ts::receives(c.conn, model_.notifications(5, 1, 300)));
+  EXPECT_TRUE(edge.says("on nats://***@" + host)) << edge.output();
+  EXPECT_EQ(edge.output().find("s3cret-t0ken"), std::string::npos) << edge.output();
+
+  edge_daemon wrong(work_.path(), "nats://wr0ng-t0ken@" + host, data("wrong"), 2);
+  ASSERT_TRUE(wrong.started()) << wrong.output();
+  EXPECT_TRUE(wrong.says("edge: cannot read stream EVENTS (NATS at nats://***@" + host + " refused the credentials"))
+      << wrong.output();
+  EXPECT_TRUE(wrong.metric_reaches("eventserver_edge_stream_unreachable", 1));
+  EXPECT_TRUE(wrong.connz_edge_reaches("state", "unreachable"));
+  EXPECT_NE(wrong.connz()["edge"]["problem"].get<std::string>().find("refused the credentials"), std::string::npos);
+  EXPECT_EQ(wrong.output().find("wr0ng-t0ken"), std::string::npos) << wrong.output();
+  EXPECT_EQ(wrong.stop(), 0);
+  EXPECT_EQ(edge.stop(), 0);
+}
+
+// NATS's operator mode: an edge given a user's .creds file (JWT and nkey seed) follows the
+// stream and serves it.
+TEST_F(EdgeDaemon, AnOperatorModeCredsFileIsUsed) {
+  const ts::nats_operator_setup trusted;
+  ts::nats_server secured;
+  secured.use_config(trusted.server_config() + "jetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(secured.start()) << secured.error();
+  const auto creds = work_.path() / "user.creds";
+  std::ofstream(creds) << trusted.creds();
+  stream_settings with_creds = settings_;
+  with_creds.servers = secured.url();
+  with_creds.creds_file = creds.string();
+  publisher ingest(with_creds);
+  ASSERT_TRUE(ingest.publish(model_, 1, 300));
+
+  edge_daemon edge(work_.path(), secured.url(), data("edge"), 1, R"("clusterCredsFile": ")" + creds.string() + "\"");
+  ASSERT_TRUE(edge.started()) << edge.output();
+  ASSERT_TRUE(edge.metric_reaches("eventserver_log_durable_sequence", 300)) << edge.output();
+  auto c = resume(edge, 6, 0);
+  EXPECT_EQ(c.status, complete(0));
+  EXPECT_TRUE(ts::receives(c.conn, model_.notifications(6, 1, 300)));
+  EXPECT_EQ(edge.metric("eventserver_edge_stream_unreachable_total"), 0);
   EXPECT_EQ(edge.stop(), 0);
 }
 

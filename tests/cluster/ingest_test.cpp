@@ -110,7 +110,9 @@ std::vector<stored_message> read_stream(const std::string& url) {
   return ::testing::AssertionSuccess();
 }
 
-// One run of the built daemon as an ingest.
+// One run of the built daemon as an ingest. Its config uses the flat keys of earlier versions
+// ("clusterRole", ...), read as aliases of the cluster section's keys: the edge tests write the
+// section, so both forms run the daemon.
 class ingest_daemon {
  public:
   ingest_daemon(const fs::path& dir, const std::string& nats_url, int run) : admin_port_(free_loopback_port()) {
@@ -291,6 +293,31 @@ TEST_F(Ingest, AKilledIngestsSuccessorContinuesTheStreamExactlyOnce) {
     ASSERT_EQ(await_durable_line(source.conn, total), "durable|1|" + std::to_string(total));
   }
   EXPECT_TRUE(holds_exactly(read_stream(nats_.url()), total));
+}
+
+// A nats-server that asks for a user and password: an ingest given them in the server URL
+// publishes; one given a wrong password stops at start-up as a bad config does (exit 2), with a
+// line that says the credentials were refused and does not show the password.
+TEST_F(Ingest, CredentialsInTheServerUrlAreUsedAndWrongOnesExitWith2) {
+  nats_server secured;
+  secured.use_config("authorization { user: eventserver, password: s3cret-pw }\njetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(secured.start()) << secured.error();
+  const std::string host = secured.url().substr(std::string("nats://").size());
+  {
+    ingest_daemon ingest(dir_.path(), "nats://eventserver:s3cret-pw@" + host, ++runs_);
+    ASSERT_TRUE(ingest.started()) << ingest.output();
+    auto source = connect_producer(ingest.event_port());
+    source.conn.send(events(1, 100));
+    ASSERT_EQ(await_durable_line(source.conn, 100), "durable|1|100");
+    EXPECT_TRUE(holds_exactly(read_stream("nats://eventserver:s3cret-pw@" + host), 100));
+    EXPECT_NE(ingest.output().find("at nats://eventserver:***@" + host), std::string::npos) << ingest.output();
+    EXPECT_EQ(ingest.output().find("s3cret-pw"), std::string::npos) << ingest.output();
+  }
+  ingest_daemon wrong(dir_.path(), "nats://eventserver:wr0ng-pw@" + host, ++runs_);
+  EXPECT_EQ(wrong.process().wait_exit(), std::optional<int>(2)) << wrong.output();
+  EXPECT_NE(wrong.output().find("NATS at nats://eventserver:***@" + host + " refused the credentials"), std::string::npos)
+      << wrong.output();
+  EXPECT_EQ(wrong.output().find("wr0ng-pw"), std::string::npos) << wrong.output();
 }
 
 // Settings that break a promise stop start-up as a bad config does (exit 2): a line longer than

@@ -227,7 +227,7 @@ TEST_F(JetStreamEventLog, AStreamThatLostTheStartOfTheCurrentEpochIsRefused) {
 
 TEST_F(JetStreamEventLog, ACredentialsFileThatCannotBeReadIsRefused) {
   settings_.creds_file = "/nonexistent/eventserver-test.creds";
-  expect_refused("the NATS credentials file /nonexistent/eventserver-test.creds (clusterCredsFile) cannot be read");
+  expect_refused("the NATS credentials file /nonexistent/eventserver-test.creds (cluster.credsFile) cannot be read");
 }
 
 // The server goes away while publishing: reported once as failing (the pipeline waits and the

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "storage/storage_test_support.hpp"
 #include "cluster/cluster_test_support.hpp"
+#include "support/nats_creds.hpp"
 
 namespace eventserver::cluster {
 namespace {
@@ -144,6 +146,89 @@ TEST_F(JetStream, AnUnreachableServerIsAClearError) {
     FAIL() << "expected cluster_error";
   } catch (const cluster_error& e) {
     EXPECT_NE(std::string(e.what()).find("cannot connect to NATS at " + server_.url()), std::string::npos) << e.what();
+  }
+}
+
+// Credentials in a server URL never reach a log line or an error as they are.
+TEST(ShownServers, HidesPasswordsAndTokens) {
+  EXPECT_EQ(shown_servers("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+  EXPECT_EQ(shown_servers("nats://es:pw@10.0.0.1:4222,nats://t0ken@10.0.0.2:4222,tls://10.0.0.3:4222"),
+            "nats://es:***@10.0.0.1:4222,nats://***@10.0.0.2:4222,tls://10.0.0.3:4222");
+  EXPECT_EQ(shown_servers("es:pw@10.0.0.1:4222"), "es:***@10.0.0.1:4222");
+  EXPECT_EQ(shown_servers("nats://es:p@ss@10.0.0.1:4222"), "nats://es:***@10.0.0.1:4222");
+  EXPECT_EQ(shown_servers("nats://10.0.0.1:4222/a@b"), "nats://10.0.0.1:4222/a@b");
+  EXPECT_EQ(shown_servers(""), "");
+}
+
+// `url` (nats://host:port) with `userinfo` ("user:password" or a token) in it.
+std::string with_userinfo(const std::string& url, const std::string& userinfo) {
+  return "nats://" + userinfo + "@" + url.substr(std::string("nats://").size());
+}
+
+// A nats-server that asks for a user and password, or a token: the right ones in the URL open
+// the stream; wrong ones, or none, are a settings error (not an outage to retry) that names
+// the servers without the secret.
+TEST(JetStreamCredentials, AUserAndPasswordOrATokenInTheUrlAreUsedAndWrongOnesRefusedAtOnce) {
+  EVENTSERVER_REQUIRE_NATS_SERVER();
+  for (const std::string auth : {"user: eventserver, password: s3cret-pw", "token: s3cret-t0ken"}) {
+    SCOPED_TRACE(auth);
+    test_support::nats_server server;
+    server.use_config("authorization { " + auth + " }\njetstream { store_dir: \"STORE_DIR\" }\n");
+    ASSERT_TRUE(server.start()) << server.error();
+    stream_settings settings;
+    settings.timeout = std::chrono::milliseconds(1500);
+    const bool token = auth.starts_with("token");
+    settings.servers = with_userinfo(server.url(), token ? "s3cret-t0ken" : "eventserver:s3cret-pw");
+    {
+      jetstream_stream stream = jetstream_stream::open(settings);
+      EXPECT_EQ(stream.state().messages, 0u);
+    }
+    for (const std::string& wrong : {with_userinfo(server.url(), token ? "wr0ng-t0ken" : "eventserver:wr0ng-pw"), server.url()}) {
+      settings.servers = wrong;
+      try {
+        jetstream_stream::open(settings);
+        ADD_FAILURE() << "expected cluster_settings_error for " << wrong;
+      } catch (const cluster_settings_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("NATS at " + shown_servers(wrong) + " refused the credentials"), std::string::npos) << what;
+        EXPECT_EQ(what.find("wr0ng"), std::string::npos) << "the secret is not shown: " << what;
+      }
+    }
+  }
+}
+
+// NATS's operator mode: a server that trusts an operator, and a user's .creds file (JWT and
+// nkey seed) from an account of it. cluster.credsFile opens the stream; a user JWT signed by an
+// account the server does not know, or no credentials, is refused as a settings error.
+TEST(JetStreamCredentials, AnOperatorModeCredsFileIsUsedAndAnUntrustedOneRefused) {
+  EVENTSERVER_REQUIRE_NATS_SERVER();
+  const test_support::nats_operator_setup trusted;
+  test_support::nats_server server;
+  server.use_config(trusted.server_config() + "jetstream { store_dir: \"STORE_DIR\" }\n");
+  ASSERT_TRUE(server.start()) << server.error();
+  const test_support::temp_directory dir("eventserver-creds-test");
+  const auto good = dir.path() / "user.creds";
+  const auto untrusted = dir.path() / "untrusted.creds";
+  std::ofstream(good) << trusted.creds();
+  std::ofstream(untrusted) << trusted.creds(test_support::nkey(test_support::nkey::account_type));
+
+  stream_settings settings;
+  settings.timeout = std::chrono::milliseconds(1500);
+  settings.servers = server.url();
+  settings.creds_file = good.string();
+  {
+    jetstream_stream stream = jetstream_stream::open(settings);  // creates the stream: JetStream in the account
+    EXPECT_EQ(stream.state().messages, 0u);
+  }
+  for (const std::string& creds : {untrusted.string(), std::string()}) {
+    settings.creds_file = creds;
+    try {
+      jetstream_stream::open(settings);
+      ADD_FAILURE() << "expected cluster_settings_error with creds file '" << creds << "'";
+    } catch (const cluster_settings_error& e) {
+      EXPECT_NE(std::string(e.what()).find("NATS at " + server.url() + " refused the credentials"), std::string::npos)
+          << e.what();
+    }
   }
 }
 

@@ -336,7 +336,7 @@ TEST(DecideResume, WithoutHistoryOnlyAnUpToDateClientIsComplete) {
   EXPECT_EQ(decide_resume(99, std::nullopt, log_position{3, 100}, 0), (resume_point{3, 100, false}));
 }
 
-// An edge behind the stream waits for a position it has not applied yet (clusterResumeWaitMs)
+// An edge behind the stream waits for a position it has not applied yet (cluster.resumeWaitMs)
 // instead of answering incomplete: a client moving from a faster edge keeps exactly once.
 TEST(ResumeAhead, APositionPastWhatIsAppliedIsAheadOneReachedIsNot) {
   EXPECT_TRUE(resume_ahead(101, std::nullopt, log_position{3, 100}));

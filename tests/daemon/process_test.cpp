@@ -88,6 +88,24 @@ TEST_F(Process, OutOfRangeValuesExitWith2NamingTheKey) {
   }
 }
 
+// The cluster section: its keys named by their path, the flat aliases by theirs.
+TEST_F(Process, ClusterSectionErrorsExitWith2NamingTheKeyAsWritten) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("cluster": {"replicas": 9})", "\"cluster.replicas\" must be an integer from 1 to 5, got 9"},
+      {R"("cluster": {"rol": "edge"})", "unknown key \"cluster.rol\""},
+      {R"("cluster": "edge")", "\"cluster\" must be an object"},
+      {R"("clusterReplicas": 9)", "\"clusterReplicas\" must be an integer from 1 to 5, got 9"},
+      {R"("cluster": {"role": "edge"}, "clusterRole": "edge", "dataDir": "d")",
+       "\"cluster.role\" and \"clusterRole\" are one setting"},
+  };
+  for (const auto& [entry, message] : cases) {
+    SCOPED_TRACE(entry);
+    const auto [code, output] = run_with_config(with_ephemeral_ports(entry));
+    EXPECT_EQ(code, 2);
+    EXPECT_NE(output.find(message), std::string::npos) << output;
+  }
+}
+
 TEST_F(Process, InvalidJsonExitsWith2) {
   auto [code, output] = run_with_config(R"({"maxClients": 5,)");
   EXPECT_EQ(code, 2);

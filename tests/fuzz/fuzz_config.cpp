@@ -47,11 +47,14 @@ void check_ranges(const config& c) {
   FUZZ_CHECK(c.ws_enabled == (c.ws_listener_port != 0));
 }
 
-// Every key, as the config holds it: parsed again, it must give the same config.
+// Every key, as the config holds it (a section's key inside its section: "cluster.role" at
+// /cluster/role): parsed again, it must give the same config.
 json to_json(const config& c) {
   json document = json::object();
   for (const auto key : eventserver::config_keys()) {
-    document[std::string(key)] = json::parse(eventserver::config_value_json(c, key));
+    std::string pointer = std::string(1, '/').append(key);
+    for (auto& ch : pointer) ch = ch == '.' ? '/' : ch;
+    document[json::json_pointer(pointer)] = json::parse(eventserver::config_value_json(c, key));
   }
   return document;
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "eventserver/core/counters.hpp"
 #include "eventserver/net/transport_counters.hpp"
 #include "eventserver/core/event.hpp"
@@ -49,7 +51,8 @@ struct log_status {
   std::optional<storage::publish_status> publishing;  // an ingest: publishing to the JetStream stream
 };
 
-// An edge (clusterRole edge): how it follows the stream, as /metrics and the status page show it.
+// An edge (cluster role edge): how it follows the stream, as /metrics, /connz and the status
+// page show it.
 struct edge_status {
   bool enabled = false;
   std::string stream;     // the JetStream stream's name
@@ -115,14 +118,20 @@ struct server_snapshot {
 std::string render_metrics(const server_snapshot& snapshot);
 
 
+// An edge's state and lag as /connz and the status page's /events both give it:
+// {"stream", "state", "problem", "lag_known", "lag_events", "lag_seconds", "stream_last_seq",
+// "applied_stream_seq"}.
+nlohmann::ordered_json edge_json(const edge_status& edge);
+
 // {"connections":[...], "count":..., "offset":..., "processed_head":..., "total":N}: a whole page
 // at once (render_connz), or in pieces (the connections one by one, then the tail) for an
-// answer built in slices (admin_hub::connz_slice).
+// answer built in slices (admin_hub::connz_slice). An edge adds "edge": edge_json(...) after
+// "count"; a standalone daemon or an ingest (`edge` null) has no such field.
 std::string render_connz(const std::vector<connection_info>& page, std::size_t total, std::size_t offset,
-                         sequence_number processed_head);
+                         sequence_number processed_head, const edge_status* edge = nullptr);
 void render_connz_connection(std::string& out, const connection_info& connection, bool first);
 void render_connz_tail(std::string& out, std::size_t count, std::size_t total, std::size_t offset,
-                       sequence_number processed_head);
+                       sequence_number processed_head, const edge_status* edge = nullptr);
 
 }  // namespace eventserver
 

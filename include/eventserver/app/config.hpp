@@ -33,7 +33,7 @@ enum class diagnostics_format_kind : std::uint8_t {
   json,  // one JSON object per line
 };
 
-// clusterRole (docs/cluster.md).
+// cluster.role (docs/cluster.md).
 enum class cluster_role_kind : std::uint8_t {
   standalone,  // one daemon: sources, log and clients in one process
   ingest,      // sequences the sources and publishes the stream to JetStream; no clients
@@ -136,10 +136,10 @@ struct config {
   // client's buffer to tcp_wmem's maximum (4 MiB on Debian). docs/configuration.md sizes it.
   std::size_t client_send_buffer_bytes{};
 
-  // Scale-out on NATS JetStream (docs/cluster.md). Standalone unless clusterRole says otherwise;
-  // the other cluster keys matter only then.
+  // Scale-out on NATS JetStream (docs/cluster.md): the "cluster" section. Standalone unless its
+  // role says otherwise; the other cluster keys matter only then.
   cluster_role_kind cluster_role{};
-  std::string cluster_servers;  // comma-separated NATS URLs
+  std::string cluster_servers;  // comma-separated NATS URLs (the section's array, joined)
   std::string cluster_stream;   // the JetStream stream's name
   std::string cluster_subject;  // the one subject its batches are published on
   std::size_t cluster_replicas{};  // the stream's replicas when the ingest creates it; checked otherwise
@@ -161,7 +161,8 @@ struct config {
   }
 };
 
-// Every key a config file may hold, in the reader's order.
+// Every key a config file may hold, in the reader's order. A key of a section is named with its
+// path: "cluster.role" is "role" inside the object "cluster".
 std::vector<std::string_view> config_keys();
 
 // One row of the key table: what the README, docs/configuration.md, config/config.json and the
@@ -172,11 +173,13 @@ struct config_key_info {
   bool integer = false;  // an integer key (milliseconds included): [min, max] applies
   std::uint64_t min = 0;
   std::uint64_t max = 0;
+  std::string_view alias;  // a section's key: the flat name older configs use ("clusterRole"); "": none
 };
 std::vector<config_key_info> config_key_table();
 
-// The value `settings` holds for `key`, as JSON text: what a config file would say to get it.
-// Throws config_error for a key that does not exist.
+// The value `settings` holds for `key` (a documented name or an alias), as JSON text: what a
+// config file would say under the documented name to get it. Throws config_error for a key
+// that does not exist.
 std::string config_value_json(const config& settings, std::string_view key);
 
 // Parses the JSON text of a config file; `origin` names it in error messages.

@@ -40,7 +40,7 @@ struct stream_settings;  // cluster/jetstream_stream.hpp
 // The JetStream stream the cluster keys name, for the ingest's log and an edge's feed alike.
 cluster::stream_settings cluster_stream_settings(const config& settings);
 
-// The one place that chooses the log: the JetStream stream for clusterRole ingest; on disk with
+// The one place that chooses the log: the JetStream stream for cluster.role ingest; on disk with
 // a dataDir; else in memory with historyBytes > 0; else none (null). `post` runs a function on
 // the event thread.
 std::unique_ptr<storage::event_log> make_event_log(const config& settings, storage::post_fn post);

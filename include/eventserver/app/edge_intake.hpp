@@ -1,5 +1,5 @@
 #pragma once
-// An edge's side of the event thread (clusterRole edge, docs/cluster.md "An edge"): the batches
+// An edge's side of the event thread (cluster.role edge, docs/cluster.md "An edge"): the batches
 // cluster::edge_feed reads from the JetStream stream go into the dispatcher as already-numbered
 // input (offer_sequenced), through the local file log like a standalone daemon's events, and
 // are applied and delivered to this edge's own clients. The feed is told a batch was taken once

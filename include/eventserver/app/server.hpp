@@ -198,7 +198,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   warning_limiter slow_client_warnings_;
   // It refers to the dispatcher and the settings, and its writing thread stops late.
   std::unique_ptr<durable_log> log_;  // with a dataDir
-  // Last (its reading thread stops first): clusterRole edge, the stream's batches into the log.
+  // Last (its reading thread stops first): cluster.role edge, the stream's batches into the log.
   std::unique_ptr<edge_intake> edge_;
 };
 

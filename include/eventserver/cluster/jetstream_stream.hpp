@@ -20,6 +20,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eventserver/core/event.hpp"
@@ -41,7 +42,9 @@ class cluster_settings_error : public cluster_error {
 };
 
 struct stream_settings {
-  std::string servers = "nats://127.0.0.1:4222";  // comma-separated URLs
+  // Comma-separated URLs. A URL may carry credentials, nats://user:password@host:port or
+  // nats://token@host:port: log lines and errors show it through shown_servers().
+  std::string servers = "nats://127.0.0.1:4222";
   std::string creds_file;                          // a NATS credentials file (JWT and seed); "": none
   std::string name = "EVENTS";
   std::string subject = "eventserver.events";
@@ -53,6 +56,10 @@ struct stream_settings {
   // server's max_payload, or a batch could never be stored.
   std::size_t max_batch_bytes = std::size_t{256} << 10;
 };
+
+// `servers` as log lines and errors may show them: a password or token in a URL becomes "***"
+// (nats://user:***@host:4222, nats://***@host:4222).
+std::string shown_servers(std::string_view servers);
 
 // A batch as stored: its numbers and the sealed bytes (header and body, batch_format.hpp).
 struct stored_batch {

@@ -70,7 +70,7 @@ resume_point decide_resume(sequence_number last, std::optional<stream_epoch> epo
 
 // Whether a resume at `last` (of `epoch`, when the client said) names a position past
 // `applied`: the stream got there (another edge served it) and this daemon has yet to. An edge
-// waits for it, bounded (clusterResumeWaitMs), rather than answer `incomplete` at once.
+// waits for it, bounded (cluster.resumeWaitMs), rather than answer `incomplete` at once.
 bool resume_ahead(sequence_number last, std::optional<stream_epoch> epoch, log_position applied) noexcept;
 
 // How much of `lines` (whole lines) one transport write takes: the longest run of whole lines

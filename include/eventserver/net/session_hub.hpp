@@ -68,7 +68,7 @@ struct client_limits {
   // one client may cost, the kernel included.
   std::size_t send_buffer_bytes = 0;
   // A resume past what the daemon has applied waits this long for it (an edge lagging the
-  // stream: clusterResumeWaitMs); 0: answered at once.
+  // stream: cluster.resumeWaitMs); 0: answered at once.
   std::chrono::milliseconds resume_wait{0};
 };
 
