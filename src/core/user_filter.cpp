@@ -11,7 +11,7 @@ user_filter::user_filter(user_id user, std::vector<user_id> following) : user_(u
 }
 
 void user_filter::remark() noexcept {
-  std::fill(maybe_.begin(), maybe_.end(), std::uint64_t{0});
+  std::fill(maybe_.get(), maybe_.get() + maybe_words, std::uint64_t{0});
   for (const user_id whom : following_) mark(whom);
 }
 

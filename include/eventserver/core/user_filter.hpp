@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <bit>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -57,10 +58,10 @@ class user_filter {
   user_id user_;
   std::vector<user_id> following_;  // sorted
   // A bit per id modulo 4096, set for every id in following_: clear means "not followed". Ids are numbered densely from 1, so
-  // users that share a bit are 4096 apart. On the heap: a live client's stream holds room for
-  // a filter it does not use.
+  // users that share a bit are 4096 apart. On the heap (a pointer in the filter): every client's
+  // stream holds room for a filter, used only in catch-up.
   static constexpr std::size_t maybe_words = 64;
-  std::vector<std::uint64_t> maybe_ = std::vector<std::uint64_t>(maybe_words);
+  std::unique_ptr<std::uint64_t[]> maybe_ = std::make_unique<std::uint64_t[]>(maybe_words);  // zeroed
 };
 
 namespace detail {
