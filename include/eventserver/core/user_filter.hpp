@@ -4,8 +4,8 @@
 // of someone it follows at that point of the stream. The users it follows are tracked from
 // the follow and unfollow events it reads, starting from the set it followed before the first.
 
-#include <cstdint>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -57,9 +57,9 @@ class user_filter {
 
   user_id user_;
   std::vector<user_id> following_;  // sorted
-  // A bit per id modulo 4096, set for every id in following_: clear means "not followed". Ids are numbered densely from 1, so
-  // users that share a bit are 4096 apart. On the heap (a pointer in the filter): every client's
-  // stream holds room for a filter, used only in catch-up.
+  // A bit per id modulo 4096, set for every id in following_: clear means "not followed". Ids
+  // are numbered densely from 1, so users that share a bit are 4096 apart. On the heap (a
+  // pointer in the filter): every client's stream holds room for a filter, used only in catch-up.
   static constexpr std::size_t maybe_words = 64;
   std::unique_ptr<std::uint64_t[]> maybe_ = std::make_unique<std::uint64_t[]>(maybe_words);  // zeroed
 };
