@@ -29,11 +29,7 @@ else
   "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
 fi
 pid=$!
-for _ in $(seq 300); do
-  grep -q "listening for event sources" "$work/daemon.log" && break
-  sleep 0.1
-done
-dpid=$(pgrep -n -f "^$daemon -config $work/config.json" || echo "$pid")
+dpid=$(wrapped_daemon_pid "$daemon" "$work/config.json" "$work/daemon.log" "$pid")
 "$harness" --eventListenerPort="$ep" --clientListenerPort="$cp" --totalEvents="$events" --concurrencyLevel=10000 \
   --numberOfUsers=100000 --daemonPid="$dpid" --timeout=600000 >"$work/harness.log" 2>&1 || true
 grep VmHWM "/proc/$dpid/status" || true

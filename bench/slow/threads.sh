@@ -28,11 +28,7 @@ flags=()
 read -r -a prefix <<<"${PREFIX:-}"
 "${prefix[@]}" "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do
-  grep -q "listening for event sources" "$work/daemon.log" && break
-  sleep 0.1
-done
-dpid=$(pgrep -n -f "^$daemon -config $work/config.json" || echo "$pid")
+dpid=$(wrapped_daemon_pid "$daemon" "$work/config.json" "$work/daemon.log" "$pid")
 "$harness" --eventListenerPort="$ep" --clientListenerPort="$cp" --totalEvents="$events" --concurrencyLevel=100 \
   --daemonPid="$dpid" "${flags[@]}" >"$work/harness.log" 2>&1 || true
 tick=$(getconf CLK_TCK)
