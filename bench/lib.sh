@@ -100,7 +100,7 @@ pair_ratio() {
 wrapped_daemon_pid() {
   local daemon=$1 config=$2 log=$3 pid=$4
   for _ in $(seq 300); do
-    grep -q "listening for event sources" "$log" && break
+    grep -qs "listening for event sources" "$log" && break
     sleep 0.1
   done
   pgrep -n -f "^$daemon -config $config" || echo "$pid"
