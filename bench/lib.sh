@@ -121,3 +121,15 @@ pair_ratio() {
   paste -d' ' <(tr ';' '\n' <<<"$1" | grep . | awk '{print $1}') <(tr ';' '\n' <<<"$2" | grep . | awk '{print $1}') |
     awk '{print $1 / $2}' | sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'
 }
+
+# wrapped_daemon_pid DAEMON CONFIG LOG PID: waits (up to 30 s) until LOG says the daemon listens
+# for event sources, then prints the pid of the DAEMON process started with `-config CONFIG`: a
+# wrapper's child (strace, heaptrack), or PID itself when it was started directly.
+wrapped_daemon_pid() {
+  local daemon=$1 config=$2 log=$3 pid=$4
+  for _ in $(seq 300); do
+    grep -qs "listening for event sources" "$log" && break
+    sleep 0.1
+  done
+  pgrep -n -f "^$daemon -config $config" || echo "$pid"
+}

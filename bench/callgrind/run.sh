@@ -9,7 +9,9 @@
 # usage: bench/callgrind/run.sh DAEMON OUT_FILE [EVENTS]
 # Prints the harness's RESULT line and the total; OUT_FILE is the callgrind output
 # (callgrind_annotate --inclusive=no OUT_FILE for the functions).
-# Environment: HARNESS (default build/followermaze), CONFIG (default config/config.json).
+# Environment: HARNESS (default build/followermaze), CONFIG (default config/config.json),
+# HARNESS_FLAGS (more followermaze flags, e.g. --chaos-slow-readers=10), TIMEOUT_MS (the
+# harness's --timeout, default 120000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DAEMON=${1:?usage: run.sh DAEMON OUT_FILE [EVENTS]}
@@ -20,6 +22,7 @@ CONFIG=${CONFIG:-config/config.json}
 # shellcheck source-path=SCRIPTDIR/../.. disable=SC1091
 source bench/lib.sh
 require_binaries "$DAEMON" "$HARNESS"
+read -r -a harness_flags <<<"${HARNESS_FLAGS:-}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -35,7 +38,7 @@ for _ in $(seq 1800); do
   sleep 0.1
 done
 "$HARNESS" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --totalEvents="$EVENTS" \
-  --timeout=120000 --settle=10000 | tee "$work/harness.log" | grep -E '^RESULT|ALL NOTIFICATIONS' || { echo "run.sh: the harness failed; daemon log:" >&2; tail -n 5 "$work/daemon.log" "$work/harness.log" >&2; kill -TERM "$pid"; exit 1; }
+  --timeout="${TIMEOUT_MS:-120000}" --settle=10000 "${harness_flags[@]}" | tee "$work/harness.log" | grep -E '^RESULT|ALL NOTIFICATIONS' || { echo "run.sh: the harness failed; daemon log:" >&2; tail -n 5 "$work/daemon.log" "$work/harness.log" >&2; kill -TERM "$pid"; exit 1; }
 kill -TERM "$pid"
 wait "$pid" || true
 grep -E '^(summary|totals):' "$OUT" | head -1

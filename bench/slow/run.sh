@@ -16,6 +16,8 @@
 #   EVENTS (default 10000000)  CLIENTS (default 100)  SLOW (default 10)  RATE (default 1000000)
 #   VARIANTS (default "A B Bmem Ap Bp")  DAEMON, HARNESS (default build/eventserver, build/followermaze)
 #   OUT (default bench/results/slow_readers.md)
+#   OLD_DAEMON: a second build run in the same rounds (each variant with both daemons, the order
+#     alternating), reported as rows "old:<variant>" and per-round ratios new/old.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
@@ -27,18 +29,20 @@ slow=${SLOW:-10}
 rate=${RATE:-1000000}
 variants=${VARIANTS:-"A B Bmem Ap Bp"}
 daemon=${DAEMON:-build/eventserver}
+old_daemon=${OLD_DAEMON:-}
 harness=${HARNESS:-build/followermaze}
 out=${OUT:-bench/results/slow_readers.md}
-require_binaries "$daemon" "$harness"
+require_binaries "$daemon" "$harness" ${old_daemon:+"$old_daemon"}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 declare -A runs
 fails=()
 
-# run_variant NAME: one run; appends "cpu p99_us rss_kb slow_p99_us slow_finish_s wall_s entered" to runs[NAME].
+# run_variant NAME [DAEMON KEY]: one run; appends "cpu p99_us rss_kb slow_p99_us slow_finish_s wall_s entered"
+# to runs[KEY] (default: NAME, with $daemon).
 run_variant() {
-  local name=$1 log_keys=", \"dataDir\": \"$work/data\", \"logFsync\": \"interval\"" flags=()
+  local name=$1 binary=${2:-$daemon} slot=${3:-$1} log_keys=", \"dataDir\": \"$work/data\", \"logFsync\": \"interval\"" flags=()
   case $name in
     A) ;;
     B) flags=(--chaos-slow-readers="$slow") ;;
@@ -52,7 +56,7 @@ run_variant() {
   pick_ports event_port client_port admin_port
   printf '{"eventListenerPort": %s, "clientListenerPort": %s, "clientListenerAddress": "127.0.0.1", "adminListenerPort": %s%s}\n' \
     "$event_port" "$client_port" "$admin_port" "$log_keys" >"$work/config.json"
-  "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
+  "$binary" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
   local pid=$!
   "$harness" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --totalEvents="$events" \
     --concurrencyLevel="$clients" --daemonPid="$pid" "${flags[@]}" >"$work/harness.log" 2>&1 || true
@@ -63,23 +67,36 @@ run_variant() {
   local result
   result=$(grep '^RESULT' "$work/harness.log" || true)
   if ! grep -q 'ALL NOTIFICATIONS RECEIVED' "$work/harness.log"; then
-    fails+=("$name: $(grep -m2 -E 'FAIL|error' "$work/harness.log" | tr '\n' ' ')")
-    echo "  $name FAILED: $(tail -n 3 "$work/harness.log" | tr '\n' ' ')"
+    fails+=("$slot: $(grep -m2 -E 'FAIL|error' "$work/harness.log" | tr '\n' ' ')")
+    echo "  $slot FAILED: $(tail -n 3 "$work/harness.log" | tr '\n' ' ')"
     return 0
   fi
   key() { grep -oE "(^| )$1=[0-9.]+" <<<"$result" | cut -d= -f2 || echo 0; }
   local rec
   rec="$(key daemon_cpu_s) $(key p99_us) $(key daemon_peak_rss_kb) $(key slow_p99_us) $(key slow_finish_s) $(key wall_s) ${entered:-0}"
-  runs[$name]+="$rec;"
-  echo "  $(printf '%-5s' "$name") cpu_s p99_us rss_kb slow_p99_us slow_finish_s wall_s catch_ups: $rec"
+  runs[$slot]+="$rec;"
+  echo "  $(printf '%-9s' "$slot") cpu_s p99_us rss_kb slow_p99_us slow_finish_s wall_s catch_ups: $rec"
 }
 
 read -r -a order <<<"$variants"
 for round in $(seq 1 "$rounds"); do
   echo "round $round/$rounds"
   n=${#order[@]}
-  for i in $(seq 0 $((n - 1))); do run_variant "${order[$(((i + round - 1) % n))]}"; done
+  for i in $(seq 0 $((n - 1))); do
+    name=${order[$(((i + round - 1) % n))]}
+    if [[ -z "$old_daemon" ]]; then
+      run_variant "$name"
+    elif ((round % 2)); then
+      run_variant "$name" "$old_daemon" "old:$name"
+      run_variant "$name"
+    else
+      run_variant "$name"
+      run_variant "$name" "$old_daemon" "old:$name"
+    fi
+  done
 done
+rows=("${order[@]}")
+[[ -n "$old_daemon" ]] && for name in "${order[@]}"; do rows+=("old:$name"); done
 
 # col N RUNS: column N of the "a b c;" records, one a line.
 col() { tr ';' '\n' <<<"$2" | grep . | awk -v c="$1" '{print $c}'; }
@@ -105,7 +122,7 @@ reference() { case $1 in Bp) echo Ap ;; *) echo A ;; esac; }
   echo
   echo "| variant | runs ok | daemon CPU s | p99 ms (others) | peak RSS MB | slow p99 s | slow finish s | wall s | catch-ups entered |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for name in "${order[@]}"; do
+  for name in "${rows[@]}"; do
     r=${runs[$name]:-}
     printf '| %s | %s/%s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(col 1 "$r" | wc -l)" "$rounds" \
       "$(col 1 "$r" | med)" "$(col 2 "$r" | awk '{print $1 / 1000}' | med)" "$(col 3 "$r" | awk '{print $1 / 1024}' | med)" \
@@ -116,12 +133,24 @@ reference() { case $1 in Bp) echo Ap ;; *) echo A ;; esac; }
   echo
   echo "| variant | CPU ratio (goal <= 1.5) | p99 ratio (goal <= 1.2) | RSS ratio |"
   echo "|---|---|---|---|"
-  for name in "${order[@]}"; do
-    [[ $name == B* ]] || continue
-    ref=$(reference "$name")
+  for name in "${rows[@]}"; do
+    [[ ${name#old:} == B* ]] || continue
+    ref=$(reference "${name#old:}")
+    [[ $name == old:* ]] && ref=old:$ref
     [[ -n "${runs[$name]:-}" && -n "${runs[$ref]:-}" ]] || continue
     echo "| $name / $ref | $(ratio 1 "${runs[$name]}" "${runs[$ref]}") | $(ratio 2 "${runs[$name]}" "${runs[$ref]}") | $(ratio 3 "${runs[$name]}" "${runs[$ref]}") |"
   done
+  if [[ -n "$old_daemon" ]]; then
+    echo
+    echo "New against old (\`$old_daemon\`), per round, same variant:"
+    echo
+    echo "| variant | CPU new/old | p99 new/old |"
+    echo "|---|---|---|"
+    for name in "${order[@]}"; do
+      [[ -n "${runs[$name]:-}" && -n "${runs[old:$name]:-}" ]] || continue
+      echo "| $name | $(ratio 1 "${runs[$name]}" "${runs[old:$name]}") | $(ratio 2 "${runs[$name]}" "${runs[old:$name]}") |"
+    done
+  fi
   echo
   if ((${#fails[@]} > 0)); then
     echo "Failed runs:"
@@ -131,6 +160,6 @@ reference() { case $1 in Bp) echo Ap ;; *) echo A ;; esac; }
   fi
   echo "Runs (cpu s, p99 us, peak RSS KB, slow p99 us, slow finish s, wall s, catch-ups entered):"
   echo
-  for name in "${order[@]}"; do echo "- $name: ${runs[$name]:-}"; done
+  for name in "${rows[@]}"; do echo "- $name: ${runs[$name]:-}"; done
 } >"$out"
 cat "$out"

@@ -7,6 +7,12 @@ namespace eventserver {
 user_filter::user_filter(user_id user, std::vector<user_id> following) : user_(user), following_(std::move(following)) {
   std::sort(following_.begin(), following_.end());
   following_.erase(std::unique(following_.begin(), following_.end()), following_.end());
+  remark();
+}
+
+void user_filter::remark() noexcept {
+  std::fill(maybe_.get(), maybe_.get() + maybe_words, std::uint64_t{0});
+  for (const user_id whom : following_) mark(whom);
 }
 
 bool user_filter::notifies(const event& ev) {
@@ -39,17 +45,21 @@ bool user_filter::notifies_line(std::string_view line, sequence_number seq) {
 void user_filter::followed(user_id whom) {
   const auto at = std::lower_bound(following_.begin(), following_.end(), whom);
   if (at == following_.end() || *at != whom) following_.insert(at, whom);
+  mark(whom);
 }
 
 void user_filter::unfollowed(user_id whom) {
   const auto at = std::lower_bound(following_.begin(), following_.end(), whom);
-  if (at != following_.end() && *at == whom) following_.erase(at);
+  if (at != following_.end() && *at == whom) {
+    following_.erase(at);
+    remark();  // rare: only the user's own unfollows
+  }
 }
 
 // Most events a client in catch-up reads are status updates of random senders: each step of
 // this search is a conditional move, where std::binary_search would mispredict about every
 // other step (follower_graph does the same).
-bool user_filter::follows(user_id whom) const noexcept {
+bool user_filter::search(user_id whom) const noexcept {
   std::size_t n = following_.size();
   if (n == 0) return false;
   const user_id* base = following_.data();

@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "eventserver/storage/crc32c.hpp"
 #include "eventserver/storage/endian.hpp"
 
@@ -51,6 +55,69 @@ const char* check_batch_header(const char* data, batch_view& header, std::uint32
   return nullptr;
 }
 
+namespace {
+
+// The '\n' bytes of a (non-empty) body, and whether one of them has no '\r' right before it.
+// A history read checks every batch it hands out: with SSE2, 16 bytes at a time and no branch
+// on them (a call to find each line's end cost more than the line); elsewhere line by line.
+#if defined(__SSE2__) && defined(__x86_64__)
+std::uint64_t sum_bytes(__m128i counts) noexcept {
+  const __m128i sums = _mm_sad_epu8(counts, _mm_setzero_si128());  // two 64-bit sums of eight bytes
+  return static_cast<std::uint64_t>(_mm_cvtsi128_si64(sums)) +
+         static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)));
+}
+
+void count_lines(std::string_view body, std::uint64_t& lines, bool& bare) noexcept {
+  const char* const p = body.data();
+  const std::size_t size = body.size();
+  const __m128i newline = _mm_set1_epi8('\n');
+  const __m128i cr = _mm_set1_epi8('\r');
+  __m128i counts = _mm_setzero_si128();  // newlines per byte lane, summed before a lane can pass 255
+  unsigned blocks = 0;
+  unsigned bare_bits = 0;
+  unsigned cr_before = 0;  // 1 when the byte before this block is a '\r'
+  std::size_t i = 0;
+  for (; i + 16 <= size; i += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i is_newline = _mm_cmpeq_epi8(block, newline);
+    const auto newline_bits = static_cast<unsigned>(_mm_movemask_epi8(is_newline));
+    const auto cr_bits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, cr)));
+    bare_bits |= newline_bits & ~((cr_bits << 1) | cr_before);
+    cr_before = cr_bits >> 15;
+    counts = _mm_sub_epi8(counts, is_newline);  // a match is -1
+    if (++blocks == 255) {
+      lines += sum_bytes(counts);
+      counts = _mm_setzero_si128();
+      blocks = 0;
+    }
+  }
+  lines += sum_bytes(counts);
+  bare = bare_bits != 0;
+  for (; i < size; ++i) {
+    if (p[i] != '\n') continue;
+    ++lines;
+    if (i == 0 || p[i - 1] != '\r') bare = true;
+  }
+}
+#else
+void count_lines(std::string_view body, std::uint64_t& lines, bool& bare) noexcept {
+  const char* p = body.data();
+  const char* const end = p + body.size();
+  while (p < end) {
+    const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    if (newline == nullptr) return;  // the last line is not ended: the caller sees it
+    if (newline == p || newline[-1] != '\r') {
+      bare = true;
+      return;
+    }
+    ++lines;
+    p = newline + 1;
+  }
+}
+#endif
+
+}  // namespace
+
 decode_result decode_batch(const char* data, std::size_t available) noexcept {
   decode_result result;
   if (available < batch_header_size) {
@@ -79,22 +146,17 @@ decode_result decode_batch(const char* data, std::size_t available) noexcept {
   if (result.batch.kind == batch_kind::events) {
     // Exactly `count` lines, each ending in "\r\n", nothing after the last.
     std::uint64_t lines = 0;
-    const char* p = body.data();
-    const char* const end = p + body.size();
-    while (p < end) {
-      const auto* newline = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
-      if (newline == nullptr) {
-        result.status = decode_status::corrupt;
-        result.reason = "last line not ended";
-        return result;
-      }
-      if (newline == p || newline[-1] != '\r') {
-        result.status = decode_status::corrupt;
-        result.reason = "line not ended by \\r\\n";
-        return result;
-      }
-      ++lines;
-      p = newline + 1;
+    bool bare = false;  // a '\n' with no '\r' before it
+    count_lines(body, lines, bare);
+    if (bare) {
+      result.status = decode_status::corrupt;
+      result.reason = "line not ended by \\r\\n";
+      return result;
+    }
+    if (body.back() != '\n') {
+      result.status = decode_status::corrupt;
+      result.reason = "last line not ended";
+      return result;
     }
     if (lines != result.batch.count) {
       result.status = decode_status::corrupt;

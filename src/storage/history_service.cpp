@@ -247,6 +247,7 @@ history_chunk history_service::read_chunk(const history_request& request, reader
   std::vector<pending_run> pending;
   history_chunk chunk;
   std::vector<char>& bytes = chunk.bytes;
+  bytes.reserve(request.max_bytes);  // grown (once) only by a last batch that passes it
   batch_view batch;
   // At least one batch (a single larger one comes whole); then whole batches while under
   // max_bytes: at most max_bytes plus one batch.

@@ -102,7 +102,12 @@ taken_lines scanned(user_filter& f, std::string_view lines, sequence_number firs
 }
 
 std::string stored_line(std::mt19937_64& rng, sequence_number seq) {
-  const auto id = [&] { return std::to_string(rng() % 12 + 1); };  // few users: the filter's user is hit often
+  // Few users, so the filter's user is hit often; now and then a long id, or one that shares
+  // the filter's bit with a user it follows (4096 apart).
+  const auto id = [&] {
+    static const std::vector<user_id> long_ids = {4096 + 3, 4096 * 5 + 7, 1234567, 12345678, 123456789012, 9999999};
+    return std::to_string(rng() % 10 == 0 ? long_ids[rng() % long_ids.size()] : rng() % 12 + 1);
+  };
   std::string line = std::to_string(seq);
   switch (rng() % 6) {
     case 0: line += "|F|" + id() + "|" + id(); break;
@@ -143,7 +148,8 @@ TEST(UserFilter, ScanTakesWhatTheCarefulWayTakes) {
   std::mt19937_64 rng(20261126);
   for (int round = 0; round < 3000; ++round) {
     // Runs that cross a change in the sequence number's digit count.
-    const sequence_number first = round % 3 == 0 ? 1 : round % 3 == 1 ? 95 + rng() % 10 : 999'990 + rng() % 20;
+    const sequence_number firsts[] = {1, 95 + rng() % 10, 999'990 + rng() % 20, 99'999'990 + rng() % 20};
+    const sequence_number first = firsts[round % 4];
     std::string lines;
     const int count = 1 + static_cast<int>(rng() % 40);
     for (int i = 0; i < count; ++i) {
@@ -159,6 +165,21 @@ TEST(UserFilter, ScanTakesWhatTheCarefulWayTakes) {
     ASSERT_EQ(scanned(a, lines, first), careful(b, lines, first)) << "first " << first << ", lines:\n" << lines;
     ASSERT_EQ(ids(a.following().begin(), a.following().end()), ids(b.following().begin(), b.following().end()));
   }
+}
+
+// Users 4096 apart share a bit of the filter's quick "not followed" test: only the search may
+// decide for them, before and after an unfollow.
+TEST(UserFilter, UsersThatShareABitAreToldApart) {
+  const user_id twin = 5 + 4096;
+  const user_id far = 5 + user_id{4096} * 1'000'000;
+  user_filter f(1, {5});
+  EXPECT_EQ(scanned(f, "1|S|9\r\n2|S|" + std::to_string(twin) + "\r\n3|S|5\r\n4|S|" + std::to_string(far) + "\r\n", 1),
+            (taken_lines{{3, "3|S|5\r\n"}}));
+  const std::string lines = "5|U|1|5\r\n6|S|5\r\n7|F|1|" + std::to_string(twin) + "\r\n8|S|5\r\n9|S|" +
+                            std::to_string(twin) + "\r\n10|U|1|" + std::to_string(twin) + "\r\n11|S|" +
+                            std::to_string(twin) + "\r\n";
+  EXPECT_EQ(scanned(f, lines, 5), (taken_lines{{9, "9|S|" + std::to_string(twin) + "\r\n"}}));
+  EXPECT_TRUE(f.following().empty());
 }
 
 TEST(UserFilter, ScanOfAStoredRun) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -251,6 +252,61 @@ TEST(Batch, NamesWhatIsWrong) {
   bytes.back() = 'x';
   reseal(bytes);
   EXPECT_EQ(reason(bytes), "last line not ended");
+}
+
+// The body checks of decode_batch (exactly `count` lines, each ending in "\r\n"), word at a
+// time, against the line-by-line reading they replace: bodies of every length, with the
+// "\r\n" and the damage at every offset within a word and across words, long enough for the
+// per-lane newline counts to be folded more than once.
+const char* line_check_reference(std::string_view body, std::uint32_t count) {
+  std::uint64_t lines = 0;
+  while (!body.empty()) {
+    const auto newline = body.find('\n');
+    if (newline == std::string_view::npos) return "last line not ended";
+    if (newline == 0 || body[newline - 1] != '\r') return "line not ended by \\r\\n";
+    ++lines;
+    body.remove_prefix(newline + 1);
+  }
+  return lines == count ? nullptr : "line count differs from the header";
+}
+
+TEST(Batch, BodyChecksAgreeWithReadingLineByLine) {
+  std::mt19937_64 rng(20261207);
+  const char alphabet[] = {'1', '|', 'S', '\r', '\n', '\r', '\n', 'x'};
+  std::vector<char> buffer;
+  for (int round = 0; round < 4000; ++round) {
+    if (round == 0) {
+      // 600 lines of 8 bytes: every word ends in a newline, so one byte lane counts them all.
+      std::string body;
+      for (int i = 0; i < 600; ++i) body += "123456\r\n";
+      buffer.assign(batch_header_size + body.size(), '\0');
+      std::copy(body.begin(), body.end(), buffer.begin() + batch_header_size);
+      seal_batch(buffer.data(), batch_kind::events, 1, 600, body.size());
+      EXPECT_EQ(decode_batch(buffer.data(), buffer.size()).status, decode_status::ok);
+    }
+    // Well-formed lines of random lengths (their ends fall at every offset), then damage.
+    std::string body;
+    const std::size_t target = 2 + rng() % (round % 10 == 0 ? 5000 : 64);
+    while (body.size() < target) body += std::string(rng() % 13, '7') + "\r\n";
+    const int damage = static_cast<int>(rng() % 4);
+    for (int d = 0; d < damage; ++d) body[rng() % body.size()] = alphabet[rng() % sizeof alphabet];
+    if (rng() % 8 == 0) body.resize(2 + rng() % (body.size() - 1));
+    std::uint32_t count = static_cast<std::uint32_t>(std::count(body.begin(), body.end(), '\n'));
+    if (rng() % 8 == 0) count += rng() % 2 == 0 ? 1 : -1;
+    if (count == 0 || body.size() < 2 * static_cast<std::size_t>(count)) continue;  // the header refuses these first
+
+    buffer.assign(batch_header_size + body.size(), '\0');
+    std::copy(body.begin(), body.end(), buffer.begin() + batch_header_size);
+    seal_batch(buffer.data(), batch_kind::events, 1, count, body.size());
+    const decode_result decoded = decode_batch(buffer.data(), buffer.size());
+    const char* expected = line_check_reference(body, count);
+    if (expected == nullptr) {
+      EXPECT_EQ(decoded.status, decode_status::ok) << ::testing::PrintToString(body) << " count " << count;
+    } else {
+      EXPECT_EQ(decoded.status, decode_status::corrupt) << ::testing::PrintToString(body) << " count " << count;
+      EXPECT_EQ(std::string(decoded.reason), expected) << ::testing::PrintToString(body) << " count " << count;
+    }
+  }
 }
 
 TEST(Batch, TrimsToAPosition) {

@@ -4,7 +4,10 @@
 // of someone it follows at that point of the stream. The users it follows are tracked from
 // the follow and unfollow events it reads, starting from the set it followed before the first.
 
+#include <bit>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -42,10 +45,23 @@ class user_filter {
   bool notifies_line(std::string_view line, sequence_number seq);
   void followed(user_id whom);
   void unfollowed(user_id whom);
-  bool follows(user_id whom) const noexcept;
+  // Most status updates a client in catch-up reads are from users it does not follow: one
+  // bit of `maybe_` says so without the search.
+  bool follows(user_id whom) const noexcept { return maybe_follows(whom) && search(whom); }
+  bool search(user_id whom) const noexcept;
+  bool maybe_follows(user_id whom) const noexcept {
+    return ((maybe_[(whom / 64) % maybe_words] >> (whom % 64)) & 1U) != 0;
+  }
+  void mark(user_id whom) noexcept { maybe_[(whom / 64) % maybe_words] |= std::uint64_t{1} << (whom % 64); }
+  void remark() noexcept;  // maybe_ from following_ alone (after an unfollow)
 
   user_id user_;
   std::vector<user_id> following_;  // sorted
+  // A bit per id modulo 4096, set for every id in following_: clear means "not followed". Ids
+  // are numbered densely from 1, so users that share a bit are 4096 apart. On the heap (a
+  // pointer in the filter): every client's stream holds room for a filter, used only in catch-up.
+  static constexpr std::size_t maybe_words = 64;
+  std::unique_ptr<std::uint64_t[]> maybe_ = std::make_unique<std::uint64_t[]>(maybe_words);  // zeroed
 };
 
 namespace detail {
@@ -60,6 +76,55 @@ namespace detail {
   }
   value = n;
   return p != first && p - first <= 19;
+}
+
+// The 8 bytes at p (little-endian: p[0] is the low byte).
+[[gnu::always_inline]] inline std::uint64_t load_word(const char* p) noexcept {
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  return word;
+}
+
+// The top bit of each byte of `word` that is not an ASCII digit. Exact up to the lowest such
+// byte (a carry out of a byte comes only from a non-digit, and reaches only the bytes above it).
+[[gnu::always_inline]] inline std::uint64_t non_digits(std::uint64_t word) noexcept {
+  const std::uint64_t digits = word ^ 0x3030303030303030U;  // '0'..'9' become 0..9
+  return ((digits + 0x7676767676767676U) | digits) & 0x8080808080808080U;
+}
+
+// scan_id for 8 readable bytes at p: an id of up to 7 digits (every id of a typical stream) in
+// one word, with no loop and no branch on its length (core/event.cpp's scan_number does the
+// same for the live path); a longer one, or fewer than 8 bytes before `end`, the byte loop.
+[[gnu::always_inline]] inline bool scan_id_word(const char*& p, const char* end, user_id& value) noexcept {
+  if (end - p >= 8) {
+    const std::uint64_t word = load_word(p);
+    const std::uint64_t stops = non_digits(word);
+    if (stops != 0) {
+      const auto count = static_cast<unsigned>(std::countr_zero(stops)) / 8;  // digits before the stop
+      if (count == 0) return false;
+      // The digits at the top of the word, most significant first; pairs, fours, then eight.
+      std::uint64_t v = (word ^ 0x3030303030303030U) << (8 * (8 - count));
+      v = v * 10 + (v >> 8);
+      v = (((v & 0x000000FF000000FFU) * (100 + (1000000ULL << 32))) +
+           (((v >> 16) & 0x000000FF000000FFU) * (1 + (10000ULL << 32)))) >> 32;
+      value = v;
+      p += count;
+      return true;
+    }
+  }
+  return scan_id(p, end, value);
+}
+
+// Whether the `count` bytes at p are all digits, `available` bytes being readable from p.
+[[gnu::always_inline]] inline bool all_digits(const char* p, std::size_t count, std::size_t available) noexcept {
+  if (count <= 8 && available >= 8) {
+    const std::uint64_t mask = count == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * count)) - 1;
+    return (non_digits(load_word(p)) & mask) == 0;
+  }
+  bool digits = true;
+  for (std::size_t i = 0; i < count; ++i) digits &= static_cast<unsigned char>(p[i] - '0') <= 9;
+  return digits;
 }
 
 }  // namespace detail
@@ -83,14 +148,11 @@ std::uint64_t user_filter::scan(std::string_view lines, sequence_number first, T
     }
     const char* const line = p;
     // The shortest line, "N|B\r\n": the checks below read no further than that without `end`.
-    bool stored_form = static_cast<std::size_t>(end - p) >= seq_digits + 4 && line[seq_digits] == '|';
-    if (stored_form) {
-      // The sequence number: digits, as many as seq has. (Their value is not needed: like
-      // notifies(), the filter does not look at it.)
-      for (std::size_t i = 0; i < seq_digits; ++i) {
-        stored_form &= static_cast<unsigned char>(line[i] - '0') <= 9;
-      }
-    }
+    // The sequence number: digits, as many as seq has (their value is not needed: like
+    // notifies(), the filter does not look at it).
+    const auto available = static_cast<std::size_t>(end - p);
+    const bool stored_form = available >= seq_digits + 4 && line[seq_digits] == '|' &&
+                             detail::all_digits(line, seq_digits, available);
     const char* q = line + seq_digits;
     if (stored_form) {
       const char type = q[1];
@@ -105,14 +167,14 @@ std::uint64_t user_filter::scan(std::string_view lines, sequence_number first, T
         ++q;
         user_id from = 0;
         user_id to = 0;
-        if (detail::scan_id(q, end, from)) {
+        if (detail::scan_id_word(q, end, from)) {
           if (type == 'S') {
             if (end - q >= 2 && q[0] == '\r' && q[1] == '\n') {
               p = q + 2;
               if (follows(from)) take(seq, std::string_view(line, static_cast<std::size_t>(p - line)));
               continue;
             }
-          } else if (q != end && *q == '|' && (++q, detail::scan_id(q, end, to)) && end - q >= 2 && q[0] == '\r' &&
+          } else if (q != end && *q == '|' && (++q, detail::scan_id_word(q, end, to)) && end - q >= 2 && q[0] == '\r' &&
                      q[1] == '\n') {
             p = q + 2;
             bool notify = false;
