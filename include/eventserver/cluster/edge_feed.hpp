@@ -4,9 +4,9 @@
 // checked to continue the log) and hands each batch to the event thread with a post. The
 // thread never touches the daemon's state; the event thread says when it has taken a batch.
 //
-// Bounds: at most `window` batches are posted and not yet taken; past that the thread waits,
-// and libnats holds at most stream_follower's pending limits before the consumer starts over.
-// A slow event thread costs the edge lag, never memory.
+// Bounds: at most `window` batches are read and not yet taken (posted, or fetched and held by
+// the follower): the thread waits for room, then fetches at most that many (stream_follower
+// pulls; nothing is pushed to it). A slow event thread costs the edge lag, never memory.
 //
 // The bad days:
 // - the cluster unreachable (at start or later): the thread retries every retry_after and
@@ -84,6 +84,7 @@ class edge_feed {
   void run();
   // Waits until a batch may be posted, measuring the lag meanwhile; false when stopping.
   bool wait_for_room(jetstream_stream& stream, std::chrono::steady_clock::time_point& next_lag);
+  std::size_t room() const;  // batches that may still be posted
   void measure_lag(jetstream_stream& stream);
   bool pause(std::chrono::milliseconds how_long);  // false when stopping
   bool stopping() const;
