@@ -126,7 +126,7 @@ void stream_follower::check_delivering() {
       throw cluster_error("stream " + stream_.settings().name + ": the consumer delivered nothing for " +
                           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - *stalled_since_).count()) +
                           " ms though the stream holds message " + std::to_string(wanted) +
-                          " (the consumer is gone); reading again after " + std::to_string(stream_seq_));
+                          " (the consumer is gone or stuck); reading again after " + std::to_string(stream_seq_));
     }
   } else {
     stalled_since_.reset();
