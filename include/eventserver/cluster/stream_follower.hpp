@@ -18,8 +18,8 @@
 // What may still go wrong on the way is caught, never trusted, and is a cluster_error (a
 // follower made again from position() reads on), while the stream still holds what is missing:
 // - a message that is not the next sequence: the consumer skipped (messages in flight lost in
-//   a reconnect) or went back (nats-server 2.9.10 restores an ephemeral consumer at its start
-//   after a restart);
+//   a reconnect) or went back (after a kill -9 and restart, nats-server 2.9.10 brings an
+//   ephemeral consumer back at an earlier position than it had delivered);
 // - a consumer that delivers nothing for stall_after though the stream held the next message
 //   when it was asked: deleted (its inactive threshold passed while the edge waited, the server
 //   lost it) or stuck. A fetch against a consumer that is gone just times out in 2.9.10.
