@@ -155,7 +155,9 @@ void edge_feed::run() {
           const std::lock_guard lock(mutex_);
           posted_.emplace_back(batch->stream_seq, at);
         }
-        on_.post([deliver = on_.batch, b = std::move(*batch)]() mutable { deliver(std::move(b)); });
+        on_.post([deliver = on_.batch, b = std::move(*batch), more = follower.more_ready()]() mutable {
+          deliver(std::move(b), more);
+        });
       }
     } catch (const follow_error& e) {
       on_.post([report = on_.stopped, why = std::string(e.what())] { report(why); });

@@ -100,7 +100,9 @@ void stream_follower::fetch(std::chrono::milliseconds timeout, std::size_t up_to
   // first message stored before the expiry, as soon as it is stored.
   request.NoWait = true;
   request.Expires = expires.count();
+  const int asked = request.Batch;
   natsStatus s = natsSubscription_FetchRequest(&sub_->fetched, sub_->sub, &request);
+  last_fetch_full_ = s == NATS_OK && sub_->fetched.Count >= asked;
   if (s == NATS_NOT_FOUND && sub_->fetched.Count == 0) {
     // A server that answers a no-wait request at once with "no messages" (404): wait for one.
     jsFetchRequest_Init(&request);

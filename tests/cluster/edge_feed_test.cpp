@@ -69,7 +69,7 @@ class EdgeFeed : public testing::nats_test {
     return after;
   }
   edge_feed::handlers handlers() {
-    return {work_.post(), [this](stored_batch&& batch) { batches_.push_back(std::move(batch)); },
+    return {work_.post(), [this](stored_batch&& batch, bool) { batches_.push_back(std::move(batch)); },
             [this](std::string why) { stopped_ = std::move(why); },
             [this](std::string failing) { failing_.push_back(std::move(failing)); }};
   }

@@ -170,6 +170,20 @@ TEST_F(StreamFollower, ItHoldsNoMoreThanTheRoomAskedFor) {
   for (std::size_t i = 0; i < firsts.size(); ++i) EXPECT_EQ(firsts[i], 1 + 10 * i);
 }
 
+// Whether more is ready (messages held, or a fetch that brought all it asked for) tells the
+// edge it is behind, so client writes may wait to go out together; once a fetch brings fewer
+// than asked it has caught up, and writes must go out at once.
+TEST_F(StreamFollower, MoreReadySaysWhetherItIsBehind) {
+  publish(1, 1, 10, 0);
+  stream_follower follower(*stream_, {1, 0});
+  std::vector<bool> more;
+  while (auto batch = follower.next(300ms, 3)) more.push_back(follower.more_ready());
+  // Fetches of 3, 3, 3 (each full), then 1 of 3 asked: behind until the last one.
+  ASSERT_EQ(more.size(), 10u);
+  for (std::size_t i = 0; i + 1 < more.size(); ++i) EXPECT_TRUE(more[i]) << i;
+  EXPECT_FALSE(more.back());
+}
+
 // kill -9 of the server while an edge reads, with messages fetched and not yet returned: once
 // it is back, a follower made again from the last batch returned (as edge_feed does on a
 // cluster_error) reads on, every batch once and in order. nats-server 2.9.10 brings the

@@ -58,7 +58,9 @@ class edge_feed {
   struct handlers {
     post_fn post;  // runs a function on the event thread; called from the feed's thread
     // On the event thread, in stream order; call taken() once the batch is off your hands.
-    std::function<void(stored_batch&&)> batch;
+    // `more`: the feed had more batches ready when it posted this one (it is behind the
+    // stream), so client writes may wait to go out together; false once it has caught up.
+    std::function<void(stored_batch&&, bool more)> batch;
     std::function<void(std::string why)> stopped;  // on the event thread: nothing more will come
     std::function<void(std::string failing)> failing;  // on the event thread; empty: reading again
   };

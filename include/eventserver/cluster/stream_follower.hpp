@@ -74,6 +74,9 @@ class stream_follower {
   follow_position position() const noexcept { return at_; }
   std::uint64_t stream_seq() const noexcept { return stream_seq_; }  // of the last batch returned
   std::size_t held() const noexcept;  // messages fetched and not returned yet
+  // More is ready now: messages held, or the last fetch brought all it asked for (the stream
+  // likely holds more). False once a fetch brought fewer: the follower has caught up.
+  bool more_ready() const noexcept { return held() > 0 || last_fetch_full_; }
 
  private:
   struct subscription;
@@ -84,6 +87,7 @@ class stream_follower {
   follow_position at_;
   std::uint64_t stream_seq_ = 0;  // 0 before the first batch
   std::uint64_t start_seq_ = 0;   // the stream sequence asked for first
+  bool last_fetch_full_ = false;
   const std::chrono::milliseconds stall_after_;
   // The stream's last sequence as read after the last fetch that brought nothing, and since
   // when fetches have brought nothing though the stream held the next message.
