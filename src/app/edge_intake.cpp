@@ -38,7 +38,8 @@ void edge_intake::start(log_position local) {
     });
   };
   // The feed stops after posting every batch before the mismatch: those are still taken.
-  cluster::edge_feed::handlers handlers{std::move(post), [this](cluster::stored_batch&& b, bool more) { on_batch(std::move(b), more); },
+  cluster::edge_feed::handlers handlers{std::move(post),
+                                        [this](cluster::stored_batch&& b, bool more) { on_batch(std::move(b), more); },
                                         [this](std::string why) { halt(std::move(why), false); },
                                         [this](std::string failing) { on_failing(std::move(failing)); }};
   feed_ = std::make_unique<cluster::edge_feed>(cluster_stream_settings(settings_), cluster::follow_position{local.epoch, local.seq},

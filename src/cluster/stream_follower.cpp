@@ -91,7 +91,8 @@ std::size_t stream_follower::held() const noexcept {
 void stream_follower::fetch(std::chrono::milliseconds timeout, std::size_t up_to) {
   sub_->clear();
   // libnats returns at once without asking when a no-wait fetch has no expiry.
-  const auto expires = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(timeout, std::chrono::milliseconds(20)));
+  const auto expires =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(timeout, std::chrono::milliseconds(20)));
   jsFetchRequest request;
   jsFetchRequest_Init(&request);
   request.Batch = static_cast<int>(std::clamp<std::size_t>(up_to, 1, max_fetch));
@@ -125,9 +126,9 @@ void stream_follower::check_delivering() {
     if (!stalled_since_) {
       stalled_since_ = now;
     } else if (now - *stalled_since_ >= stall_after_ && stream_.at(wanted)) {
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - *stalled_since_);
       throw cluster_error("stream " + stream_.settings().name + ": the consumer delivered nothing for " +
-                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - *stalled_since_).count()) +
-                          " ms though the stream holds message " + std::to_string(wanted) +
+                          std::to_string(waited.count()) + " ms though the stream holds message " + std::to_string(wanted) +
                           " (the consumer is gone or stuck); reading again after " + std::to_string(stream_seq_));
     }
   } else {
