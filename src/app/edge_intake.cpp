@@ -20,7 +20,7 @@ bool reached(log_position applied, log_position end) noexcept {
 
 edge_intake::edge_intake(asio::io_context& io, const config& settings, dispatcher& dispatch, hooks on,
                          cluster::edge_feed_settings feed)
-    : io_(io), settings_(settings), dispatch_(dispatch), on_(std::move(on)), feed_settings_(feed) {}
+    : io_(io), settings_(settings), dispatch_(dispatch), on_(std::move(on)), feed_settings_(feed), idle_flush_(io) {}
 
 edge_intake::~edge_intake() {
   *alive_ = false;
@@ -38,7 +38,8 @@ void edge_intake::start(log_position local) {
     });
   };
   // The feed stops after posting every batch before the mismatch: those are still taken.
-  cluster::edge_feed::handlers handlers{std::move(post), [this](cluster::stored_batch&& b) { on_batch(std::move(b)); },
+  cluster::edge_feed::handlers handlers{std::move(post),
+                                        [this](cluster::stored_batch&& b, bool more) { on_batch(std::move(b), more); },
                                         [this](std::string why) { halt(std::move(why), false); },
                                         [this](std::string failing) { on_failing(std::move(failing)); }};
   feed_ = std::make_unique<cluster::edge_feed>(cluster_stream_settings(settings_), cluster::follow_position{local.epoch, local.seq},
@@ -47,13 +48,27 @@ void edge_intake::start(log_position local) {
 
 void edge_intake::stop() {
   stopping_ = true;
+  idle_flush_.cancel();
   if (feed_) feed_->request_stop();
 }
 
-void edge_intake::on_batch(cluster::stored_batch&& batch) {
+void edge_intake::on_batch(cluster::stored_batch&& batch, bool more) {
   if (stopping_ || refused_) return;
+  more_coming_ = more;
   waiting_.push_back(std::move(batch));
   pump();
+}
+
+void edge_intake::arm_idle_flush() {
+  if (idle_flush_armed_ || stopping_) return;
+  idle_flush_armed_ = true;
+  idle_flush_.expires_after(settings_.client_write_delay);
+  idle_flush_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const error_code& error) {
+    const auto live = alive.lock();
+    if (error || !live || !*live) return;
+    idle_flush_armed_ = false;
+    if (!stopping_) on_.offered(true);
+  });
 }
 
 void edge_intake::pump() {
@@ -90,7 +105,10 @@ void edge_intake::pump() {
     waiting_.pop_front();
     any = true;
   }
-  if (any) on_.offered();
+  if (any) {
+    on_.offered(!more_coming_);
+    if (more_coming_) arm_idle_flush();
+  }
   note_taken();
 }
 

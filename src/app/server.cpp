@@ -53,8 +53,8 @@ server::server(asio::io_context& io, config settings)
       slow_client_warnings_(20, std::chrono::seconds(1)),
       log_(durable_log::create(io, settings_, dispatcher_, dispatcher_.changes(), log_hooks())) {
   if (settings_.cluster_role == cluster_role_kind::edge) {
-    edge_ = std::make_unique<edge_intake>(io_, settings_, dispatcher_, edge_intake::hooks{[this] {
-                                            end_batch(std::chrono::steady_clock::now(), true);
+    edge_ = std::make_unique<edge_intake>(io_, settings_, dispatcher_, edge_intake::hooks{[this](bool input_idle) {
+                                            end_batch(std::chrono::steady_clock::now(), input_idle);
                                           }});
   }
 }

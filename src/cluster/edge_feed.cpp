@@ -52,6 +52,11 @@ bool edge_feed::pause(std::chrono::milliseconds how_long) {
   return !wake_.wait_for(lock, how_long, [this] { return stopping_; });
 }
 
+std::size_t edge_feed::room() const {
+  const std::lock_guard lock(mutex_);
+  return posted_.size() < settings_.window ? settings_.window - posted_.size() : 0;
+}
+
 bool edge_feed::wait_for_room(jetstream_stream& stream, std::chrono::steady_clock::time_point& next_lag) {
   while (true) {
     {
@@ -139,16 +144,20 @@ void edge_feed::run() {
           measure_lag(*stream);
           next_lag = std::chrono::steady_clock::now() + settings_.lag_every;
         }
-        std::optional<stored_batch> batch = follower.next(settings_.poll);
+        // Room first, then a fetch of at most that many: the follower holds only what may
+        // be posted, so the batches read and not taken never exceed the window.
+        if (!wait_for_room(*stream, next_lag)) return;
+        std::optional<stored_batch> batch = follower.next(settings_.poll, room());
         if (stopping()) return;
         if (!batch) continue;
-        if (!wait_for_room(*stream, next_lag)) return;
         at = follower.position();
         {
           const std::lock_guard lock(mutex_);
           posted_.emplace_back(batch->stream_seq, at);
         }
-        on_.post([deliver = on_.batch, b = std::move(*batch)]() mutable { deliver(std::move(b)); });
+        on_.post([deliver = on_.batch, b = std::move(*batch), more = follower.more_ready()]() mutable {
+          deliver(std::move(b), more);
+        });
       }
     } catch (const follow_error& e) {
       on_.post([report = on_.stopped, why = std::string(e.what())] { report(why); });

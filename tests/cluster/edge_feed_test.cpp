@@ -7,6 +7,7 @@
 #include <nats/nats.h>
 
 #include <csignal>
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -68,7 +69,7 @@ class EdgeFeed : public testing::nats_test {
     return after;
   }
   edge_feed::handlers handlers() {
-    return {work_.post(), [this](stored_batch&& batch) { batches_.push_back(std::move(batch)); },
+    return {work_.post(), [this](stored_batch&& batch, bool) { batches_.push_back(std::move(batch)); },
             [this](std::string why) { stopped_ = std::move(why); },
             [this](std::string failing) { failing_.push_back(std::move(failing)); }};
   }
@@ -84,6 +85,23 @@ class EdgeFeed : public testing::nats_test {
     s.retry_after = 100ms;
     s.lag_every = 100ms;
     return s;
+  }
+
+  // The event thread at its slowest: runs what was posted and takes one batch, every
+  // millisecond or so, until `count` batches came (bounded: false after 20 s).
+  bool take_slowly(edge_feed& feed, std::size_t count, const std::function<void()>& each = {}) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      work_.run_until([] { return true; });
+      if (taken_ < batches_.size()) {
+        feed.taken(1);
+        ++taken_;
+        if (each) each();
+      }
+      if (taken_ >= count) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
   }
 
   std::optional<jetstream_stream> stream_;
@@ -172,6 +190,58 @@ TEST_F(EdgeFeed, AGapStopsItAfterWhatCameBefore) {
   }));
   ASSERT_EQ(batches_.size(), 1u);
   EXPECT_NE(stopped_.find("the messages between are gone"), std::string::npos) << stopped_;
+}
+
+// An event thread far slower than the stream over many more messages than any buffer on the
+// way: every batch comes once and in order, and nothing is lost on the way (the ordered push
+// consumer read before dropped messages past libnats' pending limit of 1,024 and had to read
+// again, which `failing` reported).
+TEST_F(EdgeFeed, ASlowEventThreadGetsEveryBatchOnceInOrderAndNothingIsLostOnTheWay) {
+  constexpr int count = 1500;
+  publish(1, count, 0);
+  edge_feed feed(settings_, {1, 0}, handlers(), quick(4));
+  std::size_t most_untaken = 0;
+  ASSERT_TRUE(take_slowly(feed, count, [&] { most_untaken = std::max(most_untaken, batches_.size() - taken_); }));
+  ASSERT_EQ(batches_.size(), static_cast<std::size_t>(count));
+  for (std::size_t i = 0; i < batches_.size(); ++i) {
+    ASSERT_EQ(batches_[i].stream_seq, i + 1);
+    ASSERT_EQ(batches_[i].first, 1 + 10 * i);
+  }
+  EXPECT_LE(most_untaken, 4u);
+  EXPECT_TRUE(failing_.empty()) << failing_.front();
+  EXPECT_TRUE(stopped_.empty()) << stopped_;
+}
+
+// kill -9 of nats-server while the edge is behind and reading: once it is back the feed reads
+// on after the last batch it handed over: every batch once, in order, and what comes later.
+TEST_F(EdgeFeed, ANatsServerRestartMidReadRepeatsAndLosesNothing) {
+  constexpr int count = 200;
+  std::uint64_t last = publish(1, count, 0);
+  edge_feed feed(settings_, {1, 0}, handlers(), quick(4));
+  bool restarted = false;
+  ASSERT_TRUE(take_slowly(feed, count, [&] {
+    if (restarted || taken_ != 50) return;
+    restarted = true;
+    server_.kill(SIGKILL);
+    ASSERT_TRUE(server_.start()) << server_.error();
+  }));
+  // The publisher's connection reconnects by itself (every 500 ms); a bounded wait for it.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const auto result = stream_->publish(1, 1 + 10 * count, 10 * count + 10, events_batch(1 + 10 * count, 10), last);
+    if (result.result == publish_result::outcome::stored || result.result == publish_result::outcome::duplicate) {
+      last = result.stream_seq;
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(last, static_cast<std::uint64_t>(count + 1));
+  ASSERT_TRUE(take_slowly(feed, count + 1));
+  ASSERT_EQ(batches_.size(), static_cast<std::size_t>(count + 1));
+  for (std::size_t i = 0; i < batches_.size(); ++i) {
+    ASSERT_EQ(batches_[i].stream_seq, i + 1);
+    ASSERT_EQ(batches_[i].first, 1 + 10 * i);
+  }
+  EXPECT_TRUE(stopped_.empty()) << stopped_;
 }
 
 }  // namespace

@@ -35,7 +35,10 @@ namespace eventserver {
 class edge_intake {
  public:
   struct hooks {
-    std::function<void()> offered;  // batches went into the dispatcher: commit and flush as after a read
+    // Batches went into the dispatcher: commit and flush as after a source's read. `input_idle`
+    // false while the feed is behind the stream (more batches are coming at once): client
+    // writes are then coalesced as under a busy source (clientWriteDelayMs).
+    std::function<void(bool input_idle)> offered;
   };
 
   edge_intake(asio::io_context& io, const config& settings, dispatcher& dispatch, hooks on,
@@ -57,7 +60,10 @@ class edge_intake {
   edge_status status() const;
 
  private:
-  void on_batch(cluster::stored_batch&& batch);
+  void on_batch(cluster::stored_batch&& batch, bool more);
+  // While the feed is behind, a flush with everything once clientWriteDelayMs passed without
+  // one (a feed that said "more" and then stopped must not leave writes held).
+  void arm_idle_flush();
   void on_failing(std::string failing);
   // Stops following. `refuse_waiting`: the dispatcher refused a batch, so none after it is
   // offered; otherwise (the feed met a mismatch) the batches handed over before it still are.
@@ -75,6 +81,9 @@ class edge_intake {
   std::unique_ptr<cluster::edge_feed> feed_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posts from the feed check it
 
+  asio::steady_timer idle_flush_;
+  bool idle_flush_armed_ = false;
+  bool more_coming_ = false;  // the last batch handed over said more were ready
   std::deque<cluster::stored_batch> waiting_;  // handed over, not yet offered (the log is saturated)
   std::deque<log_position> offered_;           // offered, not yet applied: where each one ends
   bool stopping_ = false;

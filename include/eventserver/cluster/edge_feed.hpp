@@ -4,9 +4,9 @@
 // checked to continue the log) and hands each batch to the event thread with a post. The
 // thread never touches the daemon's state; the event thread says when it has taken a batch.
 //
-// Bounds: at most `window` batches are posted and not yet taken; past that the thread waits,
-// and libnats holds at most stream_follower's pending limits before the consumer starts over.
-// A slow event thread costs the edge lag, never memory.
+// Bounds: at most `window` batches are read and not yet taken (posted, or fetched and held by
+// the follower): the thread waits for room, then fetches at most that many (stream_follower
+// pulls; nothing is pushed to it). A slow event thread costs the edge lag, never memory.
 //
 // The bad days:
 // - the cluster unreachable (at start or later): the thread retries every retry_after and
@@ -58,7 +58,9 @@ class edge_feed {
   struct handlers {
     post_fn post;  // runs a function on the event thread; called from the feed's thread
     // On the event thread, in stream order; call taken() once the batch is off your hands.
-    std::function<void(stored_batch&&)> batch;
+    // `more`: the feed had more batches ready when it posted this one (it is behind the
+    // stream), so client writes may wait to go out together; false once it has caught up.
+    std::function<void(stored_batch&&, bool more)> batch;
     std::function<void(std::string why)> stopped;  // on the event thread: nothing more will come
     std::function<void(std::string failing)> failing;  // on the event thread; empty: reading again
   };
@@ -84,6 +86,7 @@ class edge_feed {
   void run();
   // Waits until a batch may be posted, measuring the lag meanwhile; false when stopping.
   bool wait_for_room(jetstream_stream& stream, std::chrono::steady_clock::time_point& next_lag);
+  std::size_t room() const;  // batches that may still be posted
   void measure_lag(jetstream_stream& stream);
   bool pause(std::chrono::milliseconds how_long);  // false when stopping
   bool stopping() const;
