@@ -1,5 +1,6 @@
 #include "eventserver/cluster/edge_feed.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -44,7 +45,12 @@ void edge_feed::taken(std::size_t batches) {
 
 edge_lag edge_feed::lag() const {
   const std::lock_guard lock(mutex_);
-  return lag_;
+  edge_lag now = lag_;
+  // What the event thread took is known here at once; the stream's end only as last measured
+  // (once a second): /metrics right after a run must not show the applied message of a second ago.
+  now.taken_stream_seq = taken_stream_seq_;
+  now.stream_last_seq = std::max(now.stream_last_seq, taken_stream_seq_);
+  return now;
 }
 
 bool edge_feed::pause(std::chrono::milliseconds how_long) {

@@ -140,6 +140,22 @@ TEST_F(EdgeFeed, HandsEveryBatchOverInOrderNoMoreThanTheWindowUntaken) {
   EXPECT_TRUE(stopped_.empty()) << stopped_;
 }
 
+// The last message taken is reported as soon as it is taken, not at the next measurement of the
+// stream's end (eventserver_edge_stream_applied_sequence read right after a run).
+TEST_F(EdgeFeed, TheLastMessageTakenIsCurrentBetweenMeasurements) {
+  publish(1, 6, 0);
+  edge_feed_settings rarely = quick(8);
+  rarely.lag_every = 1h;  // measured once, at the start
+  edge_feed feed(settings_, {1, 0}, handlers(), rarely);
+  ASSERT_TRUE(work_.run_until([&] { return batches_.size() == 6; }));
+  feed.taken(2);
+  taken_ = 2;
+  EXPECT_EQ(feed.lag().taken_stream_seq, 2u);
+  take_all(feed);
+  EXPECT_EQ(feed.lag().taken_stream_seq, 6u);
+  EXPECT_GE(feed.lag().stream_last_seq, 6u);
+}
+
 TEST_F(EdgeFeed, StartsAfterTheLocalPosition) {
   publish(1, 5, 0);
   edge_feed feed(settings_, {1, 20}, handlers(), quick(8));

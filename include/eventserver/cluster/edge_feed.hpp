@@ -33,7 +33,8 @@
 namespace eventserver::cluster {
 
 // How far an edge is behind the stream's last message, as last measured, counting what the
-// event thread has taken (batches read and not yet taken are behind too).
+// event thread has taken (batches read and not yet taken are behind too). The last message
+// taken is always current; the rest is from the last measurement (lag_every).
 struct edge_lag {
   bool known = false;                 // measured at least once
   std::uint64_t stream_last_seq = 0;  // the stream's last message
