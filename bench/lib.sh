@@ -66,6 +66,14 @@ terminate_daemon() {
   return "$status"
 }
 
+# loopback_config CONFIG OUT EVENT_PORT CLIENT_PORT ADMIN_PORT DATA_DIR: CONFIG with those ports,
+# clientListenerAddress 127.0.0.1 and that dataDir, written to OUT.
+loopback_config() {
+  jq --argjson e "$3" --argjson c "$4" --argjson a "$5" --arg d "$6" \
+    '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
+     | .adminListenerPort = $a | .dataDir = $d' "$1" >"$2"
+}
+
 # harness_against DAEMON WORK METRICS: one harness run ($HARNESS with $HARNESS_ARGS, against
 # $CONFIG) on DAEMON with free loopback ports, clientListenerAddress 127.0.0.1, an admin port and
 # a fresh dataDir under WORK. Prints the harness's RESULT line (nothing if the harness failed);
@@ -74,9 +82,8 @@ harness_against() {
   local daemon=$1 work=$2 metrics=$3 event_port client_port admin_port data pid
   pick_ports event_port client_port admin_port
   data=$(mktemp -d -p "$work")
-  jq --argjson e "$event_port" --argjson c "$client_port" --argjson a "$admin_port" --arg d "$data" \
-    '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
-     | .adminListenerPort = $a | .dataDir = $d' "$CONFIG" >"$work/config.json"
+  # shellcheck disable=SC2153  # CONFIG and HARNESS are the calling script's
+  loopback_config "$CONFIG" "$work/config.json" "$event_port" "$client_port" "$admin_port" "$data"
   "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do

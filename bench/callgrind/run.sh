@@ -28,9 +28,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 event_port="" client_port="" admin_port=""
 pick_ports event_port client_port admin_port
-jq --argjson e "$event_port" --argjson c "$client_port" --argjson a "$admin_port" --arg d "$work/data" \
-  '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
-   | .adminListenerPort = $a | .dataDir = $d' "$CONFIG" >"$work/config.json"
+loopback_config "$CONFIG" "$work/config.json" "$event_port" "$client_port" "$admin_port" "$work/data"
 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$DAEMON" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
 pid=$!
 for _ in $(seq 1800); do

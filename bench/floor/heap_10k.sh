@@ -20,9 +20,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ep="" cp="" ap=""
 pick_ports ep cp ap
-jq --argjson e "$ep" --argjson c "$cp" --argjson a "$ap" --arg d "$work/data" \
-  '.eventListenerPort = $e | .clientListenerPort = $c | .clientListenerAddress = "127.0.0.1"
-   | .adminListenerPort = $a | .dataDir = $d' config/config.json >"$work/config.json"
+loopback_config config/config.json "$work/config.json" "$ep" "$cp" "$ap" "$work/data"
 if [[ "${WRAP:-}" == heaptrack ]]; then
   heaptrack -o "$out" "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
 else
