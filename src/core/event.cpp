@@ -1,8 +1,9 @@
 #include "eventserver/core/event.hpp"
 
 #include <array>
-#include <bit>
 #include <cstring>
+
+#include "eventserver/core/digit_word.hpp"
 
 namespace eventserver {
 
@@ -73,27 +74,9 @@ constexpr std::array<event_shape, 256> shapes = make_shapes();
 // pairs of digits, then fours, then eight). Longer numbers take the byte loop.
 [[gnu::always_inline]] inline bool scan_number(const char*& p, std::uint64_t& value) noexcept {
   constexpr std::ptrdiff_t max_digits = 19;
-  std::uint64_t word;
-  std::memcpy(&word, p, sizeof word);  // little-endian: p[0] is the low byte
-  if constexpr (std::endian::native == std::endian::little) {
-    const std::uint64_t digits = word ^ 0x3030303030303030u;  // '0'..'9' become 0..9
-    // The top bit of each byte that is not a digit: a byte above 9 reaches 0x80 when 0x76 is
-    // added, and one of 0x80 or more has it already. A carry out of a byte (only from a
-    // non-digit) reaches the bytes above it, never the digits before the first non-digit.
-    const std::uint64_t non_digits = ((digits + 0x7676767676767676u) | digits) & 0x8080808080808080u;
-    if (non_digits != 0) {
-      const auto count = static_cast<unsigned>(std::countr_zero(non_digits)) / 8;  // digits before it
-      if (count == 0) return false;
-      // The digits at the top of the word, most significant first, zeros (leading zeros) below.
-      std::uint64_t v = digits << (8 * (8 - count));
-      v = v * 10 + (v >> 8);  // each byte pair: a two-digit number in the low byte
-      v = (((v & 0x000000FF000000FFu) * (100 + (1000000ULL << 32))) +
-           (((v >> 16) & 0x000000FF000000FFu) * (1 + (10000ULL << 32)))) >> 32;
-      value = v;
-      p += count;
-      return true;
-    }
-  }
+  bool decided = false;
+  const bool taken = detail::scan_number_word(p, value, decided);
+  if (decided) return taken;
   const char* const first = p;
   std::uint64_t n = 0;
   for (unsigned digit; (digit = static_cast<unsigned char>(*p) - unsigned{'0'}) <= 9; ++p) n = n * 10 + digit;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "eventserver/core/digit_word.hpp"
 #include "eventserver/core/event.hpp"
 
 namespace eventserver {
@@ -78,40 +79,13 @@ namespace detail {
   return p != first && p - first <= 19;
 }
 
-// The 8 bytes at p (little-endian: p[0] is the low byte).
-[[gnu::always_inline]] inline std::uint64_t load_word(const char* p) noexcept {
-  std::uint64_t word;
-  std::memcpy(&word, p, sizeof word);
-  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
-  return word;
-}
-
-// The top bit of each byte of `word` that is not an ASCII digit. Exact up to the lowest such
-// byte (a carry out of a byte comes only from a non-digit, and reaches only the bytes above it).
-[[gnu::always_inline]] inline std::uint64_t non_digits(std::uint64_t word) noexcept {
-  const std::uint64_t digits = word ^ 0x3030303030303030U;  // '0'..'9' become 0..9
-  return ((digits + 0x7676767676767676U) | digits) & 0x8080808080808080U;
-}
-
-// scan_id for 8 readable bytes at p: an id of up to 7 digits (every id of a typical stream) in
-// one word, with no loop and no branch on its length (core/event.cpp's scan_number does the
-// same for the live path); a longer one, or fewer than 8 bytes before `end`, the byte loop.
+// scan_id for 8 readable bytes at p: an id of up to 7 digits in one word (digit_word.hpp, as
+// parse_event_line reads them); a longer one, or fewer than 8 bytes before `end`, the byte loop.
 [[gnu::always_inline]] inline bool scan_id_word(const char*& p, const char* end, user_id& value) noexcept {
   if (end - p >= 8) {
-    const std::uint64_t word = load_word(p);
-    const std::uint64_t stops = non_digits(word);
-    if (stops != 0) {
-      const auto count = static_cast<unsigned>(std::countr_zero(stops)) / 8;  // digits before the stop
-      if (count == 0) return false;
-      // The digits at the top of the word, most significant first; pairs, fours, then eight.
-      std::uint64_t v = (word ^ 0x3030303030303030U) << (8 * (8 - count));
-      v = v * 10 + (v >> 8);
-      v = (((v & 0x000000FF000000FFU) * (100 + (1000000ULL << 32))) +
-           (((v >> 16) & 0x000000FF000000FFU) * (1 + (10000ULL << 32)))) >> 32;
-      value = v;
-      p += count;
-      return true;
-    }
+    bool decided = false;
+    const bool taken = scan_number_word(p, value, decided);
+    if (decided) return taken;
   }
   return scan_id(p, end, value);
 }
