@@ -165,10 +165,11 @@ void client_session::deliver(sequence_number seq, line_ref notification) {
     case client_stream::offer_result::queued:
       break;
     case client_stream::offer_result::over_bound:
-      overflow(seq, notification.size());
+      overflow(seq, notification);
       return;
     case client_stream::offer_result::in_history:
-      return;  // not lost: the client reads it from history
+      if (stream_.spilling()) keep(seq, notification);
+      return;  // not lost: the client reads it from its spill or from history
     case client_stream::offer_result::write_first:
     case client_stream::offer_result::dropped:
       ++stats_.notifications_dropped_closing;
@@ -186,8 +187,20 @@ void client_session::deliver(sequence_number seq, line_ref notification) {
 
 // The queue cannot take the notification of `seq` even after a write: the client reads on
 // from history if there is any, and is cut off if not.
-void client_session::overflow(sequence_number seq, std::size_t needed) {
+void client_session::overflow(sequence_number seq, line_ref notification) {
   const std::size_t queued = queued_bytes();
+  const std::size_t needed = notification.size();
+  if (hub_.spill() != nullptr) {
+    // Its own notifications kept for it, from this one: cheaper than filtering the log again.
+    stream_.start_spill(seq, notification);
+    spill_owner_ = true;
+    ++stats_.catch_up_entered;
+    ++stats_.spill_entered;
+    ++stats_.spill_notifications;
+    ++stats_.notifications_delivered;
+    read_history_soon();
+    return;
+  }
   if (stream_.fall_behind(hub_.history() != nullptr, user_, hub_.applied().epoch, seq, hub_.following(user_))) {
     ++stats_.catch_up_entered;
     read_history_soon();
@@ -199,6 +212,38 @@ void client_session::overflow(sequence_number seq, std::size_t needed) {
                       hub_.limits().max_queue_bytes));
 }
 
+// A live notification while spilling: kept in order; a full block goes to the store. A block
+// the store refuses (its budget) stays with the stream, and the client reads the log after it.
+void client_session::keep(sequence_number seq, line_ref notification) {
+  bool block_ready = false;
+  if (!stream_.spill(seq, notification, block_ready)) return;  // the log's part: history has it
+  ++stats_.spill_notifications;
+  ++stats_.notifications_delivered;
+  if (!block_ready) return;
+  std::vector<char> block = stream_.take_spill_block();
+  if (hub_.spill()->write(serial_, block)) return;
+  // Refused (the budget): write() left the block as it was.
+  ++stats_.spill_refused;
+  stream_.spill_refused(std::move(block), user_, hub_.applied().epoch, seq + 1, hub_.following(user_));
+}
+
+void client_session::on_spill(spill_store::read_result result) {
+  if (!result.error.empty() || !stream_.take_spill(result.bytes)) {
+    ++stats_.notifications_dropped_closing;
+    cut_off(cut_off_reason::slow, stats_.clients_disconnected_spill,
+            fmt::format("its spill could not be read back ({}); it may resume",
+                        result.error.empty() ? "the store lost it" : result.error));
+    return;
+  }
+  flush();  // writes, and reads on (read_history) or goes live
+}
+
+void client_session::drop_spill() {
+  if (!spill_owner_) return;
+  spill_owner_ = false;
+  if (hub_.spill() != nullptr) hub_.spill()->drop(serial_);
+}
+
 void client_session::cut_off(cut_off_reason why, std::uint64_t& counter, std::string_view text) {
   ++counter;
   // Rate-limited: a herd of stuck or slow readers must not flood the log.
@@ -206,6 +251,7 @@ void client_session::cut_off(cut_off_reason why, std::uint64_t& counter, std::st
     spdlog::warn("client {} (user {}) disconnected: {}{}", peer_, user_, text, suppressed_note(*suppressed));
   }
   stream_.cut_off(why);
+  drop_spill();
   // What waits for a reset client (here and in the kernel) will never be read: a reset frees
   // it at once. A close frame would only wait behind it.
   reset_ = resets_connection(why);
@@ -288,6 +334,7 @@ void client_session::finish() {
   }
   if (stream_.has_cursor()) release_reader();
   stream_.finish();  // at shutdown a client in catch-up gets what is queued, not the rest
+  drop_spill();
   flush();
 }
 
@@ -295,6 +342,7 @@ void client_session::close() {
   if (closed()) return;
   const bool was_registered = stream_.close();
   if (was_registered) hub_.disconnect(user_, *this);
+  drop_spill();
   stuck_timer_.cancel();
   retry_timer_.cancel();
   if (expiry_timer_) expiry_timer_->cancel();
@@ -418,6 +466,13 @@ void client_session::read_history() {
     case client_stream::read_step::read:
       hub_.history()->read(request, [self = shared_from_this()](history_chunk chunk) { self->on_history(std::move(chunk)); });
       return;
+    case client_stream::read_step::read_spill:
+      hub_.spill()->read(serial_, request.max_bytes,
+                         [self = shared_from_this()](spill_store::read_result result) { self->on_spill(std::move(result)); });
+      return;
+    case client_stream::read_step::queued:
+      flush();
+      return;
   }
 }
 
@@ -453,6 +508,7 @@ void client_session::on_history(history_chunk chunk) {
 // The stream has switched to live: the next live notification follows the last read.
 void client_session::went_live() {
   release_reader();
+  drop_spill();  // read back to its end: its file is closed until it spills again
   ++stats_.catch_up_rejoined;
   SPDLOG_DEBUG("client {} (user {}) caught up", peer_, user_);
   flush();  // what history (or a status line) queued last

@@ -13,6 +13,14 @@
 // the cursor has passed what the daemon applied, the client is live again: the next live
 // notification is the one after the last it read, so there is no gap and nothing twice.
 //
+// Spill (clientSpillBytes): instead of a catch-up from the log, a client over its bound may
+// keep its own notifications. From the one that did not fit, each live notification is kept
+// here (staged), handed over in blocks to be stored (storage/spill_files), and read back in
+// order as the queue has room; then the client is live again. What is read back costs the
+// client's own notifications, not the whole stream filtered once more. When the store refuses a
+// block (its budget), the block stays here as the spill's last part and the client reads the
+// log from the number after it, once the spill is read.
+//
 // Resume (<user>|<last>[|<epoch>]): decide_resume says where delivery continues and whether
 // that is everything after <last>; the client is told so in a status line first.
 //
@@ -96,6 +104,8 @@ class client_stream {
     wait,     // its queue has too little room: a write brings it back here
     go_live,  // it has read everything applied: it is live now (the cursor is gone)
     read,     // read history: the request given
+    read_spill,  // read the spill: at most request.max_bytes
+    queued,   // the spill's last part, kept here, is queued: write, then ask again
   };
 
   // What a read's answer did (take_history()).
@@ -132,7 +142,7 @@ class client_stream {
     status_lines_ = true;
   }
   // Registered for a resume and begin_resume() not called yet.
-  bool awaiting_resume() const noexcept { return state_ == mode::catching_up && !cursor_; }
+  bool awaiting_resume() const noexcept { return state_ == mode::catching_up && !cursor_ && !spill_; }
   // Queues "resumed|<epoch>|<after>|complete|incomplete" and starts the catch-up after `at`.
   void begin_resume(user_id user, const resume_point& at, std::vector<user_id> following);
 
@@ -177,6 +187,29 @@ class client_stream {
   std::optional<log_position> cursor_position() const noexcept;
   bool has_cursor() const noexcept { return cursor_.has_value(); }
 
+  // --- Spill ------------------------------------------------------------------------------
+  // Blocks of this size are handed to the store.
+  static constexpr std::size_t spill_block_bytes = 64 * 1024;
+  // offer() said over_bound for `seq`: the client spills from `line`, the notification that
+  // did not fit (it is in catch-up, reading the spill).
+  void start_spill(sequence_number seq, line_ref line);
+  bool spilling() const noexcept { return spill_.has_value(); }
+  // Spilling and the log not yet taken over: a live notification (offer() said in_history) is
+  // kept, in order. True when it was; `block_ready` when a block is ready to hand over.
+  bool spill(sequence_number seq, line_ref line, bool& block_ready);
+  // The staged lines, to be handed to the store (counted as stored from now).
+  std::vector<char> take_spill_block();
+  // The store refused `block` (its budget): it is the spill's last part, and the client reads
+  // the log from `next` of `epoch` once the spill is read (`following`: whom `user` follows
+  // just before `next`).
+  void spill_refused(std::vector<char> block, user_id user, stream_epoch epoch, sequence_number next,
+                     std::span<const user_id> following);
+  // The answer to a read_spill: whole lines, queued. False when it brought nothing although
+  // the store holds more (it failed): the client is to be cut off.
+  bool take_spill(std::span<const char> bytes);
+  std::uint64_t spill_stored() const noexcept { return spill_ ? spill_->stored : 0; }
+  std::uint64_t spilled_notifications() const noexcept { return spilled_notifications_; }
+
   // --- The end ---------------------------------------------------------------------------
   // Shutdown: what is queued is sent, nothing more (a client in catch-up stops reading).
   void finish() noexcept;
@@ -202,6 +235,15 @@ class client_stream {
     user_filter filter;
     bool reading = false;
   };
+  struct spill_state {
+    std::vector<char> staged;      // lines kept here, in the transport's format
+    std::uint64_t stored = 0;      // bytes handed to the store and not read back
+    bool reading = false;
+    std::optional<cursor> then;    // the log's part, after the spill (the store refused a block)
+  };
+  void stage(line_ref line);
+  read_step next_spill_read(history_request& request);
+  void queue_lines(std::span<const char> bytes);
 
   // One line (a notification or a status line, its "\r\n" included) in the transport's format.
   void append_line(line_ref line) {
@@ -233,6 +275,8 @@ class client_stream {
   sequence_number last_sent_seq_ = 0;  // newest notification fully written
   std::uint64_t history_notifications_ = 0;
   std::optional<cursor> cursor_;
+  std::optional<spill_state> spill_;
+  std::uint64_t spilled_notifications_ = 0;
 };
 
 }  // namespace eventserver
