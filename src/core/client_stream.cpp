@@ -169,22 +169,23 @@ client_stream::read_step client_stream::next_spill_read(history_request& request
   return read_step::go_live;
 }
 
-void client_stream::start_spill(sequence_number seq, line_ref line) {
-  state_ = mode::catching_up;
-  spill_.emplace();
-  bool block_ready = false;
-  spill(seq, line, block_ready);
-}
-
-bool client_stream::spill(sequence_number seq, line_ref line, bool& block_ready) {
-  block_ready = false;
-  if (!spill_ || spill_->then || finishing_) return false;
+client_stream::offer_result client_stream::offer_aside(line_ref line) {
+  if (state_ != mode::catching_up) return offer_result::dropped;
+  if (!spill_ || spill_->then || finishing_) return offer_result::in_history;
   stage(line);
   ++notifications_;
   ++spilled_notifications_;
-  (void)seq;
-  block_ready = spill_->staged.size() >= spill_block_bytes;
-  return true;
+  return spill_->staged.size() >= spill_block_bytes ? offer_result::block_ready : offer_result::kept;
+}
+
+client_stream::offer_result client_stream::past_bound(line_ref line) {
+  if (!may_spill_) return offer_result::over_bound;
+  state_ = mode::catching_up;
+  spill_.emplace();
+  stage(line);
+  ++notifications_;
+  ++spilled_notifications_;
+  return offer_result::spilled;
 }
 
 void client_stream::stage(line_ref line) {

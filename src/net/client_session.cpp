@@ -33,7 +33,9 @@ client_session::client_session(client_hub& hub, std::string peer, std::string tr
       serial_(stats_.clients_accepted),
       connected_since_ms_(now_unix_ms()),
       stuck_timer_(hub.executor()),
-      retry_timer_(hub.executor()) {}
+      retry_timer_(hub.executor()) {
+  if (hub.spill() != nullptr) stream_.allow_spill();
+}
 
 client_session::~client_session() {
   if (stream_.has_cursor()) release_reader();
@@ -165,11 +167,15 @@ void client_session::deliver(sequence_number seq, line_ref notification) {
     case client_stream::offer_result::queued:
       break;
     case client_stream::offer_result::over_bound:
-      overflow(seq, notification);
+      overflow(seq, notification.size());
+      return;
+    case client_stream::offer_result::spilled:
+    case client_stream::offer_result::kept:
+    case client_stream::offer_result::block_ready:
+      spilled(seq, verdict);
       return;
     case client_stream::offer_result::in_history:
-      if (stream_.spilling()) keep(seq, notification);
-      return;  // not lost: the client reads it from its spill or from history
+      return;  // not lost: the client reads it from history
     case client_stream::offer_result::write_first:
     case client_stream::offer_result::dropped:
       ++stats_.notifications_dropped_closing;
@@ -187,20 +193,8 @@ void client_session::deliver(sequence_number seq, line_ref notification) {
 
 // The queue cannot take the notification of `seq` even after a write: the client reads on
 // from history if there is any, and is cut off if not.
-void client_session::overflow(sequence_number seq, line_ref notification) {
+void client_session::overflow(sequence_number seq, std::size_t needed) {
   const std::size_t queued = queued_bytes();
-  const std::size_t needed = notification.size();
-  if (hub_.spill() != nullptr) {
-    // Its own notifications kept for it, from this one: cheaper than filtering the log again.
-    stream_.start_spill(seq, notification);
-    spill_owner_ = true;
-    ++stats_.catch_up_entered;
-    ++stats_.spill_entered;
-    ++stats_.spill_notifications;
-    ++stats_.notifications_delivered;
-    read_history_soon();
-    return;
-  }
   if (stream_.fall_behind(hub_.history() != nullptr, user_, hub_.applied().epoch, seq, hub_.following(user_))) {
     ++stats_.catch_up_entered;
     read_history_soon();
@@ -212,14 +206,21 @@ void client_session::overflow(sequence_number seq, line_ref notification) {
                       hub_.limits().max_queue_bytes));
 }
 
-// A live notification while spilling: kept in order; a full block goes to the store. A block
-// the store refuses (its budget) stays with the stream, and the client reads the log after it.
-void client_session::keep(sequence_number seq, line_ref notification) {
-  bool block_ready = false;
-  if (!stream_.spill(seq, notification, block_ready)) return;  // the log's part: history has it
+// The stream kept the notification of `seq` for its spill (offer: spilled, kept, block_ready):
+// its own notifications, read back in order, cost less than filtering the log again. A full
+// block goes to the store; one the store refuses (its budget) stays with the stream, and the
+// client reads the log after it.
+void client_session::spilled(sequence_number seq, client_stream::offer_result verdict) {
   ++stats_.spill_notifications;
   ++stats_.notifications_delivered;
-  if (!block_ready) return;
+  if (verdict == client_stream::offer_result::spilled) {
+    spill_owner_ = true;
+    ++stats_.catch_up_entered;
+    ++stats_.spill_entered;
+    read_history_soon();
+    return;
+  }
+  if (verdict != client_stream::offer_result::block_ready) return;
   std::vector<char> block = stream_.take_spill_block();
   if (hub_.spill()->write(serial_, block)) return;
   // Refused (the budget): write() left the block as it was.

@@ -105,10 +105,14 @@ struct fake_client {
   std::string received;  // what the client's socket took
   bool caught_up_once = false;
   bool entered_catch_up = false;
-  std::optional<fake_spill> spill;  // set: over its bound the client spills first
+  std::optional<fake_spill> spill;  // set (use_spill): over its bound the client spills first
 
   fake_client(std::size_t max_queue, std::size_t batch) : stream(max_queue, batch, line_format::crlf) {
     stream.register_live();
+  }
+  void use_spill() {
+    spill.emplace();
+    stream.allow_spill();
   }
 
   // The daemon applies event `seq`: it is in history, and the router offers it to `me` while
@@ -127,17 +131,13 @@ struct fake_client {
       // The session writes first; here the socket takes nothing (a slow reader).
       verdict = stream.offer(seq, line, false);
     }
-    if (verdict == offer_result::over_bound && spill) {
-      stream.start_spill(seq, line);
+    if (verdict == offer_result::spilled) {
       entered_catch_up = true;
     } else if (verdict == offer_result::over_bound && stream.fall_behind(has_history, me, applied.epoch, seq, {})) {
       entered_catch_up = true;
-    } else if (verdict == offer_result::in_history && stream.spilling()) {
-      bool block_ready = false;
-      if (stream.spill(seq, line, block_ready) && block_ready) {
-        std::vector<char> block = stream.take_spill_block();
-        if (!spill->write(block)) stream.spill_refused(std::move(block), me, applied.epoch, seq + 1, {});
-      }
+    } else if (verdict == offer_result::block_ready) {
+      std::vector<char> block = stream.take_spill_block();
+      if (!spill->write(block)) stream.spill_refused(std::move(block), me, applied.epoch, seq + 1, {});
     }
   }
 
@@ -246,7 +246,7 @@ TEST(ClientStream, OnlyPolicyCutOffsResetTheConnection) {
 
 TEST(ClientStream, ASlowReaderSpillsItsOwnNotificationsAndGoesLiveWithoutLossOrDuplicate) {
   fake_client client(64, 32);
-  client.spill.emplace();
+  client.use_spill();
   sequence_number seq = 1;
   for (; seq <= 60000; ++seq) {  // enough for a block of spill_block_bytes to be handed over
     client.apply(seq);
@@ -271,7 +271,7 @@ TEST(ClientStream, ASlowReaderSpillsItsOwnNotificationsAndGoesLiveWithoutLossOrD
 
 TEST(ClientStream, ASpillTheStoreRefusesEndsAndTheLogTakesOverAfterIt) {
   fake_client client(64, 32);
-  client.spill.emplace();
+  client.use_spill();
   client.spill->budget = client_stream::spill_block_bytes + 100;  // one block, not two
   sequence_number seq = 1;
   for (; seq <= 60000; ++seq) {
@@ -288,7 +288,7 @@ TEST(ClientStream, ASpillTheStoreRefusesEndsAndTheLogTakesOverAfterIt) {
 
 TEST(ClientStream, WhileSpillingTheLastSentNumberIsWhatWasWritten) {
   fake_client client(20, 20);
-  client.spill.emplace();
+  client.use_spill();
   for (sequence_number seq = 1; seq <= 12; ++seq) client.apply(seq);  // 10 and 12 do not fit
   EXPECT_TRUE(client.stream.spilling());
   EXPECT_EQ(client.stream.behind(12, 1), 12u);
@@ -309,15 +309,13 @@ TEST(ClientStream, ASpillingClientThatResumedIsToldOfANewEpochInItsPlace) {
   EXPECT_EQ(as_string(stream.unsent()), "resumed|1|0|complete\n");
   stream.written(stream.queued_bytes());
   const auto line = [](sequence_number seq) { return std::to_string(seq) + "|B\r\n"; };
+  stream.allow_spill();
   sequence_number seq = 1;
   while (stream.offer(seq, line(seq), false) == offer_result::queued) ++seq;
-  stream.start_spill(seq, line(seq));  // the one that did not fit
-  EXPECT_EQ(stream.offer(seq + 1, line(seq + 1), false), offer_result::in_history);
-  bool block_ready = false;
-  EXPECT_TRUE(stream.spill(seq + 1, line(seq + 1), block_ready));
+  EXPECT_TRUE(stream.spilling()) << "the one that did not fit is the first kept";
+  EXPECT_EQ(stream.offer(seq + 1, line(seq + 1), false), offer_result::kept);
   EXPECT_TRUE(stream.announce_epoch(2));
-  EXPECT_TRUE(stream.spill(1, line(1), block_ready));
-  EXPECT_FALSE(block_ready);
+  EXPECT_EQ(stream.offer(1, line(1), false), offer_result::kept);
   stream.written(stream.queued_bytes());
   EXPECT_EQ(stream.next_read(log_position{2, 1}, 7, request), read_step::queued);
   EXPECT_EQ(as_string(stream.unsent()),

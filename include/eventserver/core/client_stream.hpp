@@ -94,6 +94,9 @@ class client_stream {
     queued,       // appended to the queue
     write_first,  // it would pass the write batch: write what is queued, then offer it again
     over_bound,   // it would pass max_queue_bytes even after a write: catch up or cut off
+    spilled,      // ... and the stream may spill: it does, from this one (kept, first)
+    kept,         // spilling: kept with the ones before it
+    block_ready,  // kept, and a block is ready for the store (take_spill_block())
     in_history,   // in catch-up: the client reads it from history later
     dropped,      // no longer delivering (closing, cut off, finishing)
   };
@@ -149,12 +152,10 @@ class client_stream {
   // --- Live delivery (the hot path) ------------------------------------------------------
   // `may_write_first`: no write is in flight and none was tried for this notification.
   offer_result offer(sequence_number seq, line_ref line, bool may_write_first) {
-    if (state_ != mode::live || finishing_) {
-      return state_ == mode::catching_up ? offer_result::in_history : offer_result::dropped;
-    }
+    if (state_ != mode::live || finishing_) return offer_aside(line);
     const std::size_t needed = line.size();
     if (may_write_first && queued_bytes() + needed > write_batch_bytes_) return offer_result::write_first;
-    if (queued_bytes() + needed > max_queue_bytes_) return offer_result::over_bound;
+    if (queued_bytes() + needed > max_queue_bytes_) return past_bound(line);
     append_line(line);
     last_queued_seq_ = seq;
     ++notifications_;
@@ -190,13 +191,10 @@ class client_stream {
   // --- Spill ------------------------------------------------------------------------------
   // Blocks of this size are handed to the store.
   static constexpr std::size_t spill_block_bytes = 64 * 1024;
-  // offer() said over_bound for `seq`: the client spills from `line`, the notification that
-  // did not fit (it is in catch-up, reading the spill).
-  void start_spill(sequence_number seq, line_ref line);
+  // Past its bound the client spills (offer: spilled) rather than asks (over_bound): the
+  // session has a store.
+  void allow_spill() noexcept { may_spill_ = true; }
   bool spilling() const noexcept { return spill_.has_value(); }
-  // Spilling and the log not yet taken over: a live notification (offer() said in_history) is
-  // kept, in order. True when it was; `block_ready` when a block is ready to hand over.
-  bool spill(sequence_number seq, line_ref line, bool& block_ready);
   // The staged lines, to be handed to the store (counted as stored from now).
   std::vector<char> take_spill_block();
   // The store refused `block` (its budget): it is the spill's last part, and the client reads
@@ -242,6 +240,9 @@ class client_stream {
     std::optional<cursor> then;    // the log's part, after the spill (the store refused a block)
   };
   void stage(line_ref line);
+  // offer()'s uncommon outcomes, out of its body (a fan-out calls it for every client).
+  [[gnu::noinline]] offer_result offer_aside(line_ref line);
+  [[gnu::noinline]] offer_result past_bound(line_ref line);
   read_step next_spill_read(history_request& request);
   void queue_lines(std::span<const char> bytes);
 
@@ -270,6 +271,7 @@ class client_stream {
   line_format lines_;
   bool finishing_ = false;
   bool status_lines_ = false;  // it resumed: it is told of resumes and new epochs
+  bool may_spill_ = false;
   std::optional<cut_off_reason> cut_reason_;
 
   sequence_number last_sent_seq_ = 0;  // newest notification fully written

@@ -129,8 +129,8 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
  private:
   void flush();
   void write_now();
-  void overflow(sequence_number seq, line_ref notification);
-  void keep(sequence_number seq, line_ref notification);
+  void overflow(sequence_number seq, std::size_t needed);
+  [[gnu::noinline]] void spilled(sequence_number seq, client_stream::offer_result verdict);
   void on_spill(spill_store::read_result result);
   void drop_spill();
   // Ends a registered session for a policy: counted, a rate-limited warning, then closed.
