@@ -5,7 +5,8 @@
 # RSS with slow readers < 16 MB.
 #
 # Variants (each run the harness's default stream, EVENTS events, CLIENTS clients, verified):
-#   A        no slow readers, event log on (fresh dataDir, logFsync interval)
+#   A        no slow readers, event log on (fresh dataDir, logFsync interval, the shipped
+#            clientSpillBytes)
 #   B        --chaos-slow-readers=SLOW (taken from the CLIENTS, not added), event log on
 #   Bmem     as B without a dataDir: catch-up from historyBytes (16 MiB) in memory
 #   Ap, Bp   A and B paced at RATE events/s: the latency is the daemon's own, not queueing
@@ -15,6 +16,7 @@
 # usage: bench/slow/run.sh [ROUNDS]     (default 5)
 #   EVENTS (default 10000000)  CLIENTS (default 100)  SLOW (default 10)  RATE (default 1000000)
 #   VARIANTS (default "A B Bmem Ap Bp")  DAEMON, HARNESS (default build/eventserver, build/followermaze)
+#   SPILL_BYTES (default: config/config.json's clientSpillBytes; 0: slow readers read the log)
 #   OUT (default bench/results/slow_readers.md)
 #   OLD_DAEMON: a second build run in the same rounds (each variant with both daemons, the order
 #     alternating), reported as rows "old:<variant>" and per-round ratios new/old.
@@ -28,6 +30,9 @@ clients=${CLIENTS:-100}
 slow=${SLOW:-10}
 rate=${RATE:-1000000}
 variants=${VARIANTS:-"A B Bmem Ap Bp"}
+# The shipped config's spill budget (a slow reader keeps its own notifications on disk); 0: the
+# slow readers read the log instead.
+spill_bytes=${SPILL_BYTES:-$(jq .clientSpillBytes config/config.json)}
 daemon=${DAEMON:-build/eventserver}
 old_daemon=${OLD_DAEMON:-}
 harness=${HARNESS:-build/followermaze}
@@ -42,7 +47,12 @@ fails=()
 # run_variant NAME [DAEMON KEY]: one run; appends "cpu p99_us rss_kb slow_p99_us slow_finish_s wall_s entered"
 # to runs[KEY] (default: NAME, with $daemon).
 run_variant() {
-  local name=$1 binary=${2:-$daemon} slot=${3:-$1} log_keys=", \"dataDir\": \"$work/data\", \"logFsync\": \"interval\"" flags=()
+  local name=$1 binary=${2:-$daemon} slot=${3:-$1} spill=$spill_bytes flags=()
+  # An OLD_DAEMON from before clientSpillBytes refuses the key: it gets OLD_SPILL_BYTES (default 0, left out).
+  if [[ -n "$old_daemon" && "$binary" == "$old_daemon" ]]; then spill=${OLD_SPILL_BYTES:-0}; fi
+  local spill_key=""
+  if ((spill > 0)); then spill_key=", \"clientSpillBytes\": $spill"; fi
+  local log_keys=", \"dataDir\": \"$work/data\", \"logFsync\": \"interval\"$spill_key"
   case $name in
     A) ;;
     B) flags=(--chaos-slow-readers="$slow") ;;
@@ -116,7 +126,7 @@ reference() { case $1 in Bp) echo Ap ;; *) echo A ;; esac; }
     "noisy shared machine (other builds running). \`bench/slow/run.sh $rounds\`: $rounds rounds interleaved, $events events," \
     "$clients clients; B has --chaos-slow-readers=$slow (the harness takes them from the $clients, so 90 steady + 10 slow," \
     "reading at 0.5 of their rate); paced variants --maxRate=$rate."
-  echo "Event log: fresh dataDir, logFsync interval (the shipped config); Bmem: no dataDir, historyBytes 16 MiB."
+  echo "Event log: fresh dataDir, logFsync interval, clientSpillBytes $spill_bytes (the shipped config); Bmem: no dataDir, historyBytes 16 MiB."
   echo
   echo "Goals: all notifications received; CPU <= 1.5x A; p99 of the 90 others within 20% of A; peak RSS < 16 MB."
   echo

@@ -122,6 +122,7 @@ std::string render_metrics(const server_snapshot& s) {
              {"peer_closed", c.clients_disconnected_peer},
              {"stuck", c.clients_disconnected_stuck},
              {"out_of_history", c.clients_out_of_history},
+             {"spill_failed", c.clients_disconnected_spill},
              {"ws_pong_timeout", t.ws.pong_timeouts},
              {"ws_protocol_error", t.ws.protocol_errors}});
   m.counter("eventserver_tls_handshake_failures_total",
@@ -147,8 +148,18 @@ std::string render_metrics(const server_snapshot& s) {
           s.clients_catching_up);
   m.gauge("eventserver_catch_up_lag_events", "Events the client furthest behind in catch-up has yet to read.",
           s.catch_up_lag_max);
-  m.reasons("eventserver_catch_up_total", "Clients that fell behind and read from history, and that caught up again.",
-            {{"entered", c.catch_up_entered}, {"rejoined", c.catch_up_rejoined}});
+  m.reasons("eventserver_catch_up_total",
+            "Clients that fell behind (entered; spilled: of them, those that kept their own notifications in a spill "
+            "file), and that caught up again.",
+            {{"entered", c.catch_up_entered}, {"spilled", c.spill_entered}, {"rejoined", c.catch_up_rejoined}});
+  m.counter("eventserver_spill_notifications_total", "Notifications kept in spill files for clients over their queue bound.",
+            c.spill_notifications);
+  m.counter("eventserver_spill_refused_total",
+            "Spill blocks refused (clientSpillBytes reached, or too many files): that client reads the log after it.",
+            c.spill_refused);
+  m.gauge("eventserver_spill_bytes", "Bytes held in spill files now.", s.spill_bytes);
+  m.gauge("eventserver_spill_budget_bytes", "clientSpillBytes: what spill files may hold in all (0: off).",
+          s.spill_budget_bytes);
   m.counter("eventserver_history_notifications_total", "Notifications sent from history (catch-up and resume).",
             c.history_notifications);
   m.reasons("eventserver_resumes_total", "Resume handshakes, by whether history still reached back far enough.",

@@ -373,6 +373,7 @@ const std::vector<key_rule>& rules() {
       enum_key("newStreamPolicy", &config::new_stream_policy, "restart",
                {{"restart", new_stream_mode::restart}, {"continue", new_stream_mode::continue_numbering}}),
       integer_key("historyBytes", &config::history_bytes, 16ULL << 20, 0, 1ULL << 40),
+      integer_key("clientSpillBytes", &config::client_spill_bytes, 256ULL << 20, 0, 1ULL << 44),
       address_key("wsListenerAddress", &config::ws_listener_address, "0.0.0.0"),
       optional_port_key("wsListenerPort", &config::ws_listener_port, &config::ws_enabled, 0),
       // 0: no pings; else at least 100 (checked below).

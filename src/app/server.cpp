@@ -62,6 +62,7 @@ server::server(asio::io_context& io, config settings)
 server::~server() = default;
 
 void server::start() {
+  open_spill();
   // An edge takes its events from the stream: it has no event-source port. An ingest serves no clients.
   if (!edge_) {
     event_listener_ = std::make_shared<listener>(
@@ -180,6 +181,18 @@ void server::wake_awaiting_applied() {
 bool server::input_blocked() { return dispatcher_.log_saturated(); }
 
 history_source* server::history() { return log_ ? log_->history() : nullptr; }
+
+spill_store* server::spill() { return spill_.get(); }
+
+void server::open_spill() {
+  if (settings_.client_spill_bytes == 0 || settings_.data_dir.empty() || !serves_clients()) return;
+  if (const std::string problem = storage::spill_files::check_directory(settings_.data_dir); !problem.empty()) {
+    spdlog::warn("clientSpillBytes: {}; clients over their queue bound read the log instead", problem);
+    return;
+  }
+  spill_ = std::make_unique<storage::spill_files>(settings_.data_dir, settings_.client_spill_bytes,
+                                                  [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+}
 
 log_position server::applied() const { return dispatcher_.applied(); }
 
@@ -485,6 +498,10 @@ server_snapshot server::snapshot() const {
   s.client_connections = clients_.size();
   s.event_sources = sources_.size();
   s.follow_edges = routes.graph().edge_count();
+  if (spill_) {
+    s.spill_bytes = spill_->in_use();
+    s.spill_budget_bytes = spill_->budget();
+  }
   for (const auto* client : clients_) {
     s.queued_bytes += client->queued_bytes();
     if (client->transport() == "ws" || client->transport() == "wss") ++s.ws_connections;

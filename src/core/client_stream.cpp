@@ -78,8 +78,14 @@ bool client_stream::written(std::size_t bytes) {
 }
 
 bool client_stream::announce_epoch(stream_epoch epoch) {
-  if (state_ != mode::live || !status_lines_) return false;
-  append_status(fmt::format("epoch|{}\r\n", epoch));
+  if (!status_lines_) return false;
+  const std::string line = fmt::format("epoch|{}\r\n", epoch);
+  if (state_ == mode::catching_up && spill_ && !spill_->then) {
+    stage(line);  // in order with the notifications kept
+    return true;
+  }
+  if (state_ != mode::live) return false;
+  append_status(line);
   return true;
 }
 
@@ -109,7 +115,12 @@ void client_stream::start_catch_up(user_id user, stream_epoch epoch, sequence_nu
 
 client_stream::read_step client_stream::next_read(log_position applied, std::uint64_t reader,
                                                   history_request& request) {
-  if (state_ != mode::catching_up || !cursor_ || cursor_->reading || finishing_) return read_step::none;
+  if (state_ != mode::catching_up || finishing_) return read_step::none;
+  if (spill_) {
+    const read_step step = next_spill_read(request);
+    if (step != read_step::none || !cursor_) return step;
+  }
+  if (!cursor_ || cursor_->reading) return read_step::none;
   cursor& at = *cursor_;
   if (at.epoch == applied.epoch && at.next > applied.seq) {
     // Everything applied is queued: the next live notification is the one after it.
@@ -127,6 +138,110 @@ client_stream::read_step client_stream::next_read(log_position applied, std::uin
   request.max_bytes = std::min(room, max_history_read);
   at.reading = true;
   return read_step::read;
+}
+
+client_stream::read_step client_stream::next_spill_read(history_request& request) {
+  spill_state& spill = *spill_;
+  if (spill.reading) return read_step::none;
+  const std::size_t room = max_queue_bytes_ - std::min(max_queue_bytes_, queued_bytes());
+  if (spill.stored != 0) {
+    if (room < std::min(min_history_read, max_queue_bytes_ / 2)) return read_step::wait;
+    request.max_bytes = std::min(room, max_history_read);
+    spill.reading = true;
+    return read_step::read_spill;
+  }
+  if (!spill.staged.empty()) {
+    if (room < std::min(min_history_read, max_queue_bytes_ / 2)) return read_step::wait;
+    const std::size_t take = whole_lines_within(std::string_view(spill.staged.data(), spill.staged.size()), room);
+    queue_lines(std::span<const char>(spill.staged.data(), take));
+    spill.staged.erase(spill.staged.begin(), spill.staged.begin() + static_cast<std::ptrdiff_t>(take));
+    if (spill.staged.empty()) spill.staged.shrink_to_fit();
+    return read_step::queued;
+  }
+  // All read: the log's part next, or live.
+  if (spill.then) {
+    cursor_.emplace(std::move(*spill.then));
+    spill_.reset();
+    return read_step::none;  // next_read() goes on with the cursor
+  }
+  spill_.reset();
+  state_ = mode::live;
+  return read_step::go_live;
+}
+
+client_stream::offer_result client_stream::offer_aside(line_ref line) {
+  if (state_ != mode::catching_up) return offer_result::dropped;
+  if (!spill_ || spill_->then || finishing_) return offer_result::in_history;
+  stage(line);
+  ++notifications_;
+  ++spilled_notifications_;
+  return spill_->staged.size() >= spill_block_bytes ? offer_result::block_ready : offer_result::kept;
+}
+
+client_stream::offer_result client_stream::past_bound(line_ref line) {
+  if (!may_spill_) return offer_result::over_bound;
+  state_ = mode::catching_up;
+  spill_.emplace();
+  stage(line);
+  ++notifications_;
+  ++spilled_notifications_;
+  return offer_result::spilled;
+}
+
+void client_stream::stage(line_ref line) {
+  std::vector<char>& staged = spill_->staged;
+  if (lines_ == line_format::crlf) {
+    staged.insert(staged.end(), line.data(), line.data() + line.size());
+    return;
+  }
+  const std::size_t ending = line.size() >= 2 && line.data()[line.size() - 2] == '\r' ? 2 : 1;
+  staged.insert(staged.end(), line.data(), line.data() + line.size() - ending);
+  staged.push_back('\n');
+}
+
+std::vector<char> client_stream::take_spill_block() {
+  if (!spill_) return {};
+  std::vector<char> block = std::move(spill_->staged);
+  spill_->staged.clear();
+  spill_->stored += block.size();
+  return block;
+}
+
+void client_stream::spill_refused(std::vector<char> block, user_id user, stream_epoch epoch, sequence_number next,
+                                  std::span<const user_id> following) {
+  if (!spill_) return;
+  spill_->stored -= std::min<std::uint64_t>(spill_->stored, block.size());
+  spill_->staged = std::move(block);
+  spill_->then.emplace(cursor{epoch, next, user_filter(user, std::vector<user_id>(following.begin(), following.end()))});
+}
+
+bool client_stream::take_spill(std::span<const char> bytes) {
+  if (!spill_ || state_ != mode::catching_up) return true;  // cut off or finishing meanwhile
+  spill_->reading = false;
+  if (bytes.empty()) return spill_->stored == 0;
+  spill_->stored -= std::min<std::uint64_t>(spill_->stored, bytes.size());
+  queue_lines(bytes);
+  return true;
+}
+
+// Whole lines already in the transport's format; the newest notification among them is the
+// last line that begins with its number (status lines begin with a word).
+void client_stream::queue_lines(std::span<const char> bytes) {
+  if (queue_.size() + bytes.size() > queue_.capacity()) grow_queue(bytes.size());
+  queue_.append(std::string_view(bytes.data(), bytes.size()));
+  std::size_t end = bytes.size();
+  while (end != 0) {
+    std::size_t begin = end - 1;  // the '\n' of the line
+    while (begin != 0 && bytes[begin - 1] != '\n') --begin;
+    sequence_number seq = 0;
+    std::size_t i = begin;
+    for (; i < end && bytes[i] >= '0' && bytes[i] <= '9'; ++i) seq = seq * 10 + static_cast<unsigned>(bytes[i] - '0');
+    if (i != begin && i < end && bytes[i] == '|') {
+      last_queued_seq_ = seq;
+      return;
+    }
+    end = begin;
+  }
 }
 
 client_stream::chunk_result client_stream::take_history(const history_chunk& chunk, log_position applied,
@@ -169,13 +284,15 @@ std::optional<log_position> client_stream::cursor_position() const noexcept {
 
 void client_stream::finish() noexcept {
   finishing_ = true;
-  cursor_.reset();  // at shutdown a client in catch-up gets what is queued, not the rest
+  cursor_.reset();
+  spill_.reset();  // at shutdown a client in catch-up gets what is queued, not the rest
   if (state_ == mode::catching_up) state_ = mode::live;
 }
 
 void client_stream::cut_off(cut_off_reason why) noexcept {
   state_ = mode::cut_off;
   cut_reason_ = why;
+  spill_.reset();
   queue_.release();
   sent_ = 0;
 }
@@ -187,6 +304,7 @@ bool client_stream::close() noexcept {
 }
 
 std::uint64_t client_stream::behind(sequence_number processed_head, stream_epoch epoch) const noexcept {
+  if (spill_ && !cursor_) return processed_head > last_sent_seq_ ? processed_head - last_sent_seq_ : 0;
   if (cursor_ && cursor_->epoch == epoch) {
     return processed_head >= cursor_->next ? processed_head - cursor_->next + 1 : 0;
   }

@@ -33,7 +33,9 @@ client_session::client_session(client_hub& hub, std::string peer, std::string tr
       serial_(stats_.clients_accepted),
       connected_since_ms_(now_unix_ms()),
       stuck_timer_(hub.executor()),
-      retry_timer_(hub.executor()) {}
+      retry_timer_(hub.executor()) {
+  if (hub.spill() != nullptr) stream_.allow_spill();
+}
 
 client_session::~client_session() {
   if (stream_.has_cursor()) release_reader();
@@ -167,6 +169,11 @@ void client_session::deliver(sequence_number seq, line_ref notification) {
     case client_stream::offer_result::over_bound:
       overflow(seq, notification.size());
       return;
+    case client_stream::offer_result::spilled:
+    case client_stream::offer_result::kept:
+    case client_stream::offer_result::block_ready:
+      spilled(seq, verdict);
+      return;
     case client_stream::offer_result::in_history:
       return;  // not lost: the client reads it from history
     case client_stream::offer_result::write_first:
@@ -199,6 +206,45 @@ void client_session::overflow(sequence_number seq, std::size_t needed) {
                       hub_.limits().max_queue_bytes));
 }
 
+// The stream kept the notification of `seq` for its spill (offer: spilled, kept, block_ready):
+// its own notifications, read back in order, cost less than filtering the log again. A full
+// block goes to the store; one the store refuses (its budget) stays with the stream, and the
+// client reads the log after it.
+void client_session::spilled(sequence_number seq, client_stream::offer_result verdict) {
+  ++stats_.spill_notifications;
+  ++stats_.notifications_delivered;
+  if (verdict == client_stream::offer_result::spilled) {
+    spill_owner_ = true;
+    ++stats_.catch_up_entered;
+    ++stats_.spill_entered;
+    read_history_soon();
+    return;
+  }
+  if (verdict != client_stream::offer_result::block_ready) return;
+  std::vector<char> block = stream_.take_spill_block();
+  if (hub_.spill()->write(serial_, block)) return;
+  // Refused (the budget): write() left the block as it was.
+  ++stats_.spill_refused;
+  stream_.spill_refused(std::move(block), user_, hub_.applied().epoch, seq + 1, hub_.following(user_));
+}
+
+void client_session::on_spill(spill_store::read_result result) {
+  if (!result.error.empty() || !stream_.take_spill(result.bytes)) {
+    ++stats_.notifications_dropped_closing;
+    cut_off(cut_off_reason::slow, stats_.clients_disconnected_spill,
+            fmt::format("its spill could not be read back ({}); it may resume",
+                        result.error.empty() ? "the store lost it" : result.error));
+    return;
+  }
+  flush();  // writes, and reads on (read_history) or goes live
+}
+
+void client_session::drop_spill() {
+  if (!spill_owner_) return;
+  spill_owner_ = false;
+  if (hub_.spill() != nullptr) hub_.spill()->drop(serial_);
+}
+
 void client_session::cut_off(cut_off_reason why, std::uint64_t& counter, std::string_view text) {
   ++counter;
   // Rate-limited: a herd of stuck or slow readers must not flood the log.
@@ -206,6 +252,7 @@ void client_session::cut_off(cut_off_reason why, std::uint64_t& counter, std::st
     spdlog::warn("client {} (user {}) disconnected: {}{}", peer_, user_, text, suppressed_note(*suppressed));
   }
   stream_.cut_off(why);
+  drop_spill();
   // What waits for a reset client (here and in the kernel) will never be read: a reset frees
   // it at once. A close frame would only wait behind it.
   reset_ = resets_connection(why);
@@ -288,6 +335,7 @@ void client_session::finish() {
   }
   if (stream_.has_cursor()) release_reader();
   stream_.finish();  // at shutdown a client in catch-up gets what is queued, not the rest
+  drop_spill();
   flush();
 }
 
@@ -295,6 +343,7 @@ void client_session::close() {
   if (closed()) return;
   const bool was_registered = stream_.close();
   if (was_registered) hub_.disconnect(user_, *this);
+  drop_spill();
   stuck_timer_.cancel();
   retry_timer_.cancel();
   if (expiry_timer_) expiry_timer_->cancel();
@@ -418,6 +467,13 @@ void client_session::read_history() {
     case client_stream::read_step::read:
       hub_.history()->read(request, [self = shared_from_this()](history_chunk chunk) { self->on_history(std::move(chunk)); });
       return;
+    case client_stream::read_step::read_spill:
+      hub_.spill()->read(serial_, request.max_bytes,
+                         [self = shared_from_this()](spill_store::read_result result) { self->on_spill(std::move(result)); });
+      return;
+    case client_stream::read_step::queued:
+      flush();
+      return;
   }
 }
 
@@ -453,6 +509,7 @@ void client_session::on_history(history_chunk chunk) {
 // The stream has switched to live: the next live notification follows the last read.
 void client_session::went_live() {
   release_reader();
+  drop_spill();  // read back to its end: its file is closed until it spills again
   ++stats_.catch_up_rejoined;
   SPDLOG_DEBUG("client {} (user {}) caught up", peer_, user_);
   flush();  // what history (or a status line) queued last

@@ -388,6 +388,13 @@ TEST(Config, StringPoliciesAreParsedOnceIntoEnums) {
               HasSubstr("\"clientAuth\" \"jwt\" needs \"jwtKeyFile\" (the RS256 public key)"));
 }
 
+// Spill files live in the data directory: without one the key has no effect, and is no error.
+TEST(Config, ClientSpillBytesIsOnByDefaultAndNeedsNoDataDir) {
+  EXPECT_EQ(parse_config("{}").client_spill_bytes, 256u << 20);
+  EXPECT_EQ(parse_config(R"({"dataDir": "", "clientSpillBytes": 1048576})").client_spill_bytes, 1048576u);
+  EXPECT_EQ(parse_config(R"({"clientSpillBytes": 0})").client_spill_bytes, 0u);
+}
+
 TEST(Config, MaxSequenceJumpIsZeroOrAtLeastTheWindow) {
   EXPECT_EQ(parse_config(R"({"maxSequenceJump": 0})").max_sequence_jump, 0u);
   EXPECT_EQ(parse_config(R"({"maxPendingEvents": 10, "maxSequenceJump": 10})").stream().max_sequence_jump, 10u);

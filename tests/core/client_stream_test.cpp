@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,31 @@ class fake_history {
   std::map<sequence_number, std::string> lines_;
 };
 
+// A spill store (clientSpillBytes) for one client: its blocks in order, within a budget of
+// bytes written and not read back.
+struct fake_spill {
+  std::string held;
+  std::size_t budget = ~std::size_t{0};
+  std::uint64_t refused = 0;
+  std::uint64_t written = 0;  // blocks taken
+
+  bool write(const std::vector<char>& block) {
+    if (held.size() + block.size() > budget) {
+      ++refused;
+      return false;
+    }
+    ++written;
+    held.append(block.begin(), block.end());
+    return true;
+  }
+  std::vector<char> read(std::size_t max_bytes) {
+    const std::size_t take = whole_lines_within(held, max_bytes);
+    std::vector<char> out(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(take));
+    held.erase(0, take);
+    return out;
+  }
+};
+
 // The session's part, synchronously: every step a session would take after a post or a
 // completion is taken at once.
 struct fake_client {
@@ -79,9 +105,14 @@ struct fake_client {
   std::string received;  // what the client's socket took
   bool caught_up_once = false;
   bool entered_catch_up = false;
+  std::optional<fake_spill> spill;  // set (use_spill): over its bound the client spills first
 
   fake_client(std::size_t max_queue, std::size_t batch) : stream(max_queue, batch, line_format::crlf) {
     stream.register_live();
+  }
+  void use_spill() {
+    spill.emplace();
+    stream.allow_spill();
   }
 
   // The daemon applies event `seq`: it is in history, and the router offers it to `me` while
@@ -100,8 +131,13 @@ struct fake_client {
       // The session writes first; here the socket takes nothing (a slow reader).
       verdict = stream.offer(seq, line, false);
     }
-    if (verdict == offer_result::over_bound && stream.fall_behind(has_history, me, applied.epoch, seq, {})) {
+    if (verdict == offer_result::spilled) {
       entered_catch_up = true;
+    } else if (verdict == offer_result::over_bound && stream.fall_behind(has_history, me, applied.epoch, seq, {})) {
+      entered_catch_up = true;
+    } else if (verdict == offer_result::block_ready) {
+      std::vector<char> block = stream.take_spill_block();
+      if (!spill->write(block)) stream.spill_refused(std::move(block), me, applied.epoch, seq + 1, {});
     }
   }
 
@@ -124,6 +160,11 @@ struct fake_client {
       history_request request;
       const read_step step = stream.next_read(applied, 7, request);
       if (step == read_step::go_live) caught_up_once = true;
+      if (step == read_step::queued) continue;  // the session writes, then asks again
+      if (step == read_step::read_spill) {
+        EXPECT_TRUE(stream.take_spill(spill->read(request.max_bytes)));
+        continue;
+      }
       if (step != read_step::read) return;
       EXPECT_LE(request.until, applied.seq) << "a read past what was applied";
       std::uint64_t taken = 0;
@@ -199,6 +240,89 @@ TEST(ClientStream, OnlyPolicyCutOffsResetTheConnection) {
   EXPECT_TRUE(resets_connection(cut_off_reason::out_of_history));
   EXPECT_FALSE(resets_connection(cut_off_reason::token_expired)) << "a WebSocket client is told 4000";
   EXPECT_FALSE(resets_connection(cut_off_reason::token_refused));
+}
+
+// --- Spill: a slow client's own notifications kept for it --------------------------------
+
+TEST(ClientStream, ASlowReaderSpillsItsOwnNotificationsAndGoesLiveWithoutLossOrDuplicate) {
+  fake_client client(64, 32);
+  client.use_spill();
+  sequence_number seq = 1;
+  for (; seq <= 60000; ++seq) {  // enough for a block of spill_block_bytes to be handed over
+    client.apply(seq);
+    if (seq % 3 == 0) client.socket_takes(7);
+  }
+  EXPECT_TRUE(client.entered_catch_up);
+  EXPECT_TRUE(client.stream.spilling());
+  EXPECT_GE(client.spill->written, 1u) << "blocks were handed to the store";
+  client.drain();
+  EXPECT_TRUE(client.caught_up_once);
+  EXPECT_TRUE(client.stream.live());
+  EXPECT_FALSE(client.stream.spilling());
+  for (; seq <= 60100; ++seq) {
+    client.apply(seq);
+    client.socket_takes(1 << 20);
+  }
+  EXPECT_EQ(client.received, expected_notifications(1, 60100));
+  EXPECT_EQ(client.stream.history_notifications(), 0u) << "nothing filtered from history";
+  EXPECT_GT(client.stream.spilled_notifications(), 0u);
+  EXPECT_EQ(client.stream.last_sent(), 60100u);
+}
+
+TEST(ClientStream, ASpillTheStoreRefusesEndsAndTheLogTakesOverAfterIt) {
+  fake_client client(64, 32);
+  client.use_spill();
+  client.spill->budget = client_stream::spill_block_bytes + 100;  // one block, not two
+  sequence_number seq = 1;
+  for (; seq <= 60000; ++seq) {
+    client.apply(seq);
+    if (seq % 3 == 0) client.socket_takes(7);
+  }
+  EXPECT_GE(client.spill->refused, 1u);
+  client.drain();
+  EXPECT_TRUE(client.stream.live());
+  EXPECT_EQ(client.received, expected_notifications(1, 60000));
+  EXPECT_GT(client.stream.spilled_notifications(), 0u);
+  EXPECT_GT(client.stream.history_notifications(), 0u) << "the log's part, after the spill";
+}
+
+TEST(ClientStream, WhileSpillingTheLastSentNumberIsWhatWasWritten) {
+  fake_client client(20, 20);
+  client.use_spill();
+  for (sequence_number seq = 1; seq <= 12; ++seq) client.apply(seq);  // 10 and 12 do not fit
+  EXPECT_TRUE(client.stream.spilling());
+  EXPECT_EQ(client.stream.behind(12, 1), 12u);
+  client.socket_takes(20);  // 2..8 written; 10 and 12 come back from the spill
+  EXPECT_EQ(client.stream.last_sent(), 8u);
+  client.socket_takes(100);
+  EXPECT_EQ(client.stream.last_sent(), 12u);
+  EXPECT_TRUE(client.stream.live());
+  EXPECT_EQ(client.received, expected_notifications(1, 12));
+}
+
+TEST(ClientStream, ASpillingClientThatResumedIsToldOfANewEpochInItsPlace) {
+  client_stream stream(30, 30, line_format::lf);
+  stream.register_resuming();
+  stream.begin_resume(me, resume_point{1, 0, true}, {});
+  history_request request;
+  EXPECT_EQ(stream.next_read(log_position{1, 0}, 7, request), read_step::go_live);
+  EXPECT_EQ(as_string(stream.unsent()), "resumed|1|0|complete\n");
+  stream.written(stream.queued_bytes());
+  const auto line = [](sequence_number seq) { return std::to_string(seq) + "|B\r\n"; };
+  stream.allow_spill();
+  sequence_number seq = 1;
+  while (stream.offer(seq, line(seq), false) == offer_result::queued) ++seq;
+  EXPECT_TRUE(stream.spilling()) << "the one that did not fit is the first kept";
+  EXPECT_EQ(stream.offer(seq + 1, line(seq + 1), false), offer_result::kept);
+  EXPECT_TRUE(stream.announce_epoch(2));
+  EXPECT_EQ(stream.offer(1, line(1), false), offer_result::kept);
+  stream.written(stream.queued_bytes());
+  EXPECT_EQ(stream.next_read(log_position{2, 1}, 7, request), read_step::queued);
+  EXPECT_EQ(as_string(stream.unsent()),
+            std::to_string(seq) + "|B\n" + std::to_string(seq + 1) + "|B\nepoch|2\n1|B\n")
+      << "in the order they came, as WebSocket frames them";
+  EXPECT_EQ(stream.next_read(log_position{2, 1}, 7, request), read_step::go_live);
+  EXPECT_EQ(stream.spilled_notifications(), 3u);
 }
 
 // --- Catch-up and the switch back to live ---------------------------------------------------

@@ -44,6 +44,7 @@ lines read_slowly(connection& conn, std::size_t count) {
 struct history_kind {
   const char* name;
   bool on_disk;
+  bool spill = false;  // clientSpillBytes: a slow client keeps its own notifications in a file
 };
 
 class CatchUp : public ::testing::TestWithParam<history_kind> {
@@ -53,6 +54,7 @@ class CatchUp : public ::testing::TestWithParam<history_kind> {
     c.max_client_queue_bytes = 4096;
     c.client_write_batch_bytes = 1024;
     if (GetParam().on_disk) c.data_dir = dir_.path();
+    if (GetParam().spill) c.client_spill_bytes = 64 << 20;
     return c;
   }
   temp_directory dir_{"eventserver-catch-up"};
@@ -90,7 +92,13 @@ TEST_P(CatchUp, ASlowReaderGetsEverythingInOrderAndNobodyElseWaits) {
   const auto s = d.stats();
   EXPECT_EQ(s.clients_disconnected_slow, 0u);
   EXPECT_EQ(s.notifications_dropped_closing, 0u);
-  EXPECT_GT(s.history_notifications, 0u);
+  if (GetParam().spill) {
+    EXPECT_GE(s.spill_entered, 1u);
+    EXPECT_GT(s.spill_notifications, 0u);
+    EXPECT_EQ(s.history_notifications, 0u);  // nothing filtered from the log again
+  } else {
+    EXPECT_GT(s.history_notifications, 0u);
+  }
 }
 
 // While catching up, status updates are decided by whom the user followed at each point:
@@ -215,8 +223,49 @@ TEST_P(CatchUp, ConnzShowsTheModeAndMetricsCountCatchUps) {
   EXPECT_EQ(read_slowly(slow, 15000).size(), 15000u);
 }
 
-INSTANTIATE_TEST_SUITE_P(History, CatchUp, ::testing::Values(history_kind{"memory", false}, history_kind{"disk", true}),
+INSTANTIATE_TEST_SUITE_P(History, CatchUp,
+                         ::testing::Values(history_kind{"memory", false}, history_kind{"disk", true},
+                                           history_kind{"spill", true, true}),
                          [](const auto& instance) { return std::string(instance.param.name); });
+
+// A spill over its budget: the block it refused stays with the client, which then reads the log
+// from the number after it. Nothing lost, nothing twice, in order.
+TEST(CatchUpSpill, OverItsBudgetTheClientReadsTheLogAfterTheSpill) {
+  temp_directory dir{"eventserver-catch-up"};
+  config c = test_config();
+  c.max_client_queue_bytes = 4096;
+  c.client_write_batch_bytes = 1024;
+  c.data_dir = dir.path();
+  c.client_spill_bytes = 200 << 10;  // three blocks
+  test_daemon d(c);
+  auto slow = d.connect_user(2, /*receive_buffer=*/4096);
+  auto source = d.connect_source();
+  lines stream;
+  lines to_slow;
+  for (sequence_number seq = 1; seq <= 12000; ++seq) {
+    // Its follows change on the way: the log's part must know whom it followed where it starts.
+    if (seq % 1000 == 500) {
+      stream.push_back(std::to_string(seq) + (seq % 2000 == 500 ? "|F|2|5" : "|U|2|5"));
+    } else if (seq % 10 == 0) {
+      stream.push_back(std::to_string(seq) + "|S|5");
+      if (seq % 2000 > 500 && seq % 2000 < 1500) to_slow.push_back(stream.back());
+    } else {
+      stream.push_back(std::to_string(seq) + "|P|" + padding + "9|2");
+      to_slow.push_back(stream.back());
+    }
+  }
+  std::jthread feed([&source, &stream] { source.send_lines(stream); });
+  ASSERT_TRUE(d.wait_until([](server& s) { return s.stats().spill_refused >= 1; }));
+  EXPECT_EQ(read_slowly(slow, to_slow.size()), to_slow);
+  EXPECT_EQ(slow.expect_no_more(100ms), "");
+  feed.join();
+  source.send_lines({"12001|B"});
+  EXPECT_EQ(slow.read_lines(1), (lines{"12001|B"}));
+  const auto s = d.stats();
+  EXPECT_GT(s.spill_notifications, 0u);
+  EXPECT_GT(s.history_notifications, 0u);
+  EXPECT_EQ(s.clients_disconnected_slow + s.clients_disconnected_spill, 0u);
+}
 
 // From a disk log, after a restart: the recent graph changes are gone with the old process,
 // so the client's follows at its position are rebuilt from the log (and its snapshots).

@@ -216,8 +216,8 @@ TEST_F(LogRetention, ResumesBeforeAtAndInsideTheKeptHistoryAcrossRestarts) {
 // last line and is told `incomplete`, then gets everything from R on.
 TEST_F(LogRetention, ACatchUpWhoseSegmentIsDeletedIsCutOffAndMayResume) {
   // A small queue and no write timeout: a client that stops reading falls back to history at
-  // once and holds its place there.
-  auto daemon = start("\"maxClientQueueBytes\": 4096, \"clientWriteTimeoutMs\": 0");
+  // once and holds its place there (the log's history: no spill file).
+  auto daemon = start("\"maxClientQueueBytes\": 4096, \"clientWriteTimeoutMs\": 0, \"clientSpillBytes\": 0");
   ASSERT_TRUE(daemon->started());
   // The kernel takes up to 4 MiB for a socket nobody reads (tcp_wmem) before the daemon sees
   // it fall behind: few users and long lines, so that this one is owed a lot, soon.

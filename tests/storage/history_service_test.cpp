@@ -30,54 +30,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::event_line;
 using testing::events_batch;
+using testing::event_loop;
 using testing::temp_dir;
-
-// The event thread: functions the service posts wait here until the test runs them, on the
-// test's own thread.
-class event_loop {
- public:
-  history_service::post_fn post() {
-    return [this](std::function<void()> work) {
-      {
-        std::lock_guard lock(mutex_);
-        queue_.push_back(std::move(work));
-      }
-      ready_.notify_all();
-    };
-  }
-
-  // Runs posted functions until `done` holds; false when `bound` passes first.
-  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds bound = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + bound;
-    while (!done()) {
-      std::function<void()> work;
-      {
-        std::unique_lock lock(mutex_);
-        if (!ready_.wait_until(lock, deadline, [this] { return !queue_.empty(); })) return false;
-        work = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      work();
-    }
-    return true;
-  }
-
-  // Runs what is queued now; returns how many.
-  std::size_t run_pending() {
-    std::deque<std::function<void()>> taken;
-    {
-      std::lock_guard lock(mutex_);
-      taken.swap(queue_);
-    }
-    for (auto& work : taken) work();
-    return taken.size();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::function<void()>> queue_;
-};
 
 // A segment list that the test can hold shut: the service's thread waits in it, so that jobs
 // queued meanwhile are queued at once.

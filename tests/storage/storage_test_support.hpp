@@ -2,7 +2,12 @@
 // Helpers for the storage tests: the shared temporary directory, event lines like
 // the harness's, and files read, written and damaged byte by byte.
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +34,54 @@ namespace eventserver::storage::testing {
 
 // The shared one (tests/support/temp_directory.hpp), under the name these tests know.
 using temp_dir = test_support::temp_directory;
+
+// The event thread: functions the service posts wait here until the test runs them, on the
+// test's own thread.
+class event_loop {
+ public:
+  std::function<void(std::function<void()>)> post() {
+    return [this](std::function<void()> work) {
+      {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(work));
+      }
+      ready_.notify_all();
+    };
+  }
+
+  // Runs posted functions until `done` holds; false when `bound` passes first.
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds bound = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!done()) {
+      std::function<void()> work;
+      {
+        std::unique_lock lock(mutex_);
+        if (!ready_.wait_until(lock, deadline, [this] { return !queue_.empty(); })) return false;
+        work = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      work();
+    }
+    return true;
+  }
+
+  // Runs what is queued now; returns how many.
+  std::size_t run_pending() {
+    std::deque<std::function<void()>> taken;
+    {
+      std::lock_guard lock(mutex_);
+      taken.swap(queue_);
+    }
+    for (auto& work : taken) work();
+    return taken.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> queue_;
+};
+
 
 // The notification of `seq` as the harness would send it: "seq|S|user\r\n" and friends, 13 to
 // 19 bytes for the usual numbers.

@@ -80,6 +80,9 @@ inline config test_config() {
   settings.ws_enabled = false;
   settings.ws_listener_address = "127.0.0.1";
   settings.ws_listener_port = 0;
+  // A client past its queue bound reads the log (the path most tests are about); the tests of
+  // spilling (clientSpillBytes, on by default) ask for it.
+  settings.client_spill_bytes = 0;
   return settings;
 }
 

@@ -9,6 +9,7 @@
 
 #include "support/daemon.hpp"
 #include "support/http.hpp"
+#include "support/temp_directory.hpp"
 #include "ws/ws_client.hpp"
 
 namespace eventserver {
@@ -142,10 +143,17 @@ TEST(WebSocket, AResumeGetsTheStatusLineThenExactlyTheMissedOnes) {
 // Kernel buffers on loopback hold megabytes: long lines, thousands of them, get past them.
 const std::string padding(400, '0');
 
-TEST(WebSocket, ASlowReaderCatchesUpFromHistoryAndNobodyElseWaits) {
+// A slow WebSocket reader gets everything in order, in whole frames, and nobody else waits:
+// from the in-memory history, or (spill) from its own notifications kept in a file.
+void slow_reader_gets_everything(bool spill) {
+  temp_directory dir{"eventserver-ws-spill"};
   config c = ws_config();
   c.max_client_queue_bytes = 4096;
   c.client_write_batch_bytes = 1024;
+  if (spill) {
+    c.data_dir = dir.path();
+    c.client_spill_bytes = 64 << 20;
+  }
   test_daemon d(c);
   auto fast = open_user(d, 1);
   auto slow = open_user(d, 2, {.origin = {}, .receive_buffer = 4096});
@@ -182,9 +190,13 @@ TEST(WebSocket, ASlowReaderCatchesUpFromHistoryAndNobodyElseWaits) {
   const auto s = d.stats();
   EXPECT_EQ(s.clients_disconnected_slow, 0u);
   EXPECT_EQ(s.clients_disconnected_stuck, 0u);
-  EXPECT_GT(s.history_notifications, 0u);
+  EXPECT_GT(spill ? s.spill_notifications : s.history_notifications, 0u);
   expect_well_formed(slow->frames());
 }
+
+TEST(WebSocket, ASlowReaderCatchesUpFromHistoryAndNobodyElseWaits) { slow_reader_gets_everything(false); }
+
+TEST(WebSocket, ASlowReaderSpillsItsOwnNotificationsAndNobodyElseWaits) { slow_reader_gets_everything(true); }
 
 // Without history a reader over its queue bound is cut off, as over TCP.
 TEST(WebSocket, WithoutHistoryASlowReaderIsCutOff) {

@@ -93,6 +93,8 @@ struct server_snapshot {
   std::vector<std::pair<std::string_view, std::uint64_t>> auth_refusals;
   std::size_t ws_connections = 0;              // of client_connections, those over WebSocket
   std::size_t clients_catching_up = 0;
+  std::uint64_t spill_bytes = 0;         // held in spill files now (clientSpillBytes)
+  std::uint64_t spill_budget_bytes = 0;  // clientSpillBytes (0: spilling is off)
   std::size_t resumes_waiting = 0;             // resumes waiting for a position not applied yet (an edge)
   std::uint64_t catch_up_lag_max = 0;          // events the client furthest behind has yet to read
   std::vector<connection_info> most_behind;    // registered connections, most behind first (at most 10)

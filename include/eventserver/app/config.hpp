@@ -128,6 +128,11 @@ struct config {
   // Catch-up and resume. Without a dataDir, the most recent historyBytes of the stream are
   // kept in memory for them (0: none; a client over its queue bound is then cut off).
   std::uint64_t history_bytes{};
+  // With a dataDir: a client over its queue bound keeps its own notifications in a file of
+  // its own, read back as it drains, rather than reading the whole log again; this many bytes
+  // for all clients together (0: off; past it, clients read the log as before). No effect
+  // without a dataDir.
+  std::uint64_t client_spill_bytes{};
   // A client whose socket takes nothing for this long while bytes wait for it is disconnected
   // (0: never).
   std::chrono::milliseconds client_write_timeout{};

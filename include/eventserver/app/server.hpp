@@ -22,6 +22,7 @@
 #include "eventserver/core/warning_limiter.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/session_hub.hpp"
+#include "eventserver/storage/spill_files.hpp"
 #include "eventserver/app/credentials.hpp"
 #include "eventserver/ws/ws_settings.hpp"
 
@@ -118,6 +119,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void set_credentials(credentials fresh);
   asio::any_io_executor executor() override { return io_.get_executor(); }
   history_source* history() override;
+  spill_store* spill() override;
   log_position applied() const override;
   std::span<const user_id> following(user_id user) const override;
   std::optional<std::vector<user_id>> following_after(user_id user, sequence_number after) const override;
@@ -126,6 +128,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
  private:
   void accept_event_source(tcp::socket socket);
   void accept_client(tcp::socket socket);
+  void open_spill();
   void accept_ws_client(tcp::socket socket);
   // maxClients and shutdown, for TCP and WebSocket clients alike; counts the accepted one.
   bool admit_client();
@@ -198,6 +201,7 @@ class server final : public source_hub, public client_hub, public admin_hub {
   warning_limiter slow_client_warnings_;
   // It refers to the dispatcher and the settings, and its writing thread stops late.
   std::unique_ptr<durable_log> log_;  // with a dataDir
+  std::unique_ptr<storage::spill_files> spill_;  // clientSpillBytes, made at start()
   // Last (its reading thread stops first): cluster.role edge, the stream's batches into the log.
   std::unique_ptr<edge_intake> edge_;
 };

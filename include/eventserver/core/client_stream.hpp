@@ -13,6 +13,14 @@
 // the cursor has passed what the daemon applied, the client is live again: the next live
 // notification is the one after the last it read, so there is no gap and nothing twice.
 //
+// Spill (clientSpillBytes): instead of a catch-up from the log, a client over its bound may
+// keep its own notifications. From the one that did not fit, each live notification is kept
+// here (staged), handed over in blocks to be stored (storage/spill_files), and read back in
+// order as the queue has room; then the client is live again. What is read back costs the
+// client's own notifications, not the whole stream filtered once more. When the store refuses a
+// block (its budget), the block stays here as the spill's last part and the client reads the
+// log from the number after it, once the spill is read.
+//
 // Resume (<user>|<last>[|<epoch>]): decide_resume says where delivery continues and whether
 // that is everything after <last>; the client is told so in a status line first.
 //
@@ -86,6 +94,9 @@ class client_stream {
     queued,       // appended to the queue
     write_first,  // it would pass the write batch: write what is queued, then offer it again
     over_bound,   // it would pass max_queue_bytes even after a write: catch up or cut off
+    spilled,      // ... and the stream may spill: it does, from this one (kept, first)
+    kept,         // spilling: kept with the ones before it
+    block_ready,  // kept, and a block is ready for the store (take_spill_block())
     in_history,   // in catch-up: the client reads it from history later
     dropped,      // no longer delivering (closing, cut off, finishing)
   };
@@ -96,6 +107,8 @@ class client_stream {
     wait,     // its queue has too little room: a write brings it back here
     go_live,  // it has read everything applied: it is live now (the cursor is gone)
     read,     // read history: the request given
+    read_spill,  // read the spill: at most request.max_bytes
+    queued,   // the spill's last part, kept here, is queued: write, then ask again
   };
 
   // What a read's answer did (take_history()).
@@ -132,19 +145,17 @@ class client_stream {
     status_lines_ = true;
   }
   // Registered for a resume and begin_resume() not called yet.
-  bool awaiting_resume() const noexcept { return state_ == mode::catching_up && !cursor_; }
+  bool awaiting_resume() const noexcept { return state_ == mode::catching_up && !cursor_ && !spill_; }
   // Queues "resumed|<epoch>|<after>|complete|incomplete" and starts the catch-up after `at`.
   void begin_resume(user_id user, const resume_point& at, std::vector<user_id> following);
 
   // --- Live delivery (the hot path) ------------------------------------------------------
   // `may_write_first`: no write is in flight and none was tried for this notification.
   offer_result offer(sequence_number seq, line_ref line, bool may_write_first) {
-    if (state_ != mode::live || finishing_) {
-      return state_ == mode::catching_up ? offer_result::in_history : offer_result::dropped;
-    }
+    if (state_ != mode::live || finishing_) return offer_aside(line);
     const std::size_t needed = line.size();
     if (may_write_first && queued_bytes() + needed > write_batch_bytes_) return offer_result::write_first;
-    if (queued_bytes() + needed > max_queue_bytes_) return offer_result::over_bound;
+    if (queued_bytes() + needed > max_queue_bytes_) return past_bound(line);
     append_line(line);
     last_queued_seq_ = seq;
     ++notifications_;
@@ -177,6 +188,26 @@ class client_stream {
   std::optional<log_position> cursor_position() const noexcept;
   bool has_cursor() const noexcept { return cursor_.has_value(); }
 
+  // --- Spill ------------------------------------------------------------------------------
+  // Blocks of this size are handed to the store.
+  static constexpr std::size_t spill_block_bytes = 64 * 1024;
+  // Past its bound the client spills (offer: spilled) rather than asks (over_bound): the
+  // session has a store.
+  void allow_spill() noexcept { may_spill_ = true; }
+  bool spilling() const noexcept { return spill_.has_value(); }
+  // The staged lines, to be handed to the store (counted as stored from now).
+  std::vector<char> take_spill_block();
+  // The store refused `block` (its budget): it is the spill's last part, and the client reads
+  // the log from `next` of `epoch` once the spill is read (`following`: whom `user` follows
+  // just before `next`).
+  void spill_refused(std::vector<char> block, user_id user, stream_epoch epoch, sequence_number next,
+                     std::span<const user_id> following);
+  // The answer to a read_spill: whole lines, queued. False when it brought nothing although
+  // the store holds more (it failed): the client is to be cut off.
+  bool take_spill(std::span<const char> bytes);
+  std::uint64_t spill_stored() const noexcept { return spill_ ? spill_->stored : 0; }
+  std::uint64_t spilled_notifications() const noexcept { return spilled_notifications_; }
+
   // --- The end ---------------------------------------------------------------------------
   // Shutdown: what is queued is sent, nothing more (a client in catch-up stops reading).
   void finish() noexcept;
@@ -202,6 +233,18 @@ class client_stream {
     user_filter filter;
     bool reading = false;
   };
+  struct spill_state {
+    std::vector<char> staged;      // lines kept here, in the transport's format
+    std::uint64_t stored = 0;      // bytes handed to the store and not read back
+    bool reading = false;
+    std::optional<cursor> then;    // the log's part, after the spill (the store refused a block)
+  };
+  void stage(line_ref line);
+  // offer()'s uncommon outcomes, out of its body (a fan-out calls it for every client).
+  [[gnu::noinline]] offer_result offer_aside(line_ref line);
+  [[gnu::noinline]] offer_result past_bound(line_ref line);
+  read_step next_spill_read(history_request& request);
+  void queue_lines(std::span<const char> bytes);
 
   // One line (a notification or a status line, its "\r\n" included) in the transport's format.
   void append_line(line_ref line) {
@@ -228,11 +271,14 @@ class client_stream {
   line_format lines_;
   bool finishing_ = false;
   bool status_lines_ = false;  // it resumed: it is told of resumes and new epochs
+  bool may_spill_ = false;
   std::optional<cut_off_reason> cut_reason_;
 
   sequence_number last_sent_seq_ = 0;  // newest notification fully written
   std::uint64_t history_notifications_ = 0;
   std::optional<cursor> cursor_;
+  std::optional<spill_state> spill_;
+  std::uint64_t spilled_notifications_ = 0;
 };
 
 }  // namespace eventserver

@@ -57,9 +57,13 @@ struct client_counters {
   std::uint64_t clients_disconnected_slow = 0;  // policy: queue over maxClientQueueBytes with no history to catch up from
   std::uint64_t clients_disconnected_stuck = 0;     // policy: nothing taken for clientWriteTimeoutMs
   std::uint64_t clients_out_of_history = 0;         // policy: catching up, its history was deleted or overwritten
-  std::uint64_t catch_up_entered = 0;               // clients that fell behind and read from history
+  std::uint64_t catch_up_entered = 0;               // clients that fell behind (read from history or their spill)
   std::uint64_t catch_up_rejoined = 0;              // ... and caught up with the live stream again
   std::uint64_t history_notifications = 0;          // notifications queued from history (of notifications_delivered)
+  std::uint64_t spill_entered = 0;                  // ... of them, those that kept their own notifications (clientSpillBytes)
+  std::uint64_t spill_notifications = 0;            // notifications kept so (of notifications_delivered)
+  std::uint64_t spill_refused = 0;                  // blocks the spill's budget refused: that client reads the log on
+  std::uint64_t clients_disconnected_spill = 0;     // policy: its spill file failed (disk): cut off, it resumes
   std::uint64_t resumes_complete = 0;               // <user>|<last>: everything after <last> was there
   std::uint64_t resumes_incomplete = 0;             // ... history no longer reached back that far
   std::uint64_t clients_disconnected_peer = 0;  // peer closed or reset

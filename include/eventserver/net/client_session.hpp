@@ -130,6 +130,9 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   void flush();
   void write_now();
   void overflow(sequence_number seq, std::size_t needed);
+  [[gnu::noinline]] void spilled(sequence_number seq, client_stream::offer_result verdict);
+  void on_spill(spill_store::read_result result);
+  void drop_spill();
   // Ends a registered session for a policy: counted, a rate-limited warning, then closed.
   // A token's end is said (a WebSocket close code); a stuck, slow or out-of-history client
   // is reset at once, on every transport (resets_connection).
@@ -166,6 +169,7 @@ class client_session : public recipient, public std::enable_shared_from_this<cli
   bool write_pending_ = false;   // the transport has bytes (or a wait) in flight
   bool awaiting_flush_ = false;  // on the server's list for its next flush pass
   bool reset_ = false;           // cut off for a policy: closed with a reset (see cut_off)
+  bool spill_owner_ = false;     // it has spilled: the store holds (or held) lines of its
   // When the oldest live notification queued since the queue was last empty arrived; zero
   // when none is (or a status line came first: that write goes unmeasured). Each write that
   // moves bytes records its age (delivery latency): per write, not per notification. After a

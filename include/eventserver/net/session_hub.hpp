@@ -14,6 +14,7 @@
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
 #include "eventserver/core/history.hpp"
+#include "eventserver/core/spill_store.hpp"
 #include "eventserver/core/log_pipeline.hpp"
 #include "eventserver/core/event.hpp"
 #include "eventserver/core/warning_limiter.hpp"
@@ -114,6 +115,9 @@ class client_hub {
   // --- History: catch-up and resume ------------------------------------------------------
   // Null when there is none (no dataDir and historyBytes 0): a client over its bound is cut off.
   virtual history_source* history() = 0;
+  // Where a client over its bound keeps its own notifications (clientSpillBytes), before it
+  // would read history; null when spilling is off.
+  virtual spill_store* spill() = 0;
   // The stream as it stands: its epoch, and every number up to `seq` applied.
   virtual log_position applied() const = 0;
   // Whom `user` follows now (at applied()).
