@@ -267,6 +267,52 @@ TEST(CatchUpSpill, OverItsBudgetTheClientReadsTheLogAfterTheSpill) {
   EXPECT_EQ(s.clients_disconnected_slow + s.clients_disconnected_spill, 0u);
 }
 
+// A spill file that cannot be made (here: the data directory is gone from under the daemon, so
+// no unnamed file can be made in it) cuts its client off with a warning; nobody else is held up.
+TEST(CatchUpSpill, ASpillThatFailsCutsItsClientOffAndNobodyElse) {
+  temp_directory dir{"eventserver-catch-up"};
+  config c = test_config();
+  c.max_client_queue_bytes = 4096;
+  c.client_write_batch_bytes = 1024;
+  c.data_dir = (dir.path() / "data").string();
+  fs::create_directories(c.data_dir);
+  c.client_spill_bytes = 64 << 20;
+  test_daemon d(c);
+  auto fast = d.connect_user(1);
+  auto slow = d.connect_user(2, /*receive_buffer=*/4096);
+  auto source = d.connect_source();
+  source.send_lines({"1|B"});  // the log's first segment is open now: it writes on into it
+  EXPECT_EQ(fast.read_lines(1), (lines{"1|B"}));
+  EXPECT_EQ(slow.read_lines(1), (lines{"1|B"}));
+  fs::remove_all(c.data_dir);
+  lines stream;
+  lines to_fast;
+  for (sequence_number seq = 2; seq <= 20000; ++seq) {
+    stream.push_back(std::to_string(seq) + (seq % 100 == 0 ? "|P|9|1" : "|P|" + padding + "9|2"));
+    if (seq % 100 == 0) to_fast.push_back(stream.back());
+  }
+  std::jthread feed([&source, &stream] {
+    try {
+      source.send_lines(stream);
+    } catch (const std::exception&) {
+    }
+  });
+  EXPECT_EQ(fast.read_lines(to_fast.size()), to_fast);
+  // The failure shows when the spill is read back: the slow client reads on until cut off.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (d.stats().clients_disconnected_spill == 0 && std::chrono::steady_clock::now() < deadline) {
+    try {
+      slow.read_lines(50, 50ms);
+    } catch (const std::exception&) {
+      break;  // reset
+    }
+  }
+  ASSERT_TRUE(d.wait_until([](server& s) { return s.stats().clients_disconnected_spill == 1; }));
+  EXPECT_TRUE(d.logs().contains("(user 2) disconnected: its spill could not be read back (cannot make a spill file"))
+      << d.logs().dump();
+  EXPECT_GE(d.stats().spill_entered, 1u);
+}
+
 // From a disk log, after a restart: the recent graph changes are gone with the old process,
 // so the client's follows at its position are rebuilt from the log (and its snapshots).
 TEST(CatchUpAfterRestart, AResumeAcrossARestartIsExact) {
