@@ -110,7 +110,7 @@ bool client_stream::fall_behind(bool has_history, user_id user, stream_epoch epo
 void client_stream::start_catch_up(user_id user, stream_epoch epoch, sequence_number next,
                                    std::vector<user_id> following) {
   state_ = mode::catching_up;
-  cursor_.emplace(cursor{epoch, next, user_filter(user, std::move(following))});
+  cursor_ = std::make_unique<cursor>(cursor{epoch, next, user_filter(user, std::move(following))});
 }
 
 client_stream::read_step client_stream::next_read(log_position applied, std::uint64_t reader,
@@ -160,7 +160,7 @@ client_stream::read_step client_stream::next_spill_read(history_request& request
   }
   // All read: the log's part next, or live.
   if (spill.then) {
-    cursor_.emplace(std::move(*spill.then));
+    cursor_ = std::make_unique<cursor>(std::move(*spill.then));
     spill_.reset();
     return read_step::none;  // next_read() goes on with the cursor
   }
@@ -181,7 +181,7 @@ client_stream::offer_result client_stream::offer_aside(line_ref line) {
 client_stream::offer_result client_stream::past_bound(line_ref line) {
   if (!may_spill_) return offer_result::over_bound;
   state_ = mode::catching_up;
-  spill_.emplace();
+  spill_ = std::make_unique<spill_state>();
   stage(line);
   ++notifications_;
   ++spilled_notifications_;

@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -186,7 +187,7 @@ class client_stream {
   chunk_result take_history(const history_chunk& chunk, log_position applied, std::uint64_t& taken);
   // Where the catch-up stands: the epoch and the next number it reads (none when live).
   std::optional<log_position> cursor_position() const noexcept;
-  bool has_cursor() const noexcept { return cursor_.has_value(); }
+  bool has_cursor() const noexcept { return cursor_ != nullptr; }
 
   // --- Spill ------------------------------------------------------------------------------
   // Blocks of this size are handed to the store.
@@ -194,7 +195,7 @@ class client_stream {
   // Past its bound the client spills (offer: spilled) rather than asks (over_bound): the
   // session has a store.
   void allow_spill() noexcept { may_spill_ = true; }
-  bool spilling() const noexcept { return spill_.has_value(); }
+  bool spilling() const noexcept { return spill_ != nullptr; }
   // The staged lines, to be handed to the store (counted as stored from now).
   std::vector<char> take_spill_block();
   // The store refused `block` (its budget): it is the spill's last part, and the client reads
@@ -276,8 +277,9 @@ class client_stream {
 
   sequence_number last_sent_seq_ = 0;  // newest notification fully written
   std::uint64_t history_notifications_ = 0;
-  std::optional<cursor> cursor_;
-  std::optional<spill_state> spill_;
+  // On the heap, made only when needed: every connection has a stream, few fall behind.
+  std::unique_ptr<cursor> cursor_;
+  std::unique_ptr<spill_state> spill_;
   std::uint64_t spilled_notifications_ = 0;
 };
 
