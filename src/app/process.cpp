@@ -13,6 +13,7 @@
 #include "eventserver/app/reload.hpp"
 #include "eventserver/app/server.hpp"
 #include "eventserver/net/fd_limit.hpp"
+#include "eventserver/storage/spill_files.hpp"
 
 namespace eventserver {
 
@@ -67,17 +68,20 @@ void held_signals::release() const { pthread_sigmask(SIG_UNBLOCK, &set_, nullptr
 void prepare_process(const config& settings) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);  // the event log reports the error
-  // Room for listeners, logs and stdio beside the connections.
-  const std::uint64_t needed = settings.max_clients + settings.max_event_sources + 32;
+  // Room for listeners, logs and stdio beside the connections, and for the spill files of
+  // clients past their queue bound (one each, at most storage::spill_files::default_max_files).
+  const bool spills = settings.client_spill_bytes != 0 && !settings.data_dir.empty();
+  const std::uint64_t spill_files = spills ? storage::spill_files::default_max_files : 0;
+  const std::uint64_t needed = settings.max_clients + settings.max_event_sources + spill_files + 32;
   const auto limit = raise_fd_limit(needed);
   if (limit.after > limit.before) {
     spdlog::info("raised the open-file limit from {} to {}{} for maxClients {}", limit.before, limit.after,
                  limit.raised_hard ? " (hard limit raised too)" : "", settings.max_clients);
   }
   if (limit.after < needed) {
-    spdlog::warn("open-file limit is {} (hard limit {}), below the {} that maxClients {} + maxEventSources {} need: "
-                 "connections past it will fail to be accepted",
-                 limit.after, limit.hard, needed, settings.max_clients, settings.max_event_sources);
+    spdlog::warn("open-file limit is {} (hard limit {}), below the {} that maxClients {} + maxEventSources {} + {} "
+                 "spill files need: connections past it will fail to be accepted",
+                 limit.after, limit.hard, needed, settings.max_clients, settings.max_event_sources, spill_files);
   }
 }
 

@@ -566,7 +566,7 @@ connection_info client_session::info(sequence_number processed_head) const {
   out.last_sequence = stream_.last_sent();
   out.behind = behind(processed_head);
   out.transport = transport_;
-  out.mode = stream_.catching_up() ? "catch-up" : "live";
+  out.mode = !stream_.catching_up() ? "live" : stream_.spilling() ? "spill" : "catch-up";
   return out;
 }
 

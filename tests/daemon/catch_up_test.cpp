@@ -216,7 +216,7 @@ TEST_P(CatchUp, ConnzShowsTheModeAndMetricsCountCatchUps) {
   ASSERT_TRUE(d.wait_until([](server& s) { return s.stats().catch_up_entered >= 1; }));
   const auto port = d.on_io([](server& s) { return s.admin_endpoint().port(); });
   const auto connz = http_request(port, "GET /connz HTTP/1.1").body;
-  EXPECT_THAT(connz, HasSubstr("\"mode\": \"catch-up\""));
+  EXPECT_THAT(connz, HasSubstr(GetParam().spill ? "\"mode\": \"spill\"" : "\"mode\": \"catch-up\""));
   const auto metrics = http_request(port, "GET /metrics HTTP/1.1").body;
   EXPECT_EQ(metric(metrics, "eventserver_clients_catching_up"), 1);
   EXPECT_GE(metric(metrics, "eventserver_catch_up_total{reason=\"entered\"}"), 1);

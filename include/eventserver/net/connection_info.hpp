@@ -19,7 +19,7 @@ struct connection_info {
   sequence_number last_sequence = 0;  // of the last notification fully written to it
   std::uint64_t behind = 0;           // processed events not yet sent to it (0 when its queue is empty)
   std::string transport = "tcp";      // tcp, tls, ws, wss
-  std::string mode = "live";          // live, or catch-up while it reads from history
+  std::string mode = "live";          // live; catch-up while it reads from history; spill from its spill file
 };
 
 }  // namespace eventserver
