@@ -70,8 +70,7 @@ void prepare_process(const config& settings) {
   std::signal(SIGXFSZ, SIG_IGN);  // the event log reports the error
   // Room for listeners, logs and stdio beside the connections, and for the spill files of
   // clients past their queue bound (one each, at most storage::spill_files::default_max_files).
-  const bool spills = settings.client_spill_bytes != 0 && !settings.data_dir.empty();
-  const std::uint64_t spill_files = spills ? storage::spill_files::default_max_files : 0;
+  const std::uint64_t spill_files = settings.spills() ? storage::spill_files::default_max_files : 0;
   const std::uint64_t needed = settings.max_clients + settings.max_event_sources + spill_files + 32;
   const auto limit = raise_fd_limit(needed);
   if (limit.after > limit.before) {

@@ -185,7 +185,7 @@ history_source* server::history() { return log_ ? log_->history() : nullptr; }
 spill_store* server::spill() { return spill_.get(); }
 
 void server::open_spill() {
-  if (settings_.client_spill_bytes == 0 || settings_.data_dir.empty() || !serves_clients()) return;
+  if (!settings_.spills()) return;
   if (const std::string problem = storage::spill_files::check_directory(settings_.data_dir); !problem.empty()) {
     spdlog::warn("clientSpillBytes: {}; clients over their queue bound read the log instead", problem);
     return;

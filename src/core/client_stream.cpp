@@ -43,10 +43,18 @@ client_stream::client_stream(std::size_t max_queue_bytes, std::size_t write_batc
       write_batch_bytes_(std::min(write_batch_bytes, max_queue_bytes)),
       lines_(lines) {}
 
+namespace {
+
+// The line without its ending ("\r\n", or a bare '\n'): what WebSocket frames as "payload\n".
+std::size_t payload_size(line_ref line) noexcept {
+  return line.size() - (line.size() >= 2 && line.data()[line.size() - 2] == '\r' ? 2 : 1);
+}
+
+}  // namespace
+
 void client_stream::append_lf(line_ref line) {
   // "payload\n": the "\r\n" of the line (or a bare '\n') becomes one '\n'.
-  const std::size_t ending = line.size() >= 2 && line.data()[line.size() - 2] == '\r' ? 2 : 1;
-  const line_ref payload = line.prefix(line.size() - ending);
+  const line_ref payload = line.prefix(payload_size(line));
   if (queue_.size() + payload.size() + 1 > queue_.capacity()) grow_queue(payload.size() + 1);
   queue_.append_short(payload);
   queue_.append("\n");
@@ -172,9 +180,7 @@ client_stream::read_step client_stream::next_spill_read(history_request& request
 client_stream::offer_result client_stream::offer_aside(line_ref line) {
   if (state_ != mode::catching_up) return offer_result::dropped;
   if (!spill_ || spill_->then || finishing_) return offer_result::in_history;
-  stage(line);
-  ++notifications_;
-  ++spilled_notifications_;
+  keep(line);
   return spill_->staged.size() >= spill_block_bytes ? offer_result::block_ready : offer_result::kept;
 }
 
@@ -182,10 +188,14 @@ client_stream::offer_result client_stream::past_bound(line_ref line) {
   if (!may_spill_) return offer_result::over_bound;
   state_ = mode::catching_up;
   spill_ = std::make_unique<spill_state>();
+  keep(line);
+  return offer_result::spilled;
+}
+
+void client_stream::keep(line_ref line) {
   stage(line);
   ++notifications_;
   ++spilled_notifications_;
-  return offer_result::spilled;
 }
 
 void client_stream::stage(line_ref line) {
@@ -194,8 +204,7 @@ void client_stream::stage(line_ref line) {
     staged.insert(staged.end(), line.data(), line.data() + line.size());
     return;
   }
-  const std::size_t ending = line.size() >= 2 && line.data()[line.size() - 2] == '\r' ? 2 : 1;
-  staged.insert(staged.end(), line.data(), line.data() + line.size() - ending);
+  staged.insert(staged.end(), line.data(), line.data() + payload_size(line));
   staged.push_back('\n');
 }
 
@@ -228,19 +237,19 @@ bool client_stream::take_spill(std::span<const char> bytes) {
 // last line that begins with its number (status lines begin with a word).
 void client_stream::queue_lines(std::span<const char> bytes) {
   if (queue_.size() + bytes.size() > queue_.capacity()) grow_queue(bytes.size());
-  queue_.append(std::string_view(bytes.data(), bytes.size()));
-  std::size_t end = bytes.size();
-  while (end != 0) {
-    std::size_t begin = end - 1;  // the '\n' of the line
-    while (begin != 0 && bytes[begin - 1] != '\n') --begin;
-    sequence_number seq = 0;
-    std::size_t i = begin;
-    for (; i < end && bytes[i] >= '0' && bytes[i] <= '9'; ++i) seq = seq * 10 + static_cast<unsigned>(bytes[i] - '0');
-    if (i != begin && i < end && bytes[i] == '|') {
-      last_queued_seq_ = seq;
-      return;
+  std::string_view rest(bytes.data(), bytes.size());
+  queue_.append(rest);
+  while (!rest.empty()) {
+    rest.remove_suffix(1);  // the last line's '\n'
+    const auto start = rest.rfind('\n');
+    const std::string_view line = start == std::string_view::npos ? rest : rest.substr(start + 1);
+    if (const auto bar = line.find('|'); bar != std::string_view::npos) {
+      if (const auto seq = parse_u64(line.substr(0, bar))) {
+        last_queued_seq_ = *seq;
+        return;
+      }
     }
-    end = begin;
+    rest = start == std::string_view::npos ? std::string_view{} : rest.substr(0, start + 1);
   }
 }
 

@@ -164,6 +164,12 @@ struct config {
     s.new_stream = new_stream_policy;
     return s;
   }
+
+  // Whether clients past their queue bound spill: a budget, a dataDir to hold the files, and
+  // clients to serve (an ingest has none).
+  bool spills() const noexcept {
+    return client_spill_bytes != 0 && !data_dir.empty() && cluster_role != cluster_role_kind::ingest;
+  }
 };
 
 // Every key a config file may hold, in the reader's order. A key of a section is named with its

@@ -206,7 +206,6 @@ class client_stream {
   // The answer to a read_spill: whole lines, queued. False when it brought nothing although
   // the store holds more (it failed): the client is to be cut off.
   bool take_spill(std::span<const char> bytes);
-  std::uint64_t spill_stored() const noexcept { return spill_ ? spill_->stored : 0; }
   std::uint64_t spilled_notifications() const noexcept { return spilled_notifications_; }
 
   // --- The end ---------------------------------------------------------------------------
@@ -241,6 +240,7 @@ class client_stream {
     std::optional<cursor> then;    // the log's part, after the spill (the store refused a block)
   };
   void stage(line_ref line);
+  void keep(line_ref line);  // a notification staged and counted
   // offer()'s uncommon outcomes, out of its body (a fan-out calls it for every client).
   [[gnu::noinline]] offer_result offer_aside(line_ref line);
   [[gnu::noinline]] offer_result past_bound(line_ref line);
