@@ -74,6 +74,17 @@ loopback_config() {
      | .adminListenerPort = $a | .dataDir = $d' "$1" >"$2"
 }
 
+# wait_listening LOG SECONDS: waits until LOG says the daemon listens for event sources, at
+# most SECONDS; false if it never does.
+wait_listening() {
+  local log=$1 seconds=$2
+  for _ in $(seq $((seconds * 10))); do
+    grep -qs "listening for event sources" "$log" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # harness_against DAEMON WORK METRICS: one harness run ($HARNESS with $HARNESS_ARGS, against
 # $CONFIG) on DAEMON with free loopback ports, clientListenerAddress 127.0.0.1, an admin port and
 # a fresh dataDir under WORK. Prints the harness's RESULT line (nothing if the harness failed);
@@ -86,10 +97,7 @@ harness_against() {
   loopback_config "$CONFIG" "$work/config.json" "$event_port" "$client_port" "$admin_port" "$data"
   "$daemon" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    grep -q "listening for event sources" "$work/daemon.log" && break
-    sleep 0.1
-  done
+  wait_listening "$work/daemon.log" 10 || true
   # shellcheck disable=SC2086  # HARNESS_ARGS is a list of flags
   "$HARNESS" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --daemonPid="$pid" \
     $HARNESS_ARGS | grep '^RESULT' || true
@@ -134,9 +142,6 @@ pair_ratio() {
 # wrapper's child (strace, heaptrack), or PID itself when it was started directly.
 wrapped_daemon_pid() {
   local daemon=$1 config=$2 log=$3 pid=$4
-  for _ in $(seq 300); do
-    grep -qs "listening for event sources" "$log" && break
-    sleep 0.1
-  done
+  wait_listening "$log" 30 || true
   pgrep -n -f "^$daemon -config $config" || echo "$pid"
 }

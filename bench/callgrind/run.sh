@@ -31,10 +31,7 @@ pick_ports event_port client_port admin_port
 loopback_config "$CONFIG" "$work/config.json" "$event_port" "$client_port" "$admin_port" "$work/data"
 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$DAEMON" -config "$work/config.json" >"$work/daemon.log" 2>&1 &
 pid=$!
-for _ in $(seq 1800); do
-  grep -q "listening for event sources" "$work/daemon.log" && break
-  sleep 0.1
-done
+wait_listening "$work/daemon.log" 180 || true
 "$HARNESS" --eventListenerPort="$event_port" --clientListenerPort="$client_port" --totalEvents="$EVENTS" \
   --timeout="${TIMEOUT_MS:-120000}" --settle=10000 "${harness_flags[@]}" | tee "$work/harness.log" | grep -E '^RESULT|ALL NOTIFICATIONS' || { echo "run.sh: the harness failed; daemon log:" >&2; tail -n 5 "$work/daemon.log" "$work/harness.log" >&2; kill -TERM "$pid"; exit 1; }
 kill -TERM "$pid"
