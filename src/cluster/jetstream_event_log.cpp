@@ -82,13 +82,6 @@ void jetstream_event_log::start(storage::event_log_listener& listener) {
   start_thread_ = std::thread([this, job = start_, settings = settings_] {
     pthread_setname_np(pthread_self(), "eventserver-jsup");
     const auto started = steady::now();
-    // Posts `f` while the log wants it; false once it does not.
-    const auto hand_back = [&job](std::function<void()> f) {
-      std::lock_guard lock(job->mutex);
-      if (!job->post) return false;
-      job->post(std::move(f));
-      return true;
-    };
     std::function<void()> done;
     for (std::uint64_t attempt = 1;; ++attempt) {
       try {
@@ -136,8 +129,12 @@ void jetstream_event_log::start(storage::event_log_listener& listener) {
         if (job->wake.wait_for(lock, settings.retry_after, [&job] { return !job->post; })) return;
       }
     }
-    hand_back(std::move(done));
+    // Handed back and marked finished at once: the log, once it has the result, may be destroyed
+    // (a refused start stops the daemon) and must then join this thread, not leave it running
+    // into the process exit, where OpenSSL's per-thread state (libnats draws its ids from
+    // RAND_bytes) would not yet be freed.
     std::lock_guard lock(job->mutex);
+    if (job->post) job->post(std::move(done));
     job->finished = true;
   });
 }
