@@ -99,12 +99,15 @@ run_setup() {
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   result=$(grep '^RESULT ' "$work/harness.log" | tail -n 1 || true)
   stop_cluster
+  # Client writes of every daemon, from the `totals:` line each logs when it stops.
+  local writes
+  writes=$(grep -ho ' in [0-9]* writes' "$work"/*.log 2>/dev/null | awk '{ n += $2 } END { print n + 0 }')
   if ((status != 0)) || ! grep -q "ALL NOTIFICATIONS RECEIVED" "$work/harness.log"; then
     local why
     why=$(grep -h -m1 -o "edge: stopped following.*this edge stops" "$work"/edge*.log 2>/dev/null | head -n 1 || true)
     [[ -n "$why" ]] || why=$(grep -m1 "^FAILED" "$work/harness.log" || echo "harness exit $status")
     echo "run.sh: $setup round $round FAILED: $why" >&2
-    rows+=("| $setup | $round | FAILED: ${why//|/\\|} | | $cpu | $load |")
+    rows+=("| $setup | $round | FAILED: ${why//|/\\|} | | | $cpu | $load |")
     failures=$((failures + 1))
     [[ "${KEEP_LOGS:-0}" == 1 ]] || rm -rf "$work"
     return 0
@@ -112,8 +115,8 @@ run_setup() {
   local wall p99
   wall=$(sed -E 's/.* wall_s=([0-9.]+).*/\1/' <<<"$result")
   p99=$(sed -E 's/.* p99_us=([0-9]+).*/\1/' <<<"$result")
-  echo "   $setup round $round: wall ${wall} s, p99 $((p99 / 1000)) ms, CPU s: $cpu; load $load"
-  rows+=("| $setup | $round | $wall | $((p99 / 1000)) | $cpu | $load |")
+  echo "   $setup round $round: wall ${wall} s, p99 $((p99 / 1000)) ms, client writes $writes, CPU s: $cpu; load $load"
+  rows+=("| $setup | $round | $wall | $((p99 / 1000)) | $writes | $cpu | $load |")
   [[ "${KEEP_LOGS:-0}" == 1 ]] || rm -rf "$work"
 }
 
@@ -134,10 +137,11 @@ md="$RESULTS_DIR/cluster.md"
     "\`$(git describe --always --dirty 2>/dev/null || echo unknown)\`, $(nproc) cores, every process on this" \
     "machine, nats-server $(nats-server --version 2>/dev/null | awk '{ print $2 }'). Every run verified by the harness" \
     "(ALL NOTIFICATIONS RECEIVED). Wall and p99 are the harness's (\`wall_s\`, \`p99_us\`); CPU is utime + stime" \
-    "of each process from /proc/PID/stat at the end of the run; load is /proc/loadavg then."
+    "of each process from /proc/PID/stat at the end of the run; client writes are the daemons' (their" \
+    "\`totals:\` lines at shutdown); load is /proc/loadavg then."
   echo
-  echo "| set-up | round | wall s | p99 ms | CPU s per process | load average |"
-  echo "|---|---:|---:|---:|---|---|"
+  echo "| set-up | round | wall s | p99 ms | client writes | CPU s per process | load average |"
+  echo "|---|---:|---:|---:|---:|---|---|"
   printf '%s\n' "${rows[@]}"
 } >"$md"
 echo "run.sh: wrote $md"
