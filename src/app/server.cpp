@@ -45,7 +45,8 @@ server::server(asio::io_context& io, config settings)
                      settings_.cluster_role == cluster_role_kind::edge ? settings_.cluster_resume_wait : std::chrono::milliseconds(0)},
       dispatcher_(settings_.stream(), stats_),
       ws_settings_{settings_.ws_ping_interval, settings_.ws_pong_timeout, settings_.ws_allowed_origins},
-      hold_writes_(settings_.client_write_delay),
+      pacing_(settings_.client_write_delay, std::chrono::steady_clock::now()),
+      flush_timer_(io),
       gap_timer_(io),
       shutdown_timer_(io),
       limit_warnings_(5, std::chrono::seconds(1)),
@@ -364,26 +365,39 @@ void server::end_batch(std::chrono::steady_clock::time_point now, bool input_idl
   resume_paused_sources();
 }
 
-// One write per waiting client per pass. While the source keeps the daemon busy, a pass
-// writes only once clientWriteDelayMs have gone by since the list was last empty (a client
-// that reaches clientWriteBatchBytes has written on its own meanwhile): fewer, larger writes,
-// since on loopback each write costs the kernel ~7 us whatever its size. When the source
-// goes quiet, everything is written at once.
+// One write per waiting client per pass, when write_pacing says (a client that reaches
+// clientWriteBatchBytes writes on its own meanwhile). A pass held back while the input is idle
+// runs on the flush timer.
 void server::flush_clients(std::chrono::steady_clock::time_point now, bool input_idle) {
   if (awaiting_flush_.empty()) {
-    flushed_at_ = now;
+    pacing_.nothing_waiting(now);
     return;
   }
-  if (!input_idle && now - flushed_at_ < hold_writes_) return;
+  const write_pacing::decision verdict = pacing_.decide(now, input_idle);
+  if (verdict.pass) {
+    write_awaiting();
+  } else if (verdict.due) {
+    arm_flush_timer(*verdict.due);
+  }
+}
+
+void server::write_awaiting() {
+  const auto started = std::chrono::steady_clock::now();
   // A write never adds to the list nor ends a session on the spot (a failed one posts its close).
   for (client_session* client : awaiting_flush_) client->flush_awaited();
   awaiting_flush_.clear();
-  flushed_at_ = std::chrono::steady_clock::now();
-  // With thousands of clients one pass takes longer than the delay; then the next waits as
-  // long as this one took, so writing never takes more than about half the time. A delay of
-  // 0 turns holding back off altogether.
-  const std::chrono::steady_clock::duration delay = settings_.client_write_delay;
-  hold_writes_ = delay.count() == 0 ? delay : std::max(delay, flushed_at_ - now);
+  pacing_.passed(started, std::chrono::steady_clock::now());
+}
+
+void server::arm_flush_timer(std::chrono::steady_clock::time_point due) {
+  if (flush_timer_armed_ || stopping_) return;
+  flush_timer_armed_ = true;
+  flush_timer_.expires_at(due);
+  flush_timer_.async_wait([this](const error_code& ec) {
+    flush_timer_armed_ = false;
+    if (ec || stopping_) return;
+    flush_clients(std::chrono::steady_clock::now(), true);
+  });
 }
 
 void server::resume_paused_sources() {
@@ -434,6 +448,7 @@ void server::shutdown(std::function<void()> done) {
   if (admin_listener_) admin_listener_->stop();
   for (auto* admin : std::vector<admin_session*>(admins_.begin(), admins_.end())) admin->close();
   gap_timer_.cancel();
+  flush_timer_.cancel();  // finish_clients writes everything
   if (edge_) edge_->stop();  // nothing more from the stream; what the log holds is applied below
   // Everything already in order has been routed; events still waiting on a gap cannot be.
   for (auto* source : std::vector<event_source_session*>(sources_.begin(), sources_.end())) source->stop();
@@ -455,8 +470,7 @@ void server::shutdown(std::function<void()> done) {
 
 void server::finish_clients() {
   finishing_clients_ = true;
-  const auto now = std::chrono::steady_clock::now();
-  flush_clients(now, true);
+  if (!awaiting_flush_.empty()) write_awaiting();
   if (clients_.empty()) {
     asio::post(io_, [this] { finish_shutdown(); });
     return;

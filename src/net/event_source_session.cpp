@@ -76,7 +76,7 @@ void event_source_session::process() {
       case held::no:
         break;
       case held::by_window:
-        end_batch(true);  // stalled: hold nothing back
+        end_batch(true);  // stalled: as after a read that emptied the socket
         wait_for_room();
         return;
       case held::by_log:

@@ -20,6 +20,7 @@
 #include "eventserver/core/counters.hpp"
 #include "eventserver/core/dispatcher.hpp"
 #include "eventserver/core/warning_limiter.hpp"
+#include "eventserver/core/write_pacing.hpp"
 #include "eventserver/net/asio.hpp"
 #include "eventserver/net/session_hub.hpp"
 #include "eventserver/storage/spill_files.hpp"
@@ -142,6 +143,8 @@ class server final : public source_hub, public client_hub, public admin_hub {
   void resume_paused_sources();
   void end_batch(std::chrono::steady_clock::time_point now, bool input_idle);
   void flush_clients(std::chrono::steady_clock::time_point now, bool input_idle);
+  void write_awaiting();  // the pass itself: every client on awaiting_flush_ writes
+  void arm_flush_timer(std::chrono::steady_clock::time_point due);
   void finish_shutdown();
   void finish_clients();
   void take_connections();
@@ -179,14 +182,14 @@ class server final : public source_hub, public client_hub, public admin_hub {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::vector<std::shared_ptr<event_source_session>> paused_;
   // Write coalescing. awaiting_flush_ holds each client with notifications queued since its
-  // last write (a session removes itself in its destructor); all of them were queued after
-  // flushed_at_, the last flush pass that left the list empty.
+  // last write (a session removes itself in its destructor); pacing_ says when they write.
   std::vector<client_session*> awaiting_flush_;
   // Resumes waiting for a position not applied yet (an edge behind the stream); a session
   // removes itself in its destructor.
   std::vector<client_session*> awaiting_applied_;
-  std::chrono::steady_clock::time_point flushed_at_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::duration hold_writes_{};  // clientWriteDelayMs, or the last pass's length if longer
+  write_pacing pacing_;
+  asio::steady_timer flush_timer_;  // a pass held back while the input is idle
+  bool flush_timer_armed_ = false;
   asio::steady_timer gap_timer_;
   bool gap_timer_armed_ = false;
   asio::steady_timer shutdown_timer_;
