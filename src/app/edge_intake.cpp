@@ -106,15 +106,8 @@ void edge_intake::pump() {
     any = true;
   }
   if (any) {
-    // A batch that follows the one before within clientWriteDelayMs is a busy stream's, even
-    // when the feed has caught up: the ingest publishes every few milliseconds while its source
-    // sends, and writing each batch at once made ~20x a standalone daemon's writes. Such writes
-    // are held as under a busy source; the first batch after a quiet spell goes out at once.
-    const auto now = std::chrono::steady_clock::now();
-    const bool busy = more_coming_ || now - last_offered_ < settings_.client_write_delay;
-    last_offered_ = now;
-    on_.offered(!busy);
-    if (busy) arm_idle_flush();
+    on_.offered(!more_coming_);
+    if (more_coming_) arm_idle_flush();
   }
   note_taken();
 }

@@ -16,7 +16,6 @@
 #include <mutex>
 #include <regex>
 #include <string>
-#include <thread>
 
 #include "cluster/cluster_test_support.hpp"
 #include "eventserver/cluster/jetstream_log.hpp"
@@ -307,40 +306,6 @@ TEST_F(EdgeDaemon, AResumeAgainstALaggingEdgeWaitsAndIsExactlyOnce) {
   EXPECT_EQ(late.status, "resumed|1|900|incomplete");
   EXPECT_EQ(edge.stop(), 0);
   EXPECT_EQ(quick.stop(), 0);
-}
-
-// A busy stream's batches, each arriving after the edge has caught up, are written as a busy
-// source's are: held up to clientWriteDelayMs and written together, not one write a batch; the
-// last of them still goes out once the stream is quiet.
-TEST_F(EdgeDaemon, ABusyStreamsBatchesAreWrittenTogetherNotOneWriteABatch) {
-  publisher ingest(settings_);
-  ASSERT_TRUE(ingest.publish(model_, 1, 300));
-  edge_daemon edge(work_.path(), server_.url(), data("edge"), 1, R"("clientWriteDelayMs": 3000)");
-  ASSERT_TRUE(edge.started()) << edge.output();
-  ASSERT_TRUE(edge.metric_reaches("eventserver_log_durable_sequence", 300));
-  constexpr std::uint64_t user = 9;
-  constexpr sequence_number per_batch = 10;
-  std::size_t batches_for_user = 0;  // one write each, were every batch written on its own
-  for (sequence_number first = 301; first <= 500; first += per_batch) {
-    if (!model_.notifications(user, first, first + per_batch - 1).empty()) ++batches_for_user;
-  }
-  ASSERT_GE(batches_for_user, 10u) << "the model gives this user too little to tell";
-
-  auto c = resume(edge, user, 300);
-  ASSERT_EQ(c.status, complete(300));
-  ASSERT_TRUE(ts::wait_for([&] { return edge.metric("eventserver_client_writes_total") >= 1.0; }));
-  const double writes_before = edge.metric("eventserver_client_writes_total").value_or(-1);
-  // One batch every ~20 ms: the edge's feed has caught up before each arrives.
-  for (sequence_number first = 301; first <= 500; first += per_batch) {
-    ASSERT_TRUE(ingest.publish(model_, first, first + per_batch - 1, per_batch));
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_TRUE(ts::receives(c.conn, model_.notifications(user, 301, 500)));
-  const double writes = edge.metric("eventserver_client_writes_total").value_or(-1) - writes_before;
-  // The first batch at once, the rest together once the delay has passed (a loaded machine may
-  // split them once more).
-  EXPECT_LE(writes, 3.0) << batches_for_user << " batches held notifications for the client";
-  EXPECT_EQ(edge.stop(), 0);
 }
 
 // nats-server killed and started again: the edge keeps its clients, says the stream is

@@ -18,7 +18,6 @@
 //
 // Everything here runs on the event thread, but the feed's own thread.
 
-#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -37,8 +36,8 @@ class edge_intake {
  public:
   struct hooks {
     // Batches went into the dispatcher: commit and flush as after a source's read. `input_idle`
-    // false while the stream is busy (the feed is behind it, or these batches came within
-    // clientWriteDelayMs of the last): client writes are then coalesced as under a busy source.
+    // false while the feed is behind the stream (more batches are coming at once): client
+    // writes are then coalesced as under a busy source (clientWriteDelayMs).
     std::function<void(bool input_idle)> offered;
   };
 
@@ -62,8 +61,8 @@ class edge_intake {
 
  private:
   void on_batch(cluster::stored_batch&& batch, bool more);
-  // While the stream is busy, a flush with everything once clientWriteDelayMs passed without
-  // one (a stream that then stops must not leave writes held).
+  // While the feed is behind, a flush with everything once clientWriteDelayMs passed without
+  // one (a feed that said "more" and then stopped must not leave writes held).
   void arm_idle_flush();
   void on_failing(std::string failing);
   // Stops following. `refuse_waiting`: the dispatcher refused a batch, so none after it is
@@ -85,7 +84,6 @@ class edge_intake {
   asio::steady_timer idle_flush_;
   bool idle_flush_armed_ = false;
   bool more_coming_ = false;  // the last batch handed over said more were ready
-  std::chrono::steady_clock::time_point last_offered_{};  // when batches last went into the dispatcher
   std::deque<cluster::stored_batch> waiting_;  // handed over, not yet offered (the log is saturated)
   std::deque<log_position> offered_;           // offered, not yet applied: where each one ends
   bool stopping_ = false;
