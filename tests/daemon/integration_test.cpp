@@ -493,6 +493,33 @@ TEST(Integration, QuietSourceIsNotHeldBackByTheWriteDelay) {
   EXPECT_EQ(d.stats().client_writes, 1u);  // both in one write
 }
 
+// A read that comes right after a round of writes is held (core/write_pacing: the next round
+// waits ten times the last one's length) and written by the flush timer: every client gets the
+// last events with nothing more sent. 300 clients make a round long enough (milliseconds) that
+// the source's next send, 1 ms later, falls inside the hold.
+TEST(Integration, WritesHeldRightAfterARoundAreWrittenWithNothingMoreSent) {
+  auto settings = test_config();
+  settings.client_write_delay = 2s;
+  settings.client_write_batch_bytes = 1 << 20;
+  test_daemon d(settings);
+  constexpr user_id users = 300;
+  std::vector<connection> clients;
+  for (user_id u = 1; u <= users; ++u) clients.push_back(d.connect_user(u));
+  ASSERT_TRUE(d.wait_for_registered_connections(users));
+  auto source = d.connect_source();
+  const lines stream = broadcasts(1, 20);
+  for (const auto& line : stream) {
+    source.send_lines({line});
+    std::this_thread::sleep_for(1ms);
+  }
+  for (user_id u = 1; u <= users; ++u) {
+    ASSERT_EQ(clients[u - 1].read_lines(stream.size(), 5s), stream) << "user " << u;
+  }
+  // Rounds of writes: 2 here (the first read at once, the rest by the timer); 10-13 when every
+  // read that emptied the socket was written at once (20 sends, some read together).
+  EXPECT_LE(d.stats().client_writes, 7 * users);
+}
+
 // A queue that reaches the batch size is written on the spot, whatever the delay. No write
 // carries more than one batch: the line that would cross it waits for the next write.
 TEST(Integration, EachFullBatchIsWrittenWithoutWaitingForTheDelay) {
