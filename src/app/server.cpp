@@ -423,7 +423,7 @@ void server::on_gap_timer(const error_code& ec) {
   if (ec || stopping_) return;
   const auto now = std::chrono::steady_clock::now();
   dispatcher_.skip_expired_gap(now);
-  end_batch(now, true);  // what the skip released is written at once
+  end_batch(now, true);  // what the skip released is written as after an idle read
 }
 
 void server::source_closed(event_source_session& source) { sources_.erase(&source); }
