@@ -406,6 +406,7 @@ TEST_F(EdgeDaemon, AnOperatorModeCredsFileIsUsed) {
   ASSERT_TRUE(secured.start()) << secured.error();
   const auto creds = work_.path() / "user.creds";
   std::ofstream(creds) << trusted.creds();
+  ASSERT_TRUE(ts::creds_accepted(secured.url(), creds.string()));
   stream_settings with_creds = settings_;
   with_creds.servers = secured.url();
   with_creds.creds_file = creds.string();

@@ -211,6 +211,7 @@ TEST(JetStreamCredentials, AnOperatorModeCredsFileIsUsedAndAnUntrustedOneRefused
   const auto untrusted = dir.path() / "untrusted.creds";
   std::ofstream(good) << trusted.creds();
   std::ofstream(untrusted) << trusted.creds(test_support::nkey(test_support::nkey::account_type));
+  ASSERT_TRUE(test_support::creds_accepted(server.url(), good.string()));
 
   stream_settings settings;
   settings.timeout = std::chrono::milliseconds(1500);

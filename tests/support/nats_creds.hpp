@@ -10,15 +10,18 @@
 // base64url(header).base64url(claims).base64url(signature) with the header
 // {"typ":"JWT","alg":"ed25519-nkey"}, signed by the issuer's Ed25519 key.
 
+#include <nats/nats.h>
 #include <openssl/evp.h>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +69,15 @@ class nkey {
     bytes += static_cast<char>((type_ & 31) << 3);
     bytes.append(reinterpret_cast<const char*>(raw_.data()), raw_.size());
     return base32(with_crc(bytes));
+  }
+  // Whether `signature` is this key's over `message`.
+  bool verifies(std::string_view message, const unsigned char* signature, std::size_t size) const {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const bool ok = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key_.get()) == 1 &&
+                    EVP_DigestVerify(ctx, signature, size, reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
   }
   std::string sign(std::string_view message) const {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -134,13 +146,28 @@ inline std::string nats_jwt(const nkey& issuer, const nkey& subject, std::string
   return signed_part + "." + base64url_encode(issuer.sign(signed_part));
 }
 
+// A user key whose seed libnats signs with as OpenSSL would. libnats 3.4's nats_Sign refuses a
+// few valid seeds (2 of 3,000 random ones here; the connection is then refused as
+// unauthorised): the key is drawn again.
+inline nkey user_key_libnats_takes() {
+  for (;;) {
+    nkey key(nkey::user_type);
+    unsigned char* signature = nullptr;
+    int size = 0;
+    const bool signs = nats_Sign(key.seed().c_str(), "probe", &signature, &size) == NATS_OK &&
+                       key.verifies("probe", signature, static_cast<std::size_t>(size));
+    std::free(signature);
+    if (signs) return key;
+  }
+}
+
 // One operator, one account with JetStream, one user of it, and the system account JetStream
 // needs the server to have.
 struct nats_operator_setup {
   nkey op{nkey::operator_type};
   nkey system{nkey::account_type};
   nkey account{nkey::account_type};
-  nkey user{nkey::user_type};
+  nkey user = user_key_libnats_takes();
 
   // The nats-server config lines that trust the operator and know the account.
   std::string server_config() const {
@@ -166,5 +193,26 @@ struct nats_operator_setup {
   }
   std::string creds() const { return creds(account); }
 };
+
+// Waits (bounded) until the server at `url` lets the user of `creds_file` in. A nats-server 2.9
+// in operator mode that has just started listening refuses valid credentials for a moment now
+// and then (about 1 start in 70 here): a test connects only once it takes them.
+inline bool creds_accepted(const std::string& url, const std::string& creds_file,
+                           std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    natsOptions* options = nullptr;
+    natsConnection* connection = nullptr;
+    natsStatus s = natsOptions_Create(&options);
+    if (s == NATS_OK) s = natsOptions_SetURL(options, url.c_str());
+    if (s == NATS_OK) s = natsOptions_SetUserCredentialsFromFiles(options, creds_file.c_str(), nullptr);
+    if (s == NATS_OK) s = natsConnection_Connect(&connection, options);
+    natsConnection_Destroy(connection);
+    natsOptions_Destroy(options);
+    if (s == NATS_OK) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 }  // namespace eventserver::test_support
