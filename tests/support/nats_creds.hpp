@@ -148,9 +148,10 @@ inline std::string nats_jwt(const nkey& issuer, const nkey& subject, std::string
 
 // A user key whose seed libnats signs with as OpenSSL would. libnats 3.4's nats_Sign refuses a
 // few valid seeds (2 of 3,000 random ones here; the connection is then refused as
-// unauthorised): the key is drawn again.
+// unauthorised): the key is drawn again, a bounded number of times, so that a libnats that
+// signs with none fails the test rather than hanging it.
 inline nkey user_key_libnats_takes() {
-  for (;;) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
     nkey key(nkey::user_type);
     unsigned char* signature = nullptr;
     int size = 0;
@@ -159,6 +160,7 @@ inline nkey user_key_libnats_takes() {
     std::free(signature);
     if (signs) return key;
   }
+  throw std::runtime_error("libnats signed with none of 100 user keys (nats_Sign)");
 }
 
 // One operator, one account with JetStream, one user of it, and the system account JetStream
